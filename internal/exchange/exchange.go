@@ -1,0 +1,191 @@
+// Package exchange turns decoded Kafka requests and their responses into
+// exchanges: one record per request with its latency, endpoints, errors and
+// a typed summary, plus the whole request and response as JSON with record
+// data and SASL secrets removed. The JSON form of Exchange is a contract
+// read by other tools (`kscope analyze -o jsonl`, the agent API): fields are
+// only ever added.
+//
+// An exchange never holds record keys, values or SASL passwords.
+package exchange
+
+import (
+	"encoding/json"
+	"time"
+
+	"kscope/internal/kafka"
+)
+
+// Exchange is one Kafka request and its response.
+type Exchange struct {
+	// Time is when the first byte of the request was seen.
+	Time time.Time `json:"time"`
+	// Latency is the time from the first byte of the request to the last
+	// byte of the response; nil when no response came (acks=0 Produce, a
+	// response lost in a capture hole, a request still waiting).
+	Latency   *time.Duration `json:"-"`
+	LatencyNS *int64         `json:"latency_ns"`
+
+	Client Endpoint `json:"client"`
+	Server Endpoint `json:"server"`
+
+	APIKey        int16  `json:"api_key"`
+	API           string `json:"api"`
+	APIVersion    int16  `json:"api_version"`
+	CorrelationID int32  `json:"correlation_id"`
+	ClientID      string `json:"client_id,omitempty"`
+	// Error is the top-level error code's name (Kafka's spelling,
+	// e.g. NOT_LEADER_OR_FOLLOWER); empty when none. Per-partition
+	// errors are in Topics.
+	Error string `json:"error,omitempty"`
+	// NoResponse says why no response is attached: "acks=0",
+	// "timeout", "lost" (a later response came first: Kafka answers in
+	// order), "end of capture".
+	NoResponse string `json:"no_response,omitempty"`
+
+	Topics []Topic `json:"topics,omitempty"`
+
+	// Group fields for group APIs (JoinGroup, SyncGroup, Heartbeat,
+	// LeaveGroup, OffsetCommit, OffsetFetch, ConsumerGroupHeartbeat...).
+	Group      string `json:"group,omitempty"`
+	Generation *int32 `json:"generation,omitempty"`
+	MemberID   string `json:"member_id,omitempty"`
+
+	// Detail holds the API-specific summary fields that the views use
+	// (acks, max wait, protocol, assignments, coordinator...).
+	Detail *Detail `json:"detail,omitempty"`
+
+	RequestBytes  int `json:"request_bytes"`
+	ResponseBytes int `json:"response_bytes,omitempty"`
+
+	Request  json.RawMessage `json:"request,omitempty"`
+	Response json.RawMessage `json:"response,omitempty"`
+
+	// Truncated: some bytes of the request or response were not captured;
+	// what was complete was decoded.
+	Truncated bool `json:"truncated"`
+}
+
+// Endpoint is one side of an exchange. The agent adds process fields.
+type Endpoint struct {
+	Addr string `json:"addr"`
+}
+
+// Topic is one topic of a request, with its partitions.
+type Topic struct {
+	Name string `json:"name"`
+	// ID is set when the request named the topic by id (Fetch v13+);
+	// Name is then the name learned from Metadata, or the id itself when
+	// unknown.
+	ID         string      `json:"id,omitempty"`
+	Partitions []Partition `json:"partitions,omitempty"`
+}
+
+// Partition is one partition of a topic in a request and its response.
+type Partition struct {
+	Partition int32  `json:"partition"`
+	Error     string `json:"error"`
+	// Records and Bytes count the record data carried (Produce request,
+	// Fetch response) from the batch headers.
+	Records int64 `json:"records,omitempty"`
+	Bytes   int64 `json:"bytes,omitempty"`
+	// BaseOffset is the offset of the first record: from the Produce
+	// response, or the first batch of a Fetch response.
+	BaseOffset     *int64 `json:"base_offset,omitempty"`
+	FetchOffset    *int64 `json:"fetch_offset,omitempty"`
+	HighWatermark  *int64 `json:"high_watermark,omitempty"`
+	LogStartOffset *int64 `json:"log_start_offset,omitempty"`
+	// CommittedOffset: OffsetCommit request, OffsetFetch response.
+	CommittedOffset *int64 `json:"committed_offset,omitempty"`
+	// Timestamp / Offset: ListOffsets request and response.
+	Timestamp *int64 `json:"timestamp,omitempty"`
+	Offset    *int64 `json:"offset,omitempty"`
+
+	FirstTimestamp *time.Time `json:"first_timestamp,omitempty"`
+	MaxTimestamp   *time.Time `json:"max_timestamp,omitempty"`
+	// TimestampType is CreateTime or LogAppendTime (from the batch
+	// attributes).
+	TimestampType string `json:"timestamp_type,omitempty"`
+	// LogAppendTime from a Produce response, when the topic uses it.
+	LogAppendTime *time.Time `json:"log_append_time,omitempty"`
+
+	Batches []Batch `json:"batches,omitempty"`
+}
+
+// Batch is the header of one record batch; never its records.
+type Batch = kafka.Batch
+
+// Detail carries the API-specific fields the views need. Only the fields
+// that apply are set.
+type Detail struct {
+	// Produce
+	Acks            *int16 `json:"acks,omitempty"`
+	TransactionalID string `json:"transactional_id,omitempty"`
+	TimeoutMS       *int32 `json:"timeout_ms,omitempty"`
+	// Fetch
+	MaxWaitMS      *int32 `json:"max_wait_ms,omitempty"`
+	MinBytes       *int32 `json:"min_bytes,omitempty"`
+	ReplicaID      *int32 `json:"replica_id,omitempty"`
+	IsolationLevel string `json:"isolation_level,omitempty"`
+	SessionID      *int32 `json:"session_id,omitempty"`
+	// Replica is true for broker-to-broker replica fetches (replica id
+	// >= 0, or ReplicaState in Fetch v15+).
+	Replica bool `json:"replica,omitempty"`
+	// Group protocol (JoinGroup, SyncGroup, ConsumerGroupHeartbeat)
+	ProtocolType       string   `json:"protocol_type,omitempty"`
+	Protocol           string   `json:"protocol,omitempty"`
+	Protocols          []string `json:"protocols,omitempty"`
+	Leader             string   `json:"leader,omitempty"`
+	Members            []Member `json:"members,omitempty"`
+	SessionTimeoutMS   *int32   `json:"session_timeout_ms,omitempty"`
+	RebalanceTimeoutMS *int32   `json:"rebalance_timeout_ms,omitempty"`
+	MemberEpoch        *int32   `json:"member_epoch,omitempty"`
+	// Assignment: SyncGroup response / ConsumerGroupHeartbeat response:
+	// what this member got.
+	Assignment []TopicPartitions `json:"assignment,omitempty"`
+	// FindCoordinator
+	CoordinatorKeys []string `json:"coordinator_keys,omitempty"`
+	CoordinatorType string   `json:"coordinator_type,omitempty"`
+	Coordinator     string   `json:"coordinator,omitempty"`
+	// Metadata
+	ClusterID    string   `json:"cluster_id,omitempty"`
+	ControllerID *int32   `json:"controller_id,omitempty"`
+	Brokers      []Broker `json:"brokers,omitempty"`
+	// ApiVersions
+	ClientSoftware string `json:"client_software,omitempty"`
+	APIKeys        int    `json:"api_keys,omitempty"`
+	// InitProducerId
+	ProducerID    *int64 `json:"producer_id,omitempty"`
+	ProducerEpoch *int16 `json:"producer_epoch,omitempty"`
+	// SaslHandshake / SaslAuthenticate: the mechanism and, for PLAIN,
+	// the user name. Never the password or the raw token.
+	Mechanism string `json:"mechanism,omitempty"`
+	User      string `json:"user,omitempty"`
+	// Groups named by DescribeGroups, OffsetFetch v8+ (several groups)
+	Groups []string `json:"groups,omitempty"`
+	// ThrottleMS from the response, when non-zero.
+	ThrottleMS int32 `json:"throttle_ms,omitempty"`
+}
+
+// Member is one group member as the JoinGroup leader or DescribeGroups
+// sees it.
+type Member struct {
+	MemberID     string            `json:"member_id"`
+	InstanceID   string            `json:"instance_id,omitempty"`
+	ClientID     string            `json:"client_id,omitempty"`
+	ClientHost   string            `json:"client_host,omitempty"`
+	Subscription []string          `json:"subscription,omitempty"`
+	Assignment   []TopicPartitions `json:"assignment,omitempty"`
+}
+
+// TopicPartitions is a topic and a set of its partitions.
+type TopicPartitions struct {
+	Topic      string  `json:"topic"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// Broker is one broker of a Metadata response.
+type Broker struct {
+	NodeID int32  `json:"node_id"`
+	Addr   string `json:"addr"`
+	Rack   string `json:"rack,omitempty"`
+}
