@@ -93,6 +93,7 @@ const (
 	NoResponseTimeout = "timeout"
 	NoResponseLost    = "lost"
 	NoResponseEnd     = "end of capture"
+	NoResponseClosed  = "connection closed"
 )
 
 // Batch is the header of one record batch (magic 2) or of one message of a

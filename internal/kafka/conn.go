@@ -1,0 +1,432 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/capture"
+)
+
+// maxPending bounds the requests awaiting a response on one connection;
+// beyond it the oldest is reported as lost (a real client keeps far fewer
+// in flight: Kafka's default is 5).
+const maxPending = 4096
+
+// maxUndecided bounds the bytes buffered per direction while it is not yet
+// known which side is the client.
+const maxUndecided = 4 << 20
+
+// conn is the decoding state of one TCP connection.
+type conn struct {
+	d  *Decoder
+	c  *capture.Conn
+	st [2]*stream
+
+	rolesKnown bool
+	client     capture.Dir
+
+	pending []*Request
+	cluster string
+	sasl    saslRaw
+	closed  [2]bool
+}
+
+// saslRaw follows the SASL tokens that a client sends without Kafka
+// framing after a SaslHandshake v0 (KIP-43): each is a 4-byte size and an
+// opaque token, answered by the broker the same way. They carry secrets:
+// they are counted and skipped, never decoded.
+type saslRaw struct {
+	active    bool
+	mechanism string
+	// clientTokens is how many client frames are certainly tokens
+	// (PLAIN sends one); after that a frame that is not a plausible
+	// request is taken as a token too.
+	clientTokens int
+	serverTokens int
+}
+
+func newConn(d *Decoder, c *capture.Conn) *conn {
+	k := &conn{d: d, c: c}
+	k.st[0] = newStream(d.opts.MaxFrame, &d.stats)
+	k.st[1] = newStream(d.opts.MaxFrame, &d.stats)
+	return k
+}
+
+func (k *conn) serverAddr() string {
+	if k.client == capture.AtoB {
+		return k.c.B.String()
+	}
+	return k.c.A.String()
+}
+
+func (k *conn) feed(ch capture.Chunk) {
+	dir := ch.Dir
+	if !k.rolesKnown {
+		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, undecided, nil)
+		k.decide()
+		return
+	}
+	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, k.finder(dir), k.handler(dir))
+}
+
+func (k *conn) finder(dir capture.Dir) finder {
+	if dir == k.client {
+		return k.findRequest
+	}
+	return k.findResponse
+}
+
+func (k *conn) handler(dir capture.Dir) func(frame) {
+	if dir == k.client {
+		return k.request
+	}
+	return k.response
+}
+
+// undecided keeps every byte until the roles are known.
+func undecided(buf []byte, from int) (int, scanResult) { return 0, scanNeedMore }
+
+// decide learns which side is the client: the side whose bytes hold a
+// request that decodes whole. When both sides seem to (a response can pass
+// for a request: its correlation id reads as a key and a version), the
+// side whose correlation id starts a frame on the other side wins.
+func (k *conn) decide() {
+	a, b := k.st[capture.AtoB], k.st[capture.BtoA]
+	offA, corrA, okA := k.scanRequest(a.buf)
+	offB, corrB, okB := k.scanRequest(b.buf)
+	var client capture.Dir
+	switch {
+	case okA && okB:
+		switch {
+		case hasResponse(b.buf, corrA):
+			client = capture.AtoB
+		case hasResponse(a.buf, corrB):
+			client = capture.BtoA
+		case len(a.buf)+len(b.buf) > 2*maxUndecided:
+			client = capture.AtoB
+			if offB < offA {
+				client = capture.BtoA
+			}
+		default:
+			return
+		}
+	case okA:
+		client = capture.AtoB
+	case okB:
+		client = capture.BtoA
+	default:
+		for _, s := range []*stream{a, b} {
+			if len(s.buf) > maxUndecided {
+				n := len(s.buf) - maxUndecided/2
+				s.stats.BytesSkipped += int64(n)
+				s.consume(n)
+			}
+		}
+		return
+	}
+	k.rolesKnown = true
+	k.client = client
+	k.d.stats.KafkaConnections++
+	// Requests first, so that the responses find them pending.
+	k.st[client].rescan(k.finder(client), k.handler(client))
+	k.st[client.Reverse()].rescan(k.finder(client.Reverse()), k.handler(client.Reverse()))
+}
+
+func hasResponse(buf []byte, corr int32) bool {
+	for i := 0; i+8 <= len(buf); i++ {
+		if int32(binary.BigEndian.Uint32(buf[i+4:])) == corr {
+			if size := int32(binary.BigEndian.Uint32(buf[i:])); size >= 4 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scanRequest finds the first whole request in buf.
+func (k *conn) scanRequest(buf []byte) (off int, corr int32, ok bool) {
+	off, res := k.findRequest(buf, 0)
+	if res != scanFound {
+		return 0, 0, false
+	}
+	return off, int32(binary.BigEndian.Uint32(buf[off+8:])), true
+}
+
+// minRequest is the smallest request frame: size, key, version,
+// correlation id and an empty client id.
+const minRequest = 4 + 10
+
+// findRequest looks for a frame boundary in a request stream: a plausible
+// header whose body decodes, followed by the end of the data or by another
+// plausible request.
+func (k *conn) findRequest(buf []byte, from int) (int, scanResult) {
+	max := int64(k.d.opts.MaxFrame)
+	for i := from; i+4 <= len(buf); i++ {
+		if len(buf)-i < minRequest {
+			return i, scanNeedMore
+		}
+		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+		if size < minRequest-4 || size > max {
+			continue
+		}
+		end := i + 4 + int(size)
+		if end > len(buf) {
+			if plausibleRequest(buf[i+4:]) || plausibleHeaderPrefix(buf[i+4:]) {
+				return i, scanNeedMore
+			}
+			continue
+		}
+		f := buf[i+4 : end]
+		if !plausibleRequest(f) {
+			continue
+		}
+		h, n, _ := ParseRequestHeader(f)
+		if _, err := decodeRequest(h, f[n:]); err != nil {
+			continue
+		}
+		if rest := buf[end:]; len(rest) >= 4 {
+			ns := int64(int32(binary.BigEndian.Uint32(rest)))
+			if ns < minRequest-4 || ns > max {
+				continue
+			}
+			if len(rest) >= 12 && !plausibleHeaderPrefix(rest[4:]) {
+				continue
+			}
+		}
+		return i, scanFound
+	}
+	return len(buf), scanNone
+}
+
+// plausibleHeaderPrefix checks the fixed part of a request header only.
+func plausibleHeaderPrefix(b []byte) bool {
+	if len(b) < 8 {
+		return true
+	}
+	key := int16(binary.BigEndian.Uint16(b))
+	ver := int16(binary.BigEndian.Uint16(b[2:]))
+	return KnownVersion(key, ver) && int32(binary.BigEndian.Uint32(b[4:])) >= 0
+}
+
+// findResponse looks for a frame boundary in a response stream: a size
+// followed by the correlation id of a pending request, whose body decodes.
+func (k *conn) findResponse(buf []byte, from int) (int, scanResult) {
+	if len(k.pending) == 0 {
+		return len(buf), scanNone
+	}
+	max := int64(k.d.opts.MaxFrame)
+	for i := from; i+4 <= len(buf); i++ {
+		if len(buf)-i < 8 {
+			return i, scanNeedMore
+		}
+		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+		if size < 4 || size > max {
+			continue
+		}
+		req := k.pendingFor(int32(binary.BigEndian.Uint32(buf[i+4:])))
+		if req == nil {
+			continue
+		}
+		end := i + 4 + int(size)
+		if end > len(buf) {
+			return i, scanNeedMore
+		}
+		if _, err := decodeResponse(req.Header, buf[i+4:end]); err != nil {
+			continue
+		}
+		return i, scanFound
+	}
+	return len(buf), scanNone
+}
+
+func (k *conn) pendingFor(corr int32) *Request {
+	for _, r := range k.pending {
+		if r.Header.CorrelationID == corr {
+			return r
+		}
+	}
+	return nil
+}
+
+// request handles a frame of the client.
+func (k *conn) request(f frame) {
+	st := &k.d.stats
+	if k.sasl.active {
+		if k.sasl.clientTokens > 0 || !plausibleRequest(f.data) {
+			k.sasl.clientTokens = max(k.sasl.clientTokens-1, 0)
+			k.sasl.serverTokens++
+			st.SASLTokens++
+			return
+		}
+		k.sasl = saslRaw{}
+	}
+	h, n, err := ParseRequestHeader(f.data)
+	if err != nil || (f.hole >= 0 && f.hole < n) {
+		st.HeadersLost++
+		return
+	}
+	st.Requests++
+	req := &Request{
+		Header: h, Start: f.start, End: f.end, Size: len(f.data) + 4,
+		Truncated: f.hole >= 0,
+	}
+	if req.Truncated {
+		st.Truncated++
+	}
+	body := f.data[n:]
+	if h.Key != 0 {
+		// Bodies alias their input; only Produce's record bytes are
+		// large, and those are dropped right after decoding.
+		body = append([]byte(nil), body...)
+	}
+	req.Body, req.Err = decodeRequest(h, body)
+	if req.Err != nil {
+		st.DecodeErrors++
+	} else {
+		req.Records = ExtractRecords(req.Body)
+	}
+	if p, ok := req.Body.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+		// acks=0: the broker sends no response (KIP-98 keeps it so).
+		k.emit(req, nil, NoResponseAcks0)
+		return
+	}
+	if len(k.pending) >= maxPending {
+		k.emit(k.pending[0], nil, NoResponseLost)
+		k.pending = k.pending[1:]
+	}
+	k.pending = append(k.pending, req)
+}
+
+// response handles a frame of the server.
+func (k *conn) response(f frame) {
+	st := &k.d.stats
+	if len(f.data) < 4 || (f.hole >= 0 && f.hole < 4) {
+		st.HeadersLost++
+		return
+	}
+	corr := int32(binary.BigEndian.Uint32(f.data))
+	idx := -1
+	for i, r := range k.pending {
+		if r.Header.CorrelationID == corr {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		if k.sasl.serverTokens > 0 {
+			k.sasl.serverTokens--
+			st.SASLTokens++
+			return
+		}
+		st.UnmatchedResponses++
+		return
+	}
+	// Kafka answers the requests of a connection in order: those before
+	// this one will get no response (it was lost in a capture hole).
+	for _, r := range k.pending[:idx] {
+		k.emit(r, nil, NoResponseLost)
+	}
+	req := k.pending[idx]
+	k.pending = k.pending[idx+1:]
+	st.Responses++
+	resp := &Response{
+		CorrelationID: corr, Start: f.start, End: f.end, Size: len(f.data) + 4,
+		Truncated: f.hole >= 0,
+	}
+	if resp.Truncated {
+		st.Truncated++
+	}
+	data := f.data
+	if req.Header.Key != 1 && req.Header.Key != 78 {
+		data = append([]byte(nil), data...)
+	}
+	resp.Body, resp.Err = decodeResponse(req.Header, data)
+	if resp.Err != nil {
+		st.DecodeErrors++
+	} else {
+		resp.Records = ExtractRecords(resp.Body)
+		k.learn(req, resp)
+	}
+	k.emit(req, resp, "")
+}
+
+// learn takes from a response what later decoding needs: topic ids and the
+// cluster (Metadata), the start of raw SASL tokens (SaslHandshake v0).
+func (k *conn) learn(req *Request, resp *Response) {
+	switch r := resp.Body.(type) {
+	case *kmsg.MetadataResponse:
+		if r.ClusterID != nil {
+			k.cluster = *r.ClusterID
+			for _, b := range r.Brokers {
+				k.d.brokers[joinHostPort(b.Host, b.Port)] = k.cluster
+			}
+		}
+		k.d.ids.Learn(k.clusterID(), r)
+	case *kmsg.SASLHandshakeResponse:
+		if req.Header.Version == 0 && r.ErrorCode == 0 {
+			mech := req.Body.(*kmsg.SASLHandshakeRequest).Mechanism
+			k.sasl = saslRaw{active: true, mechanism: mech}
+			if mech == "PLAIN" {
+				k.sasl.clientTokens = 1
+			}
+		}
+	}
+}
+
+func (k *conn) clusterID() string {
+	if k.cluster == "" {
+		k.cluster = k.d.brokers[k.serverAddr()]
+	}
+	return k.cluster
+}
+
+func (k *conn) emit(req *Request, resp *Response, none string) {
+	if resp == nil {
+		k.d.stats.NoResponse++
+	}
+	k.d.stats.Exchanges++
+	k.d.emit(Pair{Conn: k.c, ClientDir: k.client, Req: req, Resp: resp, NoResponse: none, Cluster: k.clusterID()})
+}
+
+// deadline is when a request is given up as unanswered: the response
+// timeout on top of the time the broker may legitimately hold it.
+func (k *conn) deadline(r *Request) time.Time {
+	var wait time.Duration
+	switch b := r.Body.(type) {
+	case *kmsg.FetchRequest:
+		wait = time.Duration(b.MaxWaitMillis) * time.Millisecond
+	case *kmsg.ProduceRequest:
+		wait = time.Duration(b.TimeoutMillis) * time.Millisecond
+	case *kmsg.JoinGroupRequest:
+		wait = time.Duration(b.RebalanceTimeoutMillis) * time.Millisecond
+	}
+	return r.Start.Add(wait + k.d.opts.ResponseTimeout)
+}
+
+func (k *conn) expire(now time.Time) {
+	n := 0
+	for _, r := range k.pending {
+		if now.After(k.deadline(r)) {
+			n++
+			continue
+		}
+		break
+	}
+	for _, r := range k.pending[:n] {
+		k.emit(r, nil, NoResponseTimeout)
+	}
+	k.pending = k.pending[n:]
+}
+
+func (k *conn) flush(reason string) {
+	for _, r := range k.pending {
+		k.emit(r, nil, reason)
+	}
+	k.pending = nil
+	for _, s := range k.st {
+		k.d.stats.BytesSkipped += int64(len(s.buf))
+		s.consume(len(s.buf))
+	}
+}

@@ -1,0 +1,121 @@
+package kafka
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"kscope/internal/capture"
+)
+
+// Options tune a Decoder.
+type Options struct {
+	// MaxFrame is the largest frame decoded; larger ones are skipped by
+	// their size prefix and counted. Default 100 MiB.
+	MaxFrame int
+	// ResponseTimeout is how long past the time a broker may hold a
+	// request (Fetch max wait, Produce timeout, JoinGroup rebalance
+	// timeout) a request waits for its response before it is reported
+	// unanswered. Default 30s.
+	ResponseTimeout time.Duration
+}
+
+// DefaultMaxFrame is the default frame size cap.
+const DefaultMaxFrame = 100 << 20
+
+// Stats counts what the decoder did and what it had to skip.
+type Stats struct {
+	Connections      int64 `json:"connections"`
+	KafkaConnections int64 `json:"kafka_connections"`
+	Requests         int64 `json:"requests"`
+	Responses        int64 `json:"responses"`
+	Exchanges        int64 `json:"exchanges"`
+	// NoResponse counts exchanges emitted without a response (acks=0,
+	// timeouts, lost, end of capture).
+	NoResponse int64 `json:"no_response"`
+	// UnmatchedResponses are responses to no pending request.
+	UnmatchedResponses int64 `json:"unmatched_responses"`
+	BytesLost          int64 `json:"bytes_lost"`
+	BytesSkipped       int64 `json:"bytes_skipped"`
+	Resyncs            int64 `json:"resyncs"`
+	Oversized          int64 `json:"oversized_frames"`
+	DecodeErrors       int64 `json:"decode_errors"`
+	Truncated          int64 `json:"truncated_frames"`
+	// HeadersLost counts frames dropped because their header was not
+	// captured.
+	HeadersLost int64 `json:"headers_lost"`
+	SASLTokens  int64 `json:"sasl_tokens"`
+}
+
+// Decoder turns chunks of many connections into request/response pairs.
+// It is not safe for concurrent use: one goroutine feeds it.
+type Decoder struct {
+	opts    Options
+	ids     *TopicIDs
+	emit    func(Pair)
+	conns   map[*capture.Conn]*conn
+	brokers map[string]string // broker address -> cluster id
+	stats   Stats
+}
+
+// NewDecoder returns a decoder that calls emit for each pair, in the order
+// they complete. ids learns topic ids from Metadata responses.
+func NewDecoder(opts Options, ids *TopicIDs, emit func(Pair)) *Decoder {
+	if opts.MaxFrame <= 0 {
+		opts.MaxFrame = DefaultMaxFrame
+	}
+	if opts.ResponseTimeout <= 0 {
+		opts.ResponseTimeout = 30 * time.Second
+	}
+	if ids == nil {
+		ids = &TopicIDs{}
+	}
+	return &Decoder{
+		opts: opts, ids: ids, emit: emit,
+		conns:   make(map[*capture.Conn]*conn),
+		brokers: make(map[string]string),
+	}
+}
+
+// Feed decodes one chunk.
+func (d *Decoder) Feed(ch capture.Chunk) {
+	k := d.conns[ch.Conn]
+	if k == nil {
+		k = newConn(d, ch.Conn)
+		d.conns[ch.Conn] = k
+		d.stats.Connections++
+	}
+	if len(ch.Data) > 0 || ch.Lost != 0 {
+		k.feed(ch)
+	}
+	if ch.Closed {
+		k.closed[ch.Dir] = true
+		if k.closed[0] && k.closed[1] {
+			k.flush(NoResponseClosed)
+			delete(d.conns, ch.Conn)
+		}
+	}
+}
+
+// Expire reports the requests that waited past their deadline at now.
+func (d *Decoder) Expire(now time.Time) {
+	for _, k := range d.conns {
+		k.expire(now)
+	}
+}
+
+// Flush ends the input: requests still waiting are reported without a
+// response.
+func (d *Decoder) Flush() {
+	for c, k := range d.conns {
+		k.flush(NoResponseEnd)
+		delete(d.conns, c)
+	}
+}
+
+// Stats returns the counters so far.
+func (d *Decoder) Stats() Stats { return d.stats }
+
+func joinHostPort(host string, port int32) string {
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}

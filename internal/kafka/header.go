@@ -1,0 +1,217 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// keyInfo is what the decoder needs to know of an API key before reading
+// a body: the highest version kmsg decodes and the first flexible version
+// (KIP-482), which selects request header v2 and response header v1.
+type keyInfo struct {
+	known    bool
+	max      int16
+	flexFrom int16 // -1: never flexible
+}
+
+var keys = func() [kmsg.MaxKey + 1]keyInfo {
+	var t [kmsg.MaxKey + 1]keyInfo
+	for k := int16(0); k <= kmsg.MaxKey; k++ {
+		r := kmsg.RequestForKey(k)
+		if r == nil {
+			continue
+		}
+		info := keyInfo{known: true, max: r.MaxVersion(), flexFrom: -1}
+		for v := int16(0); v <= info.max; v++ {
+			r.SetVersion(v)
+			if r.IsFlexible() {
+				info.flexFrom = v
+				break
+			}
+		}
+		t[k] = info
+	}
+	return t
+}()
+
+// KnownVersion reports whether kmsg can decode this key at this version.
+func KnownVersion(key, version int16) bool {
+	return key >= 0 && int(key) < len(keys) && keys[key].known && version >= 0 && version <= keys[key].max
+}
+
+func flexible(key, version int16) bool {
+	if key < 0 || int(key) >= len(keys) {
+		return false
+	}
+	f := keys[key].flexFrom
+	return f >= 0 && version >= f
+}
+
+// requestHeaderVersion follows the protocol: v2 for flexible versions, v0
+// for ControlledShutdown v0 (the only request without a client id), v1
+// otherwise.
+func requestHeaderVersion(key, version int16) int8 {
+	switch {
+	case flexible(key, version):
+		return 2
+	case key == 7 && version == 0:
+		return 0
+	}
+	return 1
+}
+
+// responseHeaderVersion: v1 (tagged fields) for flexible versions, except
+// ApiVersions, whose response header stays v0 so that a client can read it
+// before it knows what the broker speaks (KIP-511).
+func responseHeaderVersion(key, version int16) int8 {
+	if key == 18 || !flexible(key, version) {
+		return 0
+	}
+	return 1
+}
+
+var (
+	errShort      = errors.New("header cut short")
+	errBadTags    = errors.New("bad tagged fields")
+	errClientID   = errors.New("bad client id length")
+	errUnknownAPI = errors.New("unknown api key or version")
+)
+
+// ParseRequestHeader reads a request header from a frame (without its
+// 4-byte size) and returns it with the offset of the body.
+func ParseRequestHeader(b []byte) (RequestHeader, int, error) {
+	var h RequestHeader
+	if len(b) < 8 {
+		return h, 0, errShort
+	}
+	h.Key = int16(binary.BigEndian.Uint16(b))
+	h.Version = int16(binary.BigEndian.Uint16(b[2:]))
+	h.CorrelationID = int32(binary.BigEndian.Uint32(b[4:]))
+	h.HeaderVersion = requestHeaderVersion(h.Key, h.Version)
+	n := 8
+	if h.HeaderVersion == 0 {
+		return h, n, nil
+	}
+	if len(b) < n+2 {
+		return h, 0, errShort
+	}
+	l := int(int16(binary.BigEndian.Uint16(b[n:])))
+	n += 2
+	switch {
+	case l == -1:
+	case l < 0 || l > len(b)-n:
+		return h, 0, errClientID
+	default:
+		s := string(b[n : n+l])
+		h.ClientID = &s
+		n += l
+	}
+	if h.HeaderVersion == 2 {
+		m, err := skipTags(b[n:])
+		if err != nil {
+			return h, 0, err
+		}
+		n += m
+	}
+	return h, n, nil
+}
+
+// skipTags skips a tagged-field section (KIP-482): a count, then per field
+// a tag, a size and the bytes.
+func skipTags(b []byte) (int, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return 0, errBadTags
+	}
+	for i := uint64(0); i < count; i++ {
+		_, m := binary.Uvarint(b[n:])
+		if m <= 0 {
+			return 0, errBadTags
+		}
+		n += m
+		size, m := binary.Uvarint(b[n:])
+		if m <= 0 || size > uint64(len(b)-n-m) {
+			return 0, errBadTags
+		}
+		n += m + int(size)
+	}
+	return n, nil
+}
+
+// responseBodyOffset skips a response header (the correlation id, then
+// tagged fields for header v1) and returns where the body starts.
+func responseBodyOffset(b []byte, key, version int16) (int, error) {
+	if len(b) < 4 {
+		return 0, errShort
+	}
+	if responseHeaderVersion(key, version) == 0 {
+		return 4, nil
+	}
+	m, err := skipTags(b[4:])
+	if err != nil {
+		return 0, err
+	}
+	return 4 + m, nil
+}
+
+// plausibleRequest is the cheap test used while searching for a frame
+// boundary: a known key and version, a non-negative correlation id and a
+// printable client id. It accepts far more than real requests; the body
+// decode that follows does the rest.
+func plausibleRequest(b []byte) bool {
+	h, _, err := ParseRequestHeader(b)
+	if err != nil || !KnownVersion(h.Key, h.Version) || h.CorrelationID < 0 {
+		return false
+	}
+	if h.ClientID != nil {
+		for i := 0; i < len(*h.ClientID); i++ {
+			if c := (*h.ClientID)[i]; c < 0x20 || c > 0x7e {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// decodeRequest decodes a request body at the header's key and version.
+func decodeRequest(h RequestHeader, body []byte) (kmsg.Request, error) {
+	if !KnownVersion(h.Key, h.Version) {
+		return nil, fmt.Errorf("%w: key %d v%d", errUnknownAPI, h.Key, h.Version)
+	}
+	r := kmsg.RequestForKey(h.Key)
+	r.SetVersion(h.Version)
+	if err := r.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decode %s v%d request: %w", kmsg.NameForKey(h.Key), h.Version, err)
+	}
+	return r, nil
+}
+
+// decodeResponse decodes a response frame (after its size) to a request.
+func decodeResponse(h RequestHeader, frame []byte) (kmsg.Response, error) {
+	if !KnownVersion(h.Key, h.Version) {
+		return nil, fmt.Errorf("%w: key %d v%d", errUnknownAPI, h.Key, h.Version)
+	}
+	off, err := responseBodyOffset(frame, h.Key, h.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%s v%d response header: %w", kmsg.NameForKey(h.Key), h.Version, err)
+	}
+	r := kmsg.RequestForKey(h.Key).ResponseKind()
+	r.SetVersion(h.Version)
+	err = r.ReadFrom(frame[off:])
+	if err != nil && h.Key == 18 && h.Version > 0 {
+		// A broker that does not support the requested ApiVersions
+		// version answers v0 with UNSUPPORTED_VERSION (KIP-511).
+		r0 := kmsg.RequestForKey(18).ResponseKind()
+		r0.SetVersion(0)
+		if r0.ReadFrom(frame[4:]) == nil {
+			return r0, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s v%d response: %w", kmsg.NameForKey(h.Key), h.Version, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,302 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// frame is one size-delimited Kafka frame, without its 4-byte size. Its
+// bytes are only valid during the call that receives it.
+type frame struct {
+	data       []byte
+	start, end time.Time
+	// hole is the offset in data of the first byte that was not captured
+	// (read as zero), or -1.
+	hole int
+}
+
+// scanResult is what a frame finder says about a buffer position.
+type scanResult int
+
+const (
+	scanNone     scanResult = iota // no frame starts here or later
+	scanFound                      // a frame starts at the offset
+	scanNeedMore                   // a frame may start at the offset; wait for its end
+)
+
+// finder searches buf from 'from' for the start of a frame (its size
+// prefix). It is given by the connection, which knows what this direction
+// carries (requests, responses to pending requests, or not yet known).
+type finder func(buf []byte, from int) (off int, res scanResult)
+
+// mark ties a buffer offset to the time its byte was captured.
+type mark struct {
+	off int
+	t   time.Time
+}
+
+// stream frames the bytes of one direction of a connection. While synced
+// it follows the size prefixes; a hole that swallows a frame's size or
+// header, or a start in mid-stream, unsyncs it, and then a finder looks for
+// the next frame boundary.
+type stream struct {
+	synced bool
+	// buf holds a partial frame (synced) or bytes being searched.
+	buf   []byte
+	marks []mark
+	hole  int // offset in buf of the first zero-filled byte, or -1
+	// skip counts bytes still to discard of an oversized frame.
+	skip int64
+
+	maxFrame int
+	stats    *Stats
+}
+
+func newStream(maxFrame int, stats *Stats) *stream {
+	return &stream{hole: -1, maxFrame: maxFrame, stats: stats}
+}
+
+// feed adds the bytes of one chunk. lost is the number of bytes missed
+// just before data (-1: unknown). emit receives each complete frame; find
+// locates boundaries while unsynced.
+func (s *stream) feed(data []byte, t time.Time, lost int64, find finder, emit func(frame)) {
+	if lost != 0 {
+		s.lose(lost, t, emit)
+	}
+	if s.skip > 0 {
+		n := int64(len(data))
+		if n > s.skip {
+			n = s.skip
+		}
+		s.skip -= n
+		s.stats.BytesSkipped += n
+		data = data[n:]
+	}
+	if len(data) == 0 {
+		return
+	}
+	if s.synced && len(s.buf) == 0 {
+		data = s.frames(data, t, emit)
+		if len(data) == 0 {
+			return
+		}
+		if !s.synced {
+			s.append(data, t)
+			s.search(find, emit)
+			return
+		}
+	}
+	s.append(data, t)
+	if s.synced {
+		s.drain(emit, find)
+	} else {
+		s.search(find, emit)
+	}
+}
+
+func (s *stream) append(data []byte, t time.Time) {
+	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
+	s.buf = append(s.buf, data...)
+}
+
+// frames emits the whole frames at the front of data, read in place, and
+// returns what is left (a partial frame). Frames above the cap are skipped.
+func (s *stream) frames(data []byte, t time.Time, emit func(frame)) []byte {
+	for len(data) >= 4 {
+		size := int64(int32(binary.BigEndian.Uint32(data)))
+		if size < 0 || size > int64(s.maxFrame) {
+			s.oversize(size)
+			n := int64(len(data)) - 4
+			if n > s.skip {
+				n = s.skip
+			}
+			s.skip -= n
+			s.stats.BytesSkipped += 4 + n
+			data = data[4+n:]
+			if size < 0 {
+				return nil
+			}
+			continue
+		}
+		if int64(len(data)) < 4+size {
+			return data
+		}
+		emit(frame{data: data[4 : 4+size], start: t, end: t, hole: -1})
+		data = data[4+size:]
+	}
+	return data
+}
+
+// oversize handles a size prefix beyond the cap. A negative size is no
+// frame at all: the stream lost its boundaries.
+func (s *stream) oversize(size int64) {
+	if size < 0 {
+		s.stats.Resyncs++
+		s.synced = false
+		return
+	}
+	s.stats.Oversized++
+	s.skip = size
+}
+
+// drain emits complete frames from buf while synced.
+func (s *stream) drain(emit func(frame), find finder) {
+	r := 0
+	for s.synced && len(s.buf)-r >= 4 {
+		size := int64(int32(binary.BigEndian.Uint32(s.buf[r:])))
+		if size < 0 || size > int64(s.maxFrame) {
+			s.oversize(size)
+			if size < 0 {
+				break
+			}
+			n := int64(len(s.buf)-r) - 4
+			if n > s.skip {
+				n = s.skip
+			}
+			s.skip -= n
+			s.stats.BytesSkipped += 4 + n
+			r += 4 + int(n)
+			continue
+		}
+		end := r + 4 + int(size)
+		if end > len(s.buf) {
+			break
+		}
+		f := frame{data: s.buf[r+4 : end], start: s.timeAt(r), end: s.timeAt(end - 1), hole: -1}
+		if s.hole >= 0 && s.hole < end {
+			if s.hole >= r+4 {
+				f.hole = s.hole - r - 4
+			} else {
+				f.hole = 0
+			}
+		}
+		emit(f)
+		r = end
+	}
+	s.consume(r)
+	if !s.synced {
+		s.search(find, emit)
+	}
+}
+
+// consume drops the first n bytes of buf.
+func (s *stream) consume(n int) {
+	if n == 0 {
+		return
+	}
+	if n >= len(s.buf) {
+		s.buf = s.buf[:0]
+		s.marks = s.marks[:0]
+		s.hole = -1
+		return
+	}
+	// Keep the time of the first remaining byte.
+	keep := 0
+	for i, m := range s.marks {
+		if m.off <= n {
+			keep = i
+		}
+	}
+	s.marks = s.marks[keep:]
+	for i := range s.marks {
+		s.marks[i].off -= n
+		if s.marks[i].off < 0 {
+			s.marks[i].off = 0
+		}
+	}
+	s.buf = append(s.buf[:0], s.buf[n:]...)
+	if s.hole >= 0 {
+		s.hole -= n
+		if s.hole < 0 {
+			s.hole = 0
+		}
+	}
+}
+
+func (s *stream) timeAt(off int) time.Time {
+	var t time.Time
+	for _, m := range s.marks {
+		if m.off > off {
+			break
+		}
+		t = m.t
+	}
+	return t
+}
+
+// lose accounts for bytes that were not captured. Inside a frame whose size
+// is known they are read as zeros (the frame is marked) and framing goes
+// on; when they swallow a size prefix, the stream must resynchronise.
+func (s *stream) lose(lost int64, t time.Time, emit func(frame)) {
+	s.stats.BytesLost += max(lost, 0)
+	if lost > 0 && s.skip > 0 {
+		n := min(lost, s.skip)
+		s.skip -= n
+		lost -= n
+		if lost == 0 {
+			return
+		}
+	}
+	if lost < 0 || !s.synced || len(s.buf) < 4 {
+		s.unsync()
+		return
+	}
+	total := 4 + int64(int32(binary.BigEndian.Uint32(s.buf)))
+	remaining := total - int64(len(s.buf))
+	fill := min(lost, remaining)
+	if s.hole < 0 {
+		s.hole = len(s.buf)
+	}
+	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
+	s.buf = append(s.buf, make([]byte, fill)...)
+	lost -= fill
+	if lost > 0 {
+		// The frame is complete (zero-filled to its end); the next
+		// frame's start was lost.
+		s.drain(emit, nil)
+		s.unsync()
+	}
+}
+
+func (s *stream) unsync() {
+	if s.synced {
+		s.stats.Resyncs++
+	}
+	s.stats.BytesSkipped += int64(len(s.buf))
+	s.synced = false
+	s.buf = s.buf[:0]
+	s.marks = s.marks[:0]
+	s.hole = -1
+}
+
+// search runs the finder over buf while unsynced.
+func (s *stream) search(find finder, emit func(frame)) {
+	if find == nil {
+		return
+	}
+	off, res := find(s.buf, 0)
+	switch res {
+	case scanFound:
+		s.stats.BytesSkipped += int64(off)
+		s.consume(off)
+		s.synced = true
+		s.hole = -1
+		s.drain(emit, find)
+	case scanNeedMore:
+		// Keep the candidate (or the tail too short to judge); drop
+		// what came before it.
+		s.stats.BytesSkipped += int64(off)
+		s.consume(off)
+	case scanNone:
+		s.stats.BytesSkipped += int64(len(s.buf))
+		s.consume(len(s.buf))
+	}
+}
+
+// rescan retries the finder when what it depends on changed (roles were
+// decided, a request became pending).
+func (s *stream) rescan(find finder, emit func(frame)) {
+	if !s.synced && len(s.buf) > 0 {
+		s.search(find, emit)
+	}
+}
