@@ -163,9 +163,12 @@ const minRequest = 4 + 10
 // plausible request.
 func (k *conn) findRequest(buf []byte, from int) (int, scanResult) {
 	max := int64(k.d.opts.MaxFrame)
-	for i := from; i+4 <= len(buf); i++ {
+	// A candidate whose end has not arrived is kept only if no whole
+	// frame follows it: zeros, say, read as a Produce v0 header.
+	wait := -1
+	for i := from; i < len(buf); i++ {
 		if len(buf)-i < minRequest {
-			return i, scanNeedMore
+			return firstOf(wait, i), scanNeedMore
 		}
 		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 		if size < minRequest-4 || size > max {
@@ -173,8 +176,8 @@ func (k *conn) findRequest(buf []byte, from int) (int, scanResult) {
 		}
 		end := i + 4 + int(size)
 		if end > len(buf) {
-			if plausibleRequest(buf[i+4:]) || plausibleHeaderPrefix(buf[i+4:]) {
-				return i, scanNeedMore
+			if wait < 0 && plausibleHeaderPrefix(buf[i+4:]) {
+				wait = i
 			}
 			continue
 		}
@@ -197,7 +200,17 @@ func (k *conn) findRequest(buf []byte, from int) (int, scanResult) {
 		}
 		return i, scanFound
 	}
+	if wait >= 0 {
+		return wait, scanNeedMore
+	}
 	return len(buf), scanNone
+}
+
+func firstOf(wait, i int) int {
+	if wait >= 0 {
+		return wait
+	}
+	return i
 }
 
 // plausibleHeaderPrefix checks the fixed part of a request header only.
@@ -217,9 +230,10 @@ func (k *conn) findResponse(buf []byte, from int) (int, scanResult) {
 		return len(buf), scanNone
 	}
 	max := int64(k.d.opts.MaxFrame)
-	for i := from; i+4 <= len(buf); i++ {
+	wait := -1
+	for i := from; i < len(buf); i++ {
 		if len(buf)-i < 8 {
-			return i, scanNeedMore
+			return firstOf(wait, i), scanNeedMore
 		}
 		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 		if size < 4 || size > max {
@@ -231,12 +245,18 @@ func (k *conn) findResponse(buf []byte, from int) (int, scanResult) {
 		}
 		end := i + 4 + int(size)
 		if end > len(buf) {
-			return i, scanNeedMore
+			if wait < 0 {
+				wait = i
+			}
+			continue
 		}
 		if _, err := decodeResponse(req.Header, buf[i+4:end]); err != nil {
 			continue
 		}
 		return i, scanFound
+	}
+	if wait >= 0 {
+		return wait, scanNeedMore
 	}
 	return len(buf), scanNone
 }
@@ -302,24 +322,26 @@ func (k *conn) request(f frame) {
 // response handles a frame of the server.
 func (k *conn) response(f frame) {
 	st := &k.d.stats
-	if len(f.data) < 4 || (f.hole >= 0 && f.hole < 4) {
+	idx := -1
+	var corr int32
+	if len(f.data) >= 4 {
+		corr = int32(binary.BigEndian.Uint32(f.data))
+		for i, r := range k.pending {
+			if r.Header.CorrelationID == corr {
+				idx = i
+				break
+			}
+		}
+	}
+	switch {
+	case idx < 0 && k.sasl.serverTokens > 0:
+		k.sasl.serverTokens--
+		st.SASLTokens++
+		return
+	case f.hole >= 0 && f.hole < 4:
 		st.HeadersLost++
 		return
-	}
-	corr := int32(binary.BigEndian.Uint32(f.data))
-	idx := -1
-	for i, r := range k.pending {
-		if r.Header.CorrelationID == corr {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
-		if k.sasl.serverTokens > 0 {
-			k.sasl.serverTokens--
-			st.SASLTokens++
-			return
-		}
+	case idx < 0:
 		st.UnmatchedResponses++
 		return
 	}

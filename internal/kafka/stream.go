@@ -44,7 +44,7 @@ type stream struct {
 	// buf holds a partial frame (synced) or bytes being searched.
 	buf   []byte
 	marks []mark
-	hole  int // offset in buf of the first zero-filled byte, or -1
+	holes []hole
 	// skip counts bytes still to discard of an oversized frame.
 	skip int64
 
@@ -53,7 +53,7 @@ type stream struct {
 }
 
 func newStream(maxFrame int, stats *Stats) *stream {
-	return &stream{hole: -1, maxFrame: maxFrame, stats: stats}
+	return &stream{maxFrame: maxFrame, stats: stats}
 }
 
 // feed adds the bytes of one chunk. lost is the number of bytes missed
@@ -163,11 +163,9 @@ func (s *stream) drain(emit func(frame), find finder) {
 			break
 		}
 		f := frame{data: s.buf[r+4 : end], start: s.timeAt(r), end: s.timeAt(end - 1), hole: -1}
-		if s.hole >= 0 && s.hole < end {
-			if s.hole >= r+4 {
-				f.hole = s.hole - r - 4
-			} else {
-				f.hole = 0
+		if len(s.holes) > 0 {
+			if h := s.firstHole(r, end); h >= 0 {
+				f.hole = max(h-4, 0)
 			}
 		}
 		emit(f)
@@ -187,7 +185,7 @@ func (s *stream) consume(n int) {
 	if n >= len(s.buf) {
 		s.buf = s.buf[:0]
 		s.marks = s.marks[:0]
-		s.hole = -1
+		s.holes = s.holes[:0]
 		return
 	}
 	// Keep the time of the first remaining byte.
@@ -205,12 +203,13 @@ func (s *stream) consume(n int) {
 		}
 	}
 	s.buf = append(s.buf[:0], s.buf[n:]...)
-	if s.hole >= 0 {
-		s.hole -= n
-		if s.hole < 0 {
-			s.hole = 0
+	holes := s.holes[:0]
+	for _, h := range s.holes {
+		if h.to > n {
+			holes = append(holes, hole{from: max(h.from-n, 0), to: h.to - n})
 		}
 	}
+	s.holes = holes
 }
 
 func (s *stream) timeAt(off int) time.Time {
@@ -237,6 +236,12 @@ func (s *stream) lose(lost int64, t time.Time, emit func(frame)) {
 			return
 		}
 	}
+	if lost > 0 && !s.synced && len(s.buf) > 0 && lost <= int64(s.maxFrame) {
+		// Still searching: zeros keep every byte at its place, so a
+		// frame that began before the hole can still be found.
+		s.zeroFill(lost, t)
+		return
+	}
 	if lost < 0 || !s.synced || len(s.buf) < 4 {
 		s.unsync()
 		return
@@ -244,11 +249,7 @@ func (s *stream) lose(lost int64, t time.Time, emit func(frame)) {
 	total := 4 + int64(int32(binary.BigEndian.Uint32(s.buf)))
 	remaining := total - int64(len(s.buf))
 	fill := min(lost, remaining)
-	if s.hole < 0 {
-		s.hole = len(s.buf)
-	}
-	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
-	s.buf = append(s.buf, make([]byte, fill)...)
+	s.zeroFill(fill, t)
 	lost -= fill
 	if lost > 0 {
 		// The frame is complete (zero-filled to its end); the next
@@ -266,7 +267,7 @@ func (s *stream) unsync() {
 	s.synced = false
 	s.buf = s.buf[:0]
 	s.marks = s.marks[:0]
-	s.hole = -1
+	s.holes = s.holes[:0]
 }
 
 // search runs the finder over buf while unsynced.
@@ -280,7 +281,6 @@ func (s *stream) search(find finder, emit func(frame)) {
 		s.stats.BytesSkipped += int64(off)
 		s.consume(off)
 		s.synced = true
-		s.hole = -1
 		s.drain(emit, find)
 	case scanNeedMore:
 		// Keep the candidate (or the tail too short to judge); drop
@@ -299,4 +299,24 @@ func (s *stream) rescan(find finder, emit func(frame)) {
 	if !s.synced && len(s.buf) > 0 {
 		s.search(find, emit)
 	}
+}
+
+func (s *stream) zeroFill(n int64, t time.Time) {
+	s.holes = append(s.holes, hole{from: len(s.buf), to: len(s.buf) + int(n)})
+	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
+	s.buf = append(s.buf, make([]byte, n)...)
+}
+
+// hole is a zero-filled range of buf.
+type hole struct{ from, to int }
+
+// firstHole returns the offset, relative to from, of the first zero-filled
+// byte in buf[from:to], or -1.
+func (s *stream) firstHole(from, to int) int {
+	for _, h := range s.holes {
+		if h.to > from && h.from < to {
+			return max(h.from, from) - from
+		}
+	}
+	return -1
 }
