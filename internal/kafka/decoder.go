@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -118,4 +120,28 @@ func (d *Decoder) Stats() Stats { return d.stats }
 
 func joinHostPort(host string, port int32) string {
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// Run feeds every chunk of src to the decoder until src ends (io.EOF, which
+// is not returned) or ctx is done, expiring unanswered requests as the
+// source's clock moves. It does not flush: more sources may follow.
+func (d *Decoder) Run(ctx context.Context, src capture.Source) error {
+	var lastExpire time.Time
+	for i := 0; ; i++ {
+		if i&1023 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		ch, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d.Feed(ch)
+		if ch.Time.Sub(lastExpire) >= time.Second {
+			d.Expire(ch.Time)
+			lastExpire = ch.Time
+		}
+	}
 }

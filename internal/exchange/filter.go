@@ -1,0 +1,97 @@
+package exchange
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Filter selects exchanges. Empty fields match everything; within a field
+// any value may match.
+type Filter struct {
+	// APIs are API names (case-insensitive, "Produce") or keys ("0").
+	APIs []string
+	// Topics match a topic name exactly.
+	Topics []string
+	// Clients match the client id exactly, or the client address
+	// ("ip:port", or just the ip).
+	Clients []string
+	// MinLatency keeps exchanges at least this slow; exchanges without a
+	// response are then dropped.
+	MinLatency time.Duration
+}
+
+// Validate reports an API filter that names no API.
+func (f Filter) Validate() error {
+	for _, a := range f.APIs {
+		if _, ok := apiKey(a); !ok {
+			return fmt.Errorf("unknown API %q: use a name such as Produce, Fetch, JoinGroup or a key number", a)
+		}
+	}
+	return nil
+}
+
+func apiKey(s string) (int16, bool) {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= kmsg.MaxKey && kmsg.NameForKey(int16(n)) != "" {
+		return int16(n), true
+	}
+	for k := int16(0); k <= kmsg.MaxKey; k++ {
+		if name := kmsg.NameForKey(k); name != "" && strings.EqualFold(name, s) {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e *Exchange) bool {
+	if len(f.APIs) > 0 && !f.matchAPI(e.APIKey) {
+		return false
+	}
+	if len(f.Topics) > 0 && !f.matchTopic(e) {
+		return false
+	}
+	if len(f.Clients) > 0 && !f.matchClient(e) {
+		return false
+	}
+	if f.MinLatency > 0 && (e.LatencyNS == nil || time.Duration(*e.LatencyNS) < f.MinLatency) {
+		return false
+	}
+	return true
+}
+
+func (f Filter) matchAPI(key int16) bool {
+	for _, a := range f.APIs {
+		if k, ok := apiKey(a); ok && k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (f Filter) matchTopic(e *Exchange) bool {
+	for _, want := range f.Topics {
+		for _, t := range e.Topics {
+			if t.Name == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (f Filter) matchClient(e *Exchange) bool {
+	host := e.Client.Addr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = strings.Trim(host[:i], "[]")
+	}
+	for _, c := range f.Clients {
+		if c == e.ClientID || c == e.Client.Addr || c == host {
+			return true
+		}
+	}
+	return false
+}
