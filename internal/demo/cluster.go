@@ -1,0 +1,205 @@
+// Package demo runs the embedded Kafka cluster and the demo services that
+// kscope watches when there is no real cluster at hand. The cluster is
+// franz-go's kfake, made to look like a Kafka 3.x broker to older clients
+// (see apiversions.go and saslv0.go). Nothing here is on the decoding path:
+// the capture, kafka and exchange stages must never import this package.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+)
+
+// Host is the only address the cluster listens on: kfake binds its brokers
+// to the loopback, and the demo is never meant to be reachable from outside.
+const Host = "127.0.0.1"
+
+// Config says what cluster to start. The zero value is a 3-broker cluster
+// on random ports without SASL.
+type Config struct {
+	// Brokers is the number of brokers; 0 means 3.
+	Brokers int
+	// Port is the first broker's port; broker i listens on Port+i. 0 picks
+	// random free ports.
+	Port int
+	// Partitions is the partition count of seed topics and of topics that
+	// are created automatically or with -1 partitions; 0 means 3.
+	Partitions int
+	// Topics are created at start, each with Partitions partitions.
+	Topics []string
+	// DataDir, if set, keeps the cluster's state on disk across restarts.
+	DataDir string
+	// SASLUser and SASLPassword, if set, require SASL: the user may log in
+	// with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 and is a superuser.
+	SASLUser     string
+	SASLPassword string
+	// Logger receives kfake's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Cluster is a running embedded cluster.
+type Cluster struct {
+	kc    *kfake.Cluster
+	addrs []string
+}
+
+// StartCluster starts a cluster as cfg says. ctx bounds only the start:
+// the cluster runs until Close.
+func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Brokers < 0 || cfg.Partitions < 0 || cfg.Port < 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("start cluster: brokers, partitions and port must not be negative")
+	}
+	if cfg.Brokers == 0 {
+		cfg.Brokers = 3
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 3
+	}
+	if (cfg.SASLUser == "") != (cfg.SASLPassword == "") {
+		return nil, errors.New("start cluster: SASL needs both a user and a password")
+	}
+
+	opts := []kfake.Opt{
+		kfake.NumBrokers(cfg.Brokers),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.AllowAutoTopicCreation(),
+		kfake.ListenFn(listenSASLv0),
+	}
+	if cfg.Port != 0 {
+		if last := cfg.Port + cfg.Brokers - 1; last > 65535 {
+			return nil, fmt.Errorf("start cluster: ports %d-%d: past 65535", cfg.Port, last)
+		}
+		ports := make([]int, cfg.Brokers)
+		for i := range ports {
+			ports[i] = cfg.Port + i
+		}
+		opts = append(opts, kfake.Ports(ports...))
+	}
+	if len(cfg.Topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(int32(cfg.Partitions), cfg.Topics...))
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.SASLUser != "" {
+		opts = append(opts,
+			kfake.EnableSASL(),
+			kfake.Superuser("PLAIN", cfg.SASLUser, cfg.SASLPassword),
+			kfake.Superuser("SCRAM-SHA-256", cfg.SASLUser, cfg.SASLPassword),
+			kfake.Superuser("SCRAM-SHA-512", cfg.SASLUser, cfg.SASLPassword),
+		)
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, kfake.WithLogger(kfakeLogger{cfg.Logger.With("component", "kfake")}))
+	}
+
+	kc, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start cluster: %w", err)
+	}
+	c := &Cluster{kc: kc, addrs: kc.ListenAddrs()}
+
+	// kfake builds its ApiVersions answer internally; ask for it once,
+	// before our handler replaces kfake's, and serve an edited copy.
+	base, clusterID, err := c.probe(ctx, cfg)
+	if err != nil {
+		kc.Close()
+		return nil, fmt.Errorf("start cluster: ask kfake for its api versions: %w", err)
+	}
+	av := &apiVersions{base: base, clusterID: clusterID, node: kc.CurrentNode}
+	kc.ControlKey(int16(kmsg.ApiVersions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		return av.answer(kreq.(*kmsg.ApiVersionsRequest)), nil, true
+	})
+	return c, nil
+}
+
+// probe asks the fresh cluster for its own ApiVersions answer and its
+// cluster id, as a client would.
+func (c *Cluster) probe(ctx context.Context, cfg Config) (*kmsg.ApiVersionsResponse, string, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.addrs...), kgo.ClientID("kscope-probe")}
+	if cfg.SASLUser != "" {
+		opts = append(opts, kgo.SASL(plain.Auth{User: cfg.SASLUser, Pass: cfg.SASLPassword}.AsMechanism()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+
+	// kgo sends this at the highest version both sides know (v3+), so
+	// the answer carries kfake's feature levels too.
+	avReq := kmsg.NewPtrApiVersionsRequest()
+	avReq.ClientSoftwareName = "kscope"
+	avReq.ClientSoftwareVersion = "0"
+	avResp, err := avReq.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := kerr.ErrorForCode(avResp.ErrorCode); err != nil {
+		return nil, "", err
+	}
+	mdResp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return nil, "", err
+	}
+	var clusterID string
+	if mdResp.ClusterID != nil {
+		clusterID = *mdResp.ClusterID
+	}
+	return avResp, clusterID, nil
+}
+
+// Addrs returns each broker's host:port, in node order.
+func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
+
+// Bootstrap returns the brokers' addresses as one comma-separated list, the
+// form clients take for bootstrap servers.
+func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
+
+// Close stops the cluster and, with a DataDir, saves its state.
+func (c *Cluster) Close() { c.kc.Close() }
+
+// listenSASLv0 is kfake's listener with SaslHandshake v0 support added to
+// every connection it accepts.
+func listenSASLv0(network, address string) (net.Listener, error) {
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return saslV0Listener{ln}, nil
+}
+
+// kfakeLogger hands kfake's log lines to slog.
+type kfakeLogger struct{ l *slog.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
+	var sl slog.Level
+	switch level {
+	case kfake.LogLevelError:
+		sl = slog.LevelError
+	case kfake.LogLevelWarn:
+		sl = slog.LevelWarn
+	case kfake.LogLevelInfo:
+		sl = slog.LevelInfo
+	default:
+		sl = slog.LevelDebug
+	}
+	if !k.l.Enabled(context.Background(), sl) {
+		return
+	}
+	k.l.Log(context.Background(), sl, fmt.Sprintf(msg, args...))
+}
