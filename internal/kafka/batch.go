@@ -1,0 +1,303 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Sizes of the fixed parts of record data, from the Kafka protocol's
+// "Record Batch" and "Message Sets" sections.
+const (
+	// logOverhead is the offset (int64) and size (int32) that start both
+	// a record batch and a legacy message.
+	logOverhead = 12
+	// batchHeaderSize is a v2 record batch header up to and including
+	// recordCount; batchLength counts from partitionLeaderEpoch on.
+	batchHeaderSize = 61
+	minBatchLength  = batchHeaderSize - logOverhead
+	// A legacy message after its size field: crc, magic, attributes,
+	// (v1: timestamp), key length, value length.
+	minMessageV0Size = 4 + 1 + 1 + 4 + 4
+	minMessageV1Size = minMessageV0Size + 8
+	// magicOffset is where magic sits in all three formats, which is
+	// what lets a reader tell them apart before knowing the layout.
+	magicOffset = 16
+)
+
+// Attribute bits. Compression occupies the same three bits in the v2 batch
+// attributes (int16) and the v0/v1 message attributes (int8); the
+// timestamp type bit was added to messages by v1 (KIP-32).
+const (
+	attrCompression   = 0x07
+	attrLogAppendTime = 0x08
+	attrTransactional = 0x10
+	attrControl       = 0x20
+)
+
+var compressionNames = [8]string{"none", "gzip", "snappy", "lz4", "zstd", "unknown(5)", "unknown(6)", "unknown(7)"}
+
+// Timestamp types, as Kafka's TimestampType names them.
+const (
+	CreateTime    = "CreateTime"
+	LogAppendTime = "LogAppendTime"
+)
+
+// ParseBatches reads the batch headers of record data as a Produce request
+// carries it (a partition's Records) or a Fetch response (RecordBatches):
+// record batches (magic 2) and legacy message sets (magic 0 and 1), in any
+// mix. It reads headers only: it never decompresses and never looks at keys
+// or values.
+//
+// complete is false when the data ends inside a batch, which is normal at
+// the end of a fetch response cut at its max bytes and also happens at a
+// capture hole; the partial batch is not reported. It is also false when a
+// batch header is invalid: parsing stops there, since nothing after a bad
+// length can be trusted.
+//
+// Each uncompressed legacy message is reported as one Batch with Records 1.
+// A compressed legacy message is a wrapper whose value holds the real
+// messages compressed: it is reported as one Batch with Records 0, because
+// counting them would need decompression. Its BaseOffset is the wrapper's
+// offset, which Kafka sets to the offset of the last inner message.
+func ParseBatches(data []byte) (batches []Batch, complete bool) {
+	return AppendBatches(nil, data)
+}
+
+// AppendBatches is ParseBatches appending to dst, so that callers parsing
+// many partitions can share one backing array.
+func AppendBatches(dst []Batch, data []byte) (_ []Batch, complete bool) {
+	for len(data) > 0 {
+		if len(data) <= magicOffset {
+			return dst, false
+		}
+		size := int32(binary.BigEndian.Uint32(data[8:]))
+		var b Batch
+		switch magic := int8(data[magicOffset]); magic {
+		case 2:
+			if size < minBatchLength {
+				return dst, false
+			}
+			if int64(size) > int64(len(data)-logOverhead) {
+				return dst, false
+			}
+			b = batchV2(data)
+			if b.Records < 0 {
+				return dst, false
+			}
+		case 0, 1:
+			minSize := int32(minMessageV0Size)
+			if magic == 1 {
+				minSize = minMessageV1Size
+			}
+			if size < minSize {
+				return dst, false
+			}
+			if int64(size) > int64(len(data)-logOverhead) {
+				return dst, false
+			}
+			b = message(data, magic)
+		default:
+			return dst, false
+		}
+		n := logOverhead + int(size)
+		b.Bytes = int32(n)
+		dst = append(dst, b)
+		data = data[n:]
+	}
+	return dst, true
+}
+
+// batchV2 reads a record batch header; the caller checked its length.
+func batchV2(d []byte) Batch {
+	_ = d[batchHeaderSize-1]
+	attr := int16(binary.BigEndian.Uint16(d[21:]))
+	b := Batch{
+		BaseOffset:      int64(binary.BigEndian.Uint64(d[0:])),
+		LastOffsetDelta: int32(binary.BigEndian.Uint32(d[23:])),
+		FirstTimestamp:  msTime(int64(binary.BigEndian.Uint64(d[27:]))),
+		MaxTimestamp:    msTime(int64(binary.BigEndian.Uint64(d[35:]))),
+		TimestampType:   CreateTime,
+		Compression:     compressionNames[attr&attrCompression],
+		ProducerID:      int64(binary.BigEndian.Uint64(d[43:])),
+		ProducerEpoch:   int16(binary.BigEndian.Uint16(d[51:])),
+		BaseSequence:    int32(binary.BigEndian.Uint32(d[53:])),
+		Records:         int32(binary.BigEndian.Uint32(d[57:])),
+		Transactional:   attr&attrTransactional != 0,
+		Control:         attr&attrControl != 0,
+		Magic:           2,
+	}
+	if attr&attrLogAppendTime != 0 {
+		// With LogAppendTime every record's timestamp is the batch's
+		// max timestamp, set by the broker; the base timestamp and the
+		// record deltas still hold the producer's times, which is not
+		// what a consumer sees (DefaultRecordBatch, KIP-32).
+		b.TimestampType = LogAppendTime
+		b.FirstTimestamp = b.MaxTimestamp
+	}
+	return b
+}
+
+// message reads a legacy message header; the caller checked its length.
+func message(d []byte, magic int8) Batch {
+	attr := d[17]
+	b := Batch{
+		BaseOffset:    int64(binary.BigEndian.Uint64(d[0:])),
+		Records:       1,
+		Compression:   compressionNames[attr&attrCompression],
+		ProducerID:    -1,
+		ProducerEpoch: -1,
+		BaseSequence:  -1,
+		Magic:         magic,
+	}
+	if attr&attrCompression != 0 {
+		b.Records = 0
+	}
+	if magic == 1 {
+		ts := msTime(int64(binary.BigEndian.Uint64(d[18:])))
+		b.FirstTimestamp, b.MaxTimestamp = ts, ts
+		b.TimestampType = CreateTime
+		if attr&attrLogAppendTime != 0 {
+			b.TimestampType = LogAppendTime
+		}
+	}
+	return b
+}
+
+// msTime converts a Kafka timestamp; -1 (NO_TIMESTAMP) is the zero time.
+func msTime(ms int64) time.Time {
+	if ms == -1 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// ExtractRecords reduces the record data of a decoded body to batch headers:
+// for a Produce request, a Fetch response or a ShareFetch response it parses
+// the batches of every partition that carries record data and sets that
+// partition's record field to nil, so that no record bytes outlive the
+// frame. Partitions without record data get no RecordSet. Other bodies are
+// left alone and yield nil.
+func ExtractRecords(body any) []RecordSet {
+	switch b := body.(type) {
+	case *kmsg.ProduceRequest:
+		var x extractor
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				x.count(b.Topics[i].Partitions[j].Records)
+			}
+		}
+		if x.sets == 0 {
+			return nil
+		}
+		x.init()
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				p := &b.Topics[i].Partitions[j]
+				x.parse(i, j, p.Records)
+				p.Records = nil
+			}
+		}
+		return x.done()
+	case *kmsg.FetchResponse:
+		var x extractor
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				x.count(b.Topics[i].Partitions[j].RecordBatches)
+			}
+		}
+		if x.sets == 0 {
+			return nil
+		}
+		x.init()
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				p := &b.Topics[i].Partitions[j]
+				x.parse(i, j, p.RecordBatches)
+				p.RecordBatches = nil
+			}
+		}
+		return x.done()
+	case *kmsg.ShareFetchResponse:
+		var x extractor
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				x.count(b.Topics[i].Partitions[j].Records)
+			}
+		}
+		if x.sets == 0 {
+			return nil
+		}
+		x.init()
+		for i := range b.Topics {
+			for j := range b.Topics[i].Partitions {
+				p := &b.Topics[i].Partitions[j]
+				x.parse(i, j, p.Records)
+				p.Records = nil
+			}
+		}
+		return x.done()
+	}
+	return nil
+}
+
+// extractor parses the partitions of one body into a single backing array
+// of batches, so that a fetch of many partitions costs two allocations and
+// not one per partition.
+type extractor struct {
+	sets, bytes int
+	out         []RecordSet
+	batches     []Batch
+}
+
+func (x *extractor) count(data []byte) {
+	if len(data) > 0 {
+		x.sets++
+		x.bytes += len(data)
+	}
+}
+
+func (x *extractor) init() {
+	x.out = make([]RecordSet, 0, x.sets)
+	// A guess that fits typical batches (a few KiB) without growing;
+	// bounded so that a huge frame of large batches does not reserve
+	// more than it will use.
+	n := x.sets + x.bytes/4096
+	if n > 1024 {
+		n = 1024
+	}
+	x.batches = make([]Batch, 0, n)
+}
+
+func (x *extractor) parse(topic, partition int, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	start := len(x.batches)
+	var complete bool
+	x.batches, complete = AppendBatches(x.batches, data)
+	// Batches is resliced in done, once the backing array has stopped
+	// moving; here it records the range.
+	x.out = append(x.out, RecordSet{
+		Topic:      topic,
+		Partition:  partition,
+		Bytes:      len(data),
+		Batches:    x.batches[start:len(x.batches):len(x.batches)],
+		Incomplete: !complete,
+	})
+}
+
+func (x *extractor) done() []RecordSet {
+	i := 0
+	for k := range x.out {
+		n := len(x.out[k].Batches)
+		if n == 0 {
+			x.out[k].Batches = nil
+			continue
+		}
+		x.out[k].Batches = x.batches[i : i+n : i+n]
+		i += n
+	}
+	return x.out
+}
