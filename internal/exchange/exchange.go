@@ -109,6 +109,10 @@ type Partition struct {
 	LogAppendTime *time.Time `json:"log_append_time,omitempty"`
 
 	Batches []Batch `json:"batches,omitempty"`
+	// Incomplete: the record data ended inside a batch, which a Fetch
+	// response cut at its max bytes does (or a capture hole); the
+	// partial batch is not counted.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // Batch is the header of one record batch; never its records.
@@ -139,6 +143,13 @@ type Detail struct {
 	SessionTimeoutMS   *int32   `json:"session_timeout_ms,omitempty"`
 	RebalanceTimeoutMS *int32   `json:"rebalance_timeout_ms,omitempty"`
 	MemberEpoch        *int32   `json:"member_epoch,omitempty"`
+	// Subscription: the topics this member subscribes to (JoinGroup
+	// request metadata of the consumer protocol, ConsumerGroupHeartbeat),
+	// or the regular expression (KIP-848).
+	Subscription      []string `json:"subscription,omitempty"`
+	SubscriptionRegex string   `json:"subscription_regex,omitempty"`
+	// Owned: the partitions a ConsumerGroupHeartbeat member says it owns.
+	Owned []TopicPartitions `json:"owned,omitempty"`
 	// Assignment: SyncGroup response / ConsumerGroupHeartbeat response:
 	// what this member got.
 	Assignment []TopicPartitions `json:"assignment,omitempty"`
@@ -146,10 +157,16 @@ type Detail struct {
 	CoordinatorKeys []string `json:"coordinator_keys,omitempty"`
 	CoordinatorType string   `json:"coordinator_type,omitempty"`
 	Coordinator     string   `json:"coordinator,omitempty"`
+	// Coordinators: FindCoordinator v4+, one per key (KIP-699).
+	Coordinators []Coordinator `json:"coordinators,omitempty"`
 	// Metadata
 	ClusterID    string   `json:"cluster_id,omitempty"`
 	ControllerID *int32   `json:"controller_id,omitempty"`
 	Brokers      []Broker `json:"brokers,omitempty"`
+	// TopicErrors: topic-level errors of a Metadata response, by topic
+	// name (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE while a
+	// topic is created...).
+	TopicErrors map[string]string `json:"topic_errors,omitempty"`
 	// ApiVersions
 	ClientSoftware string `json:"client_software,omitempty"`
 	APIKeys        int    `json:"api_keys,omitempty"`
@@ -162,12 +179,17 @@ type Detail struct {
 	User      string `json:"user,omitempty"`
 	// Groups named by DescribeGroups, OffsetFetch v8+ (several groups)
 	Groups []string `json:"groups,omitempty"`
+	// Described: the groups of a DescribeGroups response.
+	Described []GroupDescription `json:"described,omitempty"`
 	// ThrottleMS from the response, when non-zero.
 	ThrottleMS int32 `json:"throttle_ms,omitempty"`
+	// DecodeError says why the request or response body could not be
+	// decoded; the summary then holds what the header told.
+	DecodeError string `json:"decode_error,omitempty"`
 }
 
-// Member is one group member as the JoinGroup leader or DescribeGroups
-// sees it.
+// Member is one group member as the JoinGroup leader, the SyncGroup
+// leader, LeaveGroup or DescribeGroups sees it.
 type Member struct {
 	MemberID     string            `json:"member_id"`
 	InstanceID   string            `json:"instance_id,omitempty"`
@@ -175,6 +197,27 @@ type Member struct {
 	ClientHost   string            `json:"client_host,omitempty"`
 	Subscription []string          `json:"subscription,omitempty"`
 	Assignment   []TopicPartitions `json:"assignment,omitempty"`
+	// Reason and Error: LeaveGroup v3+ (KIP-345, KIP-800).
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Coordinator is one key's coordinator in a FindCoordinator response.
+type Coordinator struct {
+	Key    string `json:"key"`
+	NodeID int32  `json:"node_id"`
+	Addr   string `json:"addr,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// GroupDescription is one group of a DescribeGroups response.
+type GroupDescription struct {
+	Group        string   `json:"group"`
+	Error        string   `json:"error,omitempty"`
+	State        string   `json:"state,omitempty"`
+	ProtocolType string   `json:"protocol_type,omitempty"`
+	Protocol     string   `json:"protocol,omitempty"`
+	Members      []Member `json:"members,omitempty"`
 }
 
 // TopicPartitions is a topic and a set of its partitions.
