@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+// printExchanges renders exchanges as the events table.
+func printExchanges(w io.Writer, xs []exchange.Exchange) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tCLIENT\tSERVER\tAPI\tCLIENT ID\tTOPICS\tBYTES\tLATENCY\tERROR")
+	for i := range xs {
+		e := &xs[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n",
+			e.Time.UTC().Format("15:04:05.000000"), e.Client.Addr, e.Server.Addr, e.API, e.APIVersion,
+			clip(e.ClientID, 24), clip(topicsCell(e), 40), bytesCell(e), latencyCell(e), errorCell(e))
+	}
+	return tw.Flush()
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// topicsCell lists topics with their partitions: orders[0,1] audit[3].
+func topicsCell(e *exchange.Exchange) string {
+	var b strings.Builder
+	for i, t := range e.Topics {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t.Name)
+		if len(t.Partitions) == 0 {
+			continue
+		}
+		b.WriteByte('[')
+		for j, p := range t.Partitions {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			if j == 8 {
+				fmt.Fprintf(&b, "+%d", len(t.Partitions)-j)
+				break
+			}
+			b.WriteString(strconv.Itoa(int(p.Partition)))
+		}
+		b.WriteByte(']')
+	}
+	if b.Len() == 0 && e.Group != "" {
+		return "group " + e.Group
+	}
+	return b.String()
+}
+
+func bytesCell(e *exchange.Exchange) string {
+	if e.ResponseBytes == 0 {
+		return strconv.Itoa(e.RequestBytes) + "/-"
+	}
+	return strconv.Itoa(e.RequestBytes) + "/" + strconv.Itoa(e.ResponseBytes)
+}
+
+func latencyCell(e *exchange.Exchange) string {
+	if e.LatencyNS == nil {
+		if e.NoResponse != "" {
+			return "(" + e.NoResponse + ")"
+		}
+		return "-"
+	}
+	d := time.Duration(*e.LatencyNS)
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// errorCell is the top-level error, else the first partition error and
+// how many partitions failed.
+func errorCell(e *exchange.Exchange) string {
+	if e.Error != "" {
+		return e.Error
+	}
+	first, n := "", 0
+	for _, t := range e.Topics {
+		for _, p := range t.Partitions {
+			if p.Error != "" {
+				if first == "" {
+					first = p.Error
+				}
+				n++
+			}
+		}
+	}
+	if n > 1 {
+		return fmt.Sprintf("%s (%d partitions)", first, n)
+	}
+	if e.Truncated && first == "" {
+		return "(truncated)"
+	}
+	return first
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every kscope test. Installs what the tests need first (Debian
+# packages: tshark to compare with Wireshark's dissector, real Kafka
+# clients, tcpdump), when run as root; otherwise the tests that need them
+# skip and say why (under CI=true they fail instead).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v kcat >/dev/null || need+=(kcat)
+/usr/bin/python3 -c 'import kafka' 2>/dev/null || need+=(python3-kafka)
+/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "not root: not installing ${need[*]}; tests that need them will skip" >&2
+  fi
+fi
+
+go vet ./...
+go test -race -timeout 30m ./...
