@@ -252,9 +252,17 @@ func (b *builder) summary() {
 	case *kmsg.SASLHandshakeRequest:
 		b.detail().Mechanism = req.Mechanism
 	case *kmsg.SASLAuthenticateRequest:
-		if user, ok := plainUser(req.SASLAuthBytes); ok {
-			d := b.detail()
-			d.Mechanism, d.User = "PLAIN", user
+		// The mechanism comes from the connection's handshake; only
+		// PLAIN tokens are read, and only for the user name.
+		mech := b.p.SASLMechanism
+		if mech != "" {
+			b.detail().Mechanism = mech
+		}
+		if mech == "PLAIN" || mech == "" {
+			if user, ok := plainUser(req.SASLAuthBytes); ok {
+				d := b.detail()
+				d.Mechanism, d.User = "PLAIN", user
+			}
 		}
 	default:
 		b.other(req)

@@ -27,10 +27,11 @@ type conn struct {
 	rolesKnown bool
 	client     capture.Dir
 
-	pending []*Request
-	cluster string
-	sasl    saslRaw
-	closed  [2]bool
+	pending   []*Request
+	cluster   string
+	mechanism string // from SaslHandshake
+	sasl      saslRaw
+	closed    [2]bool
 }
 
 // saslRaw follows the SASL tokens that a client sends without Kafka
@@ -307,6 +308,9 @@ func (k *conn) request(f frame) {
 	} else {
 		req.Records = ExtractRecords(req.Body)
 	}
+	if hs, ok := req.Body.(*kmsg.SASLHandshakeRequest); ok {
+		k.mechanism = hs.Mechanism
+	}
 	if p, ok := req.Body.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
 		// acks=0: the broker sends no response (KIP-98 keeps it so).
 		k.emit(req, nil, NoResponseAcks0)
@@ -409,7 +413,7 @@ func (k *conn) emit(req *Request, resp *Response, none string) {
 		k.d.stats.NoResponse++
 	}
 	k.d.stats.Exchanges++
-	k.d.emit(Pair{Conn: k.c, ClientDir: k.client, Req: req, Resp: resp, NoResponse: none, Cluster: k.clusterID()})
+	k.d.emit(Pair{Conn: k.c, ClientDir: k.client, Req: req, Resp: resp, NoResponse: none, Cluster: k.clusterID(), SASLMechanism: k.mechanism})
 }
 
 // deadline is when a request is given up as unanswered: the response

@@ -85,6 +85,9 @@ type Pair struct {
 	// to, when learned from a Metadata response; topic ids resolve
 	// against it.
 	Cluster string
+	// SASLMechanism is the mechanism of the connection's SaslHandshake,
+	// when one was seen.
+	SASLMechanism string
 }
 
 // Reasons a request has no response.
