@@ -210,7 +210,8 @@ func runTshark(t *testing.T, tshark, file string, ports map[string]bool) []wsPDU
 func collectTopics(v any, topic string, p *wsPDU) {
 	switch x := v.(type) {
 	case map[string]any:
-		if name, ok := str(x["kafka.topic_name"]); ok {
+		// "[ Null ]" is Wireshark's rendering of a null topic list.
+		if name, ok := str(x["kafka.topic_name"]); ok && name != "[ Null ]" {
 			topic = name
 			p.topics[name] = true
 		}

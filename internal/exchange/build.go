@@ -266,6 +266,10 @@ func (b *builder) summary() {
 		}
 	default:
 		b.other(req)
+		b.genericTopics(req)
+		if resp != nil {
+			b.genericTopics(resp)
+		}
 	}
 }
 
