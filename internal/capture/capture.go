@@ -51,7 +51,10 @@ type Chunk struct {
 	// Lost is the number of bytes of this direction the source knows it
 	// missed immediately before Data (a capture hole, a truncated packet,
 	// an overrun buffer). -1 means an unknown amount: the stream position
-	// is lost and the consumer must resynchronise.
+	// is lost and the consumer must resynchronise. The first chunk of a
+	// direction has Lost -1 when the source did not see that direction
+	// from its first byte (a capture started mid-connection), 0 when it
+	// did.
 	Lost int64
 	// Data is valid only until the next call to Source.Next.
 	Data []byte

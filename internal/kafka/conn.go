@@ -89,36 +89,36 @@ func (k *conn) handler(dir capture.Dir) func(frame) {
 // undecided keeps every byte until the roles are known.
 func undecided(buf []byte, from int) (int, scanResult) { return 0, scanNeedMore }
 
-// decide learns which side is the client: the side whose bytes hold a
-// request that decodes whole. When both sides seem to (a response can pass
-// for a request: its correlation id reads as a key and a version), the
-// side whose correlation id starts a frame on the other side wins.
+// decide learns which side is the client: the side whose bytes hold
+// requests that decode whole. A response can pass for a request (its
+// correlation id reads as a key and a version), so a side wins on evidence,
+// strongest first: the other side answers its request (a frame with its
+// correlation id that decodes as that request's response); or its requests
+// follow each other with rising correlation ids; or the side was captured
+// from its first byte and a request starts there.
 func (k *conn) decide() {
-	a, b := k.st[capture.AtoB], k.st[capture.BtoA]
-	offA, corrA, okA := k.scanRequest(a.buf)
-	offB, corrB, okB := k.scanRequest(b.buf)
+	var score [2]int
+	var off [2]int
+	for d := range 2 {
+		off[d], score[d] = k.evidence(capture.Dir(d))
+	}
 	var client capture.Dir
+	a, b := score[capture.AtoB], score[capture.BtoA]
+	total := len(k.st[0].buf) + len(k.st[1].buf)
 	switch {
-	case okA && okB:
-		switch {
-		case hasResponse(b.buf, corrA):
-			client = capture.AtoB
-		case hasResponse(a.buf, corrB):
-			client = capture.BtoA
-		case len(a.buf)+len(b.buf) > 2*maxUndecided:
-			client = capture.AtoB
-			if offB < offA {
-				client = capture.BtoA
-			}
-		default:
-			return
-		}
-	case okA:
+	case a > b && a >= 2:
 		client = capture.AtoB
-	case okB:
+	case b > a && b >= 2:
 		client = capture.BtoA
+	case total > 2*maxUndecided && (a > 0 || b > 0):
+		// No decisive evidence in megabytes: take the stronger side, or
+		// the earlier candidate.
+		client = capture.AtoB
+		if b > a || (a == b && off[1] < off[0]) {
+			client = capture.BtoA
+		}
 	default:
-		for _, s := range []*stream{a, b} {
+		for _, s := range k.st {
 			if len(s.buf) > maxUndecided {
 				n := len(s.buf) - maxUndecided/2
 				s.stats.BytesSkipped += int64(n)
@@ -135,24 +135,65 @@ func (k *conn) decide() {
 	k.st[client.Reverse()].rescan(k.finder(client.Reverse()), k.handler(client.Reverse()))
 }
 
-func hasResponse(buf []byte, corr int32) bool {
+// maxChain is how many consecutive requests evidence looks at.
+const maxChain = 3
+
+// evidence scores direction d as the client's: 0 no request found, 1 a
+// request, 2 requests with rising correlation ids or a request at the first
+// byte of a cleanly started direction, 3 a request the other side answers.
+func (k *conn) evidence(d capture.Dir) (off, score int) {
+	buf := k.st[d].buf
+	off, res := k.findRequest(buf, 0)
+	if res != scanFound {
+		return 0, 0
+	}
+	var hdrs []RequestHeader
+	for i := off; i+4 <= len(buf) && len(hdrs) < maxChain; {
+		size := int(int32(binary.BigEndian.Uint32(buf[i:])))
+		if size < minRequest-4 || i+4+size > len(buf) {
+			break
+		}
+		h, n, err := ParseRequestHeader(buf[i+4 : i+4+size])
+		if err != nil || !KnownVersion(h.Key, h.Version) {
+			break
+		}
+		if _, err := decodeRequest(h, buf[i+4+n:i+4+size]); err != nil {
+			break
+		}
+		hdrs = append(hdrs, h)
+		i += 4 + size
+	}
+	other := k.st[d.Reverse()].buf
+	for _, h := range hdrs {
+		if answers(other, h) {
+			return off, 3
+		}
+	}
+	rising := len(hdrs) >= 2
+	for i := 1; i < len(hdrs); i++ {
+		rising = rising && hdrs[i].CorrelationID > hdrs[i-1].CorrelationID
+	}
+	if rising || (off == 0 && k.st[d].clean) {
+		return off, 2
+	}
+	return off, 1
+}
+
+// answers reports whether buf holds a whole response to the request h.
+func answers(buf []byte, h RequestHeader) bool {
 	for i := 0; i+8 <= len(buf); i++ {
-		if int32(binary.BigEndian.Uint32(buf[i+4:])) == corr {
-			if size := int32(binary.BigEndian.Uint32(buf[i:])); size >= 4 {
-				return true
-			}
+		if int32(binary.BigEndian.Uint32(buf[i+4:])) != h.CorrelationID {
+			continue
+		}
+		size := int(int32(binary.BigEndian.Uint32(buf[i:])))
+		if size < 4 || i+4+size > len(buf) {
+			continue
+		}
+		if _, err := decodeResponse(h, buf[i+4:i+4+size]); err == nil {
+			return true
 		}
 	}
 	return false
-}
-
-// scanRequest finds the first whole request in buf.
-func (k *conn) scanRequest(buf []byte) (off int, corr int32, ok bool) {
-	off, res := k.findRequest(buf, 0)
-	if res != scanFound {
-		return 0, 0, false
-	}
-	return off, int32(binary.BigEndian.Uint32(buf[off+8:])), true
 }
 
 // minRequest is the smallest request frame: size, key, version,

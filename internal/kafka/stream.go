@@ -50,6 +50,9 @@ type stream struct {
 
 	maxFrame int
 	stats    *Stats
+	// started: a chunk was fed; clean: the first one began the
+	// direction (Lost 0), so its first byte starts a frame.
+	started, clean bool
 }
 
 func newStream(maxFrame int, stats *Stats) *stream {
@@ -60,6 +63,9 @@ func newStream(maxFrame int, stats *Stats) *stream {
 // just before data (-1: unknown). emit receives each complete frame; find
 // locates boundaries while unsynced.
 func (s *stream) feed(data []byte, t time.Time, lost int64, find finder, emit func(frame)) {
+	if !s.started {
+		s.started, s.clean = true, lost == 0
+	}
 	if lost != 0 {
 		s.lose(lost, t, emit)
 	}
