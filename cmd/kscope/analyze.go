@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,7 +57,13 @@ Record keys and values are never shown, nor SASL passwords.`,
 			if err != nil {
 				return err
 			}
-			return printAnalysis(cmd.OutOrStdout(), cmd.ErrOrStderr(), output, res)
+			if err := printAnalysis(cmd.OutOrStdout(), cmd.ErrOrStderr(), output, res); err != nil {
+				return err
+			}
+			if len(res.Errors) > 0 {
+				return errors.New(strings.Join(res.Errors, "\n"))
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -77,6 +85,8 @@ type analysis struct {
 	Matched   int                 `json:"matched"`
 	Decoder   kafka.Stats         `json:"decoder"`
 	Capture   pcap.Stats          `json:"capture"`
+	// Errors are the files that could not be read to their end.
+	Errors []string `json:"errors,omitempty"`
 }
 
 func analyze(ctx context.Context, files []string, opts kafka.Options, filter exchange.Filter, bopt exchange.Options) (*analysis, error) {
@@ -89,18 +99,24 @@ func analyze(ctx context.Context, files []string, opts kafka.Options, filter exc
 		}
 	})
 	for _, name := range files {
+		// A bad file is reported and the others still decoded; what
+		// came before a corrupt record is kept.
 		r, err := pcap.Open(name, pcap.Options{})
 		if err != nil {
-			return nil, err
+			res.Errors = append(res.Errors, err.Error())
+			continue
 		}
 		err = dec.Run(ctx, r)
 		st := r.Stats()
 		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
 		dec.Flush()
 		addCaptureStats(&res.Capture, st)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
 	}
 	res.Decoder = dec.Stats()
 	sort.SliceStable(res.Exchanges, func(i, j int) bool { return res.Exchanges[i].Time.Before(res.Exchanges[j].Time) })
