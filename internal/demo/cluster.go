@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -118,11 +119,28 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("start cluster: ask kfake for its api versions: %w", err)
 	}
 	av := &apiVersions{base: base, clusterID: clusterID, node: kc.CurrentNode}
-	kc.ControlKey(int16(kmsg.ApiVersions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		kc.KeepControl()
+	c.controlAPIVersions(av)
+	return c, nil
+}
+
+// renewControlEvery bounds the memory a control holds: kfake remembers, per
+// control function, the last request of every connection it ever saw, so
+// a control kept forever keeps every closed connection reachable.
+var renewControlEvery int64 = 1000
+
+// controlAPIVersions makes av answer every ApiVersions request in place of
+// kfake, replacing itself by a fresh control now and then.
+func (c *Cluster) controlAPIVersions(av *apiVersions) {
+	var answered atomic.Int64
+	c.kc.ControlKey(int16(kmsg.ApiVersions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if answered.Add(1)%renewControlEvery == 0 {
+			c.kc.DropControl()
+			c.controlAPIVersions(av)
+		} else {
+			c.kc.KeepControl()
+		}
 		return av.answer(kreq.(*kmsg.ApiVersionsRequest)), nil, true
 	})
-	return c, nil
 }
 
 // probe asks the fresh cluster for its own ApiVersions answer and its

@@ -360,6 +360,26 @@ func TestApiVersions(t *testing.T) {
 	}
 }
 
+// TestApiVersionsControlRenewed checks that the answer survives the
+// control replacing itself.
+func TestApiVersionsControlRenewed(t *testing.T) {
+	defer func(n int64) { renewControlEvery = n }(renewControlEvery)
+	renewControlEvery = 2
+	c := startCluster(t, Config{Brokers: 1})
+	for i := 0; i < 5; i++ {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 2
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.Version = 2
+		if err := dialRaw(t, c.Addrs()[0]).roundTrip(req, resp); err != nil {
+			t.Fatal(err)
+		}
+		if k := apiKeys(resp)[int16(kmsg.Produce)]; k.MinVersion != 0 {
+			t.Fatalf("request %d: Produce min version %d, want 0", i, k.MinVersion)
+		}
+	}
+}
+
 func TestApiVersionsNamesCluster(t *testing.T) {
 	c := startCluster(t, Config{Brokers: 2})
 	for _, tt := range []struct {
