@@ -56,6 +56,9 @@ func topicsCell(e *exchange.Exchange) string {
 		b.WriteByte(']')
 	}
 	if b.Len() == 0 && e.Group != "" {
+		if e.Generation != nil && *e.Generation >= 0 {
+			return fmt.Sprintf("group %s gen %d", e.Group, *e.Generation)
+		}
 		return "group " + e.Group
 	}
 	return b.String()
