@@ -360,6 +360,24 @@ func TestApiVersions(t *testing.T) {
 	}
 }
 
+// TestOldVersionsRefused pins down what the lowered minimums do not
+// change: kfake still refuses the pre-0.11 message formats by closing the
+// connection. librdkafka never sends them (it picks Produce v7, Fetch v11).
+func TestOldVersionsRefused(t *testing.T) {
+	c := startCluster(t, Config{Brokers: 1, Topics: []string{"old"}})
+	for _, tt := range []struct {
+		req  kmsg.Request
+		resp kmsg.Response
+	}{
+		{&kmsg.ProduceRequest{Version: 2, Acks: 1, TimeoutMillis: 1000}, &kmsg.ProduceResponse{Version: 2}},
+		{&kmsg.FetchRequest{Version: 3, MaxWaitMillis: 10, MaxBytes: 1 << 20}, &kmsg.FetchResponse{Version: 3}},
+	} {
+		if err := dialRaw(t, c.Addrs()[0]).roundTrip(tt.req, tt.resp); err == nil {
+			t.Errorf("%s v%d answered; kfake serves it now: lower kafka3Mins' comment", kmsg.NameForKey(tt.req.Key()), tt.req.GetVersion())
+		}
+	}
+}
+
 // TestApiVersionsControlRenewed checks that the answer survives the
 // control replacing itself.
 func TestApiVersionsControlRenewed(t *testing.T) {
