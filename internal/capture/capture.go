@@ -20,6 +20,11 @@ type Conn struct {
 	// SYN when the handshake was captured); B is its peer. Which side is
 	// the Kafka client is learned from the traffic, not from A and B.
 	A, B netip.AddrPort
+	// PID and FD are set by live sources (eBPF): the traced process
+	// owns end A of the connection, so AtoB is what it wrote and BtoA
+	// what it read. Both are 0 for capture files.
+	PID uint32
+	FD  int32
 }
 
 func (c *Conn) String() string { return fmt.Sprintf("#%d %s-%s", c.ID, c.A, c.B) }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kscope/internal/capture"
+	"kscope/internal/conn"
 	"kscope/internal/kafka"
 )
 
@@ -20,6 +21,9 @@ type Options struct {
 	// Exchange.Request and Exchange.Response. It is most of Build's
 	// cost; a consumer that only reads the summary leaves it off.
 	Bodies bool
+	// Process names the process of a traced connection (Conn.PID), for
+	// live sources; nil for capture files.
+	Process func(pid uint32) (conn.Process, bool)
 }
 
 // Build turns a decoded request and its response into an exchange. Topic
@@ -29,7 +33,7 @@ type Options struct {
 // Build never fails: what could not be decoded is left out of the summary
 // and said in Detail.DecodeError.
 func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
-	b := builder{p: p, ids: ids}
+	b := builder{p: p, ids: ids, opt: opt}
 	b.header()
 	if p.Req != nil {
 		b.summary()
@@ -68,6 +72,7 @@ func ErrorName(code int16) string {
 type builder struct {
 	p   kafka.Pair
 	ids *kafka.TopicIDs
+	opt Options
 	x   Exchange
 	ts  topicList
 }
@@ -81,6 +86,21 @@ func (b *builder) header() {
 			client, server = server, client
 		}
 		x.Client.Addr, x.Server.Addr = addr(client.String()), addr(server.String())
+		if c.PID != 0 {
+			// The traced process owns end A.
+			traced := &x.Client
+			x.Side = "client"
+			if p.ClientDir != capture.AtoB {
+				traced, x.Side = &x.Server, "server"
+			}
+			traced.PID = c.PID
+			if b.opt.Process != nil {
+				if pr, ok := b.opt.Process(c.PID); ok {
+					traced.Process, traced.Cmdline = pr.Comm, pr.Cmdline
+					traced.Container, traced.Pod = pr.ContainerID, pr.PodUID
+				}
+			}
+		}
 	}
 	x.NoResponse = p.NoResponse
 	if r := p.Req; r != nil {

@@ -27,6 +27,11 @@ type Exchange struct {
 
 	Client Endpoint `json:"client"`
 	Server Endpoint `json:"server"`
+	// Side is "client" when the traced process is the Kafka client,
+	// "server" when it is the broker; empty for capture files. When both
+	// ends are traced on one machine each exchange is seen twice, once
+	// per side: views count one of them.
+	Side string `json:"side,omitempty"`
 
 	APIKey        int16  `json:"api_key"`
 	API           string `json:"api"`
@@ -65,9 +70,18 @@ type Exchange struct {
 	Truncated bool `json:"truncated"`
 }
 
-// Endpoint is one side of an exchange. The agent adds process fields.
+// Endpoint is one side of an exchange. For traffic traced live, the
+// traced side also names its process.
 type Endpoint struct {
 	Addr string `json:"addr"`
+	// PID, Process (command name), Cmdline, Container (container id) and
+	// Pod (Kubernetes pod uid) are set for the side whose process was
+	// traced.
+	PID       uint32 `json:"pid,omitempty"`
+	Process   string `json:"process,omitempty"`
+	Cmdline   string `json:"cmdline,omitempty"`
+	Container string `json:"container,omitempty"`
+	Pod       string `json:"pod,omitempty"`
 }
 
 // Topic is one topic of a request, with its partitions.
