@@ -157,8 +157,8 @@ func printSummary(w io.Writer, res *analysis) {
 		res.Matched, d.Exchanges, d.Requests, d.Responses, d.KafkaConnections, d.Connections)
 	fmt.Fprintf(w, "frames: %d requests, %d responses; %d without response; %d unmatched responses; %d decode errors; %d truncated; %d oversized; %d SASL tokens skipped\n",
 		d.Requests, d.Responses, d.NoResponse, d.UnmatchedResponses, d.DecodeErrors, d.Truncated, d.Oversized, d.SASLTokens)
-	fmt.Fprintf(w, "bytes: %d lost in capture, %d skipped; %d resyncs; %d frames whose header was not captured\n",
-		d.BytesLost, d.BytesSkipped, d.Resyncs, d.HeadersLost)
+	fmt.Fprintf(w, "bytes: %d lost in capture, %d skipped; %d resyncs; %d frames whose header was not captured; %d connections (%d bytes) not Kafka\n",
+		d.BytesLost, d.BytesSkipped, d.Resyncs, d.HeadersLost, d.NotKafka, d.BytesIgnored)
 }
 
 func addCaptureStats(sum *pcap.Stats, s pcap.Stats) {

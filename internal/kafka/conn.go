@@ -27,6 +27,11 @@ type conn struct {
 	rolesKnown bool
 	client     capture.Dir
 
+	// seen counts bytes while the roles are unknown; notKafka is the
+	// verdict that they never will be.
+	seen     int64
+	notKafka bool
+
 	pending   []*Request
 	cluster   string
 	mechanism string // from SaslHandshake
@@ -64,9 +69,21 @@ func (k *conn) serverAddr() string {
 
 func (k *conn) feed(ch capture.Chunk) {
 	dir := ch.Dir
+	if k.notKafka {
+		k.d.stats.BytesIgnored += int64(len(ch.Data))
+		return
+	}
 	if !k.rolesKnown {
+		k.seen += int64(len(ch.Data))
+		if k.clientFirstFails(ch) {
+			k.giveUp()
+			return
+		}
 		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, undecided, nil)
 		k.decide()
+		if !k.rolesKnown && k.seen > k.d.opts.NotKafkaAfter && k.noCandidate() {
+			k.giveUp()
+		}
 		return
 	}
 	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, k.finder(dir), k.handler(dir))
@@ -130,6 +147,9 @@ func (k *conn) decide() {
 	k.rolesKnown = true
 	k.client = client
 	k.d.stats.KafkaConnections++
+	if k.d.opts.OnVerdict != nil {
+		k.d.opts.OnVerdict(k.c, true)
+	}
 	// Requests first, so that the responses find them pending.
 	k.st[client].rescan(k.finder(client), k.handler(client))
 	k.st[client.Reverse()].rescan(k.finder(client.Reverse()), k.handler(client.Reverse()))
@@ -495,5 +515,40 @@ func (k *conn) flush(reason string) {
 	for _, s := range k.st {
 		k.d.stats.BytesSkipped += int64(len(s.buf))
 		s.consume(len(s.buf))
+	}
+}
+
+// clientFirstFails reports a connection that cannot be Kafka: captured from
+// its first byte, it began with something other than a request (a Kafka
+// client always speaks first). HTTP, Redis and TLS fail here at once.
+func (k *conn) clientFirstFails(ch capture.Chunk) bool {
+	if k.st[0].started || k.st[1].started || ch.Lost != 0 || len(ch.Data) < 12 {
+		return false
+	}
+	size := int64(int32(binary.BigEndian.Uint32(ch.Data)))
+	return size < minRequest-4 || size > int64(k.d.opts.MaxFrame) || !plausibleHeaderPrefix(ch.Data[4:])
+}
+
+// noCandidate reports that no request was found in either direction.
+func (k *conn) noCandidate() bool {
+	for _, s := range k.st {
+		if _, res := k.findRequest(s.buf, 0); res == scanFound {
+			return false
+		}
+	}
+	return true
+}
+
+// giveUp marks the connection as not Kafka: its bytes are ignored from now
+// on, and the source is told so it can stop copying them.
+func (k *conn) giveUp() {
+	k.notKafka = true
+	k.d.stats.NotKafka++
+	for _, s := range k.st {
+		k.d.stats.BytesIgnored += int64(len(s.buf))
+		s.consume(len(s.buf))
+	}
+	if k.d.opts.OnVerdict != nil {
+		k.d.opts.OnVerdict(k.c, false)
 	}
 }

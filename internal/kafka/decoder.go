@@ -20,6 +20,13 @@ type Options struct {
 	// timeout) a request waits for its response before it is reported
 	// unanswered. Default 30s.
 	ResponseTimeout time.Duration
+	// NotKafkaAfter is how many bytes a connection may carry without a
+	// Kafka request before it is judged not Kafka and ignored. Default
+	// 1 MiB.
+	NotKafkaAfter int64
+	// OnVerdict, when set, is told once per connection whether it is
+	// Kafka, so that a live source can stop copying the others.
+	OnVerdict func(c *capture.Conn, kafka bool)
 }
 
 // DefaultMaxFrame is the default frame size cap.
@@ -47,6 +54,10 @@ type Stats struct {
 	// captured.
 	HeadersLost int64 `json:"headers_lost"`
 	SASLTokens  int64 `json:"sasl_tokens"`
+	// NotKafka counts connections judged not Kafka; BytesIgnored their
+	// bytes.
+	NotKafka     int64 `json:"not_kafka_connections"`
+	BytesIgnored int64 `json:"bytes_ignored"`
 }
 
 // Decoder turns chunks of many connections into request/response pairs.
@@ -65,6 +76,9 @@ type Decoder struct {
 func NewDecoder(opts Options, ids *TopicIDs, emit func(Pair)) *Decoder {
 	if opts.MaxFrame <= 0 {
 		opts.MaxFrame = DefaultMaxFrame
+	}
+	if opts.NotKafkaAfter <= 0 {
+		opts.NotKafkaAfter = 1 << 20
 	}
 	if opts.ResponseTimeout <= 0 {
 		opts.ResponseTimeout = 30 * time.Second

@@ -321,3 +321,39 @@ func TestNotKafka(t *testing.T) {
 		t.Errorf("HTTP decoded as Kafka: %d pairs", len(f.pairs))
 	}
 }
+
+func TestVerdicts(t *testing.T) {
+	var verdicts []bool
+	opts := Options{NotKafkaAfter: 4096, OnVerdict: func(_ *capture.Conn, kafka bool) { verdicts = append(verdicts, kafka) }}
+
+	// A clean connection that starts with HTTP is judged at once.
+	f := newFeeder(t, opts)
+	f.send(capture.AtoB, []byte("GET / HTTP/1.1\r\nHost: example\r\n\r\n"), 0, 0)
+	f.send(capture.AtoB, []byte("more bytes that are ignored"), 0, 0)
+	if len(verdicts) != 1 || verdicts[0] || f.d.Stats().BytesIgnored == 0 {
+		t.Fatalf("HTTP: verdicts %v, ignored %d", verdicts, f.d.Stats().BytesIgnored)
+	}
+
+	// Mid-stream garbage is judged after NotKafkaAfter bytes.
+	verdicts = nil
+	f = newFeeder(t, opts)
+	junk := make([]byte, 1000)
+	for i := range junk {
+		junk[i] = byte(i*7 + 3)
+	}
+	for i := 0; i < 6; i++ {
+		f.send(capture.AtoB, junk, 0, -1)
+	}
+	if len(verdicts) != 1 || verdicts[0] {
+		t.Fatalf("junk: verdicts %v", verdicts)
+	}
+
+	// Kafka is told once.
+	verdicts = nil
+	f = newFeeder(t, opts)
+	f.send(capture.AtoB, reqFrame(produceReq(0), 9, 1, "a"), 0, 0)
+	f.send(capture.AtoB, reqFrame(produceReq(0), 9, 2, "a"), 0, 0)
+	if len(verdicts) != 1 || !verdicts[0] {
+		t.Fatalf("kafka: verdicts %v", verdicts)
+	}
+}
