@@ -296,3 +296,34 @@ func TestJSONLSchema(t *testing.T) {
 		}
 	}
 }
+
+// acks=0 Produce requests get no response and must still be reported,
+// complete, with the reason.
+func TestAcks0Capture(t *testing.T) {
+	res := mustAnalyze(t, false, captures+"acks0.pcap")
+	n := 0
+	for _, e := range res.Exchanges {
+		if e.API != "Produce" {
+			continue
+		}
+		n++
+		if e.NoResponse != "acks=0" || e.LatencyNS != nil || e.Detail == nil || e.Detail.Acks == nil || *e.Detail.Acks != 0 {
+			t.Errorf("produce corr %d: no_response %q latency %v", e.CorrelationID, e.NoResponse, e.LatencyNS)
+		}
+		records := int64(0)
+		for _, tp := range e.Topics {
+			for _, p := range tp.Partitions {
+				records += p.Records
+			}
+		}
+		if records == 0 {
+			t.Errorf("produce corr %d: no records counted", e.CorrelationID)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no acks=0 Produce in acks0.pcap")
+	}
+	if res.Decoder.UnmatchedResponses != 0 {
+		t.Errorf("%d unmatched responses", res.Decoder.UnmatchedResponses)
+	}
+}
