@@ -68,7 +68,10 @@ type Chunk struct {
 	Closed bool
 }
 
-// Source yields chunks in time order. Next returns io.EOF at the end.
+// Source yields chunks in time order. Next returns io.EOF at the end. A
+// live source may return a chunk with a nil Conn: a tick, saying only
+// that its clock reached Time (so that unanswered requests can expire
+// while the traffic is quiet).
 type Source interface {
 	Next() (Chunk, error)
 	Close() error

@@ -152,7 +152,9 @@ func (d *Decoder) Run(ctx context.Context, src capture.Source) error {
 		if err != nil {
 			return err
 		}
-		d.Feed(ch)
+		if ch.Conn != nil {
+			d.Feed(ch)
+		}
 		if ch.Time.Sub(lastExpire) >= time.Second {
 			d.Expire(ch.Time)
 			lastExpire = ch.Time
