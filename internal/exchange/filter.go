@@ -22,6 +22,11 @@ type Filter struct {
 	// MinLatency keeps exchanges at least this slow; exchanges without a
 	// response are then dropped.
 	MinLatency time.Duration
+	// Processes match the command name or the pid (as a decimal string)
+	// of the traced process, on either side.
+	Processes []string
+	// Side keeps exchanges traced on this side: "client" or "server".
+	Side string
 }
 
 // Validate reports an API filter that names no API.
@@ -30,6 +35,11 @@ func (f Filter) Validate() error {
 		if _, ok := apiKey(a); !ok {
 			return fmt.Errorf("unknown API %q: use a name such as Produce, Fetch, JoinGroup or a key number", a)
 		}
+	}
+	switch f.Side {
+	case "", "client", "server":
+	default:
+		return fmt.Errorf("unknown side %q: use client or server", f.Side)
 	}
 	return nil
 }
@@ -60,7 +70,27 @@ func (f Filter) Match(e *Exchange) bool {
 	if f.MinLatency > 0 && (e.LatencyNS == nil || time.Duration(*e.LatencyNS) < f.MinLatency) {
 		return false
 	}
+	if f.Side != "" && e.Side != f.Side {
+		return false
+	}
+	if len(f.Processes) > 0 && !f.matchProcess(e) {
+		return false
+	}
 	return true
+}
+
+func (f Filter) matchProcess(e *Exchange) bool {
+	for _, p := range f.Processes {
+		for _, ep := range [2]*Endpoint{&e.Client, &e.Server} {
+			if ep.PID == 0 {
+				continue
+			}
+			if p == ep.Process || p == strconv.FormatUint(uint64(ep.PID), 10) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f Filter) matchAPI(key int16) bool {

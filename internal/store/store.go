@@ -1,0 +1,350 @@
+// Package store keeps what the agent saw in bounded in-memory tables: the
+// recent exchanges, each with a sequence number, and per-second aggregates
+// per API and per topic. Memory is bounded by configuration, never by
+// traffic: when a table reaches its share of the budget its oldest data
+// goes first, and what went is counted.
+//
+// The store never decodes, never computes views and never blocks its
+// writer on a reader: views read from it, the decoder writes to it.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+// DefaultMemoryBytes is the budget when Config.MemoryBytes is not set.
+const DefaultMemoryBytes = 256 << 20
+
+// aggregateShare is the part of the budget (1/aggregateShare) that the
+// per-second aggregates may use; the exchanges get the rest.
+const aggregateShare = 8
+
+// Config sizes the store.
+type Config struct {
+	// MemoryBytes bounds the estimated memory of all tables
+	// (DefaultMemoryBytes when zero or negative).
+	MemoryBytes int64
+}
+
+// Record is an exchange as the store holds it: with its sequence number,
+// which increases by one with each exchange added. Its JSON is the
+// exchange's JSON (the `kscope analyze -o jsonl` schema) plus "seq".
+//
+// The exchange's slices and bodies are shared with the store and with other
+// readers: never modify them.
+type Record struct {
+	Seq uint64 `json:"seq"`
+	exchange.Exchange
+}
+
+// MarshalJSON writes the exchange's fields with "seq" first. Embedding
+// alone would do the same today; this keeps it so if Exchange ever gets a
+// MarshalJSON of its own, which would otherwise be promoted and drop seq.
+func (r Record) MarshalJSON() ([]byte, error) {
+	body, err := json.Marshal(&r.Exchange)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+32)
+	out = append(out, `{"seq":`...)
+	out = appendUint(out, r.Seq)
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, body[1:]...), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var seq struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(b, &seq); err != nil {
+		return err
+	}
+	var e exchange.Exchange
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	if e.LatencyNS != nil {
+		d := time.Duration(*e.LatencyNS)
+		e.Latency = &d
+	}
+	r.Seq, r.Exchange = seq.Seq, e
+	return nil
+}
+
+func appendUint(b []byte, v uint64) []byte {
+	var tmp [20]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
+}
+
+// Query selects records. Zero fields select everything.
+type Query struct {
+	Filter exchange.Filter
+	// Since and Until bound the exchange time (Since inclusive, Until
+	// exclusive).
+	Since, Until time.Time
+	// Limit caps the number of records returned. With AfterSeq zero the
+	// newest Limit matches are kept; with AfterSeq set, the oldest Limit
+	// matches after it, so that a reader can page forward without a gap.
+	Limit int
+	// AfterSeq keeps records whose sequence number is above it.
+	AfterSeq uint64
+}
+
+// Stats tells what the store holds and what it dropped.
+type Stats struct {
+	BudgetBytes int64 `json:"budget_bytes"`
+	// Bytes is the estimated memory of all tables; it stays under
+	// BudgetBytes.
+	Bytes int64 `json:"bytes"`
+
+	Exchanges      int    `json:"exchanges"`
+	ExchangeBytes  int64  `json:"exchange_bytes"`
+	ExchangeBudget int64  `json:"exchange_budget_bytes"`
+	Added          uint64 `json:"added"`
+	// Evicted counts exchanges dropped to stay in budget, oldest first
+	// (or at once, for one exchange larger than the whole table).
+	Evicted      uint64    `json:"evicted"`
+	EvictedBytes int64     `json:"evicted_bytes"`
+	FirstSeq     uint64    `json:"first_seq,omitempty"`
+	LastSeq      uint64    `json:"last_seq,omitempty"`
+	Oldest       time.Time `json:"oldest,omitzero"`
+	// AddedByAPI counts exchanges added per API name, since start.
+	AddedByAPI map[string]uint64 `json:"added_by_api,omitempty"`
+
+	Seconds         int   `json:"aggregate_seconds"`
+	AggregateBytes  int64 `json:"aggregate_bytes"`
+	AggregateBudget int64 `json:"aggregate_budget_bytes"`
+	// SecondsEvicted counts seconds of aggregates dropped to stay in
+	// budget; Late counts exchanges older than every second held, not
+	// aggregated; Overflow counts topics aggregated under OtherTopic
+	// because one second held too many.
+	SecondsEvicted uint64 `json:"aggregate_seconds_evicted"`
+	Late           uint64 `json:"aggregate_late"`
+	Overflow       uint64 `json:"aggregate_overflow"`
+}
+
+// Store holds the tables. Its methods may be called from any goroutine.
+type Store struct {
+	exchangeBudget  int64
+	aggregateBudget int64
+
+	// mu guards everything below.
+	mu sync.RWMutex
+	// ring holds the records oldest first; seqs increase along it.
+	ring        ring
+	ringBytes   int64
+	seq         uint64
+	added       uint64
+	evicted     uint64
+	evictedSize int64
+	byAPI       map[string]uint64
+	// notify is closed, and cleared, when a record is added; created
+	// only when someone waits.
+	notify chan struct{}
+	agg    aggregates
+}
+
+// New returns an empty store.
+func New(cfg Config) *Store {
+	budget := cfg.MemoryBytes
+	if budget <= 0 {
+		budget = DefaultMemoryBytes
+	}
+	s := &Store{
+		aggregateBudget: budget / aggregateShare,
+		byAPI:           make(map[string]uint64),
+	}
+	s.exchangeBudget = budget - s.aggregateBudget
+	s.agg.budget = s.aggregateBudget
+	return s
+}
+
+// Add keeps e, evicting the oldest exchanges when the budget requires, and
+// counts it in the aggregates. It returns e's sequence number.
+func (s *Store) Add(e exchange.Exchange) uint64 {
+	size := Size(&e)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	s.added++
+	s.byAPI[e.API]++
+	s.agg.add(&e)
+	if size > s.exchangeBudget {
+		// Keeping it would mean dropping everything else and still
+		// being over budget.
+		s.evicted++
+		s.evictedSize += size
+	} else {
+		for s.ringBytes+size > s.exchangeBudget && s.ring.len() > 0 {
+			old := s.ring.popFront()
+			s.ringBytes -= old.size
+			s.evicted++
+			s.evictedSize += old.size
+		}
+		s.ring.pushBack(entry{rec: &Record{Seq: s.seq, Exchange: e}, size: size})
+		s.ringBytes += size
+	}
+	if s.notify != nil {
+		close(s.notify)
+		s.notify = nil
+	}
+	return s.seq
+}
+
+// LastSeq is the sequence number of the newest exchange added (0 before
+// the first).
+func (s *Store) LastSeq() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.seq
+}
+
+// Wait blocks until an exchange newer than seq has been added, or ctx
+// ends (then it returns ctx's error).
+func (s *Store) Wait(ctx context.Context, seq uint64) error {
+	s.mu.Lock()
+	if s.seq > seq {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.notify == nil {
+		s.notify = make(chan struct{})
+	}
+	ch := s.notify
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Query returns the held records that match q, oldest first, and the
+// sequence number through which q was evaluated: pass it as the next
+// AfterSeq to continue without missing or repeating a record.
+func (s *Store) Query(q Query) ([]Record, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	match := func(r *Record) bool {
+		if !q.Since.IsZero() && r.Time.Before(q.Since) {
+			return false
+		}
+		if !q.Until.IsZero() && !r.Time.Before(q.Until) {
+			return false
+		}
+		return q.Filter.Match(&r.Exchange)
+	}
+	n := s.ring.len()
+	start := sort.Search(n, func(i int) bool { return s.ring.at(i).rec.Seq > q.AfterSeq })
+	var out []Record
+	if q.AfterSeq == 0 && q.Limit > 0 {
+		// The newest Limit matches: walk back from the newest.
+		for i := n - 1; i >= start && len(out) < q.Limit; i-- {
+			if r := s.ring.at(i).rec; match(r) {
+				out = append(out, *r)
+			}
+		}
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+		return out, s.seq
+	}
+	for i := start; i < n; i++ {
+		r := s.ring.at(i).rec
+		if !match(r) {
+			continue
+		}
+		out = append(out, *r)
+		if q.Limit > 0 && len(out) == q.Limit {
+			return out, r.Seq
+		}
+	}
+	return out, max(s.seq, q.AfterSeq)
+}
+
+// Stats returns what the store holds and what it dropped.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{
+		BudgetBytes:     s.exchangeBudget + s.aggregateBudget,
+		Bytes:           s.ringBytes + s.agg.bytes,
+		Exchanges:       s.ring.len(),
+		ExchangeBytes:   s.ringBytes,
+		ExchangeBudget:  s.exchangeBudget,
+		Added:           s.added,
+		Evicted:         s.evicted,
+		EvictedBytes:    s.evictedSize,
+		LastSeq:         s.seq,
+		AddedByAPI:      make(map[string]uint64, len(s.byAPI)),
+		Seconds:         len(s.agg.seconds),
+		AggregateBytes:  s.agg.bytes,
+		AggregateBudget: s.aggregateBudget,
+		SecondsEvicted:  s.agg.evicted,
+		Late:            s.agg.late,
+		Overflow:        s.agg.overflow,
+	}
+	for k, v := range s.byAPI {
+		st.AddedByAPI[k] = v
+	}
+	if s.ring.len() > 0 {
+		first := s.ring.at(0).rec
+		st.FirstSeq, st.Oldest = first.Seq, first.Time
+	}
+	return st
+}
+
+type entry struct {
+	rec  *Record
+	size int64
+}
+
+// ring is a growable FIFO of entries.
+type ring struct {
+	buf  []entry
+	head int
+	n    int
+}
+
+func (r *ring) len() int { return r.n }
+
+func (r *ring) at(i int) *entry { return &r.buf[(r.head+i)%len(r.buf)] }
+
+func (r *ring) pushBack(e entry) {
+	if r.n == len(r.buf) {
+		nb := make([]entry, max(64, 2*len(r.buf)))
+		for i := range r.n {
+			nb[i] = *r.at(i)
+		}
+		r.buf, r.head = nb, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = e
+	r.n++
+}
+
+func (r *ring) popFront() entry {
+	e := r.buf[r.head]
+	r.buf[r.head] = entry{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return e
+}
