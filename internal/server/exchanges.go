@@ -1,0 +1,172 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"kscope/internal/store"
+)
+
+// Limits of GET /api/v1/exchanges.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 100000
+)
+
+// exchanges serves GET /api/v1/exchanges as JSON lines: the records that
+// match, oldest first, then with follow=1 each new match as it is added
+// until the client goes away.
+func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
+	q, follow, err := parseQuery(r.URL.Query(), time.Now())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	if !follow {
+		// The only write deadline: following has none.
+		rc.SetWriteDeadline(time.Now().Add(time.Minute))
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	recs, through := s.store.Query(q)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	for i := range recs {
+		if err := enc.Encode(recs[i]); err != nil {
+			return
+		}
+	}
+	if err := bw.Flush(); err != nil || !follow {
+		return
+	}
+	// Headers go now, even with nothing matched yet, so that the client
+	// knows it is following.
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	ctx := r.Context()
+	next := q
+	next.Limit = MaxLimit
+	next.AfterSeq = through
+	for {
+		if err := s.store.Wait(ctx, next.AfterSeq); err != nil {
+			return
+		}
+		recs, through := s.store.Query(next)
+		for i := range recs {
+			if err := enc.Encode(recs[i]); err != nil {
+				return
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return
+		}
+		if len(recs) > 0 {
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		next.AfterSeq = through
+	}
+}
+
+// parseQuery reads the query parameters of /api/v1/exchanges. Lists may
+// be repeated or comma-separated; since and until are RFC 3339 times or
+// durations before now.
+func parseQuery(v url.Values, now time.Time) (store.Query, bool, error) {
+	var q store.Query
+	q.Filter.APIs = list(v, "api")
+	q.Filter.Topics = list(v, "topic")
+	q.Filter.Clients = list(v, "client")
+	q.Filter.Processes = list(v, "process")
+	for _, side := range list(v, "side") {
+		switch {
+		case q.Filter.Side == "":
+			q.Filter.Side = side
+		case q.Filter.Side != side:
+			// Both sides: everything.
+			q.Filter.Side = "any"
+		}
+	}
+	if q.Filter.Side == "any" {
+		q.Filter.Side = ""
+	}
+	if err := q.Filter.Validate(); err != nil {
+		return q, false, err
+	}
+	if s := v.Get("min_latency"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return q, false, fmt.Errorf("min_latency %q: use a duration such as 50ms", s)
+		}
+		q.Filter.MinLatency = d
+	}
+	var err error
+	if q.Since, err = parseTime(v.Get("since"), now); err != nil {
+		return q, false, fmt.Errorf("since: %w", err)
+	}
+	if q.Until, err = parseTime(v.Get("until"), now); err != nil {
+		return q, false, fmt.Errorf("until: %w", err)
+	}
+	q.Limit = DefaultLimit
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > MaxLimit {
+			return q, false, fmt.Errorf("limit %q: use a number from 1 to %d", s, MaxLimit)
+		}
+		q.Limit = n
+	}
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return q, false, fmt.Errorf("after %q: use a sequence number", s)
+		}
+		q.AfterSeq = n
+	}
+	follow := false
+	if s := v.Get("follow"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return q, false, fmt.Errorf("follow %q: use 1 or 0", s)
+		}
+		follow = b
+	}
+	return q, follow, nil
+}
+
+func list(v url.Values, key string) []string {
+	var out []string
+	for _, s := range v[key] {
+		for part := range strings.SplitSeq(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func parseTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			d = -d
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 5m", s)
+	}
+	return t, nil
+}

@@ -1,0 +1,181 @@
+// Package server serves the agent's HTTP API: exchanges as JSON lines
+// (with following), stats, Prometheus metrics and a health check. It reads
+// from the store and never computes views of its own.
+//
+// Remote access is always authenticated: it refuses to listen beyond
+// loopback without a token.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kscope/internal/store"
+)
+
+// DefaultListen is where the API listens when Config.Listen is empty.
+const DefaultListen = "127.0.0.1:7070"
+
+// Config configures the server.
+type Config struct {
+	// Listen is host:port (DefaultListen when empty). Beyond loopback a
+	// Token is required.
+	Listen string
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on
+	// every endpoint but /healthz.
+	Token string
+}
+
+// Server is the HTTP API over a store.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	stats    func() any
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New checks cfg and returns a server over st. stats, when not nil,
+// returns what /api/v1/stats shows beside the store's own stats (capture
+// and decoder counters).
+func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if !isLoopback(cfg.Listen) && cfg.Token == "" {
+		return nil, fmt.Errorf("listening on %s needs --token: remote access must be authenticated", cfg.Listen)
+	}
+	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(
+		newStoreCollector(st),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /api/v1/exchanges", s.auth(http.HandlerFunc(s.exchanges)))
+	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
+	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	s.handler = mux
+	return s, nil
+}
+
+// Register adds a collector to /metrics (the agent's capture and decoder
+// counters).
+func (s *Server) Register(c prometheus.Collector) error {
+	return s.registry.Register(c)
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on the configured address and serves until ctx ends, then
+// shuts down: streaming requests end at once, others get 5 seconds.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's (tests listen on port 0).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: following streams for as long as the client
+		// stays. Requests derive from ctx, so following ends with it.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("api shutdown: %w", err)
+	}
+	return nil
+}
+
+// auth requires the bearer token when one is configured.
+func (s *Server) auth(h http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(s.cfg.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Comparing digests keeps the comparison constant-time in the
+		// token's length too.
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kscope"`)
+			httpError(w, http.StatusUnauthorized, "this kscope agent needs a token: pass --token or set KSCOPE_TOKEN")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) statsHandler(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		Agent any         `json:"agent,omitempty"`
+		Store store.Stats `json:"store"`
+	}{Store: s.store.Stats()}
+	if s.stats != nil {
+		out.Agent = s.stats()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+// httpError answers {"error": msg}: one line a person can act on.
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// isLoopback reports whether listening on addr (host:port) is reachable
+// from this machine only. An empty host listens everywhere; other host
+// names count as remote.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
