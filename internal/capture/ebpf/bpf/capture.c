@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kscope socket capture: copies what processes write to and read from TCP
+ * sockets into a ring buffer, one event per chunk of at most MAX_PAYLOAD
+ * bytes. Syscall tracepoints only (this kernel has no kprobes and refuses
+ * fentry): each sys_enter_* saves the arguments per thread, the matching
+ * sys_exit_* decides with the return value and copies.
+ *
+ * It never interprets the bytes and never drops them silently: every byte
+ * it does not copy is reported as lost, exactly when it can count them. */
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "kernel.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+
+/* Sizes. Go may override RING_BYTES (max_entries of events) at load. */
+#define MAX_PAYLOAD 16384        /* bytes per data event; per-CPU value cap is 32 KiB */
+#define RING_BYTES (8 << 20)     /* default ring buffer size */
+#define MAX_THREADS 16384        /* threads inside a traced syscall at once */
+#define MAX_CONNS 65536          /* TCP connections tracked */
+#define MAX_PIDS 1024            /* pid filter entries */
+#define MAX_PORTS 64             /* port filter entries */
+#define MAX_IOV 16               /* iovecs copied per message; later ones are lost bytes */
+#define MAX_CHUNKS 1024          /* data events per message: caps max_bytes at 16 MiB */
+#define MAX_MMSG 8               /* mmsghdr entries copied per sendmmsg/recvmmsg */
+#define MAX_MMSG_SCAN 64         /* mmsghdr entries counted as lost beyond MAX_MMSG */
+
+enum kind {
+	KIND_DATA = 1,    /* payload follows the header; lost bytes precede it */
+	KIND_LOST = 2,    /* no payload: lost bytes of dir were not copied */
+	KIND_CONNECT = 3, /* connect() by the traced process: start seen */
+	KIND_ACCEPT = 4,  /* accept() by the traced process: start seen */
+	KIND_CLOSE = 5,   /* close() of the fd, or fd reused for a new socket */
+};
+
+enum dir {
+	DIR_WRITE = 0, /* capture.AtoB: the process wrote */
+	DIR_READ = 1,  /* capture.BtoA: the process read */
+};
+
+enum flag {
+	FLAG_START_UNSEEN = 1, /* connection existed before it was first seen */
+	FLAG_LOST_UNKNOWN = 2, /* an unknown number of bytes were lost */
+	FLAG_IGNORED = 4,      /* (state only) filtered out by port */
+};
+
+enum verdict {
+	VERDICT_UNKNOWN = 0,
+	VERDICT_KAFKA = 1,
+	VERDICT_NOT_KAFKA = 2,
+};
+
+enum op {
+	OP_READ = 1, /* read, recvfrom: one buffer */
+	OP_READV,
+	OP_RECVMSG,
+	OP_RECVMMSG,
+	OP_WRITE, /* write, sendto */
+	OP_WRITEV,
+	OP_SENDMSG,
+	OP_SENDMMSG,
+	OP_SENDFILE,
+	OP_CONNECT,
+	OP_ACCEPT,
+	OP_CLOSE,
+};
+
+struct event_hdr {
+	__u64 ts;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 conn_id; /* unique per (tgid, fd, sk) generation */
+	__u64 lost;    /* bytes of dir missed just before this event's data */
+	__u32 tgid;
+	__s32 fd;
+	__u32 size; /* payload bytes after the header */
+	__u8 kind;
+	__u8 dir;
+	__u16 flags;
+	__u16 family;
+	__u16 lport; /* host order */
+	__u16 rport; /* host order */
+	__u16 _pad;
+	__u8 laddr[16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+struct event {
+	struct event_hdr h;
+	__u8 data[MAX_PAYLOAD];
+};
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* Copy loop state: bytes are consumed from a list of segments, one user
+ * buffer or the entries of an iovec array. */
+struct copy_state {
+	struct conn_key key;
+	__u64 iov;      /* user address of the next struct iovec */
+	__u64 iov_left; /* iovecs not read yet */
+	__u64 seg;      /* user address of the current segment */
+	__u64 seg_left; /* bytes left in the current segment */
+	__u64 todo;     /* bytes still to copy */
+	__u64 done;     /* bytes copied or counted lost */
+	__u8 dir;
+};
+
+struct scratch {
+	struct event e;
+	struct copy_state c;
+};
+
+struct conn_state {
+	__u64 sk;
+	__u64 id;
+	__u64 bytes[2];
+	__u64 pending_lost[2]; /* lost bytes not yet reported, per dir */
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u16 flags;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+struct sys_args {
+	__u64 sk;
+	__u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
+	__u64 count; /* length, iovec count or mmsghdr count */
+	__s32 fd;
+	__u32 op;
+};
+
+struct config {
+	__u64 cgroup_id;   /* 0: every cgroup */
+	__u64 max_bytes;   /* copied per message; the rest is lost bytes */
+	__u64 wake_bytes;  /* force a wakeup when the ring holds this much */
+	__u32 wake_events; /* else force a wakeup every N events per CPU */
+	__u8 filter_pids;  /* pids map is a filter */
+	__u8 filter_ports; /* ports map is a filter */
+	__u16 _pad;
+};
+
+struct cpu_stats {
+	__u64 events;     /* events written to the ring */
+	__u64 drops;      /* events the ring had no room for */
+	__u64 drop_bytes; /* payload bytes of those events */
+	__u64 since_wakeup;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RING_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u64);
+	__type(value, struct sys_args);
+} args SEC(".maps");
+
+/* LRU: connections of processes that exit without close() age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* Written by user space once it has decided what a connection carries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__type(key, __u64);
+	__type(value, __u8);
+} verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_stats);
+} stats SEC(".maps");
+
+/* Events are built here: a 16 KiB event does not fit the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+__u64 next_conn_id = 0;
+
+/* Keep the generated Go types in bpf2go's output. */
+const struct event_hdr *unused_event_hdr __attribute__((unused));
+const enum kind *unused_kind __attribute__((unused));
+const enum dir *unused_dir __attribute__((unused));
+const enum flag *unused_flag __attribute__((unused));
+const enum verdict *unused_verdict __attribute__((unused));
+const struct config *unused_config __attribute__((unused));
+const struct cpu_stats *unused_cpu_stats __attribute__((unused));
+
+static __always_inline struct config *get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&settings, &zero);
+}
+
+/* traced reports whether the current process passes the pid and cgroup
+ * filters. */
+static __always_inline bool traced(struct config *cfg)
+{
+	if (cfg->filter_pids) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		if (!bpf_map_lookup_elem(&pids, &tgid))
+			return false;
+	}
+	if (cfg->cgroup_id && bpf_get_current_cgroup_id() != cfg->cgroup_id)
+		return false;
+	return true;
+}
+
+/* tcp_sock returns the struct sock behind fd of the current process when fd
+ * is an IPv4 or IPv6 TCP socket, else 0. */
+static __always_inline __u64 tcp_sock(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return 0;
+	if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return (__u64)sk;
+}
+
+static __always_inline void read_endpoints(struct conn_state *st, struct sock *sk)
+{
+	st->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	st->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (st->family == AF_INET) {
+		BPF_CORE_READ_INTO((__be32 *)st->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)st->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)st->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)st->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
+				     struct conn_state *st, __u8 kind, __u8 dir)
+{
+	h->ts = bpf_ktime_get_ns();
+	h->conn_id = st->id;
+	h->lost = 0;
+	h->tgid = key->tgid;
+	h->fd = key->fd;
+	h->size = 0;
+	h->kind = kind;
+	h->dir = dir;
+	h->flags = st->flags & FLAG_START_UNSEEN;
+	h->family = st->family;
+	h->lport = st->lport;
+	h->rport = st->rport;
+	h->_pad = 0;
+	__builtin_memcpy(h->laddr, st->laddr, 16);
+	__builtin_memcpy(h->raddr, st->raddr, 16);
+}
+
+static __always_inline struct cpu_stats *get_stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+/* wakeup_flags batches wake-ups: user space also polls on a short
+ * deadline, so most events need not wake it. */
+static __always_inline __u64 wakeup_flags(struct config *cfg, struct cpu_stats *cs)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wake_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	if (++cs->since_wakeup >= cfg->wake_events) {
+		cs->since_wakeup = 0;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* output writes the first size bytes of e to the ring; on failure it counts
+ * the drop and returns nonzero. */
+static __always_inline long output(struct config *cfg, void *e, __u64 size, __u64 payload)
+{
+	struct cpu_stats *cs = get_stats();
+	if (!cs)
+		return -1;
+	long err = bpf_ringbuf_output(&events, e, size, wakeup_flags(cfg, cs));
+	if (err) {
+		cs->drops++;
+		cs->drop_bytes += payload;
+		return err;
+	}
+	cs->events++;
+	return 0;
+}
+
+/* emit_simple sends a header-only event built on the stack. */
+static __always_inline long emit_simple(struct config *cfg, struct conn_key *key,
+					struct conn_state *st, __u8 kind, __u8 dir,
+					__u64 lost, __u16 flags)
+{
+	struct event_hdr h;
+	fill_hdr(&h, key, st, kind, dir);
+	h.lost = lost;
+	h.flags |= flags;
+	return output(cfg, &h, sizeof(h), 0);
+}
+
+/* add_lost remembers bytes that could not be sent, for the next event of
+ * that direction. */
+static __always_inline void add_lost(struct conn_key *key, __u8 dir, __u64 n)
+{
+	struct conn_state *st = bpf_map_lookup_elem(&conns, key);
+	if (st)
+		__sync_fetch_and_add(&st->pending_lost[dir & 1], n);
+}
+
+/* take_lost claims the lost bytes not yet reported for dir. */
+static __always_inline __u64 take_lost(struct conn_state *st, __u8 dir)
+{
+	return __sync_lock_test_and_set(&st->pending_lost[dir & 1], 0);
+}
+
+/* conn_get returns the state of (tgid, fd) for socket sk, creating it (a new
+ * generation, announced by closing the previous one) when fd is new or now
+ * names another socket. clean marks that the start is seen (connect,
+ * accept). */
+static __always_inline struct conn_state *conn_get(struct config *cfg, struct conn_key *key,
+						    __u64 sk, bool clean)
+{
+	struct conn_state *old = bpf_map_lookup_elem(&conns, key);
+	if (old && old->sk == sk && !clean)
+		return old;
+	if (old && !(old->flags & FLAG_IGNORED)) {
+		emit_simple(cfg, key, old, KIND_CLOSE, DIR_WRITE, 0, 0);
+		bpf_map_delete_elem(&verdicts, &old->id);
+	}
+
+	struct conn_state st = {};
+	st.sk = sk;
+	st.id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	st.flags = clean ? 0 : FLAG_START_UNSEEN;
+	read_endpoints(&st, (struct sock *)sk);
+	if (cfg->filter_ports && !bpf_map_lookup_elem(&ports, &st.lport) &&
+	    !bpf_map_lookup_elem(&ports, &st.rport))
+		st.flags |= FLAG_IGNORED;
+	bpf_map_update_elem(&conns, key, &st, BPF_ANY);
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+/* copy_step emits one data event or moves to the next iovec. A bpf_loop
+ * callback is verified once for all iterations only when its state does
+ * not change from one to the next as far as the verifier can tell: loop
+ * variables on the stack are tracked precisely (they bound the copy size),
+ * so every iteration would be a new state and verification would exceed a
+ * million instructions. The loop state lives in the per-CPU scratch map
+ * instead, where the verifier sees unknown scalars. */
+static long copy_step(__u32 i, void *unused)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	struct copy_state *c = &s->c;
+	if (c->todo == 0)
+		return 1;
+	if (c->seg_left == 0) {
+		struct user_iovec v;
+		if (c->iov_left == 0 || bpf_probe_read_user(&v, sizeof(v), (void *)c->iov))
+			return 1;
+		c->iov += sizeof(v);
+		c->iov_left--;
+		c->seg = v.base;
+		c->seg_left = v.len;
+		return 0;
+	}
+
+	__u64 n = c->seg_left < c->todo ? c->seg_left : c->todo;
+	/* The verifier needs a constant upper bound on the copy size. */
+	if (n > MAX_PAYLOAD)
+		n = MAX_PAYLOAD;
+	c->seg_left -= n;
+	c->todo -= n;
+	c->done += n;
+
+	__u64 lost = 0;
+	struct conn_key key = c->key;
+	__u8 dir = c->dir;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st)
+		lost = take_lost(st, dir);
+	s->e.h.ts = bpf_ktime_get_ns();
+	s->e.h.lost = lost;
+	s->e.h.size = n;
+	__u64 seg = c->seg;
+	c->seg += n;
+	if (bpf_probe_read_user(s->e.data, n, (void *)seg)) {
+		/* Unreadable user memory (paged out): the bytes are lost. */
+		add_lost(&key, dir, lost + n);
+		return 0;
+	}
+	struct config *cfg = get_config();
+	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n))
+		add_lost(&key, dir, lost + n);
+	return 0;
+}
+
+/* copy_msg copies the first total bytes of a message of connection key
+ * (tgid << 32 | fd) in direction dir_vec & 1: one buffer at buf, or when
+ * dir_vec & 2 an array of iovcnt iovecs at buf. It copies up to
+ * cfg->max_bytes and reports the rest as lost.
+ *
+ * A global function: the verifier checks it once, not once per call site
+ * and caller state, which keeps the exit programs within its budget. */
+__noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u64 total)
+{
+	__u32 zero = 0;
+	struct conn_key key = {.tgid = key64 >> 32, .fd = (__s32)key64};
+	__u8 dir = dir_vec & 1;
+	struct config *cfg = get_config();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (!cfg || !s || !st)
+		return 0;
+	fill_hdr(&s->e.h, &key, st, KIND_DATA, dir);
+	__sync_fetch_and_add(&st->bytes[dir], total);
+
+	struct copy_state *c = &s->c;
+	c->key = key;
+	c->dir = dir;
+	c->todo = total < cfg->max_bytes ? total : cfg->max_bytes;
+	c->done = 0;
+	if (dir_vec & 2) {
+		c->iov = buf;
+		c->iov_left = iovcnt < MAX_IOV ? iovcnt : MAX_IOV;
+		c->seg = 0;
+		c->seg_left = 0;
+	} else {
+		c->iov = 0;
+		c->iov_left = 0;
+		c->seg = buf;
+		c->seg_left = total;
+	}
+	bpf_loop(MAX_CHUNKS + MAX_IOV, copy_step, 0, 0);
+
+	/* copy_step may have run on a reloaded value: look both up again. */
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	st = bpf_map_lookup_elem(&conns, &key);
+	if (!s || !st)
+		return 0;
+	__u64 done = s->c.done;
+	if (done < total) {
+		__u64 lost = total - done + take_lost(st, dir);
+		if (emit_simple(cfg, &key, st, KIND_LOST, dir, lost, 0))
+			add_lost(&key, dir, lost);
+	}
+	return 0;
+}
+
+static __always_inline __u64 key64(struct conn_key *key)
+{
+	return (__u64)key->tgid << 32 | (__u32)key->fd;
+}
+
+/* copy_mmsg copies each message of a sendmmsg/recvmmsg that moved n
+ * messages. */
+static __always_inline void copy_mmsg(struct config *cfg, struct conn_key *key,
+				      struct conn_state *st, __u8 dir, __u64 vec, __u64 n)
+{
+	for (int i = 0; i < MAX_MMSG; i++) {
+		if (i >= n)
+			return;
+		struct user_mmsghdr m;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)(vec + i * sizeof(m))))
+			break;
+		copy_msg(key64(key), dir | 2, m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+	}
+	if (n <= MAX_MMSG)
+		return;
+	st = bpf_map_lookup_elem(&conns, key);
+	if (!st)
+		return;
+	__u64 lost = 0;
+	__u16 flags = 0;
+	for (int i = MAX_MMSG; i < MAX_MMSG_SCAN; i++) {
+		if (i >= n)
+			break;
+		__u32 len = 0;
+		struct user_mmsghdr *m = (struct user_mmsghdr *)vec + i;
+		if (bpf_probe_read_user(&len, sizeof(len), &m->msg_len))
+			flags = FLAG_LOST_UNKNOWN;
+		lost += len;
+	}
+	if (n > MAX_MMSG_SCAN)
+		flags = FLAG_LOST_UNKNOWN;
+	emit_simple(cfg, key, st, KIND_LOST, dir, lost + take_lost(st, dir), flags);
+}
+
+/* ---- sys_enter: save the arguments of syscalls on TCP sockets ---- */
+
+static __always_inline int save(int fd, __u64 buf, __u64 count, __u32 op)
+{
+	struct config *cfg = get_config();
+	if (!cfg || !traced(cfg))
+		return 0;
+	__u64 sk = 0;
+	if (op == OP_CLOSE) {
+		struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+		if (!bpf_map_lookup_elem(&conns, &key))
+			return 0;
+	} else {
+		sk = tcp_sock(fd);
+		if (!sk)
+			return 0;
+	}
+	struct sys_args a = {.sk = sk, .buf = buf, .count = count, .fd = fd, .op = op};
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+#define ENTER(name, op, buf, count)                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                          \
+	int enter_##name(struct sys_enter_ctx *ctx)                          \
+	{                                                                    \
+		return save((int)ctx->args[0], buf, count, op);              \
+	}
+
+ENTER(read, OP_READ, ctx->args[1], ctx->args[2])
+ENTER(recvfrom, OP_READ, ctx->args[1], ctx->args[2])
+ENTER(readv, OP_READV, ctx->args[1], ctx->args[2])
+ENTER(recvmsg, OP_RECVMSG, ctx->args[1], 0)
+ENTER(recvmmsg, OP_RECVMMSG, ctx->args[1], ctx->args[2])
+ENTER(write, OP_WRITE, ctx->args[1], ctx->args[2])
+ENTER(sendto, OP_WRITE, ctx->args[1], ctx->args[2])
+ENTER(writev, OP_WRITEV, ctx->args[1], ctx->args[2])
+ENTER(sendmsg, OP_SENDMSG, ctx->args[1], 0)
+ENTER(sendmmsg, OP_SENDMMSG, ctx->args[1], ctx->args[2])
+ENTER(connect, OP_CONNECT, 0, 0)
+ENTER(accept, OP_ACCEPT, 0, 0)
+ENTER(accept4, OP_ACCEPT, 0, 0)
+ENTER(close, OP_CLOSE, 0, 0)
+
+/* sendfile(out_fd, in_fd, offset, count): the socket is out_fd. */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile64(struct sys_enter_ctx *ctx)
+{
+	return save((int)ctx->args[0], 0, ctx->args[3], OP_SENDFILE);
+}
+
+/* ---- sys_exit: decide with the return value, then copy ---- */
+
+static __always_inline int on_data(struct config *cfg, struct sys_args *a, long ret)
+{
+	if (ret <= 0)
+		return 0;
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = a->fd};
+	struct conn_state *st = conn_get(cfg, &key, a->sk, false);
+	if (!st || (st->flags & FLAG_IGNORED))
+		return 0;
+
+	__u8 *v = bpf_map_lookup_elem(&verdicts, &st->id);
+	if (v && *v == VERDICT_NOT_KAFKA)
+		return 0;
+
+	switch (a->op) {
+	case OP_READ:
+		copy_msg(key64(&key), DIR_READ, a->buf, 0, ret);
+		break;
+	case OP_WRITE:
+		copy_msg(key64(&key), DIR_WRITE, a->buf, 0, ret);
+		break;
+	case OP_READV:
+		copy_msg(key64(&key), DIR_READ | 2, a->buf, a->count, ret);
+		break;
+	case OP_WRITEV:
+		copy_msg(key64(&key), DIR_WRITE | 2, a->buf, a->count, ret);
+		break;
+	case OP_RECVMSG:
+	case OP_SENDMSG: {
+		struct user_msghdr m;
+		__u8 dir = a->op == OP_RECVMSG ? DIR_READ : DIR_WRITE;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)a->buf)) {
+			add_lost(&key, dir, ret);
+			break;
+		}
+		copy_msg(key64(&key), dir | 2, m.msg_iov, m.msg_iovlen, ret);
+		break;
+	}
+	case OP_RECVMMSG:
+		copy_mmsg(cfg, &key, st, DIR_READ, a->buf, ret);
+		break;
+	case OP_SENDMMSG:
+		copy_mmsg(cfg, &key, st, DIR_WRITE, a->buf, ret);
+		break;
+	case OP_SENDFILE: {
+		/* The bytes come from a file the process never sees: report
+		 * their count so the stream resynchronises. */
+		__sync_fetch_and_add(&st->bytes[DIR_WRITE], ret);
+		__u64 lost = ret + take_lost(st, DIR_WRITE);
+		if (emit_simple(cfg, &key, st, KIND_LOST, DIR_WRITE, lost, 0))
+			add_lost(&key, DIR_WRITE, lost);
+		break;
+	}
+	}
+	return 0;
+}
+
+/* on_open starts a clean generation for a socket the process just
+ * connected or accepted. */
+static __always_inline int on_open(struct config *cfg, int fd, __u8 kind)
+{
+	__u64 sk = tcp_sock(fd);
+	if (!sk)
+		return 0;
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+	struct conn_state *st = conn_get(cfg, &key, sk, true);
+	if (!st || (st->flags & FLAG_IGNORED))
+		return 0;
+	emit_simple(cfg, &key, st, kind, DIR_WRITE, 0, 0);
+	return 0;
+}
+
+static __always_inline int on_close(struct config *cfg, int fd)
+{
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (!st)
+		return 0;
+	if (!(st->flags & FLAG_IGNORED)) {
+		/* Lost bytes still pending go out before the close; a close
+		 * carries those of DIR_WRITE itself. */
+		__u64 lost = take_lost(st, DIR_READ);
+		if (lost)
+			emit_simple(cfg, &key, st, KIND_LOST, DIR_READ, lost, 0);
+		emit_simple(cfg, &key, st, KIND_CLOSE, DIR_WRITE, take_lost(st, DIR_WRITE), 0);
+	}
+	bpf_map_delete_elem(&verdicts, &st->id);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+static __always_inline int on_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sys_args *p = bpf_map_lookup_elem(&args, &id);
+	if (!p)
+		return 0;
+	struct sys_args a = *p;
+	bpf_map_delete_elem(&args, &id);
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+
+	switch (a.op) {
+	case OP_CONNECT:
+		if (ret == 0 || ret == -EINPROGRESS)
+			on_open(cfg, a.fd, KIND_CONNECT);
+		return 0;
+	case OP_ACCEPT:
+		if (ret >= 0)
+			on_open(cfg, ret, KIND_ACCEPT);
+		return 0;
+	case OP_CLOSE:
+		/* close() releases the fd even when it fails (EINTR, EIO). */
+		on_close(cfg, a.fd);
+		return 0;
+	}
+	return on_data(cfg, &a, ret);
+}
+
+#define EXIT(name)                                                  \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                  \
+	int exit_##name(struct sys_exit_ctx *ctx)                   \
+	{                                                           \
+		return on_exit(ctx->ret);                           \
+	}
+
+EXIT(read)
+EXIT(recvfrom)
+EXIT(readv)
+EXIT(recvmsg)
+EXIT(recvmmsg)
+EXIT(write)
+EXIT(sendto)
+EXIT(writev)
+EXIT(sendmsg)
+EXIT(sendmmsg)
+EXIT(sendfile64)
+EXIT(connect)
+EXIT(accept)
+EXIT(accept4)
+EXIT(close)

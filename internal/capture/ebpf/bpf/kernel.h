@@ -1,0 +1,100 @@
+/* Minimal kernel types for CO-RE reads: only the fields kscope touches.
+ * preserve_access_index makes clang record each access so that libbpf and
+ * cilium/ebpf relocate the offsets against the running kernel's BTF
+ * (/sys/kernel/btf/vmlinux); the layout below never has to match. This
+ * replaces a 3 MB generated vmlinux.h. */
+#pragma once
+
+#include <linux/types.h>
+#include <stdbool.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct inode {
+	unsigned short i_mode;
+};
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct task_struct {
+	struct files_struct *files;
+};
+
+struct in6_addr {
+	__u8 s6_addr[16];
+};
+
+/* The kernel keeps these inside anonymous unions and structs; CO-RE finds
+ * a field by name through anonymous members, so a flat list is enough. */
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
+};
+
+struct socket {
+	struct sock *sk;
+};
+
+#pragma clang attribute pop
+
+/* Syscall tracepoint records (see
+ * /sys/kernel/tracing/events/syscalls/sys_enter_write/format): 8 bytes of
+ * common fields, the syscall number padded to 8, then the arguments or the
+ * return value. These are fixed by the tracepoint ABI, not CO-RE. */
+struct sys_enter_ctx {
+	__u64 common;
+	long id;
+	unsigned long args[6];
+};
+
+struct sys_exit_ctx {
+	__u64 common;
+	long id;
+	long ret;
+};
+
+/* User-space ABI structures (stable, x86-64). */
+struct user_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+struct user_msghdr {
+	__u64 msg_name;
+	__s32 msg_namelen;
+	__s32 _pad0;
+	__u64 msg_iov;
+	__u64 msg_iovlen;
+	__u64 msg_control;
+	__u64 msg_controllen;
+	__u32 msg_flags;
+	__u32 _pad1;
+};
+
+struct user_mmsghdr {
+	struct user_msghdr msg_hdr;
+	__u32 msg_len;
+	__u32 _pad;
+};

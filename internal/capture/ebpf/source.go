@@ -1,0 +1,465 @@
+// Package ebpf captures what processes write to and read from TCP sockets,
+// live, with syscall tracepoints (this machine has no kprobes and refuses
+// fentry). The BPF programs in bpf/ decide in the kernel which sockets are
+// TCP, copy the bytes into a ring buffer and report every byte they could
+// not copy; this package turns the ring into capture.Chunks.
+//
+// It must never interpret the bytes (Kafka is decoded later) and never
+// drop bytes without saying so in Chunk.Lost and Stats.
+package ebpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"kscope/internal/capture"
+)
+
+// Defaults and limits of Options.
+const (
+	DefaultRingBytes          = 8 << 20
+	DefaultMaxBytesPerSyscall = 256 << 10
+	// MaxPayload is the most bytes one ring event carries; larger reads
+	// and writes are split.
+	MaxPayload = 16 << 10
+	// MaxBytesPerSyscallLimit is the largest MaxBytesPerSyscall: the BPF
+	// copy loop is bounded (MAX_CHUNKS events of MaxPayload).
+	MaxBytesPerSyscallLimit = 1024 * MaxPayload
+	maxPIDs                 = 1024 // MAX_PIDS in bpf/capture.c
+	maxPorts                = 64   // MAX_PORTS in bpf/capture.c
+
+	// pollInterval bounds how long an event waits in the ring: BPF wakes
+	// the reader only every wakeEvents events or when the ring fills.
+	pollInterval = 50 * time.Millisecond
+	wakeEvents   = 64
+	// sweepInterval is how often connections of exited processes are
+	// closed (a process that exits does not call close()).
+	sweepInterval = 5 * time.Second
+)
+
+// Options select what is traced. The zero value traces every TCP
+// connection of every process.
+type Options struct {
+	// PIDs limits tracing to these processes (thread group ids). Empty:
+	// all processes.
+	PIDs []uint32
+	// Cgroup limits tracing to one cgroup v2: a directory (absolute, or
+	// relative to /sys/fs/cgroup) or a numeric cgroup id. Empty: all.
+	Cgroup string
+	// Ports limits tracing to connections whose local or remote port is
+	// one of these. Empty: all ports.
+	Ports []uint16
+	// MaxBytesPerSyscall is how many bytes of one read or write (of one
+	// message for sendmmsg/recvmmsg) are copied; the rest is reported as
+	// lost. Default DefaultMaxBytesPerSyscall.
+	MaxBytesPerSyscall int
+	// RingBytes is the ring buffer size, rounded up to a power of two.
+	// Default DefaultRingBytes.
+	RingBytes int
+}
+
+// Stats counts what the source saw and what it lost.
+type Stats struct {
+	Events     uint64 // ring events read
+	Bytes      uint64 // payload bytes delivered in chunks
+	LostBytes  uint64 // bytes reported in Chunk.Lost (known amounts)
+	LostEvents uint64 // chunks with Lost != 0 (-1 included)
+	// RingDrops are events the kernel could not put in a full ring
+	// (their bytes are reported as lost on the next event of their
+	// connection); RingDropsPerCPU splits them by CPU.
+	RingDrops       uint64
+	RingDropBytes   uint64
+	RingDropsPerCPU []uint64
+	Connections     int // live connections
+}
+
+// Source reads TCP traffic of traced processes. Next is called from one
+// goroutine; Close, SetVerdict and Stats from any.
+type Source struct {
+	coll   *ebpf.Collection
+	// Maps of coll used after loading.
+	verdicts, stats *ebpf.Map
+	links  []link.Link
+	rd     *ringbuf.Reader
+	closed atomic.Bool
+	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
+	bootWall time.Time
+
+	// Owned by the Next goroutine.
+	rec       ringbuf.Record
+	queue     []capture.Chunk
+	lastSweep time.Time
+
+	mu    sync.Mutex // guards conns
+	conns map[uint64]*conn
+
+	events, bytes, lostBytes, lostEvents atomic.Uint64
+}
+
+type conn struct {
+	c *capture.Conn
+	// seen records that a chunk of the direction was delivered.
+	seen [2]bool
+}
+
+// Open loads the BPF programs and starts tracing.
+func Open(opts Options) (*Source, error) {
+	if err := CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	if opts.MaxBytesPerSyscall <= 0 {
+		opts.MaxBytesPerSyscall = DefaultMaxBytesPerSyscall
+	}
+	if opts.MaxBytesPerSyscall > MaxBytesPerSyscallLimit {
+		return nil, fmt.Errorf("ebpf: MaxBytesPerSyscall %d above the limit %d", opts.MaxBytesPerSyscall, MaxBytesPerSyscallLimit)
+	}
+	if len(opts.PIDs) > maxPIDs || len(opts.Ports) > maxPorts {
+		return nil, fmt.Errorf("ebpf: at most %d pids and %d ports", maxPIDs, maxPorts)
+	}
+	ring := ringSize(opts.RingBytes)
+	cgroup, err := cgroupID(opts.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := mountTracefs(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("ebpf: remove memlock limit: %w", err)
+	}
+
+	spec, err := loadCapture()
+	if err != nil {
+		return nil, fmt.Errorf("ebpf: load spec: %w", err)
+	}
+	spec.Maps["events"].MaxEntries = uint32(ring)
+	s := &Source{conns: make(map[uint64]*conn), bootWall: bootWall()}
+	s.coll, err = ebpf.NewCollection(spec)
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("ebpf: load programs: %+v", ve)
+		}
+		return nil, fmt.Errorf("ebpf: load programs: %w", err)
+	}
+	s.verdicts, s.stats = s.coll.Maps["verdicts"], s.coll.Maps["stats"]
+	fail := func(err error) (*Source, error) {
+		s.Close()
+		return nil, err
+	}
+
+	for _, pid := range opts.PIDs {
+		if err := s.coll.Maps["pids"].Put(pid, uint8(1)); err != nil {
+			return fail(fmt.Errorf("ebpf: pid filter: %w", err))
+		}
+	}
+	for _, port := range opts.Ports {
+		if err := s.coll.Maps["ports"].Put(port, uint8(1)); err != nil {
+			return fail(fmt.Errorf("ebpf: port filter: %w", err))
+		}
+	}
+	cfg := captureConfig{
+		CgroupId:   cgroup,
+		MaxBytes:   uint64(opts.MaxBytesPerSyscall),
+		WakeBytes:  uint64(ring / 8),
+		WakeEvents: wakeEvents,
+	}
+	if len(opts.PIDs) > 0 {
+		cfg.FilterPids = 1
+	}
+	if len(opts.Ports) > 0 {
+		cfg.FilterPorts = 1
+	}
+	if err := s.coll.Maps["settings"].Put(uint32(0), cfg); err != nil {
+		return fail(fmt.Errorf("ebpf: config: %w", err))
+	}
+
+	s.rd, err = ringbuf.NewReader(s.coll.Maps["events"])
+	if err != nil {
+		return fail(fmt.Errorf("ebpf: ring reader: %w", err))
+	}
+	// Attach exits before enters: an enter without its exit would leave
+	// an args entry behind, an exit without its enter does nothing.
+	for _, prefix := range []string{"tracepoint/syscalls/sys_exit_", "tracepoint/syscalls/sys_enter_"} {
+		for name, ps := range spec.Programs {
+			if !strings.HasPrefix(ps.SectionName, prefix) {
+				continue
+			}
+			parts := strings.Split(ps.SectionName, "/")
+			l, err := link.Tracepoint(parts[1], parts[2], s.coll.Programs[name], nil)
+			if err != nil {
+				return fail(fmt.Errorf("ebpf: attach %s: %w", ps.SectionName, err))
+			}
+			s.links = append(s.links, l)
+		}
+	}
+	s.lastSweep = time.Now()
+	return s, nil
+}
+
+// Close stops tracing. A Next blocked in another goroutine returns io.EOF.
+func (s *Source) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, l := range s.links {
+		errs = append(errs, l.Close())
+	}
+	if s.rd != nil {
+		errs = append(errs, s.rd.Close())
+	}
+	if s.coll != nil {
+		s.coll.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Next returns the next chunk in ring order. Data is valid until the next
+// call.
+func (s *Source) Next() (capture.Chunk, error) {
+	for {
+		if len(s.queue) > 0 {
+			ch := s.queue[0]
+			s.queue = s.queue[1:]
+			return ch, nil
+		}
+		if s.closed.Load() {
+			return capture.Chunk{}, io.EOF
+		}
+		if time.Since(s.lastSweep) > sweepInterval {
+			s.sweep()
+			continue
+		}
+		s.rd.SetDeadline(time.Now().Add(pollInterval))
+		err := s.rd.ReadInto(&s.rec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			continue
+		case errors.Is(err, ringbuf.ErrClosed) || s.closed.Load():
+			return capture.Chunk{}, io.EOF
+		case err != nil:
+			return capture.Chunk{}, fmt.Errorf("ebpf: read ring: %w", err)
+		}
+		s.events.Add(1)
+		if ch, ok := s.handle(s.rec.RawSample); ok {
+			return ch, nil
+		}
+	}
+}
+
+// Event layout: struct event_hdr in bpf/capture.c.
+const hdrSize = 80
+
+type hdr struct {
+	ts, connID, lost uint64
+	tgid             uint32
+	fd               int32
+	size             uint32
+	kind, dir        uint8
+	flags            uint16
+	family           uint16
+	lport, rport     uint16
+	laddr, raddr     [16]byte
+}
+
+func parseHdr(b []byte) (h hdr, ok bool) {
+	if len(b) < hdrSize {
+		return h, false
+	}
+	le := binary.LittleEndian
+	h.ts = le.Uint64(b[0:])
+	h.connID = le.Uint64(b[8:])
+	h.lost = le.Uint64(b[16:])
+	h.tgid = le.Uint32(b[24:])
+	h.fd = int32(le.Uint32(b[28:]))
+	h.size = le.Uint32(b[32:])
+	h.kind = b[36]
+	h.dir = b[37] & 1
+	h.flags = le.Uint16(b[38:])
+	h.family = le.Uint16(b[40:])
+	h.lport = le.Uint16(b[42:])
+	h.rport = le.Uint16(b[44:])
+	copy(h.laddr[:], b[48:64])
+	copy(h.raddr[:], b[64:80])
+	return h, int(h.size) <= len(b)-hdrSize
+}
+
+func (h *hdr) endpoints() (a, b netip.AddrPort) {
+	switch h.family {
+	case unix.AF_INET:
+		a = netip.AddrPortFrom(netip.AddrFrom4([4]byte(h.laddr[:4])), h.lport)
+		b = netip.AddrPortFrom(netip.AddrFrom4([4]byte(h.raddr[:4])), h.rport)
+	case unix.AF_INET6:
+		a = netip.AddrPortFrom(netip.AddrFrom16(h.laddr).Unmap(), h.lport)
+		b = netip.AddrPortFrom(netip.AddrFrom16(h.raddr).Unmap(), h.rport)
+	}
+	return a, b
+}
+
+func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
+	h, ok := parseHdr(raw)
+	if !ok {
+		return capture.Chunk{}, false
+	}
+	s.mu.Lock()
+	cn := s.conns[h.connID]
+	if cn == nil {
+		cn = &conn{c: &capture.Conn{ID: h.connID, PID: h.tgid, FD: h.fd}}
+		cn.c.A, cn.c.B = h.endpoints()
+		if h.lport == 0 || h.rport == 0 {
+			if a, b, err := procEndpoints(h.tgid, h.fd); err == nil {
+				cn.c.A, cn.c.B = a, b
+			}
+		}
+		s.conns[h.connID] = cn
+	}
+	if h.kind == kindClose {
+		delete(s.conns, h.connID)
+	}
+	s.mu.Unlock()
+
+	t := s.bootWall.Add(time.Duration(h.ts))
+	switch h.kind {
+	case kindData, kindLost:
+		ch := capture.Chunk{Conn: cn.c, Dir: capture.Dir(h.dir), Time: t, Lost: s.lost(cn, h.dir, h.lost, h.flags)}
+		if h.kind == kindData {
+			ch.Data = raw[hdrSize : hdrSize+int(h.size)]
+			cn.seen[h.dir] = true
+			s.bytes.Add(uint64(h.size))
+		}
+		return ch, true
+	case kindClose:
+		s.queue = append(s.queue,
+			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: t, Lost: s.lost(cn, 0, h.lost, h.flags), Closed: true},
+			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: t, Lost: s.lost(cn, 1, 0, h.flags), Closed: true})
+		s.verdicts.Delete(h.connID)
+	}
+	return capture.Chunk{}, false
+}
+
+// lost is Chunk.Lost for an event of dir that carries n lost bytes: -1
+// when the start of the direction was not seen and nothing of it was
+// delivered yet, or when the kernel could not count.
+func (s *Source) lost(cn *conn, dir uint8, n uint64, flags uint16) int64 {
+	l := int64(n)
+	if (!cn.seen[dir] && flags&flagStartUnseen != 0) || flags&flagLostUnknown != 0 {
+		l = -1
+	}
+	if l != 0 {
+		s.lostEvents.Add(1)
+	}
+	if l > 0 {
+		s.lostBytes.Add(uint64(l))
+	}
+	return l
+}
+
+const (
+	kindData        = uint8(captureKindKIND_DATA)
+	kindLost        = uint8(captureKindKIND_LOST)
+	kindClose       = uint8(captureKindKIND_CLOSE)
+	flagStartUnseen = uint16(captureFlagFLAG_START_UNSEEN)
+	flagLostUnknown = uint16(captureFlagFLAG_LOST_UNKNOWN)
+)
+
+// sweep closes connections of processes that exited without close().
+func (s *Source) sweep() {
+	s.lastSweep = time.Now()
+	alive := map[uint32]bool{}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, cn := range s.conns {
+		pid := cn.c.PID
+		ok, known := alive[pid]
+		if !known {
+			_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+			ok = err == nil
+			alive[pid] = ok
+		}
+		if ok {
+			continue
+		}
+		delete(s.conns, id)
+		s.verdicts.Delete(id)
+		s.queue = append(s.queue,
+			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: now, Closed: true},
+			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: now, Closed: true})
+	}
+}
+
+// SetVerdict tells the kernel whether c carries Kafka. After
+// SetVerdict(c, false) no more payload of c is copied, only its close.
+func (s *Source) SetVerdict(c *capture.Conn, kafka bool) error {
+	v := uint8(captureVerdictVERDICT_NOT_KAFKA)
+	if kafka {
+		v = uint8(captureVerdictVERDICT_KAFKA)
+	}
+	s.mu.Lock()
+	_, live := s.conns[c.ID]
+	s.mu.Unlock()
+	if !live {
+		return nil
+	}
+	if err := s.verdicts.Put(c.ID, v); err != nil {
+		return fmt.Errorf("ebpf: set verdict of %v: %w", c, err)
+	}
+	return nil
+}
+
+// Stats returns the counters so far.
+func (s *Source) Stats() Stats {
+	st := Stats{
+		Events:     s.events.Load(),
+		Bytes:      s.bytes.Load(),
+		LostBytes:  s.lostBytes.Load(),
+		LostEvents: s.lostEvents.Load(),
+	}
+	var per []captureCpuStats
+	if !s.closed.Load() && s.stats.Lookup(uint32(0), &per) == nil {
+		for _, c := range per {
+			st.RingDrops += c.Drops
+			st.RingDropBytes += c.DropBytes
+			st.RingDropsPerCPU = append(st.RingDropsPerCPU, c.Drops)
+		}
+	}
+	s.mu.Lock()
+	st.Connections = len(s.conns)
+	s.mu.Unlock()
+	return st
+}
+
+// ringSize rounds n up to a power of two of at least a page.
+func ringSize(n int) int {
+	if n <= 0 {
+		n = DefaultRingBytes
+	}
+	size := os.Getpagesize()
+	for size < n {
+		size <<= 1
+	}
+	return size
+}
+
+// bootWall is the wall time at which CLOCK_MONOTONIC was zero.
+func bootWall() time.Time {
+	var mono unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	now := time.Now()
+	return now.Add(-time.Duration(mono.Nano()))
+}
