@@ -10,7 +10,8 @@ type Process struct {
 	Comm    string `json:"process"`
 	Cmdline string `json:"cmdline,omitempty"`
 	Exe     string `json:"exe,omitempty"`
-	// Cgroup is the cgroup v2 path (or the first v1 path).
+	// Cgroup is the cgroup v2 path; on a v1 host (or a hybrid one where
+	// the process is only in v1 hierarchies) the name=systemd or cpu path.
 	Cgroup string `json:"cgroup,omitempty"`
 	// ContainerID is the docker, containerd or cri-o container id found
 	// in the cgroup path; PodUID the Kubernetes pod uid, when the path
