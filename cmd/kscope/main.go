@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(analyzeCmd(), brokerCmd(), benchCmd())
+	root.AddCommand(analyzeCmd(), brokerCmd(), benchCmd(), eventsCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)
 		os.Exit(1)

@@ -11,17 +11,47 @@ import (
 	"kscope/internal/exchange"
 )
 
-// printExchanges renders exchanges as the events table.
+// printExchanges renders exchanges as the events table. Traced live
+// traffic adds the PROCESS and SIDE columns.
 func printExchanges(w io.Writer, xs []exchange.Exchange) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tCLIENT\tSERVER\tAPI\tCLIENT ID\tTOPICS\tBYTES\tLATENCY\tERROR")
+	procs := hasProcess(xs)
+	if procs {
+		fmt.Fprintln(tw, "TIME\tCLIENT\tSERVER\tPROCESS\tSIDE\tAPI\tCLIENT ID\tTOPICS\tBYTES\tLATENCY\tERROR")
+	} else {
+		fmt.Fprintln(tw, "TIME\tCLIENT\tSERVER\tAPI\tCLIENT ID\tTOPICS\tBYTES\tLATENCY\tERROR")
+	}
 	for i := range xs {
 		e := &xs[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\t%s\n",
-			e.Time.UTC().Format("15:04:05.000000"), e.Client.Addr, e.Server.Addr, e.API, e.APIVersion,
-			clip(e.ClientID, 24), clip(topicsCell(e), 40), bytesCell(e), latencyCell(e), errorCell(e))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t", e.Time.UTC().Format("15:04:05.000000"), e.Client.Addr, e.Server.Addr)
+		if procs {
+			fmt.Fprintf(tw, "%s\t%s\t", clip(processCell(e), 24), e.Side)
+		}
+		fmt.Fprintf(tw, "%s v%d\t%s\t%s\t%s\t%s\t%s\n",
+			e.API, e.APIVersion, clip(e.ClientID, 24), clip(topicsCell(e), 40), bytesCell(e), latencyCell(e), errorCell(e))
 	}
 	return tw.Flush()
+}
+
+func hasProcess(xs []exchange.Exchange) bool {
+	for i := range xs {
+		if xs[i].Client.PID != 0 || xs[i].Server.PID != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// processCell names the traced process: comm[pid].
+func processCell(e *exchange.Exchange) string {
+	p := &e.Client
+	if e.Side == "server" || p.PID == 0 {
+		p = &e.Server
+	}
+	if p.PID == 0 {
+		return "-"
+	}
+	return p.Process + "[" + strconv.FormatUint(uint64(p.PID), 10) + "]"
 }
 
 func clip(s string, n int) string {

@@ -19,11 +19,22 @@ const (
 	MaxLimit     = 100000
 )
 
+// exchangesRequest is what GET /api/v1/exchanges asks for.
+type exchangesRequest struct {
+	store.Query
+	// Follow keeps the response open, streaming new matches.
+	Follow bool
+	// NoBodies leaves out the whole request and response (bodies=0), for
+	// clients that show a table.
+	NoBodies bool
+}
+
 // exchanges serves GET /api/v1/exchanges as JSON lines: the records that
 // match, oldest first, then with follow=1 each new match as it is added
 // until the client goes away.
 func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
-	q, follow, err := parseQuery(r.URL.Query(), time.Now())
+	req, err := parseQuery(r.URL.Query(), time.Now())
+	q, follow := req.Query, req.Follow
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -39,12 +50,18 @@ func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
 	recs, through := s.store.Query(q)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	for i := range recs {
-		if err := enc.Encode(recs[i]); err != nil {
-			return
+	write := func(recs []store.Record) error {
+		for i := range recs {
+			if req.NoBodies {
+				recs[i].Request, recs[i].Response = nil, nil
+			}
+			if err := enc.Encode(recs[i]); err != nil {
+				return err
+			}
 		}
+		return bw.Flush()
 	}
-	if err := bw.Flush(); err != nil || !follow {
+	if err := write(recs); err != nil || !follow {
 		return
 	}
 	// Headers go now, even with nothing matched yet, so that the client
@@ -61,12 +78,7 @@ func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		recs, through := s.store.Query(next)
-		for i := range recs {
-			if err := enc.Encode(recs[i]); err != nil {
-				return
-			}
-		}
-		if err := bw.Flush(); err != nil {
+		if err := write(recs); err != nil {
 			return
 		}
 		if len(recs) > 0 {
@@ -81,8 +93,9 @@ func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
 // parseQuery reads the query parameters of /api/v1/exchanges. Lists may
 // be repeated or comma-separated; since and until are RFC 3339 times or
 // durations before now.
-func parseQuery(v url.Values, now time.Time) (store.Query, bool, error) {
-	var q store.Query
+func parseQuery(v url.Values, now time.Time) (exchangesRequest, error) {
+	var req exchangesRequest
+	q := &req.Query
 	q.Filter.APIs = list(v, "api")
 	q.Filter.Topics = list(v, "topic")
 	q.Filter.Clients = list(v, "client")
@@ -100,46 +113,51 @@ func parseQuery(v url.Values, now time.Time) (store.Query, bool, error) {
 		q.Filter.Side = ""
 	}
 	if err := q.Filter.Validate(); err != nil {
-		return q, false, err
+		return req, err
 	}
 	if s := v.Get("min_latency"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return q, false, fmt.Errorf("min_latency %q: use a duration such as 50ms", s)
+			return req, fmt.Errorf("min_latency %q: use a duration such as 50ms", s)
 		}
 		q.Filter.MinLatency = d
 	}
 	var err error
 	if q.Since, err = parseTime(v.Get("since"), now); err != nil {
-		return q, false, fmt.Errorf("since: %w", err)
+		return req, fmt.Errorf("since: %w", err)
 	}
 	if q.Until, err = parseTime(v.Get("until"), now); err != nil {
-		return q, false, fmt.Errorf("until: %w", err)
+		return req, fmt.Errorf("until: %w", err)
 	}
 	q.Limit = DefaultLimit
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 || n > MaxLimit {
-			return q, false, fmt.Errorf("limit %q: use a number from 1 to %d", s, MaxLimit)
+			return req, fmt.Errorf("limit %q: use a number from 1 to %d", s, MaxLimit)
 		}
 		q.Limit = n
 	}
 	if s := v.Get("after"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return q, false, fmt.Errorf("after %q: use a sequence number", s)
+			return req, fmt.Errorf("after %q: use a sequence number", s)
 		}
 		q.AfterSeq = n
 	}
-	follow := false
-	if s := v.Get("follow"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return q, false, fmt.Errorf("follow %q: use 1 or 0", s)
+	for _, b := range []struct {
+		key  string
+		dst  *bool
+		flip bool
+	}{{"follow", &req.Follow, false}, {"bodies", &req.NoBodies, true}} {
+		if s := v.Get(b.key); s != "" {
+			on, err := strconv.ParseBool(s)
+			if err != nil {
+				return req, fmt.Errorf("%s %q: use 1 or 0", b.key, s)
+			}
+			*b.dst = on != b.flip
 		}
-		follow = b
 	}
-	return q, follow, nil
+	return req, nil
 }
 
 func list(v url.Values, key string) []string {
