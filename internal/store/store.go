@@ -257,14 +257,17 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 	start := sort.Search(n, func(i int) bool { return s.ring.at(i).rec.Seq > q.AfterSeq })
 	var out []Record
 	if q.AfterSeq == 0 && q.Limit > 0 {
-		// The newest Limit matches: walk back from the newest.
-		for i := n - 1; i >= start && len(out) < q.Limit; i-- {
-			if r := s.ring.at(i).rec; match(r) {
-				out = append(out, *r)
+		// The newest Limit matches: walk back from the newest, then copy
+		// them out oldest first, each record once.
+		var idx []int
+		for i := n - 1; i >= start && len(idx) < q.Limit; i-- {
+			if match(s.ring.at(i).rec) {
+				idx = append(idx, i)
 			}
 		}
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
+		out = make([]Record, len(idx))
+		for k, i := range idx {
+			out[len(idx)-1-k] = *s.ring.at(i).rec
 		}
 		return out, s.seq
 	}

@@ -389,3 +389,27 @@ func BenchmarkHeap(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuery scans a full 64 MiB store: the newest 1000 of a topic,
+// and a filter that matches nothing (the whole table).
+func BenchmarkQuery(b *testing.B) {
+	s := New(Config{MemoryBytes: 64 << 20})
+	for i := 0; s.Stats().Evicted == 0; i++ {
+		s.Add(fake(i, "Produce", fmt.Sprintf("topic-%d", i%16), 1024))
+	}
+	held := s.Stats().Exchanges
+	for _, q := range []struct {
+		name string
+		q    Query
+	}{
+		{"newest-1000-of-topic", Query{Limit: 1000, Filter: exchange.Filter{Topics: []string{"topic-3"}}}},
+		{"no-match", Query{Limit: 1000, Filter: exchange.Filter{Processes: []string{"nobody"}}}},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			for b.Loop() {
+				s.Query(q.q)
+			}
+			b.ReportMetric(float64(held), "held")
+		})
+	}
+}
