@@ -21,6 +21,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define IPPROTO_MPTCP 262
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
@@ -257,7 +258,7 @@ static __always_inline bool traced(struct config *cfg)
 }
 
 /* tcp_sock returns the struct sock behind fd of the current process when fd
- * is an IPv4 or IPv6 TCP socket, else 0. */
+ * is an IPv4 or IPv6 TCP (or MPTCP) socket, else 0. */
 static __always_inline __u64 tcp_sock(int fd)
 {
 	if (fd < 0)
@@ -280,7 +281,10 @@ static __always_inline __u64 tcp_sock(int fd)
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* Go (1.24+) listens with MPTCP by default; the process reads and
+	 * writes the MPTCP stream, which carries the same bytes as TCP. */
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP)
 		return 0;
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
