@@ -65,7 +65,7 @@ func benchSource(b *testing.B, size int) {
 	b.StopTimer()
 	st := src.Stats()
 	b.ReportMetric(float64(st.Events)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(float64(st.Bytes)/elapsed.Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(st.Bytes)/elapsed.Seconds()/1e6, "captured_MB/s")
 	b.ReportMetric(float64(st.RingDrops), "drops")
 	if n < want && st.RingDrops == 0 {
 		b.Errorf("captured %d of %d bytes without ring drops", n, want)

@@ -1,0 +1,112 @@
+package ebpf
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSendfile: Go's io.Copy from a file to a TCP connection uses
+// sendfile, whose bytes the process never sees: the writer's direction
+// reports them as lost, exactly; the reader still sees them all.
+func TestSendfile(t *testing.T) {
+	col := collect(t, Options{})
+	client, server := pair(t, nil)
+	payload := bytes.Repeat([]byte("0123456789"), 10000)
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, payload, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	go io.Copy(client, f)
+	readN(t, server, len(payload))
+
+	s := col.wait(t, client.LocalAddr(), client.RemoteAddr(), "sendfile as lost bytes", func(s [2]stream) bool {
+		return len(s[0].gaps) == len(payload)
+	})[0]
+	if len(s.data) != 0 {
+		t.Errorf("sendfile: %d payload bytes, want none", len(s.data))
+	}
+	col.wait(t, server.LocalAddr(), server.RemoteAddr(), "the file's bytes", func(s [2]stream) bool {
+		return bytes.Equal(s[1].data, payload)
+	})
+}
+
+// mmsghdr is struct mmsghdr on 64-bit Linux.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// TestMmsg sends two messages with one sendmmsg and receives them with
+// one recvmmsg.
+func TestMmsg(t *testing.T) {
+	col := collect(t, Options{})
+	client, server := pair(t, nil)
+	parts := [][]byte{[]byte("first message;"), []byte("second"), []byte(" message.")}
+	want := bytes.Join(parts, nil)
+
+	iov := func(bufs ...[]byte) []unix.Iovec {
+		v := make([]unix.Iovec, len(bufs))
+		for i, b := range bufs {
+			v[i].Base = &b[0]
+			v[i].SetLen(len(b))
+		}
+		return v
+	}
+	msgs := func(vecs ...[]unix.Iovec) []mmsghdr {
+		m := make([]mmsghdr, len(vecs))
+		for i, v := range vecs {
+			m[i].hdr.Iov = &v[0]
+			m[i].hdr.SetIovlen(len(v))
+		}
+		return m
+	}
+	out := msgs(iov(parts[0]), iov(parts[1], parts[2]))
+	n := rawIO(t, client, true, func(fd int) (int, error) {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&out[0])), 2, 0, 0, 0)
+		if e != 0 {
+			return 0, e
+		}
+		return int(r), nil
+	})
+	if n != 2 {
+		t.Fatalf("sendmmsg sent %d messages", n)
+	}
+
+	var got []byte
+	for len(got) < len(want) {
+		a, b := make([]byte, 10), make([]byte, 100)
+		in := msgs(iov(a), iov(b))
+		n := rawIO(t, server, false, func(fd int) (int, error) {
+			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&in[0])), 2, unix.MSG_DONTWAIT, 0, 0)
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
+		})
+		for i := range n {
+			buf := [][]byte{a, b}[i]
+			got = append(got, buf[:in[i].len]...)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("test bug: received %q", got)
+	}
+	col.wait(t, client.LocalAddr(), client.RemoteAddr(), "sendmmsg bytes", func(s [2]stream) bool {
+		return bytes.Equal(s[0].data, want)
+	})
+	col.wait(t, server.LocalAddr(), server.RemoteAddr(), "recvmmsg bytes", func(s [2]stream) bool {
+		return bytes.Equal(s[1].data, want)
+	})
+}
