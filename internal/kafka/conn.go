@@ -307,6 +307,12 @@ func (k *conn) findResponse(buf []byte, from int) (int, scanResult) {
 		}
 		end := i + 4 + int(size)
 		if end > len(buf) {
+			// The answer to the oldest pending request is the one
+			// Kafka sends next: wait for it rather than take a
+			// later match inside it.
+			if req == k.pending[0] {
+				return firstOf(wait, i), scanNeedMore
+			}
 			if wait < 0 {
 				wait = i
 			}

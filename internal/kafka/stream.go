@@ -68,6 +68,12 @@ func (s *stream) feed(data []byte, t time.Time, lost int64, find finder, emit fu
 	}
 	if lost != 0 {
 		s.lose(lost, t, emit)
+		// Zeros may have completed a frame, or a candidate.
+		if s.synced {
+			s.drain(emit, find)
+		} else if lost > 0 && len(s.buf) > 0 {
+			s.search(find, emit)
+		}
 	}
 	if s.skip > 0 {
 		n := int64(len(data))

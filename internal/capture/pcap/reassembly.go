@@ -219,8 +219,13 @@ func (r *Reader) deliver(c *conn, d capture.Dir, data []byte, size int, t time.T
 		r.emit(c, d, data, t)
 	}
 	// Bytes cut off by the snapshot length were sent and will not be
-	// seen: the next chunk reports them.
-	h.lost += int64(size - len(data))
+	// seen. Say so at once: a frame they end is then complete at this
+	// packet's time, not at the next data segment's, which may come
+	// seconds later (or never, before a FIN).
+	if cut := int64(size - len(data)); cut > 0 {
+		h.lost += cut
+		r.emit(c, d, nil, t)
+	}
 	h.next += uint32(size)
 }
 
