@@ -4,6 +4,7 @@ import (
 	"net"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -278,10 +279,15 @@ func (b *builder) summary() {
 		if mech != "" {
 			b.detail().Mechanism = mech
 		}
-		if mech == "PLAIN" || mech == "" {
+		switch {
+		case mech == "PLAIN" || mech == "":
 			if user, ok := plainUser(req.SASLAuthBytes); ok {
 				d := b.detail()
 				d.Mechanism, d.User = "PLAIN", user
+			}
+		case strings.HasPrefix(mech, "SCRAM-"):
+			if user, ok := scramUser(req.SASLAuthBytes); ok {
+				b.detail().User = user
 			}
 		}
 	default:
@@ -395,11 +401,16 @@ func addRecords(pp *Partition, rs kafka.RecordSet) {
 	}
 	for i := range rs.Batches {
 		bt := &rs.Batches[i]
+		if bt.Control {
+			// Transaction markers (KIP-98) are not records a
+			// consumer sees; the batch list still shows them.
+			continue
+		}
 		pp.Records += int64(bt.Records)
-		if !bt.FirstTimestamp.IsZero() && (pp.FirstTimestamp == nil || bt.FirstTimestamp.Before(*pp.FirstTimestamp)) {
+		if !bt.FirstTimestamp.IsZero() && bt.FirstTimestamp.Unix() > 0 && (pp.FirstTimestamp == nil || bt.FirstTimestamp.Before(*pp.FirstTimestamp)) {
 			pp.FirstTimestamp = ptr(bt.FirstTimestamp)
 		}
-		if !bt.MaxTimestamp.IsZero() && (pp.MaxTimestamp == nil || bt.MaxTimestamp.After(*pp.MaxTimestamp)) {
+		if !bt.MaxTimestamp.IsZero() && bt.MaxTimestamp.Unix() > 0 && (pp.MaxTimestamp == nil || bt.MaxTimestamp.After(*pp.MaxTimestamp)) {
 			pp.MaxTimestamp = ptr(bt.MaxTimestamp)
 		}
 		if pp.TimestampType == "" {

@@ -38,3 +38,17 @@ func TestTracedSide(t *testing.T) {
 		t.Errorf("capture file exchange claims a process: %+v", x)
 	}
 }
+
+func TestSCRAMUser(t *testing.T) {
+	for tok, want := range map[string]string{
+		"n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL":                       "alice",
+		"n,a=admin,n=bob=2Cjr,r=abc":                                  "bob,jr",
+		"c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=": "",
+		"y,,n=carol": "",
+	} {
+		got, _ := scramUser([]byte(tok))
+		if got != want {
+			t.Errorf("%q: user %q, want %q", tok, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -39,4 +40,28 @@ func printable(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// scramUser reads the user name from a SCRAM client-first message
+// (RFC 5802: gs2-header "n,," then "n=user,r=nonce"). The later client
+// message carries the proof, never the password; nothing else is read.
+func scramUser(tok []byte) (string, bool) {
+	s := string(tok)
+	// gs2 header: "n,," / "y,," / "p=cb,", optionally with "a=authzid".
+	i := strings.Index(s, ",n=")
+	if i < 0 || !(strings.HasPrefix(s, "n,") || strings.HasPrefix(s, "y,") || strings.HasPrefix(s, "p=")) {
+		return "", false
+	}
+	user := s[i+3:]
+	if j := strings.IndexByte(user, ','); j >= 0 {
+		user = user[:j]
+	} else {
+		return "", false
+	}
+	// RFC 5802 escapes ',' and '=' in names as =2C and =3D.
+	user = strings.NewReplacer("=2C", ",", "=3D", "=").Replace(user)
+	if user == "" || len(user) > 255 || !printable([]byte(user)) {
+		return "", false
+	}
+	return user, true
 }
