@@ -110,3 +110,19 @@ func TestMmsg(t *testing.T) {
 		return bytes.Equal(s[1].data, want)
 	})
 }
+
+func TestCheckPrivileges(t *testing.T) {
+	err := CheckPrivileges()
+	if os.Geteuid() == 0 {
+		if err != nil {
+			t.Fatalf("root: %v", err)
+		}
+		return
+	}
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("CAP_BPF")) {
+		t.Fatalf("not root: %v, want an error naming CAP_BPF", err)
+	}
+	if _, err := Open(Options{}); err == nil {
+		t.Fatal("Open without privileges succeeded")
+	}
+}

@@ -167,8 +167,9 @@ struct {
 	__uint(max_entries, RING_BYTES);
 } events SEC(".maps");
 
+/* LRU: a thread killed inside a blocking syscall never reaches sys_exit. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_THREADS);
 	__type(key, __u64);
 	__type(value, struct sys_args);
