@@ -48,6 +48,11 @@ func collect(t *testing.T, opts Options) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return collectFrom(t, src)
+}
+
+// collectFrom starts reading src.
+func collectFrom(t *testing.T, src *Source) *collector {
 	c := &collector{src: src, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

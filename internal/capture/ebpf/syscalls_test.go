@@ -3,12 +3,16 @@ package ebpf
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"kscope/internal/capture"
+	"kscope/internal/testenv"
 )
 
 // TestSendfile: Go's io.Copy from a file to a TCP connection uses
@@ -124,5 +128,38 @@ func TestCheckPrivileges(t *testing.T) {
 	}
 	if _, err := Open(Options{}); err == nil {
 		t.Fatal("Open without privileges succeeded")
+	}
+}
+
+// TestRingFull fills a one-page ring that nobody reads: the events that
+// did not fit are counted, and their bytes are reported exactly as Lost
+// on the next chunk of their direction.
+func TestRingFull(t *testing.T) {
+	testenv.Root(t)
+	src, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}, RingBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := pair(t, nil)
+	const n = 30000
+	client.Write(make([]byte, n)) // 16 KiB events never fit a 4 KiB ring
+	readN(t, server, n)
+
+	col := collectFrom(t, src)
+	client.Write([]byte("tail"))
+	readN(t, server, 4)
+	for _, c := range []struct {
+		conn net.Conn
+		dir  capture.Dir
+	}{{client, capture.AtoB}, {server, capture.BtoA}} {
+		s := col.wait(t, c.conn.LocalAddr(), c.conn.RemoteAddr(), "tail", func(s [2]stream) bool {
+			return bytes.HasSuffix(s[c.dir].data, []byte("tail"))
+		})[c.dir]
+		if len(s.gaps) != n+4 {
+			t.Errorf("%v: stream length with lost bytes %d, want %d (lost %v)", c.dir, len(s.gaps), n+4, s.lost)
+		}
+	}
+	if st := src.Stats(); st.RingDrops == 0 || st.LostBytes < 2*n || len(st.RingDropsPerCPU) == 0 {
+		t.Errorf("stats %+v: want ring drops and %d lost bytes", st, 2*n)
 	}
 }
