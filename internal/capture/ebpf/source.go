@@ -90,12 +90,12 @@ type Stats struct {
 // Source reads TCP traffic of traced processes. Next is called from one
 // goroutine; Close, SetVerdict and Stats from any.
 type Source struct {
-	coll   *ebpf.Collection
+	coll *ebpf.Collection
 	// Maps of coll used after loading.
 	verdicts, stats *ebpf.Map
-	links  []link.Link
-	rd     *ringbuf.Reader
-	closed atomic.Bool
+	links           []link.Link
+	rd              *ringbuf.Reader
+	closed          atomic.Bool
 	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
 	bootWall time.Time
 
