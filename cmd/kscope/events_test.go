@@ -33,8 +33,8 @@ func tracedExchange(i int, api string, key int16, topic string) exchange.Exchang
 	}
 }
 
-// agent is an httptest server of the agent API over a store.
-func agent(t *testing.T, token string, xs ...exchange.Exchange) (*store.Store, string) {
+// fakeAgent is an httptest server of the agent API over a store.
+func fakeAgent(t *testing.T, token string, xs ...exchange.Exchange) (*store.Store, string) {
 	t.Helper()
 	st := store.New(store.Config{})
 	for _, e := range xs {
@@ -64,7 +64,7 @@ func runEvents(t *testing.T, ctx context.Context, out io.Writer, args ...string)
 
 func TestEventsTable(t *testing.T) {
 	t.Setenv("KSCOPE_TOKEN", "")
-	_, url := agent(t, "",
+	_, url := fakeAgent(t, "",
 		tracedExchange(1, "Produce", 0, "orders"),
 		tracedExchange(2, "Fetch", 1, "payments"),
 		tracedExchange(3, "Produce", 0, "orders"))
@@ -99,7 +99,7 @@ func TestTableWithoutProcess(t *testing.T) {
 
 func TestEventsJSON(t *testing.T) {
 	t.Setenv("KSCOPE_TOKEN", "s3cret")
-	_, url := agent(t, "s3cret",
+	_, url := fakeAgent(t, "s3cret",
 		tracedExchange(1, "Produce", 0, "orders"),
 		tracedExchange(2, "Fetch", 1, "payments"))
 	var out bytes.Buffer
@@ -144,7 +144,7 @@ func TestEventsFollow(t *testing.T) {
 	t.Setenv("KSCOPE_TOKEN", "")
 	for _, output := range []string{"table", "jsonl"} {
 		t.Run(output, func(t *testing.T) {
-			st, url := agent(t, "", tracedExchange(1, "Produce", 0, "orders"))
+			st, url := fakeAgent(t, "", tracedExchange(1, "Produce", 0, "orders"))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var buf syncBuffer

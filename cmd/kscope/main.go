@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(analyzeCmd(), brokerCmd(), benchCmd(), eventsCmd())
+	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)
 		os.Exit(1)

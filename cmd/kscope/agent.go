@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kscope/internal/agent"
+	"kscope/internal/capture/ebpf"
+	"kscope/internal/conn"
+	"kscope/internal/kafka"
+	"kscope/internal/server"
+	"kscope/internal/store"
+)
+
+func agentCmd() *cobra.Command {
+	var (
+		listen, token, memory, cgroup string
+		pids                          []uint
+		ports                         []uint
+		perSyscall, ringBytes         int
+		maxFrame                      int
+		timeout                       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Trace every Kafka connection of this machine with eBPF and serve what it sees",
+		Long: `Trace the Kafka traffic of every process on this machine (or of --pid,
+--cgroup, --port) with eBPF on socket system calls: no client library,
+broker plugin or restart. Each exchange is attributed to the process, the
+container and the Kubernetes pod that made it.
+
+The API listens on 127.0.0.1:7070: GET /api/v1/exchanges (JSON lines, the
+schema of kscope analyze -o jsonl plus the process fields and side),
+/api/v1/stats, /metrics (Prometheus), /healthz. Read it with kscope events.
+Listening beyond loopback needs --token (or KSCOPE_TOKEN); clients then send
+"Authorization: Bearer <token>".
+
+Tracing needs root, or the capabilities CAP_BPF, CAP_PERFMON and
+CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
+		Example: `  sudo kscope agent
+  sudo kscope agent --port 9092 --memory 512MiB
+  sudo KSCOPE_TOKEN=s3cret kscope agent --listen 0.0.0.0:7070`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if token == "" {
+				token = os.Getenv("KSCOPE_TOKEN")
+			}
+			budget, err := parseBytes(memory)
+			if err != nil {
+				return fmt.Errorf("--memory: %w", err)
+			}
+			st := store.New(store.Config{MemoryBytes: budget})
+			var ag *agent.Agent
+			srv, err := server.New(server.Config{Listen: listen, Token: token}, st, func() any { return ag.Stats() })
+			if err != nil {
+				return err
+			}
+			if err := ebpf.CheckPrivileges(); err != nil {
+				return err
+			}
+			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes}
+			for _, p := range ports {
+				if p == 0 || p > 65535 {
+					return fmt.Errorf("--port %d is not a port", p)
+				}
+				opts.Ports = append(opts.Ports, uint16(p))
+			}
+			for _, p := range pids {
+				opts.PIDs = append(opts.PIDs, uint32(p))
+			}
+			src, err := ebpf.Open(opts)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			ag = agent.New(agent.Config{
+				Source:      src,
+				SourceStats: func() agent.CaptureStats { return captureStats(src.Stats()) },
+				Decoder:     kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
+				Store:       st,
+				Processes:   conn.NewResolver(""),
+			})
+			if err := srv.Register(ag.Collector()); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)).With("component", "agent")
+			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget)
+			// Either one ending (an error, or Ctrl-C) ends both.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			errs := make(chan error, 2)
+			go func() { errs <- ag.Run(ctx) }()
+			go func() { errs <- srv.Run(ctx) }()
+			err = <-errs
+			cancel()
+			if err2 := <-errs; err == nil {
+				err = err2
+			}
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", server.DefaultListen, "address of the API; beyond loopback it needs --token")
+	f.StringVar(&token, "token", "", "bearer token the API requires (default $KSCOPE_TOKEN)")
+	f.UintSliceVar(&pids, "pid", nil, "trace only these processes (repeatable)")
+	f.StringVar(&cgroup, "cgroup", "", "trace only this cgroup v2 (path under /sys/fs/cgroup, or id)")
+	f.UintSliceVar(&ports, "port", nil, "trace only connections with this local or remote port (repeatable)")
+	f.StringVar(&memory, "memory", "256MiB", "memory budget of the exchange store (e.g. 512MiB, 2GiB)")
+	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
+	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
+	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
+	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")
+	return cmd
+}
+
+func captureStats(s ebpf.Stats) agent.CaptureStats {
+	return agent.CaptureStats{
+		Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents,
+		RingDrops: s.RingDrops, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
+	}
+}
+
+// parseBytes reads a size such as 268435456, 256MiB, 512MB or 2GiB.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 256MiB)", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,149 @@
+// Package agent runs the live pipeline: a capture source (eBPF) into the
+// Kafka decoder, exchanges into the store, and the counters of every stage
+// for the API and /metrics. It owns the decoder: one goroutine feeds it,
+// under one mutex that stats readers also take.
+package agent
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+
+	"kscope/internal/capture"
+	"kscope/internal/conn"
+	"kscope/internal/exchange"
+	"kscope/internal/kafka"
+	"kscope/internal/store"
+)
+
+// Source is a live capture source that can be told which connections are
+// not Kafka, so that it stops copying their bytes.
+type Source interface {
+	capture.Source
+	SetVerdict(c *capture.Conn, kafka bool) error
+}
+
+// Config wires an agent.
+type Config struct {
+	Source Source
+	// SourceStats returns the source's counters.
+	SourceStats func() CaptureStats
+	Decoder     kafka.Options
+	Store       *store.Store
+	// Processes names the process of a connection's pid.
+	Processes *conn.Resolver
+}
+
+// Agent is a running pipeline.
+type Agent struct {
+	cfg Config
+	ids kafka.TopicIDs
+
+	mu  sync.Mutex // guards dec: fed by Run, read by Stats
+	dec *kafka.Decoder
+}
+
+// New builds an agent; Run starts it.
+func New(cfg Config) *Agent {
+	a := &Agent{cfg: cfg}
+	opts := cfg.Decoder
+	opts.OnVerdict = func(c *capture.Conn, isKafka bool) {
+		// A failed verdict only costs copies: the decoder ignores
+		// the connection either way.
+		_ = cfg.Source.SetVerdict(c, isKafka)
+	}
+	bopt := exchange.Options{Bodies: true}
+	if cfg.Processes != nil {
+		bopt.Process = cfg.Processes.Lookup
+	}
+	a.dec = kafka.NewDecoder(opts, &a.ids, func(p kafka.Pair) {
+		cfg.Store.Add(exchange.Build(p, &a.ids, bopt))
+	})
+	return a
+}
+
+// Run feeds the decoder until ctx ends or the source fails. Requests
+// without a response expire on the wall clock, also when no traffic comes.
+func (a *Agent) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		// Close the source when ctx ends so that a blocked Next returns.
+		select {
+		case <-ctx.Done():
+			a.cfg.Source.Close()
+		case <-done:
+		}
+	}()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				a.mu.Lock()
+				a.dec.Expire(now)
+				a.mu.Unlock()
+			}
+		}
+	}()
+	for {
+		ch, err := a.cfg.Source.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if ch.Conn == nil {
+			continue
+		}
+		if a.cfg.Processes != nil && ch.Conn.PID != 0 {
+			// Name the process now: a short-lived client (a kcat
+			// run) may have exited by the time its exchange is
+			// complete. Cached lookups cost ~100ns.
+			a.cfg.Processes.Lookup(ch.Conn.PID)
+		}
+		a.mu.Lock()
+		a.dec.Feed(ch)
+		a.mu.Unlock()
+	}
+}
+
+// Stats is what /api/v1/stats shows of the agent.
+type Stats struct {
+	Capture CaptureStats `json:"capture"`
+	Decoder kafka.Stats  `json:"decoder"`
+	// MemoryBytes is the heap in use by the whole agent process.
+	MemoryBytes uint64 `json:"memory_bytes"`
+}
+
+// Stats returns the counters of every stage.
+func (a *Agent) Stats() Stats {
+	a.mu.Lock()
+	d := a.dec.Stats()
+	a.mu.Unlock()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := Stats{Decoder: d, MemoryBytes: ms.HeapInuse}
+	if a.cfg.SourceStats != nil {
+		s.Capture = a.cfg.SourceStats()
+	}
+	return s
+}
+
+// CaptureStats are the live source's counters.
+type CaptureStats struct {
+	Events     uint64 `json:"events"`
+	Bytes      uint64 `json:"bytes"`
+	LostBytes  uint64 `json:"lost_bytes"`
+	LostEvents uint64 `json:"lost_events"`
+	// RingDrops are events the kernel could not queue (the ring was
+	// full), per CPU.
+	RingDrops       uint64   `json:"ring_drops"`
+	RingDropsPerCPU []uint64 `json:"ring_drops_per_cpu"`
+	Connections     int      `json:"live_connections"`
+}
