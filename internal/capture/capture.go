@@ -25,6 +25,9 @@ type Conn struct {
 	// what it read. Both are 0 for capture files.
 	PID uint32
 	FD  int32
+	// Comm is the traced process's command name when the source saw
+	// its first event, for processes gone before /proc is read.
+	Comm string
 }
 
 func (c *Conn) String() string { return fmt.Sprintf("#%d %s-%s", c.ID, c.A, c.B) }

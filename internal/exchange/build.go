@@ -94,7 +94,7 @@ func (b *builder) header() {
 			if p.ClientDir != capture.AtoB {
 				traced, x.Side = &x.Server, "server"
 			}
-			traced.PID = c.PID
+			traced.PID, traced.Process = c.PID, c.Comm
 			if b.opt.Process != nil {
 				if pr, ok := b.opt.Process(c.PID); ok {
 					traced.Process, traced.Cmdline = pr.Comm, pr.Cmdline

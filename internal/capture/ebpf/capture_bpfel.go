@@ -76,6 +76,7 @@ type captureEventHdr struct {
 	Pad    uint16
 	Laddr  [16]uint8
 	Raddr  [16]uint8
+	Comm   [16]int8
 }
 
 type captureFlag uint32

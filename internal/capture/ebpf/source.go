@@ -9,6 +9,7 @@
 package ebpf
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -263,7 +264,7 @@ func (s *Source) Next() (capture.Chunk, error) {
 }
 
 // Event layout: struct event_hdr in bpf/capture.c.
-const hdrSize = 80
+const hdrSize = 96
 
 type hdr struct {
 	ts, connID, lost uint64
@@ -275,6 +276,7 @@ type hdr struct {
 	family           uint16
 	lport, rport     uint16
 	laddr, raddr     [16]byte
+	comm             [16]byte
 }
 
 func parseHdr(b []byte) (h hdr, ok bool) {
@@ -296,6 +298,7 @@ func parseHdr(b []byte) (h hdr, ok bool) {
 	h.rport = le.Uint16(b[44:])
 	copy(h.laddr[:], b[48:64])
 	copy(h.raddr[:], b[64:80])
+	copy(h.comm[:], b[80:96])
 	return h, int(h.size) <= len(b)-hdrSize
 }
 
@@ -319,7 +322,7 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	s.mu.Lock()
 	cn := s.conns[h.connID]
 	if cn == nil {
-		cn = &conn{c: &capture.Conn{ID: h.connID, PID: h.tgid, FD: h.fd}}
+		cn = &conn{c: &capture.Conn{ID: h.connID, PID: h.tgid, FD: h.fd, Comm: cString(h.comm[:])}}
 		cn.c.A, cn.c.B = h.endpoints()
 		if h.lport == 0 || h.rport == 0 {
 			if a, b, err := procEndpoints(h.tgid, h.fd); err == nil {
@@ -462,4 +465,12 @@ func bootWall() time.Time {
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	now := time.Now()
 	return now.Add(-time.Duration(mono.Nano()))
+}
+
+// cString is a NUL-terminated kernel string.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }

@@ -94,6 +94,11 @@ struct event_hdr {
 	__u16 _pad;
 	__u8 laddr[16]; /* network order; IPv4 in the first 4 bytes */
 	__u8 raddr[16];
+	/* The process's command name (its main thread's comm, not the
+	 * calling thread's: client libraries name their I/O threads), read
+	 * here because a short-lived client may exit before user space
+	 * looks it up in /proc. */
+	char comm[16];
 };
 
 struct event {
@@ -325,6 +330,10 @@ static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
 	h->_pad = 0;
 	__builtin_memcpy(h->laddr, st->laddr, 16);
 	__builtin_memcpy(h->raddr, st->raddr, 16);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	if (!leader || BPF_CORE_READ_INTO(&h->comm, leader, comm))
+		__builtin_memset(h->comm, 0, sizeof(h->comm));
 }
 
 static __always_inline struct cpu_stats *get_stats(void)

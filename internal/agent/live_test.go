@@ -1,0 +1,332 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"kscope/internal/capture/ebpf"
+	"kscope/internal/conn"
+	"kscope/internal/demo"
+	"kscope/internal/exchange"
+	"kscope/internal/store"
+	"kscope/internal/testenv"
+)
+
+// live is an agent tracing the whole machine, with an embedded cluster in
+// this process (so the broker side is traced too).
+type live struct {
+	t       *testing.T
+	cluster *demo.Cluster
+	addr    string
+	st      *store.Store
+	ag      *Agent
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func startCluster(t *testing.T, topics ...string) *demo.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := demo.StartCluster(ctx, demo.Config{Brokers: 1, Partitions: 3, Topics: topics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func startAgent(t *testing.T, c *demo.Cluster, opts ebpf.Options) *live {
+	t.Helper()
+	testenv.Root(t)
+	src, err := ebpf.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &live{t: t, cluster: c, addr: c.Addrs()[0], st: store.New(store.Config{MemoryBytes: 64 << 20}), done: make(chan error, 1)}
+	l.ag = New(Config{
+		Source:      src,
+		SourceStats: func() CaptureStats { s := src.Stats(); return CaptureStats{Events: s.Events, RingDrops: s.RingDrops} },
+		Store:       l.st,
+		Processes:   conn.NewResolver(""),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	go func() { l.done <- l.ag.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-l.done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("agent did not stop")
+		}
+	})
+	return l
+}
+
+func (l *live) port() uint16 {
+	_, p, _ := net.SplitHostPort(l.addr)
+	n, _ := strconv.Atoi(p)
+	return uint16(n)
+}
+
+// client exchanges of a process, waiting up to a few seconds for them.
+func (l *live) exchangesOf(pid int, want func([]exchange.Exchange) bool) []exchange.Exchange {
+	l.t.Helper()
+	var out []exchange.Exchange
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, _ := l.st.Query(store.Query{Filter: exchange.Filter{Processes: []string{strconv.Itoa(pid)}, Side: "client"}, Limit: 100000})
+		out = out[:0]
+		for _, r := range recs {
+			out = append(out, r.Exchange)
+		}
+		if want(out) || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func run(t *testing.T, stdin string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return cmd
+}
+
+func has(xs []exchange.Exchange, api, topic string) bool {
+	for _, e := range xs {
+		if e.API != api {
+			continue
+		}
+		for _, tp := range e.Topics {
+			if tp.Name == topic {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkClient asserts what a user reads in the events table for a traced
+// client process: its pid, name and client id, the topic and partitions.
+func checkClient(t *testing.T, xs []exchange.Exchange, pid int, comm, clientID, topic string, apis ...string) {
+	t.Helper()
+	if len(xs) == 0 {
+		t.Fatalf("%s[%d]: no exchanges", comm, pid)
+	}
+	for _, e := range xs {
+		if e.Client.PID != uint32(pid) || e.Side != "client" || e.Client.Process != comm {
+			t.Errorf("%s[%d]: exchange %s corr %d attributed to %s[%d] side %q", comm, pid, e.API, e.CorrelationID, e.Client.Process, e.Client.PID, e.Side)
+		}
+		if clientID != "" && e.ClientID != clientID && !strings.HasPrefix(e.ClientID, clientID) {
+			t.Errorf("%s[%d]: client id %q, want %q", comm, pid, e.ClientID, clientID)
+		}
+	}
+	for _, api := range apis {
+		if !has(xs, api, topic) {
+			t.Errorf("%s[%d]: no %s exchange naming topic %s", comm, pid, api, topic)
+		}
+	}
+}
+
+func TestLiveKcat(t *testing.T) {
+	kcat := testenv.Command(t, "kcat", "kcat")
+	c := startCluster(t, "kc")
+	l := startAgent(t, c, ebpf.Options{})
+	var msgs strings.Builder
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&msgs, "order-%d\n", i)
+	}
+	p := run(t, msgs.String(), kcat, "-P", "-b", l.addr, "-t", "kc", "-z", "gzip")
+	xs := l.exchangesOf(p.Process.Pid, func(xs []exchange.Exchange) bool { return has(xs, "Produce", "kc") })
+	checkClient(t, xs, p.Process.Pid, "kcat", "rdkafka", "kc", "Produce", "Metadata")
+	records := int64(0)
+	for _, e := range xs {
+		if e.API == "Produce" {
+			for _, tp := range e.Topics {
+				for _, pp := range tp.Partitions {
+					records += pp.Records
+				}
+			}
+		}
+	}
+	if records != 50 {
+		t.Errorf("kcat produced 50 records, kscope counted %d", records)
+	}
+
+	// A group consumer: JoinGroup, SyncGroup, Fetch, OffsetCommit.
+	cons := exec.Command(kcat, "-b", l.addr, "-G", "kc-group", "-X", "auto.offset.reset=earliest", "kc")
+	if err := cons.Start(); err != nil {
+		t.Fatal(err)
+	}
+	xs = l.exchangesOf(cons.Process.Pid, func(xs []exchange.Exchange) bool {
+		return has(xs, "Fetch", "kc") && has(xs, "OffsetCommit", "kc")
+	})
+	cons.Process.Kill()
+	cons.Wait()
+	checkClient(t, xs, cons.Process.Pid, "kcat", "rdkafka", "kc", "Fetch", "OffsetCommit")
+	groups := map[string]bool{}
+	for _, e := range xs {
+		if e.API == "JoinGroup" || e.API == "SyncGroup" {
+			groups[e.Group] = true
+		}
+	}
+	if !groups["kc-group"] {
+		t.Errorf("no JoinGroup/SyncGroup of kc-group from kcat -G: %v", groups)
+	}
+}
+
+const pyProducer = `
+import sys
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers=sys.argv[1], client_id="py-producer", compression_type="gzip")
+for i in range(40):
+    p.send("py", b"invoice-%d" % i)
+p.flush()
+p.close()
+`
+
+const pyConsumer = `
+import sys, time
+from kafka import KafkaConsumer
+c = KafkaConsumer("py", bootstrap_servers=sys.argv[1], client_id="py-consumer", group_id="py-group",
+                  auto_offset_reset="earliest", max_partition_fetch_bytes=8*1024*1024, fetch_max_bytes=16*1024*1024)
+deadline = time.time() + float(sys.argv[2])
+n = 0
+while time.time() < deadline:
+    for tp, recs in c.poll(timeout_ms=200).items():
+        n += len(recs)
+    c.commit()
+print(n)
+`
+
+func python(t *testing.T) string {
+	py := testenv.Command(t, "/usr/bin/python3", "python3")
+	if exec.Command(py, "-c", "import kafka").Run() != nil {
+		testenv.Skip(t, "python3-kafka not installed (apt-get install python3-kafka)")
+	}
+	return py
+}
+
+func TestLivePython(t *testing.T) {
+	py := python(t)
+	c := startCluster(t, "py") // kafka-python asks Metadata v1, which does not create topics
+	// This consumer starts before the agent: its connections are picked
+	// up at their next read or write.
+	early := exec.Command(py, "-c", pyConsumer, c.Addrs()[0], "12")
+	if err := early.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer early.Wait()
+	time.Sleep(3 * time.Second)
+	l := startAgent(t, c, ebpf.Options{})
+
+	p := run(t, "", py, "-c", pyProducer, l.addr)
+	xs := l.exchangesOf(p.Process.Pid, func(xs []exchange.Exchange) bool { return has(xs, "Produce", "py") })
+	checkClient(t, xs, p.Process.Pid, "python3", "py-producer", "py", "Produce")
+
+	xs = l.exchangesOf(early.Process.Pid, func(xs []exchange.Exchange) bool {
+		return has(xs, "Fetch", "py") && has(xs, "OffsetCommit", "py")
+	})
+	checkClient(t, xs, early.Process.Pid, "python3", "py-consumer", "py", "Fetch", "OffsetCommit")
+}
+
+// A Fetch response above 1 MiB decodes whole: records and bytes are
+// counted, and nothing is marked truncated.
+func TestLiveLargeFetch(t *testing.T) {
+	py := python(t)
+	c := startCluster(t, "py")
+	l := startAgent(t, c, ebpf.Options{})
+	big := `
+import sys
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers=sys.argv[1], client_id="big", batch_size=900000, linger_ms=50, max_request_size=8000000)
+for i in range(3000):
+    p.send("py", b"x" * 1000, partition=0)
+p.flush()
+`
+	run(t, "", py, "-c", big, l.addr)
+	cons := exec.Command(py, "-c", pyConsumer, l.addr, "4")
+	out, err := cons.CombinedOutput()
+	if err != nil {
+		t.Fatalf("consumer: %v\n%s", err, out)
+	}
+	xs := l.exchangesOf(cons.Process.Pid, func(xs []exchange.Exchange) bool { return false })
+	largest := exchange.Exchange{}
+	for _, e := range xs {
+		if e.API == "Fetch" && e.ResponseBytes > largest.ResponseBytes {
+			largest = e
+		}
+	}
+	if largest.ResponseBytes < 1<<20 {
+		t.Fatalf("largest Fetch response %d bytes, want > 1 MiB (consumer read %s records)", largest.ResponseBytes, strings.TrimSpace(string(out)))
+	}
+	var records, bytes int64
+	for _, tp := range largest.Topics {
+		for _, p := range tp.Partitions {
+			records += p.Records
+			bytes += p.Bytes
+		}
+	}
+	if largest.Truncated || records < 1000 || bytes < 1<<20 {
+		t.Errorf("Fetch of %d bytes: truncated %v, %d records, %d record bytes", largest.ResponseBytes, largest.Truncated, records, bytes)
+	}
+}
+
+// A franz-go program (kscope bench traffic) is traced like any client.
+func TestLiveFranzGo(t *testing.T) {
+	c := startCluster(t, "fg")
+	l := startAgent(t, c, ebpf.Options{})
+	bin := filepath.Join(t.TempDir(), "kscope")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kscope").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	p := run(t, "", bin, "bench", "traffic", "--bootstrap", l.addr, "--topic", "fg", "--bytes", "200000", "--record-size", "100", "--consume")
+	xs := l.exchangesOf(p.Process.Pid, func(xs []exchange.Exchange) bool { return has(xs, "Produce", "fg") && has(xs, "Fetch", "fg") })
+	checkClient(t, xs, p.Process.Pid, "kscope", "kgo", "fg", "Produce", "Fetch")
+}
+
+// HTTP on the same machine is no Kafka.
+func TestLiveHTTPIsNotKafka(t *testing.T) {
+	c := startCluster(t)
+	l := startAgent(t, c, ebpf.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	curl := testenv.Command(t, "curl", "curl")
+	for i := 0; i < 5; i++ {
+		run(t, "", curl, "-s", "http://"+ln.Addr().String()+"/")
+	}
+	time.Sleep(time.Second)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	recs, _ := l.st.Query(store.Query{Limit: 100000})
+	for _, r := range recs {
+		if strings.HasSuffix(r.Server.Addr, ":"+port) || strings.HasSuffix(r.Client.Addr, ":"+port) {
+			t.Errorf("HTTP exchange decoded as Kafka: %s", r.API)
+		}
+	}
+	if st := l.ag.Stats(); st.Decoder.NotKafka == 0 {
+		t.Errorf("no connection judged not Kafka: %+v", st.Decoder)
+	}
+}
