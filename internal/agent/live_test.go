@@ -330,3 +330,80 @@ func TestLiveHTTPIsNotKafka(t *testing.T) {
 		t.Errorf("no connection judged not Kafka: %+v", st.Decoder)
 	}
 }
+
+// An agent stopped and started again while a client keeps its connection
+// open picks the connection up at its next bytes and decodes on.
+func TestLiveRestart(t *testing.T) {
+	py := python(t)
+	c := startCluster(t, "py")
+	cons := exec.Command(py, "-c", pyConsumer, c.Addrs()[0], "15")
+	if err := cons.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Wait()
+	fetches := func(l *live) func([]exchange.Exchange) bool {
+		return func(xs []exchange.Exchange) bool {
+			n := 0
+			for _, e := range xs {
+				if e.API == "Fetch" && e.LatencyNS != nil {
+					n++
+				}
+			}
+			return n >= 3
+		}
+	}
+	first := startAgent(t, c, ebpf.Options{})
+	if xs := first.exchangesOf(cons.Process.Pid, fetches(first)); !fetches(first)(xs) {
+		t.Fatalf("first agent: %d exchanges, not 3 fetches", len(xs))
+	}
+	first.cancel()
+	if err := <-first.done; err != nil {
+		t.Fatal(err)
+	}
+	first.done <- nil // for its cleanup
+	second := startAgent(t, c, ebpf.Options{})
+	xs := second.exchangesOf(cons.Process.Pid, fetches(second))
+	if !fetches(second)(xs) {
+		t.Fatalf("restarted agent: %d exchanges of the running consumer, not 3 fetches", len(xs))
+	}
+	checkClient(t, xs, cons.Process.Pid, "python3", "py-consumer", "py", "Fetch")
+}
+
+// More traffic than the agent can take: the kernel ring overflows, the
+// drops are counted, the traced program is not slowed to a halt, and the
+// store stays within its budget.
+func TestLiveFlood(t *testing.T) {
+	testenv.Root(t)
+	c := startCluster(t, "flood")
+	src, err := ebpf.Open(ebpf.Options{RingBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Config{MemoryBytes: 1 << 20})
+	ag := New(Config{Source: src, SourceStats: func() CaptureStats {
+		s := src.Stats()
+		return CaptureStats{RingDrops: s.RingDrops, LostBytes: s.LostBytes}
+	}, Store: st})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ag.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	bin := filepath.Join(t.TempDir(), "kscope")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kscope").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	start := time.Now()
+	run(t, "", bin, "bench", "traffic", "--bootstrap", c.Addrs()[0], "--topic", "flood", "--bytes", "100000000", "--consume")
+	took := time.Since(start)
+	time.Sleep(500 * time.Millisecond)
+	s := ag.Stats()
+	if s.Capture.RingDrops == 0 {
+		t.Errorf("100 MB through a 64 KiB ring and no drop counted: %+v", s.Capture)
+	}
+	if used := st.Stats().Bytes; used > 1<<20 {
+		t.Errorf("store uses %d bytes, budget 1 MiB", used)
+	}
+	t.Logf("100 MB produced and consumed in %s; ring drops %d, lost bytes %d, decoder %d exchanges, %d resyncs",
+		took.Round(time.Millisecond), s.Capture.RingDrops, s.Capture.LostBytes, s.Decoder.Exchanges, s.Decoder.Resyncs)
+}
