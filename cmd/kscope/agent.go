@@ -30,6 +30,7 @@ func agentCmd() *cobra.Command {
 		perSyscall, ringBytes         int
 		maxFrame                      int
 		timeout                       time.Duration
+		noBodies                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -89,6 +90,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				Decoder:     kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
 				Store:       st,
 				Processes:   conn.NewResolver(""),
+				NoBodies:    noBodies,
 			})
 			if err := srv.Register(ag.Collector()); err != nil {
 				return err
@@ -124,6 +126,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
+	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")
 	return cmd
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Store       *store.Store
 	// Processes names the process of a connection's pid.
 	Processes *conn.Resolver
+	// NoBodies leaves the whole request and response out of exchanges:
+	// rendering them is most of the agent's CPU per exchange.
+	NoBodies bool
 }
 
 // Agent is a running pipeline.
@@ -53,7 +56,7 @@ func New(cfg Config) *Agent {
 		// the connection either way.
 		_ = cfg.Source.SetVerdict(c, isKafka)
 	}
-	bopt := exchange.Options{Bodies: true}
+	bopt := exchange.Options{Bodies: !cfg.NoBodies}
 	if cfg.Processes != nil {
 		bopt.Process = cfg.Processes.Lookup
 	}

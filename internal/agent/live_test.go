@@ -303,7 +303,7 @@ func TestLiveFranzGo(t *testing.T) {
 	checkClient(t, xs, p.Process.Pid, "kscope", "kgo", "fg", "Produce", "Fetch")
 }
 
-// HTTP on the same machine is no Kafka.
+// HTTP and a Redis-like line protocol on the same machine are no Kafka.
 func TestLiveHTTPIsNotKafka(t *testing.T) {
 	c := startCluster(t)
 	l := startAgent(t, c, ebpf.Options{})
@@ -318,15 +318,48 @@ func TestLiveHTTPIsNotKafka(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		run(t, "", curl, "-s", "http://"+ln.Addr().String()+"/")
 	}
+	// A Redis-like exchange of lines over a raw TCP connection.
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	go func() {
+		c, err := rl.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 512)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			c.Write(append([]byte("+OK "), buf[:n]...))
+		}
+	}()
+	py := python(t)
+	run(t, "", py, "-c", `
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for i in range(20):
+    s.sendall(b"*1\r\n$4\r\nPING\r\n")
+    s.recv(512)
+s.close()
+`, strconv.Itoa(rl.Addr().(*net.TCPAddr).Port))
 	time.Sleep(time.Second)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	rport := strconv.Itoa(rl.Addr().(*net.TCPAddr).Port)
 	recs, _ := l.st.Query(store.Query{Limit: 100000})
 	for _, r := range recs {
-		if strings.HasSuffix(r.Server.Addr, ":"+port) || strings.HasSuffix(r.Client.Addr, ":"+port) {
-			t.Errorf("HTTP exchange decoded as Kafka: %s", r.API)
+		for _, p := range []string{port, rport} {
+			if strings.HasSuffix(r.Server.Addr, ":"+p) || strings.HasSuffix(r.Client.Addr, ":"+p) {
+				t.Errorf("HTTP or Redis-like exchange decoded as Kafka: %s", r.API)
+			}
 		}
 	}
-	if st := l.ag.Stats(); st.Decoder.NotKafka == 0 {
+	if st := l.ag.Stats(); st.Decoder.NotKafka < 2 {
 		t.Errorf("no connection judged not Kafka: %+v", st.Decoder)
 	}
 }
