@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ func agentCmd() *cobra.Command {
 		maxFrame                      int
 		timeout                       time.Duration
 		noBodies                      bool
+		cpuProfile                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -68,6 +70,17 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			}
 			if err := ebpf.CheckPrivileges(); err != nil {
 				return err
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes}
 			for _, p := range ports {
@@ -127,6 +140,8 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
+	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")
 	return cmd
 }
