@@ -182,64 +182,48 @@ func msTime(ms int64) time.Time {
 func ExtractRecords(body any) []RecordSet {
 	switch b := body.(type) {
 	case *kmsg.ProduceRequest:
-		var x extractor
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				x.count(b.Topics[i].Partitions[j].Records)
+		return extract(func(fn func(i, j int, records *[]byte)) {
+			for i := range b.Topics {
+				for j := range b.Topics[i].Partitions {
+					fn(i, j, &b.Topics[i].Partitions[j].Records)
+				}
 			}
-		}
-		if x.sets == 0 {
-			return nil
-		}
-		x.init()
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				p := &b.Topics[i].Partitions[j]
-				x.parse(i, j, p.Records)
-				p.Records = nil
-			}
-		}
-		return x.done()
+		})
 	case *kmsg.FetchResponse:
-		var x extractor
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				x.count(b.Topics[i].Partitions[j].RecordBatches)
+		return extract(func(fn func(i, j int, records *[]byte)) {
+			for i := range b.Topics {
+				for j := range b.Topics[i].Partitions {
+					fn(i, j, &b.Topics[i].Partitions[j].RecordBatches)
+				}
 			}
-		}
-		if x.sets == 0 {
-			return nil
-		}
-		x.init()
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				p := &b.Topics[i].Partitions[j]
-				x.parse(i, j, p.RecordBatches)
-				p.RecordBatches = nil
-			}
-		}
-		return x.done()
+		})
 	case *kmsg.ShareFetchResponse:
-		var x extractor
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				x.count(b.Topics[i].Partitions[j].Records)
+		return extract(func(fn func(i, j int, records *[]byte)) {
+			for i := range b.Topics {
+				for j := range b.Topics[i].Partitions {
+					fn(i, j, &b.Topics[i].Partitions[j].Records)
+				}
 			}
-		}
-		if x.sets == 0 {
-			return nil
-		}
-		x.init()
-		for i := range b.Topics {
-			for j := range b.Topics[i].Partitions {
-				p := &b.Topics[i].Partitions[j]
-				x.parse(i, j, p.Records)
-				p.Records = nil
-			}
-		}
-		return x.done()
+		})
 	}
 	return nil
+}
+
+// extract reads the record data that each visits (topic index, partition
+// index, the body's record field) in two passes, sizing the backing array
+// first, and clears each field.
+func extract(each func(fn func(i, j int, records *[]byte))) []RecordSet {
+	var x extractor
+	each(func(_, _ int, r *[]byte) { x.count(*r) })
+	if x.sets == 0 {
+		return nil
+	}
+	x.init()
+	each(func(i, j int, r *[]byte) {
+		x.parse(i, j, *r)
+		*r = nil
+	})
+	return x.done()
 }
 
 // extractor parses the partitions of one body into a single backing array
