@@ -1,0 +1,86 @@
+// Package view answers an operator's questions from exchanges: who
+// produces and consumes each topic (overview), how late records reach each
+// consumer (latency), when groups rebalance (rebalances), which consumer
+// falls behind (clients). Each view is a function of exchanges, a time
+// window and filters, returning a plain struct that the API, the CLI and
+// the Prometheus collector render; none of them computes on its own. A view
+// works the same on a live agent's store and on a capture file.
+package view
+
+import (
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+// Window is the time range a view covers; exchanges whose request started
+// in [From, To) count. Rates are per second of the window.
+type Window struct {
+	From, To time.Time
+}
+
+// Seconds is the window's length, at least one second.
+func (w Window) Seconds() float64 {
+	return max(w.To.Sub(w.From).Seconds(), 1)
+}
+
+// WindowOf is the window spanned by exchanges (for a capture file).
+func WindowOf(xs []exchange.Exchange) Window {
+	var w Window
+	for i := range xs {
+		t := xs[i].Time
+		if w.From.IsZero() || t.Before(w.From) {
+			w.From = t
+		}
+		if end := t.Add(time.Nanosecond); end.After(w.To) {
+			w.To = end
+		}
+	}
+	return w
+}
+
+// Once keeps each exchange once. When both ends of a connection are traced
+// on one machine, the agent sees an exchange twice, from the client's side
+// and from the broker's: the client's copy is kept (it names the client
+// process), and a broker-side copy only when its client side was not seen.
+// Exchanges from capture files have no side and are all kept.
+func Once(xs []exchange.Exchange) []exchange.Exchange {
+	type key struct {
+		client, server string
+		corr           int32
+	}
+	clients := make(map[key]bool)
+	for i := range xs {
+		if xs[i].Side == "client" {
+			clients[key{xs[i].Client.Addr, xs[i].Server.Addr, xs[i].CorrelationID}] = true
+		}
+	}
+	out := make([]exchange.Exchange, 0, len(xs))
+	for i := range xs {
+		e := &xs[i]
+		if e.Side == "server" && clients[key{e.Client.Addr, e.Server.Addr, e.CorrelationID}] {
+			continue
+		}
+		out = append(out, *e)
+	}
+	return out
+}
+
+// IsReplication reports broker-to-broker traffic: a Fetch from a follower
+// replica (replica id >= 0, or ReplicaState in Fetch v15+). It is
+// replication, not a consumer.
+func IsReplication(e *exchange.Exchange) bool {
+	return e.APIKey == 1 && e.Detail != nil && e.Detail.Replica
+}
+
+// Client names the client of an exchange as an operator knows it: the
+// process (and pod) when the agent traced it, else the client address.
+type Client struct {
+	// Process is "name[pid]" for a traced process, else empty.
+	Process string `json:"process,omitempty"`
+	PID     uint32 `json:"pid,omitempty"`
+	Pod     string `json:"pod,omitempty"`
+	// Addr is the client's host (without port) when no process is known.
+	Host     string `json:"host,omitempty"`
+	ClientID string `json:"client_id"`
+}
