@@ -1,0 +1,303 @@
+package view
+
+import (
+	"sort"
+	"strconv"
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+// ClientsFilter selects clients. Empty fields match everything.
+type ClientsFilter struct {
+	Topic string
+	// Client matches a process label, command name, pid or client id.
+	Client string
+	Group  string
+}
+
+// ClientsView is lag and throughput per client process, from traffic alone:
+// what each consumer process was told by the broker in its own fetches,
+// and what each producer process sent.
+type ClientsView struct {
+	From      time.Time      `json:"from"`
+	To        time.Time      `json:"to"`
+	Consumers []ConsumerLag  `json:"consumers"`
+	Producers []ProducerRate `json:"producers"`
+}
+
+// ConsumerLag is one consumer process on one partition, as of its last
+// fetch (and last commit) in the window. Values this agent cannot know
+// are null, never estimated.
+type ConsumerLag struct {
+	// Process is "comm[pid]" for a traced process, else
+	// "client-id@host" (a capture file names no process).
+	Process  string `json:"process"`
+	ClientID string `json:"client_id"`
+	// Group is the consumer group this process committed for, or joined;
+	// empty for a consumer without a group.
+	Group     string `json:"group"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+
+	// FetchOffset is the offset the last fetch asked from;
+	// NextOffset is the offset the consumer asks for next: one past the
+	// last complete batch that fetch returned, else FetchOffset.
+	FetchOffset   *int64 `json:"fetch_offset"`
+	NextOffset    *int64 `json:"next_offset"`
+	HighWatermark *int64 `json:"high_watermark"`
+	// OffsetLag is HighWatermark - NextOffset (at least 0) at the last
+	// fetch: records in the log this consumer had not yet received.
+	OffsetLag *int64 `json:"offset_lag"`
+	// TimeLagSeconds is the age of the record at NextOffset when the
+	// last fetch response arrived (now - its append time), 0 when the
+	// consumer had caught up; null when the offset index did not see
+	// that record produced.
+	TimeLagSeconds *float64 `json:"time_lag_seconds"`
+	// CommittedOffset is the last offset committed (OffsetCommit) by
+	// this process; CommitLagSeconds is the commit's time minus the
+	// append time of the last committed record (CommittedOffset - 1),
+	// null when unknown.
+	CommittedOffset  *int64     `json:"committed_offset"`
+	CommitLagSeconds *float64   `json:"commit_lag_seconds"`
+	LastFetch        *time.Time `json:"last_fetch"`
+	LastCommit       *time.Time `json:"last_commit"`
+	// Fetches counts this process's fetch responses for the partition
+	// in the window, Records the records they returned.
+	Fetches       int     `json:"fetches"`
+	Records       int64   `json:"records"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+}
+
+// ProducerRate is one producer process on one topic in the window.
+type ProducerRate struct {
+	Process       string  `json:"process"`
+	ClientID      string  `json:"client_id"`
+	Topic         string  `json:"topic"`
+	Requests      int     `json:"requests"`
+	Records       int64   `json:"records"`
+	Bytes         int64   `json:"bytes"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	BytesPerSec   float64 `json:"bytes_per_sec"`
+	// Acks is the acks setting of its Produce requests: "all" (-1), "1"
+	// or "0"; several comma-separated when it changed.
+	Acks string `json:"acks"`
+	// Errors counts partition errors by Kafka error name; NoResponse
+	// the requests without a response (acks=0 expects none).
+	Errors     map[string]int `json:"errors"`
+	NoResponse int            `json:"no_response"`
+}
+
+// Clients computes consumer lag and producer rates from the exchanges of
+// xs that started in w; Produce exchanges anywhere in xs feed the offset
+// index. Replica fetches are left out; each exchange counts once.
+func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
+	xs = Once(xs)
+	ix := BuildOffsetIndex(xs)
+	secs := w.Seconds()
+	out := ClientsView{From: w.From, To: w.To, Consumers: []ConsumerLag{}, Producers: []ProducerRate{}}
+
+	// A Fetch names no group: learn each process's group from its group
+	// requests, per topic when it committed for it.
+	type procTopic struct{ proc, topic string }
+	groupOf := make(map[string]string)
+	groupOfTopic := make(map[procTopic]string)
+	for i := range xs {
+		e := &xs[i]
+		if e.Group == "" || !groupAPI(e.APIKey) {
+			continue
+		}
+		p := procKey(e)
+		groupOf[p] = e.Group
+		if e.APIKey == 8 {
+			for _, t := range e.Topics {
+				groupOfTopic[procTopic{p, t.Name}] = e.Group
+			}
+		}
+	}
+
+	type key struct {
+		proc, topic string
+		partition   int32
+	}
+	cons := make(map[key]*ConsumerLag)
+	get := func(e *exchange.Exchange, proc, topic string, partition int32) *ConsumerLag {
+		k := key{proc, topic, partition}
+		c := cons[k]
+		if c == nil {
+			g := groupOfTopic[procTopic{proc, topic}]
+			if g == "" {
+				g = groupOf[proc]
+			}
+			c = &ConsumerLag{Process: proc, ClientID: e.ClientID, Group: g, Topic: topic, Partition: partition}
+			cons[k] = c
+		}
+		return c
+	}
+	type pkey struct{ proc, topic string }
+	prods := make(map[pkey]*ProducerRate)
+	acks := make(map[pkey]map[string]bool)
+
+	for i := range xs {
+		e := &xs[i]
+		if !inWindow(w, e.Time) {
+			continue
+		}
+		proc := procKey(e)
+		if f.Client != "" && !matchesProc(f.Client, proc, &e.Client, e.ClientID) {
+			continue
+		}
+		switch {
+		case e.APIKey == 1 && e.Latency != nil && !IsReplication(e):
+			arrived := e.Time.Add(*e.Latency)
+			for _, t := range e.Topics {
+				if f.Topic != "" && t.Name != f.Topic {
+					continue
+				}
+				for _, p := range t.Partitions {
+					// With fetch sessions (KIP-227) a partition without
+					// news is left out of the response: no state then.
+					if p.Error != "" || p.HighWatermark == nil || p.FetchOffset == nil {
+						continue
+					}
+					c := get(e, proc, t.Name, p.Partition)
+					if c.LastFetch != nil && c.LastFetch.After(arrived) {
+						continue
+					}
+					c.Fetches++
+					c.Records += p.Records
+					next := *p.FetchOffset
+					for _, b := range p.Batches {
+						next = max(next, b.BaseOffset+int64(b.LastOffsetDelta)+1)
+					}
+					hw := *p.HighWatermark
+					lag := max(hw-next, 0)
+					c.FetchOffset, c.NextOffset, c.HighWatermark, c.OffsetLag = lagPtr(*p.FetchOffset), lagPtr(next), lagPtr(hw), lagPtr(lag)
+					c.LastFetch = lagPtr(arrived)
+					c.TimeLagSeconds = nil
+					if lag == 0 {
+						c.TimeLagSeconds = lagPtr(0.0)
+					} else if at, ok := ix.Lookup(t.Name, p.Partition, next); ok {
+						c.TimeLagSeconds = lagPtr(max(arrived.Sub(at.Appended).Seconds(), 0))
+					}
+				}
+			}
+		case e.APIKey == 8:
+			for _, t := range e.Topics {
+				if f.Topic != "" && t.Name != f.Topic {
+					continue
+				}
+				for _, p := range t.Partitions {
+					if p.Error != "" || p.CommittedOffset == nil || *p.CommittedOffset < 0 {
+						continue
+					}
+					c := get(e, proc, t.Name, p.Partition)
+					if c.LastCommit != nil && c.LastCommit.After(e.Time) {
+						continue
+					}
+					if c.Group == "" {
+						c.Group = e.Group
+					}
+					c.CommittedOffset, c.LastCommit = lagPtr(*p.CommittedOffset), lagPtr(e.Time)
+					c.CommitLagSeconds = nil
+					if at, ok := ix.Lookup(t.Name, p.Partition, *p.CommittedOffset-1); ok {
+						c.CommitLagSeconds = lagPtr(max(e.Time.Sub(at.Appended).Seconds(), 0))
+					}
+				}
+			}
+		case e.APIKey == 0:
+			for _, t := range e.Topics {
+				if f.Topic != "" && t.Name != f.Topic {
+					continue
+				}
+				k := pkey{proc, t.Name}
+				pr := prods[k]
+				if pr == nil {
+					pr = &ProducerRate{Process: proc, ClientID: e.ClientID, Topic: t.Name, Errors: map[string]int{}}
+					prods[k] = pr
+					acks[k] = map[string]bool{}
+				}
+				pr.Requests++
+				if e.Latency == nil {
+					pr.NoResponse++
+				}
+				if e.Detail != nil && e.Detail.Acks != nil {
+					acks[k][acksName(*e.Detail.Acks)] = true
+				}
+				for _, p := range t.Partitions {
+					pr.Records += p.Records
+					pr.Bytes += p.Bytes
+					if p.Error != "" {
+						pr.Errors[p.Error]++
+					}
+				}
+			}
+		}
+	}
+	for _, c := range cons {
+		if f.Group != "" && c.Group != f.Group {
+			continue
+		}
+		c.RecordsPerSec = float64(c.Records) / secs
+		out.Consumers = append(out.Consumers, *c)
+	}
+	sort.Slice(out.Consumers, func(i, j int) bool {
+		a, b := &out.Consumers[i], &out.Consumers[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		if a.Partition != b.Partition {
+			return a.Partition < b.Partition
+		}
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		return a.Process < b.Process
+	})
+	if f.Group == "" {
+		for k, pr := range prods {
+			pr.RecordsPerSec = float64(pr.Records) / secs
+			pr.BytesPerSec = float64(pr.Bytes) / secs
+			var as []string
+			for a := range acks[k] {
+				as = append(as, a)
+			}
+			sort.Strings(as)
+			for i, a := range as {
+				if i > 0 {
+					pr.Acks += ","
+				}
+				pr.Acks += a
+			}
+			out.Producers = append(out.Producers, *pr)
+		}
+	}
+	sort.Slice(out.Producers, func(i, j int) bool {
+		a, b := &out.Producers[i], &out.Producers[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Process < b.Process
+	})
+	return out
+}
+
+// groupAPI: the consumer-group requests that name the member's group
+// (OffsetCommit, OffsetFetch, JoinGroup, Heartbeat, LeaveGroup,
+// SyncGroup, ConsumerGroupHeartbeat).
+func groupAPI(key int16) bool {
+	switch key {
+	case 8, 9, 11, 12, 13, 14, 68:
+		return true
+	}
+	return false
+}
+
+func acksName(a int16) string {
+	if a == -1 {
+		return "all"
+	}
+	return strconv.Itoa(int(a))
+}
+
+func lagPtr[T any](v T) *T { return &v }

@@ -1,0 +1,124 @@
+package view
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+func consumerOf(t *testing.T, v ClientsView, client string) ConsumerLag {
+	t.Helper()
+	for _, c := range v.Consumers {
+		if c.ClientID == client {
+			return c
+		}
+	}
+	t.Fatalf("no consumer %s in %+v", client, v.Consumers)
+	return ConsumerLag{}
+}
+
+func TestClientsOffsetAndTimeLag(t *testing.T) {
+	xs := slowAndFast()
+	commit := exchange.Exchange{
+		Time: t0.Add(29*time.Second + 200*time.Millisecond), Latency: dur(time.Millisecond), APIKey: 8, API: "OffsetCommit",
+		ClientID: "invoicing", Group: "billing",
+		Client: exchange.Endpoint{Addr: "10.0.0.3:42001"}, Server: exchange.Endpoint{Addr: "10.0.0.9:9092"},
+		Topics: []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: 0, CommittedOffset: lagPtr(int64(150))}}}},
+	}
+	xs = append(xs, commit)
+	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	fast, slow := consumerOf(t, v, "shipping"), consumerOf(t, v, "invoicing")
+
+	if fast.OffsetLag == nil || *fast.OffsetLag != 0 || fast.TimeLagSeconds == nil || *fast.TimeLagSeconds != 0 {
+		t.Errorf("fast consumer lag %v / %v, want 0 / 0", fast.OffsetLag, fast.TimeLagSeconds)
+	}
+	// Last slow fetch: asked 145, got [145,150), high watermark 300.
+	if slow.NextOffset == nil || *slow.NextOffset != 150 || slow.OffsetLag == nil || *slow.OffsetLag != 150 {
+		t.Errorf("slow next %v lag %v, want 150 / 150", slow.NextOffset, slow.OffsetLag)
+	}
+	// Offset 150 was appended when the Produce at 15s was answered
+	// (15.002s); the fetch response arrived at 29.101s.
+	if slow.TimeLagSeconds == nil || math.Abs(*slow.TimeLagSeconds-14.099) > 1e-6 {
+		t.Errorf("slow time lag %v, want 14.099", slow.TimeLagSeconds)
+	}
+	if slow.Group != "billing" {
+		t.Errorf("group %q, want billing (from its OffsetCommit)", slow.Group)
+	}
+	// Committed 150: the last committed record 149 was appended at
+	// 14.002s, committed at 29.2s.
+	if slow.CommitLagSeconds == nil || math.Abs(*slow.CommitLagSeconds-15.198) > 1e-6 {
+		t.Errorf("commit lag %v, want 15.198", slow.CommitLagSeconds)
+	}
+	if fast.CommitLagSeconds != nil {
+		t.Errorf("fast consumer never committed: commit lag %v, want null", *fast.CommitLagSeconds)
+	}
+	if len(v.Producers) != 1 {
+		t.Fatalf("producers %+v", v.Producers)
+	}
+	p := v.Producers[0]
+	if p.Records != 300 || p.Requests != 30 || p.Acks != "all" || math.Abs(p.RecordsPerSec-300/v.windowSeconds()) > 1e-9 {
+		t.Errorf("producer %+v", p)
+	}
+}
+
+func (v ClientsView) windowSeconds() float64 { return Window{v.From, v.To}.Seconds() }
+
+func TestClientsProducerErrorsAndAcks0(t *testing.T) {
+	ok := produce("p", t0, "t", 0, 0, 10)
+	bad := produce("p", t0.Add(time.Second), "t", 0, 0, 10)
+	bad.Topics[0].Partitions[0].Error = "NOT_LEADER_OR_FOLLOWER"
+	bad.Topics[0].Partitions[0].BaseOffset = lagPtr(int64(-1))
+	fire := produce("p", t0.Add(2*time.Second), "t", 0, 0, 10)
+	fire.Latency, fire.Topics[0].Partitions[0].BaseOffset, fire.Detail.Acks = nil, nil, lagPtr(int16(0))
+	xs := []exchange.Exchange{ok, bad, fire}
+	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	if len(v.Producers) != 1 {
+		t.Fatalf("producers %+v", v.Producers)
+	}
+	p := v.Producers[0]
+	if p.Errors["NOT_LEADER_OR_FOLLOWER"] != 1 || p.NoResponse != 1 || p.Acks != "0,all" || p.Requests != 3 {
+		t.Errorf("producer %+v", p)
+	}
+	if ix := BuildOffsetIndex(xs); ix.Ranges() != 1 {
+		t.Errorf("index holds %d ranges, want 1 (errors and acks=0 give no offset)", ix.Ranges())
+	}
+}
+
+func TestOffsetIndexBoundedAndOverlaps(t *testing.T) {
+	ix := NewOffsetIndex(3)
+	for i := range int64(5) {
+		e := produce("p", t0.Add(time.Duration(i)*time.Second), "t", 0, i*10, 10)
+		ix.Add(&e)
+	}
+	if ix.Ranges() != 3 || ix.Dropped != 2 {
+		t.Errorf("ranges %d dropped %d, want 3 and 2", ix.Ranges(), ix.Dropped)
+	}
+	if _, ok := ix.Lookup("t", 0, 5); ok {
+		t.Error("an evicted range still answers")
+	}
+	if at, ok := ix.Lookup("t", 0, 49); !ok || !at.Produced.Equal(t0.Add(4*time.Second)) {
+		t.Errorf("offset 49: %+v %v", at, ok)
+	}
+	if _, ok := ix.Lookup("t", 0, 50); ok {
+		t.Error("offset 50 was never produced")
+	}
+	// The topic recreated: offsets from 0 again replace what overlaps.
+	e := produce("p", t0.Add(time.Minute), "t", 0, 25, 10)
+	ix.Add(&e)
+	if at, ok := ix.Lookup("t", 0, 30); !ok || !at.Produced.Equal(t0.Add(time.Minute)) {
+		t.Errorf("offset 30 after overlap: %+v", at)
+	}
+	if _, ok := ix.Lookup("t", 0, 22); ok {
+		t.Error("offset 22: its range overlapped a newer one and should be gone")
+	}
+	// LogAppendTime wins over the response time.
+	lat := t0.Add(time.Hour)
+	e = produce("p", t0, "u", 0, 0, 1)
+	e.Topics[0].Partitions[0].LogAppendTime = &lat
+	ix.Add(&e)
+	if at, _ := ix.Lookup("u", 0, 0); !at.LogAppendTime || !at.Appended.Equal(lat) {
+		t.Errorf("log append time not used: %+v", at)
+	}
+}
