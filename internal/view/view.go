@@ -49,6 +49,12 @@ func Once(xs []exchange.Exchange) []exchange.Exchange {
 		client, server string
 		corr           int32
 	}
+	// Without broker-side copies there is nothing to drop: the slice is
+	// returned as it is, neither copied nor indexed (views over millions
+	// of exchanges depend on this).
+	if !hasServerSide(xs) {
+		return xs
+	}
 	clients := make(map[key]bool)
 	for i := range xs {
 		if xs[i].Side == "client" {
@@ -64,6 +70,15 @@ func Once(xs []exchange.Exchange) []exchange.Exchange {
 		out = append(out, *e)
 	}
 	return out
+}
+
+func hasServerSide(xs []exchange.Exchange) bool {
+	for i := range xs {
+		if xs[i].Side == "server" {
+			return true
+		}
+	}
+	return false
 }
 
 // IsReplication reports broker-to-broker traffic: a Fetch from a follower

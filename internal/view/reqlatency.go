@@ -1,0 +1,230 @@
+package view
+
+import (
+	"math/bits"
+	"sort"
+	"time"
+
+	"kscope/internal/exchange"
+)
+
+// Request latency rows name the API; two kinds of Fetch are told apart from
+// it, so that neither inflates the latency of consumers that get records.
+const (
+	// APIFetchEmptyLongPoll: a consumer Fetch whose response carried no
+	// records and came after (nearly) the request's max_wait_ms: the
+	// broker waited for data that did not come. Its latency is the
+	// consumer's configured wait, not the broker's speed.
+	APIFetchEmptyLongPoll = "Fetch (empty long-poll)"
+	// APIFetchReplication: a follower broker's replica fetch.
+	APIFetchReplication = "Fetch (replication)"
+)
+
+// rlLongPollShare is how close to max_wait_ms an empty Fetch must take to be
+// counted as a long-poll that waited it out.
+const rlLongPollShare = 0.8
+
+// LatencyRow is the latency and error rate of one API, overall or for one
+// broker or one client. Quantiles are in seconds, over the requests that
+// got a response, and within 2% of the exact value.
+type LatencyRow struct {
+	API    string  `json:"api"`
+	Broker string  `json:"broker,omitempty"`
+	Client *Client `json:"client,omitempty"`
+	// Requests counts the requests sent; Answered those with a response
+	// (acks=0 Produce requests get none).
+	Requests       int64   `json:"requests"`
+	Answered       int64   `json:"answered"`
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	P50            float64 `json:"p50_seconds"`
+	P90            float64 `json:"p90_seconds"`
+	P99            float64 `json:"p99_seconds"`
+	Max            float64 `json:"max_seconds"`
+	// Errors counts requests with an error (top-level or in any
+	// partition); ErrorsByCode counts them by Kafka error name.
+	Errors       int64            `json:"errors"`
+	ErrorRate    float64          `json:"error_rate"`
+	ErrorsByCode map[string]int64 `json:"errors_by_code,omitempty"`
+}
+
+// RequestLatency is request latency per API, per API and broker, and per
+// API and client.
+type RequestLatency struct {
+	ByAPI    []LatencyRow `json:"by_api"`
+	ByBroker []LatencyRow `json:"by_broker"`
+	ByClient []LatencyRow `json:"by_client"`
+}
+
+// RequestLatencyOf computes only the request latency part of the overview.
+func RequestLatencyOf(xs []exchange.Exchange, w Window, f OverviewFilter) RequestLatency {
+	return Overview(xs, w, f).Latency
+}
+
+// rlAPI is the row an exchange's latency belongs to.
+func rlAPI(e *exchange.Exchange, records int64) string {
+	if e.APIKey != 1 {
+		return e.API
+	}
+	if IsReplication(e) {
+		return APIFetchReplication
+	}
+	if records == 0 && e.Latency != nil && e.Detail != nil && e.Detail.MaxWaitMS != nil && *e.Detail.MaxWaitMS > 0 &&
+		float64(*e.Latency) >= rlLongPollShare*float64(time.Duration(*e.Detail.MaxWaitMS)*time.Millisecond) {
+		return APIFetchEmptyLongPoll
+	}
+	return e.API
+}
+
+// Histogram buckets: values below 1<<rlSubBits nanoseconds are exact; above,
+// each power of two is cut in 1<<rlSubBits buckets, so a bucket spans at
+// most 1/32 of its value and its middle is within 1.6% of any value in
+// it. A histogram is fixed-size whatever the traffic.
+const (
+	rlSubBits    = 5
+	rlMaxExp     = 43 // 2^43 ns: 2.4 hours; longer is clamped
+	rlBuckets = (rlMaxExp - rlSubBits + 1) << rlSubBits
+)
+
+// rlStats accumulates one row.
+type rlStats struct {
+	requests, answered, errors int64
+	errorsByCode               map[string]int64
+	min, max                   time.Duration
+	counts                     *[rlBuckets]uint32
+}
+
+func rlBucket(ns uint64) int {
+	if ns < 1<<rlSubBits {
+		return int(ns)
+	}
+	exp := bits.Len64(ns) - 1 // ns in [2^exp, 2^(exp+1))
+	if exp >= rlMaxExp {
+		return rlBuckets - 1
+	}
+	sub := int(ns>>(exp-rlSubBits)) & (1<<rlSubBits - 1)
+	return (exp-rlSubBits+1)<<rlSubBits + sub
+}
+
+// rlBucketMid is the middle of bucket b, in nanoseconds.
+func rlBucketMid(b int) float64 {
+	if b < 1<<rlSubBits {
+		return float64(b)
+	}
+	exp := b>>rlSubBits + rlSubBits - 1
+	sub := b & (1<<rlSubBits - 1)
+	lo := uint64(1)<<exp + uint64(sub)<<(exp-rlSubBits)
+	return float64(lo) + float64(uint64(1)<<(exp-rlSubBits))/2
+}
+
+// add counts one request; codes are its distinct error names.
+func (s *rlStats) add(e *exchange.Exchange, codes []string) {
+	s.requests++
+	if len(codes) > 0 {
+		s.errors++
+		if s.errorsByCode == nil {
+			s.errorsByCode = make(map[string]int64)
+		}
+		for _, c := range codes {
+			s.errorsByCode[c]++
+		}
+	}
+	if e.Latency == nil {
+		return
+	}
+	d := max(*e.Latency, 0)
+	if s.counts == nil {
+		s.counts = new([rlBuckets]uint32)
+		s.min = d
+	}
+	s.answered++
+	s.min, s.max = min(s.min, d), max(s.max, d)
+	s.counts[rlBucket(uint64(d))]++
+}
+
+// quantile is the q-quantile in seconds (the nearest-rank value's bucket
+// middle, kept within the observed min and max).
+func (s *rlStats) quantile(q float64) float64 {
+	if s.answered == 0 {
+		return 0
+	}
+	rank := int64(q*float64(s.answered) + 0.999999)
+	rank = min(max(rank, 1), s.answered)
+	var seen int64
+	for b, n := range s.counts {
+		seen += int64(n)
+		if seen >= rank {
+			v := min(max(rlBucketMid(b), float64(s.min)), float64(s.max))
+			return v / 1e9
+		}
+	}
+	return s.max.Seconds()
+}
+
+func (s *rlStats) row(api string, secs float64) LatencyRow {
+	r := LatencyRow{
+		API:            api,
+		Requests:       s.requests,
+		Answered:       s.answered,
+		RequestsPerSec: float64(s.requests) / secs,
+		P50:            s.quantile(0.50),
+		P90:            s.quantile(0.90),
+		P99:            s.quantile(0.99),
+		Max:            s.max.Seconds(),
+		Errors:         s.errors,
+		ErrorsByCode:   s.errorsByCode,
+	}
+	if s.requests > 0 {
+		r.ErrorRate = float64(s.errors) / float64(s.requests)
+	}
+	return r
+}
+
+// rlSet holds the rows of one subject (all, a broker, a client) by
+// API row name.
+type rlSet map[string]*rlStats
+
+func (ls rlSet) get(api string) *rlStats {
+	s := ls[api]
+	if s == nil {
+		s = &rlStats{}
+		ls[api] = s
+	}
+	return s
+}
+
+func (ls rlSet) rows(secs float64, fill func(*LatencyRow)) []LatencyRow {
+	out := make([]LatencyRow, 0, len(ls))
+	for api, s := range ls {
+		r := s.row(api, secs)
+		if fill != nil {
+			fill(&r)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].API < out[j].API })
+	return out
+}
+
+// rlErrorCodes appends the distinct error names of e: top-level and per
+// partition.
+func rlErrorCodes(dst []string, e *exchange.Exchange) []string {
+	dst = dst[:0]
+	addCode := func(c string) {
+		if c == "" {
+			return
+		}
+		for _, d := range dst {
+			if d == c {
+				return
+			}
+		}
+		dst = append(dst, c)
+	}
+	addCode(e.Error)
+	for ti := range e.Topics {
+		for pi := range e.Topics[ti].Partitions {
+			addCode(e.Topics[ti].Partitions[pi].Error)
+		}
+	}
+	return dst
+}
