@@ -80,8 +80,8 @@ func rlAPI(e *exchange.Exchange, records int64) string {
 // most 1/32 of its value and its middle is within 1.6% of any value in
 // it. A histogram is fixed-size whatever the traffic.
 const (
-	rlSubBits    = 5
-	rlMaxExp     = 43 // 2^43 ns: 2.4 hours; longer is clamped
+	rlSubBits = 5
+	rlMaxExp  = 43 // 2^43 ns: 2.4 hours; longer is clamped
 	rlBuckets = (rlMaxExp - rlSubBits + 1) << rlSubBits
 )
 
