@@ -16,6 +16,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(), benchCmd())
+	root.AddCommand(rebalancesCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)
 		os.Exit(1)
