@@ -60,6 +60,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(
 		newStoreCollector(st),
+		newLagCollector(st),
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -72,6 +73,8 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	mux.Handle("GET /api/v1/exchanges", s.auth(http.HandlerFunc(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
 	mux.Handle("GET /api/v1/rebalances", s.auth(http.HandlerFunc(s.rebalances)))
+	mux.Handle("GET /api/v1/latency", s.auth(http.HandlerFunc(s.latency)))
+	mux.Handle("GET /api/v1/clients", s.auth(http.HandlerFunc(s.clients)))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.handler = mux
 	return s, nil

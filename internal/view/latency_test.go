@@ -63,7 +63,6 @@ func fetch(client string, at time.Time, parts ...fetchPart) exchange.Exchange {
 	return e
 }
 
-
 // slowAndFast: a producer writes 10 records a second to orders/0; a fast
 // consumer fetches each second what was just produced; a slow one reads
 // 5 records a second, falling further behind.

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kscope/internal/store"
+	"kscope/internal/view"
+)
+
+// lagMetricsWindow is the span of traffic the lag metrics describe, and
+// lagMetricsMaxAge how old the cached figures may get before a scrape
+// starts computing new ones.
+const (
+	lagMetricsWindow = 5 * time.Minute
+	lagMetricsMaxAge = 10 * time.Second
+)
+
+// lagCollector exposes consumer lag and producer-consumer delay. The views
+// are computed in the background and scrapes answer from the last result,
+// so that a scrape never waits on a large store (a scrape that times out
+// is worse than one 10 s old). Labels are bounded: topic, partition,
+// client id, group; never offsets, pids or ports.
+type lagCollector struct {
+	store *store.Store
+
+	offsetLag, timeLag, commitLag, delay *prometheus.Desc
+
+	// mu guards the cache below.
+	mu         sync.Mutex
+	clients    view.ClientsView
+	latency    view.LatencyView
+	computed   time.Time
+	refreshing bool
+	ready      chan struct{}
+}
+
+func newLagCollector(st *store.Store) *lagCollector {
+	cl := []string{"topic", "partition", "client", "group"}
+	return &lagCollector{
+		store:     st,
+		offsetLag: prometheus.NewDesc("kscope_consumer_offset_lag", "Records in the partition the consumer had not yet received at its last fetch (high watermark - next fetch offset), from traffic.", cl, nil),
+		timeLag:   prometheus.NewDesc("kscope_consumer_time_lag_seconds", "Age of the next record the consumer had not received at its last fetch; only when the agent saw that record produced.", cl, nil),
+		commitLag: prometheus.NewDesc("kscope_consumer_commit_lag_seconds", "Time of the consumer's last OffsetCommit minus the append time of the last committed record; only when the agent saw it produced.", cl, nil),
+		delay:     prometheus.NewDesc("kscope_producer_consumer_delay_seconds", "Delay of the latest record batch the consumer fetched: fetch response time minus the batch's max timestamp.", []string{"topic", "partition", "client"}, nil),
+		ready:     make(chan struct{}),
+	}
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.offsetLag, c.timeLag, c.commitLag, c.delay} {
+		ch <- d
+	}
+}
+
+// refresh recomputes the views; one at a time.
+func (c *lagCollector) refresh() {
+	now := time.Now()
+	xs, w, err := (&Server{store: c.store}).lagExchanges(nil, now)
+	if err == nil {
+		w.From = now.Add(-lagMetricsWindow)
+	}
+	cv := view.Clients(xs, w, view.ClientsFilter{})
+	lv := view.Latency(xs, w, view.LatencyFilter{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.computed.IsZero() {
+		close(c.ready)
+	}
+	c.clients, c.latency, c.computed, c.refreshing = cv, lv, now, false
+}
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if !c.refreshing && time.Since(c.computed) > lagMetricsMaxAge {
+		c.refreshing = true
+		go c.refresh()
+	}
+	first := c.computed.IsZero()
+	c.mu.Unlock()
+	if first {
+		// The first scrape waits a little for figures, not forever.
+		select {
+		case <-c.ready:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	c.mu.Lock()
+	cv, lv := c.clients, c.latency
+	c.mu.Unlock()
+
+	// Several processes may share a client id: one series per label
+	// set, the worst of them.
+	type key struct{ topic, partition, client, group string }
+	offset := map[key]float64{}
+	timeLag := map[key]float64{}
+	commit := map[key]float64{}
+	worst := func(m map[key]float64, k key, v float64) {
+		if old, ok := m[k]; !ok || v > old {
+			m[k] = v
+		}
+	}
+	for _, cl := range cv.Consumers {
+		k := key{cl.Topic, strconv.Itoa(int(cl.Partition)), cl.ClientID, cl.Group}
+		if cl.OffsetLag != nil {
+			worst(offset, k, float64(*cl.OffsetLag))
+		}
+		if cl.TimeLagSeconds != nil {
+			worst(timeLag, k, *cl.TimeLagSeconds)
+		}
+		if cl.CommitLagSeconds != nil {
+			worst(commit, k, *cl.CommitLagSeconds)
+		}
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v map[key]float64
+	}{{c.offsetLag, offset}, {c.timeLag, timeLag}, {c.commitLag, commit}} {
+		for k, v := range m.v {
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.GaugeValue, v, k.topic, k.partition, k.client, k.group)
+		}
+	}
+	type dkey struct{ topic, partition, client string }
+	type latest struct {
+		at    time.Time
+		delay float64
+	}
+	delays := map[dkey]latest{}
+	for _, s := range lv.Series {
+		if len(s.Points) == 0 {
+			continue
+		}
+		p := s.Points[len(s.Points)-1]
+		k := dkey{s.Topic, strconv.Itoa(int(s.Partition)), s.ClientID}
+		if old, ok := delays[k]; !ok || p.Time.After(old.at) {
+			delays[k] = latest{p.Time, p.DelaySeconds}
+		}
+	}
+	for k, v := range delays {
+		ch <- prometheus.MustNewConstMetric(c.delay, prometheus.GaugeValue, v.delay, k.topic, k.partition, k.client)
+	}
+}
