@@ -34,7 +34,9 @@ import (
 // bumped its epoch (for a joining member, its epoch-0 join), and ends at
 // the first later heartbeat request whose owned partitions are exactly
 // the assignment last sent; when the bump already assigns what the member
-// owns, it ends at that response. A bump that comes before the member
+// owns, it ends at that response. Partitions that another member had to
+// release first come later at the same epoch: they reopen the member's
+// part of that epoch, from its start. A bump that comes before the member
 // reconciled the previous one keeps the first start: the member was not
 // stable in between. The epochs of a group's members form its rebalances:
 // generation = member epoch, delay = first start to last reconciliation.
@@ -525,6 +527,14 @@ func (g *groupState) consumerHeartbeat(e *exchange.Exchange, d *exchange.Detail)
 		g.gen = rbInt32(epoch)
 	}
 	if !bumped {
+		// Partitions another member released come at the same epoch:
+		// the member's part of that epoch is open again, from its start.
+		if d.Assignment != nil && m.pending == nil && !rbSamePartitions(m.owned, d.Assignment) {
+			if r := g.rounds[epoch]; r != nil && r.members[m.id] != nil && r.members[m.id].Joined != nil {
+				m.pending, m.pendingAt = r.members[m.id].Joined, epoch
+				r.members[m.id].Assignment = d.Assignment
+			}
+		}
 		return
 	}
 	if m.pending == nil {
