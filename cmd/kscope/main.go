@@ -17,6 +17,7 @@ func main() {
 	}
 	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(), benchCmd())
 	root.AddCommand(rebalancesCmd())
+	root.AddCommand(overviewCmd())
 	root.AddCommand(latencyCmd(), clientsCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)

@@ -45,6 +45,9 @@ type Server struct {
 	stats    func() any
 	registry *prometheus.Registry
 	handler  http.Handler
+
+	// overviewMetrics is refreshed in the background while serving.
+	overviewMetrics *overviewCollector
 }
 
 // New checks cfg and returns a server over st. stats, when not nil,
@@ -58,8 +61,10 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		return nil, fmt.Errorf("listening on %s needs --token: remote access must be authenticated", cfg.Listen)
 	}
 	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry()}
+	s.overviewMetrics = newOverviewCollector(st)
 	s.registry.MustRegister(
 		newStoreCollector(st),
+		s.overviewMetrics,
 		newLagCollector(st),
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
@@ -72,6 +77,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	})
 	mux.Handle("GET /api/v1/exchanges", s.auth(http.HandlerFunc(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
+	mux.Handle("GET /api/v1/overview", s.auth(http.HandlerFunc(s.overview)))
 	mux.Handle("GET /api/v1/rebalances", s.auth(http.HandlerFunc(s.rebalances)))
 	mux.Handle("GET /api/v1/latency", s.auth(http.HandlerFunc(s.latency)))
 	mux.Handle("GET /api/v1/clients", s.auth(http.HandlerFunc(s.clients)))
@@ -111,6 +117,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go s.overviewMetrics.run(ctx)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)
