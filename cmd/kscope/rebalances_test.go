@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"kscope/internal/server"
+	"kscope/internal/store"
 	"kscope/internal/view"
 )
 
@@ -151,5 +154,32 @@ func TestRebalancesCommand(t *testing.T) {
 	o.group = "nobody"
 	if err := rebalances(context.Background(), &out, o); err != nil || !strings.Contains(out.String(), `"groups": []`) {
 		t.Errorf("unknown group: %v\n%s", err, out.String())
+	}
+}
+
+// kscope rebalances --server renders what the agent's API answers.
+func TestRebalancesFromServer(t *testing.T) {
+	res := mustAnalyze(t, false, captures+"kcat.pcap")
+	st := store.New(store.Config{})
+	for _, e := range res.Exchanges {
+		st.Add(e)
+	}
+	srv, err := server.New(server.Config{}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	var out bytes.Buffer
+	if err := rebalances(context.Background(), &out, rebalancesOptions{server: ts.URL, output: "table", group: "kcat-group"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kcat-group", "member joined: kcat-consumer-", "1.6465"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := rebalances(context.Background(), &out, rebalancesOptions{server: "http://127.0.0.1:1", output: "table"}); err == nil || !strings.Contains(err.Error(), "is `kscope agent` running?") {
+		t.Errorf("no agent: %v", err)
 	}
 }
