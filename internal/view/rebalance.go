@@ -48,7 +48,9 @@ type RebalanceFilter struct {
 
 // Rebalances is the rebalances view.
 type Rebalances struct {
-	Window     Window           `json:"window"`
+	// From and To are the window the view covers.
+	From       time.Time        `json:"from"`
+	To         time.Time        `json:"to"`
 	Groups     []RebalanceGroup `json:"groups"`
 	Rebalances []Rebalance      `json:"rebalances"`
 	Events     []RebalanceEvent `json:"events"`
@@ -162,7 +164,7 @@ func RebalancesOf(xs []exchange.Exchange, w Window, f RebalanceFilter) Rebalance
 	if w.From.IsZero() && w.To.IsZero() {
 		w = WindowOf(xs)
 	}
-	out := Rebalances{Window: w, Groups: []RebalanceGroup{}, Rebalances: []Rebalance{}, Events: []RebalanceEvent{}}
+	out := Rebalances{From: w.From, To: w.To, Groups: []RebalanceGroup{}, Rebalances: []Rebalance{}, Events: []RebalanceEvent{}}
 	groups := make(map[string]*groupState)
 	var order []string
 	for _, e := range sel {
