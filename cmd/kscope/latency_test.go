@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"kscope/internal/exchange"
 	"kscope/internal/kafka"
+	"kscope/internal/server"
+	"kscope/internal/store"
 	"kscope/internal/view"
 )
 
@@ -114,5 +117,49 @@ func TestLatencyCommandJSONKeys(t *testing.T) {
 				t.Errorf("%s -o json lacks %s", c.cmd[0], k)
 			}
 		}
+	}
+}
+
+// TestLatencyCommandFromServer: --server asks the agent's API, and -o json
+// prints what the API answered.
+func TestLatencyCommandFromServer(t *testing.T) {
+	res, err := analyze(context.Background(), []string{captures + "kcat.pcap"}, kafka.Options{}, exchange.Filter{}, exchange.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Config{})
+	for _, e := range res.Exchanges {
+		st.Add(e)
+	}
+	srv, err := server.New(server.Config{}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	var out bytes.Buffer
+	cmd := latencyCmd()
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--server", ts.URL, "--topic", "events", "--consumer", "kcat-consumer"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "kcat-consumer@127.0.0.1") || !strings.Contains(out.String(), "rdkafka@127.0.0.1") {
+		t.Errorf("latency table:\n%s", out.String())
+	}
+	out.Reset()
+	cmd = clientsCmd()
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--server", ts.URL, "--group", "kcat-group", "-o", "json"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var v view.ClientsView
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Consumers) != 3 {
+		t.Errorf("kcat-group: %d consumer rows, want 3 partitions", len(v.Consumers))
 	}
 }
