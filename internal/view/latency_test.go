@@ -204,3 +204,26 @@ func TestLatencyOnceAndFilters(t *testing.T) {
 		t.Errorf("producer filter: %d series, want 2", len(v.Series))
 	}
 }
+
+// BenchmarkLatencyAndClients: 15 minutes of a producer and two consumers
+// on 30 partitions, 100 produce and 200 fetch exchanges a second (270,000
+// exchanges), the scale the agent's store holds.
+func BenchmarkLatencyAndClients(b *testing.B) {
+	var xs []exchange.Exchange
+	for s := range 900 {
+		for k := range 100 {
+			at := t0.Add(time.Duration(s)*time.Second + time.Duration(k)*10*time.Millisecond)
+			p := int32(k % 30)
+			off := int64(s*100+k) / 30 * 10
+			xs = append(xs, produce("order", at, "orders", p, off, 10))
+			xs = append(xs, fetch("shipping", at.Add(5*time.Millisecond), fetchPart{"orders", p, off, 10, at, off + 10}))
+			xs = append(xs, fetch("invoicing", at.Add(5*time.Millisecond), fetchPart{"orders", p, off / 2, 10, at.Add(-time.Minute), off + 10}))
+		}
+	}
+	w := WindowOf(xs)
+	b.ResetTimer()
+	for b.Loop() {
+		Latency(xs, w, LatencyFilter{})
+		Clients(xs, w, ClientsFilter{})
+	}
+}
