@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -17,6 +18,9 @@ import (
 const (
 	lagMetricsWindow = 5 * time.Minute
 	lagMetricsMaxAge = 10 * time.Second
+	// lagMetricsMaxSeries caps the series of each lag metric; the worst
+	// are kept and kscope_lag_metrics_dropped_series counts the others.
+	lagMetricsMaxSeries = 10000
 )
 
 // lagCollector exposes consumer lag and producer-consumer delay. The views
@@ -27,7 +31,7 @@ const (
 type lagCollector struct {
 	store *store.Store
 
-	offsetLag, timeLag, commitLag, delay *prometheus.Desc
+	offsetLag, timeLag, commitLag, delay, dropped *prometheus.Desc
 
 	// mu guards the cache below.
 	mu         sync.Mutex
@@ -46,12 +50,13 @@ func newLagCollector(st *store.Store) *lagCollector {
 		timeLag:   prometheus.NewDesc("kscope_consumer_time_lag_seconds", "Age of the next record the consumer had not received at its last fetch; only when the agent saw that record produced.", cl, nil),
 		commitLag: prometheus.NewDesc("kscope_consumer_commit_lag_seconds", "Time of the consumer's last OffsetCommit minus the append time of the last committed record; only when the agent saw it produced.", cl, nil),
 		delay:     prometheus.NewDesc("kscope_producer_consumer_delay_seconds", "Delay of the latest record batch the consumer fetched: fetch response time minus the batch's max timestamp.", []string{"topic", "partition", "client"}, nil),
+		dropped:   prometheus.NewDesc("kscope_lag_metrics_dropped_series", "Series of the consumer lag and delay metrics left out beyond the cap (the worst are kept).", nil, nil),
 		ready:     make(chan struct{}),
 	}
 }
 
 func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.offsetLag, c.timeLag, c.commitLag, c.delay} {
+	for _, d := range []*prometheus.Desc{c.offsetLag, c.timeLag, c.commitLag, c.delay, c.dropped} {
 		ch <- d
 	}
 }
@@ -115,12 +120,17 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 			worst(commit, k, *cl.CommitLagSeconds)
 		}
 	}
+	dropped := 0
 	for _, m := range []struct {
 		d *prometheus.Desc
 		v map[key]float64
 	}{{c.offsetLag, offset}, {c.timeLag, timeLag}, {c.commitLag, commit}} {
-		for k, v := range m.v {
-			ch <- prometheus.MustNewConstMetric(m.d, prometheus.GaugeValue, v, k.topic, k.partition, k.client, k.group)
+		for i, k := range worstFirst(m.v) {
+			if i == lagMetricsMaxSeries {
+				dropped += len(m.v) - i
+				break
+			}
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.GaugeValue, m.v[k], k.topic, k.partition, k.client, k.group)
 		}
 	}
 	type dkey struct{ topic, partition, client string }
@@ -139,7 +149,26 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 			delays[k] = latest{p.Time, p.DelaySeconds}
 		}
 	}
+	dv := make(map[dkey]float64, len(delays))
 	for k, v := range delays {
-		ch <- prometheus.MustNewConstMetric(c.delay, prometheus.GaugeValue, v.delay, k.topic, k.partition, k.client)
+		dv[k] = v.delay
 	}
+	for i, k := range worstFirst(dv) {
+		if i == lagMetricsMaxSeries {
+			dropped += len(dv) - i
+			break
+		}
+		ch <- prometheus.MustNewConstMetric(c.delay, prometheus.GaugeValue, dv[k], k.topic, k.partition, k.client)
+	}
+	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.GaugeValue, float64(dropped))
+}
+
+// worstFirst is the keys of m, highest value first.
+func worstFirst[K comparable](m map[K]float64) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	return keys
 }

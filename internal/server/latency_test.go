@@ -89,6 +89,7 @@ func TestLatencyAndClientsAPIAndMetrics(t *testing.T) {
 		`kscope_consumer_offset_lag{client="fast",group="",partition="0",topic="orders"} 0`,
 		`kscope_consumer_time_lag_seconds{client="slow"`,
 		`kscope_producer_consumer_delay_seconds{client="slow",partition="0",topic="orders"}`,
+		`kscope_lag_metrics_dropped_series 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
