@@ -185,7 +185,6 @@ type ovAgg struct {
 	clients map[ovClientKey]*ovClient
 	brokers map[string]*ovBroker
 	topics  map[string]*ovTopic
-	lat     rlSet
 	n       int
 	codes   []string
 }
@@ -201,6 +200,68 @@ type ovConn struct {
 	clientID string
 	cl       *ovClient
 	br       *ovBroker
+	// Per-connection caches of the latency rows and topics it used, to
+	// spare map lookups per exchange (a connection uses few of each).
+	lat      []ovConnLat
+	topics   []*ovConnTopic
+	topicMap map[string]*ovConnTopic
+}
+
+type ovConnLat struct {
+	api    string
+	br, cl *rlStats
+}
+
+type ovConnTopic struct {
+	name       string
+	t          *ovTopic
+	prod, cons *ovEdge
+}
+
+// ovConnCache bounds the per-connection caches; beyond it, maps answer.
+const ovConnCache = 8
+
+func (a *ovAgg) latency(c *ovConn, api string) *ovConnLat {
+	for i := range c.lat {
+		if c.lat[i].api == api {
+			return &c.lat[i]
+		}
+	}
+	l := ovConnLat{api: api, br: c.br.lat.get(api), cl: c.cl.lat.get(api)}
+	if len(c.lat) < ovConnCache {
+		c.lat = append(c.lat, l)
+		return &c.lat[len(c.lat)-1]
+	}
+	return &l
+}
+
+// topicOf is the topic and the client's edges to it: a few topics are
+// searched in a slice, more in a map.
+func (a *ovAgg) topicOf(c *ovConn, name string) *ovConnTopic {
+	if c.topicMap != nil {
+		if ct := c.topicMap[name]; ct != nil {
+			return ct
+		}
+	} else {
+		for _, ct := range c.topics {
+			if ct.name == name {
+				return ct
+			}
+		}
+	}
+	ct := &ovConnTopic{name: name, t: a.topic(name)}
+	if len(c.topics) < ovConnCache {
+		c.topics = append(c.topics, ct)
+		return ct
+	}
+	if c.topicMap == nil {
+		c.topicMap = make(map[string]*ovConnTopic, 2*ovConnCache)
+		for _, t := range c.topics {
+			c.topicMap[t.name] = t
+		}
+	}
+	c.topicMap[name] = ct
+	return ct
 }
 
 type ovClientKey struct {
@@ -264,7 +325,6 @@ func newOvAgg(f OverviewFilter) *ovAgg {
 		clients: make(map[ovClientKey]*ovClient),
 		brokers: make(map[string]*ovBroker),
 		topics:  make(map[string]*ovTopic),
-		lat:     make(rlSet),
 	}
 	if len(f.Topics) > 0 {
 		a.want = make(map[string]bool, len(f.Topics))
@@ -378,8 +438,11 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 			if a.want != nil && !a.want[t.Name] {
 				continue
 			}
-			ta := a.topic(t.Name)
-			ed := role.edge(ta)
+			ct := a.topicOf(c, t.Name)
+			if ct.prod == nil {
+				ct.prod = role.edge(ct.t)
+			}
+			ta, ed := ct.t, ct.prod
 			ed.requests++
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
@@ -428,8 +491,11 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 			if a.want != nil && !a.want[t.Name] {
 				continue
 			}
-			ta := a.topic(t.Name)
-			ed := role.edge(ta)
+			ct := a.topicOf(c, t.Name)
+			if ct.cons == nil {
+				ct.cons = role.edge(ct.t)
+			}
+			ta, ed := ct.t, ct.cons
 			ed.requests++
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
@@ -441,10 +507,11 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 			}
 		}
 	}
-	api := rlAPI(e, records)
-	a.lat.get(api).add(e, a.codes)
-	br.lat.get(api).add(e, a.codes)
-	c.cl.lat.get(api).add(e, a.codes)
+	// The per-API rows are the sum of the per-broker ones, made at the
+	// end: one histogram less to touch per exchange.
+	l := a.latency(c, rlAPI(e, records))
+	l.br.add(e, a.codes)
+	l.cl.add(e, a.codes)
 }
 
 func (a *ovAgg) result(w Window) OverviewView {
@@ -559,7 +626,13 @@ func (a *ovAgg) result(w Window) OverviewView {
 			o.Latency.ByBroker = append(o.Latency.ByBroker, r)
 		}
 	}
-	o.Latency.ByAPI = a.lat.rows(secs, nil)
+	all := make(rlSet)
+	for _, b := range a.brokers {
+		for api, st := range b.lat {
+			all.get(api).merge(st)
+		}
+	}
+	o.Latency.ByAPI = all.rows(secs, nil)
 	if o.Latency.ByBroker == nil {
 		o.Latency.ByBroker = []LatencyRow{}
 	}

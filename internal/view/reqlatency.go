@@ -141,6 +141,30 @@ func (s *rlStats) add(e *exchange.Exchange, codes []string) {
 	s.counts[rlBucket(uint64(d))]++
 }
 
+// merge adds o's counts to s.
+func (s *rlStats) merge(o *rlStats) {
+	s.requests += o.requests
+	s.errors += o.errors
+	for c, n := range o.errorsByCode {
+		if s.errorsByCode == nil {
+			s.errorsByCode = make(map[string]int64)
+		}
+		s.errorsByCode[c] += n
+	}
+	if o.counts == nil {
+		return
+	}
+	if s.counts == nil {
+		s.counts = new([rlBuckets]uint32)
+		s.min = o.min
+	}
+	s.answered += o.answered
+	s.min, s.max = min(s.min, o.min), max(s.max, o.max)
+	for i, n := range o.counts {
+		s.counts[i] += n
+	}
+}
+
 // quantile is the q-quantile in seconds (the nearest-rank value's bucket
 // middle, kept within the observed min and max).
 func (s *rlStats) quantile(q float64) float64 {
