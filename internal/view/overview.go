@@ -3,8 +3,10 @@ package view
 import (
 	"math/bits"
 	"net"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"kscope/internal/exchange"
@@ -166,16 +168,119 @@ func Overview(xs []exchange.Exchange, w Window, f OverviewFilter) OverviewView {
 	if w.From.IsZero() && w.To.IsZero() {
 		w = WindowOf(xs)
 	}
-	a := newOvAgg(f)
 	xs = Once(xs)
-	for i := range xs {
-		e := &xs[i]
-		if e.Time.Before(w.From) || !e.Time.Before(w.To) {
+	// Large inputs are cut in one part per CPU, each summed apart, then
+	// merged in time order (a client's group is the last it named). The
+	// goroutines end before Overview returns.
+	parts := 1
+	if len(xs) >= ovParallelMin {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	aggs := make([]*ovAgg, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := len(xs)*i/parts, len(xs)*(i+1)/parts
+		wg.Go(func() {
+			a := newOvAgg(f)
+			for j := lo; j < hi; j++ {
+				e := &xs[j]
+				if e.Time.Before(w.From) || !e.Time.Before(w.To) {
+					continue
+				}
+				a.add(e)
+			}
+			aggs[i] = a
+		})
+	}
+	wg.Wait()
+	for _, b := range aggs[1:] {
+		aggs[0].merge(b)
+	}
+	return aggs[0].result(w)
+}
+
+// ovParallelMin is the number of exchanges from which the overview is
+// computed on several CPUs.
+var ovParallelMin = 100_000
+
+// merge adds b, which covers later exchanges, to a; b is not used after.
+func (a *ovAgg) merge(b *ovAgg) {
+	a.n += b.n
+	topics := make(map[*ovTopic]*ovTopic, len(b.topics))
+	for name, bt := range b.topics {
+		at := a.topics[name]
+		if at == nil {
+			a.topics[name] = bt
+			topics[bt] = bt
 			continue
 		}
-		a.add(e)
+		for len(at.partitions) < len(bt.partitions) {
+			at.partitions = append(at.partitions, 0)
+		}
+		for i, w := range bt.partitions {
+			at.partitions[i] |= w
+		}
+		at.replBytes += bt.replBytes
+		at.replRecords += bt.replRecords
+		topics[bt] = at
 	}
-	return a.result(w)
+	mergeRole := func(ar, br *ovRole) *ovRole {
+		if br == nil {
+			return ar
+		}
+		if ar == nil {
+			ar = &ovRole{}
+		}
+		ar.requests += br.requests
+		ar.errors += br.errors
+		for c, n := range br.errorsByCode {
+			if ar.errorsByCode == nil {
+				ar.errorsByCode = make(map[string]int64)
+			}
+			ar.errorsByCode[c] += n
+		}
+		for bt, be := range br.edges {
+			ae := ar.edge(topics[bt])
+			ae.bytes += be.bytes
+			ae.records += be.records
+			ae.requests += be.requests
+		}
+		return ar
+	}
+	for k, bc := range b.clients {
+		ac := a.clients[k]
+		if ac == nil {
+			ac = &ovClient{c: bc.c, lat: make(rlSet)}
+			a.clients[k] = ac
+		}
+		if bc.group != "" {
+			ac.group = bc.group
+		}
+		ac.prod = mergeRole(ac.prod, bc.prod)
+		ac.cons = mergeRole(ac.cons, bc.cons)
+		ac.lat.merge(bc.lat)
+	}
+	for addr, bb := range b.brokers {
+		ab := a.brokers[addr]
+		if ab == nil {
+			a.brokers[addr] = bb
+			continue
+		}
+		ab.requests += bb.requests
+		ab.produce += bb.produce
+		ab.fetch += bb.fetch
+		ab.replicaFetch += bb.replicaFetch
+		ab.bytesIn += bb.bytesIn
+		ab.bytesOut += bb.bytesOut
+		ab.replBytes += bb.replBytes
+		for r := range bb.replicas {
+			if ab.replicas == nil {
+				ab.replicas = make(map[string]struct{})
+			}
+			ab.replicas[r] = struct{}{}
+		}
+		ab.lat.merge(bb.lat)
+	}
 }
 
 // ovAgg accumulates the overview in one pass.

@@ -1,7 +1,9 @@
 package view
 
 import (
+	"encoding/json"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -257,5 +259,31 @@ func TestLatencyQuantiles(t *testing.T) {
 		if got := s.quantile(q.q); math.Abs(got-q.want)/q.want > 0.02 {
 			t.Errorf("p%v = %v, want %v within 2%%", q.q*100, got, q.want)
 		}
+	}
+}
+
+// TestOverviewParallel: the overview computed in parts and merged is the
+// one computed in one pass.
+func TestOverviewParallel(t *testing.T) {
+	xs := benchExchanges(50_000, 3)
+	// A group named only in the first part must reach the consumers.
+	for i := 0; i < 200; i++ {
+		e := ovX(0, "JoinGroup", xs[i].Client.Addr, xs[i].Server.Addr, xs[i].ClientID, time.Millisecond)
+		e.Time, e.Client, e.Group = xs[0].Time, xs[i].Client, "g"
+		xs[i] = e
+	}
+	w := WindowOf(xs)
+	defer func(v int) { ovParallelMin = v }(ovParallelMin)
+	ovParallelMin = len(xs) + 1
+	one := Overview(xs, w, OverviewFilter{})
+	ovParallelMin = 1
+	parts := Overview(xs, w, OverviewFilter{})
+	a, _ := json.Marshal(one)
+	b, _ := json.Marshal(parts)
+	if string(a) != string(b) {
+		t.Errorf("parallel overview differs from the one-pass one")
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one CPU: nothing was cut")
 	}
 }

@@ -216,6 +216,12 @@ func (ls rlSet) get(api string) *rlStats {
 	return s
 }
 
+func (ls rlSet) merge(o rlSet) {
+	for api, st := range o {
+		ls.get(api).merge(st)
+	}
+}
+
 func (ls rlSet) rows(secs float64, fill func(*LatencyRow)) []LatencyRow {
 	out := make([]LatencyRow, 0, len(ls))
 	for api, s := range ls {
