@@ -68,11 +68,24 @@ func rlAPI(e *exchange.Exchange, records int64) string {
 	if IsReplication(e) {
 		return APIFetchReplication
 	}
-	if records == 0 && e.Latency != nil && e.Detail != nil && e.Detail.MaxWaitMS != nil && *e.Detail.MaxWaitMS > 0 &&
-		float64(*e.Latency) >= rlLongPollShare*float64(time.Duration(*e.Detail.MaxWaitMS)*time.Millisecond) {
+	lat, ok := rlLatency(e)
+	if records == 0 && ok && e.Detail != nil && e.Detail.MaxWaitMS != nil && *e.Detail.MaxWaitMS > 0 &&
+		float64(lat) >= rlLongPollShare*float64(time.Duration(*e.Detail.MaxWaitMS)*time.Millisecond) {
 		return APIFetchEmptyLongPoll
 	}
 	return e.API
+}
+
+// rlLatency is e's latency: Latency, or LatencyNS for an exchange read
+// back from JSON.
+func rlLatency(e *exchange.Exchange) (time.Duration, bool) {
+	switch {
+	case e.Latency != nil:
+		return *e.Latency, true
+	case e.LatencyNS != nil:
+		return time.Duration(*e.LatencyNS), true
+	}
+	return 0, false
 }
 
 // Histogram buckets: values below 1<<rlSubBits nanoseconds are exact; above,
@@ -128,10 +141,11 @@ func (s *rlStats) add(e *exchange.Exchange, codes []string) {
 			s.errorsByCode[c]++
 		}
 	}
-	if e.Latency == nil {
+	d, ok := rlLatency(e)
+	if !ok {
 		return
 	}
-	d := max(*e.Latency, 0)
+	d = max(d, 0)
 	if s.counts == nil {
 		s.counts = new([rlBuckets]uint32)
 		s.min = d
