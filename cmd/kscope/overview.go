@@ -23,7 +23,7 @@ import (
 
 // overviewOptions are the flags of kscope overview.
 type overviewOptions struct {
-	server, token, output, since string
+	server, token, output, since, until string
 	pcap, topics                 []string
 }
 
@@ -63,6 +63,7 @@ max wait have their own latency row ("Fetch (empty long-poll)").`,
 	f.StringVar(&o.token, "token", "", "the agent's API token (default $KSCOPE_TOKEN)")
 	f.StringSliceVar(&o.pcap, "pcap", nil, "compute from these capture files instead of an agent (repeatable or comma-separated)")
 	f.StringVar(&o.since, "since", "5m", "the window: a duration before now or an RFC 3339 time (agent only; a capture is taken whole)")
+	f.StringVar(&o.until, "until", "", "end of the window: a duration before now or an RFC 3339 time (default now; agent only)")
 	f.StringSliceVar(&o.topics, "topic", nil, "only these topics (repeatable or comma-separated)")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json (the API's JSON)")
 	return cmd
@@ -121,6 +122,9 @@ func overviewURL(o overviewOptions) (string, error) {
 	v := url.Values{}
 	if o.since != "" {
 		v.Set("since", o.since)
+	}
+	if o.until != "" {
+		v.Set("until", o.until)
 	}
 	if len(o.topics) > 0 {
 		v.Set("topic", strings.Join(o.topics, ","))
