@@ -24,7 +24,7 @@ import (
 // overviewOptions are the flags of kscope overview.
 type overviewOptions struct {
 	server, token, output, since, until string
-	pcap, topics                 []string
+	pcap, topics                        []string
 }
 
 func overviewCmd() *cobra.Command {
