@@ -15,10 +15,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(), benchCmd())
-	root.AddCommand(rebalancesCmd())
-	root.AddCommand(overviewCmd())
-	root.AddCommand(latencyCmd(), clientsCmd())
+	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(),
+		overviewCmd(), latencyCmd(), rebalancesCmd(), clientsCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)
 		os.Exit(1)
