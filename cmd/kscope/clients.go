@@ -12,12 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kscope/internal/exchange"
 	"kscope/internal/view"
 )
 
 func clientsCmd() *cobra.Command {
 	var (
-		o lagSource
+		o viewSource
 		f view.ClientsFilter
 	)
 	cmd := &cobra.Command{
@@ -45,7 +46,7 @@ From a running agent (--server) or from capture files (--pcap).`,
 			defer stop()
 			var v view.ClientsView
 			if len(o.pcaps) > 0 {
-				xs, w, err := o.capture(ctx)
+				xs, w, err := o.capture(ctx, exchange.Filter{})
 				if err != nil {
 					return err
 				}
@@ -67,7 +68,7 @@ func printClients(w io.Writer, v view.ClientsView) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONSUMER\tCLIENT ID\tGROUP\tTOPIC\tPARTITION\tNEXT OFFSET\tHIGH WATERMARK\tOFFSET LAG\tTIME LAG\tCOMMITTED\tCOMMIT LAG\tRECORDS/S")
 	for _, c := range v.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", clip(c.Process, 40), clip(c.ClientID, 24), lagDash(c.Group), c.Topic, c.Partition,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", clip(c.Process, 40), clip(c.ClientID, 24), dash(c.Group), c.Topic, c.Partition,
 			lagIntCell(c.NextOffset), lagIntCell(c.HighWatermark), lagIntCell(c.OffsetLag), lagSecondsPtr(c.TimeLagSeconds),
 			lagIntCell(c.CommittedOffset), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec)
 	}
@@ -80,7 +81,7 @@ func printClients(w io.Writer, v view.ClientsView) error {
 		}
 		sort.Strings(errs)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%.0f\t%s\t%d\t%s\n", clip(p.Process, 40), clip(p.ClientID, 24), p.Topic, p.Requests,
-			p.RecordsPerSec, p.BytesPerSec, lagDash(p.Acks), p.NoResponse, lagDash(strings.Join(errs, ",")))
+			p.RecordsPerSec, p.BytesPerSec, dash(p.Acks), p.NoResponse, dash(strings.Join(errs, ",")))
 	}
 	return tw.Flush()
 }

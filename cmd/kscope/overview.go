@@ -202,7 +202,7 @@ func printOverview(w io.Writer, o *view.OverviewView) error {
 			if r.Pod != "" {
 				who = "pod " + r.Pod + " " + who
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", who, ovDash(r.ClientID), ovDash(r.Group), strings.Join(r.Topics, ","),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", who, dash(r.ClientID), dash(r.Group), strings.Join(r.Topics, ","),
 				r.Requests, ovNum(r.RequestsPerSec), ovNum(r.BytesPerSec), ovNum(r.RecordsPerSec), ovErrors(r.Errors, r.ErrorsByCode))
 		}
 	}
@@ -241,13 +241,6 @@ func ovDur(seconds float64) string {
 		return strconv.FormatFloat(seconds*1e3, 'f', 1, 64) + "ms"
 	}
 	return strconv.FormatFloat(seconds*1e6, 'f', 0, 64) + "µs"
-}
-
-func ovDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func ovErrors(n int64, byCode map[string]int64) string {

@@ -2,29 +2,24 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"kscope/internal/exchange"
-	"kscope/internal/kafka"
 	"kscope/internal/view"
 )
 
 type rebalancesOptions struct {
-	server, token, output string
-	pcaps                 []string
-	since, group          string
+	viewSource
+	group string
 }
 
 func rebalancesCmd() *cobra.Command {
@@ -46,91 +41,31 @@ From a running agent (--server) or from capture files (--pcap).`,
   kscope rebalances --pcap testdata/captures/franz-go.pcap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch o.output {
-			case "table", "json":
-			default:
-				return fmt.Errorf("unknown output %q: use table or json", o.output)
-			}
-			if o.token == "" {
-				o.token = os.Getenv("KSCOPE_TOKEN")
+			if err := o.check(); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			return rebalances(ctx, cmd.OutOrStdout(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "http://127.0.0.1:7070", "address of the kscope agent's API")
-	f.StringVar(&o.token, "token", "", "the agent's API token (default $KSCOPE_TOKEN)")
-	f.StringSliceVar(&o.pcaps, "pcap", nil, "read these capture files instead of asking an agent")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json (the API's JSON)")
-	f.StringVar(&o.since, "since", "", "only since then: a duration (5m) before now, or before the capture's end with --pcap; or an RFC 3339 time")
-	f.StringVar(&o.group, "group", "", "only this consumer group")
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.group, "group", "", "only this consumer group")
 	return cmd
 }
 
 func rebalances(ctx context.Context, out io.Writer, o rebalancesOptions) error {
 	var v view.Rebalances
 	if len(o.pcaps) > 0 {
-		res, err := analyze(ctx, o.pcaps, kafka.Options{}, exchange.Filter{APIs: view.RebalanceAPIs}, exchange.Options{})
+		xs, w, err := o.capture(ctx, exchange.Filter{APIs: view.RebalanceAPIs})
 		if err != nil {
 			return err
 		}
-		if len(res.Errors) > 0 {
-			return errors.New(strings.Join(res.Errors, "\n"))
-		}
-		var w view.Window
-		if o.since != "" {
-			last := time.Time{}
-			if n := len(res.Exchanges); n > 0 {
-				last = res.Exchanges[n-1].Time
-			}
-			if w.From, err = rbSince(o.since, last); err != nil {
-				return err
-			}
-		}
-		v = view.RebalancesOf(res.Exchanges, w, view.RebalanceFilter{Group: o.group})
-	} else {
-		base, err := url.Parse(strings.TrimRight(o.server, "/"))
-		if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-			return fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", o.server)
-		}
-		q := url.Values{}
-		if o.since != "" {
-			q.Set("since", o.since)
-		}
-		if o.group != "" {
-			q.Set("group", o.group)
-		}
-		base.Path += "/api/v1/rebalances"
-		base.RawQuery = q.Encode()
-		body, err := getAgent(ctx, eventsOptions{server: o.server, token: o.token}, base.String())
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		if err := json.NewDecoder(body).Decode(&v); err != nil {
-			return fmt.Errorf("kscope agent at %s answered something that is not the rebalances view: %v", o.server, err)
-		}
+		v = view.RebalancesOf(xs, w, view.RebalanceFilter{Group: o.group})
+	} else if err := o.ask(ctx, "/api/v1/rebalances", url.Values{"group": {o.group}}, &v); err != nil {
+		return err
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	return printRebalances(out, v)
-}
-
-// rbSince reads --since: a duration before ref, or an RFC 3339 time.
-func rbSince(s string, ref time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return ref.Add(-max(d, -d)), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("--since %q is neither an RFC 3339 time nor a duration such as 5m", s)
-	}
-	return t, nil
+	return o.print(out, v, func(w io.Writer) error { return printRebalances(w, v) })
 }
 
 func printRebalances(w io.Writer, v view.Rebalances) error {
@@ -141,14 +76,14 @@ func printRebalances(w io.Writer, v view.Rebalances) error {
 		if g.Generation != nil {
 			gen = strconv.Itoa(int(*g.Generation))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", g.Group, g.GroupProtocol, gen, rbDash(g.Protocol), rbDash(clip(g.Leader, 40)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", g.Group, g.GroupProtocol, gen, dash(g.Protocol), dash(clip(g.Leader, 40)),
 			len(g.Members), g.Rebalances, rbSecondsCell(g.LastRebalanceSeconds))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "GROUP\tMEMBER\tCLIENT ID\tPROCESS/HOST\tINSTANCE\tASSIGNMENT")
 	for _, g := range v.Groups {
 		for _, m := range g.Members {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Group, clip(m.MemberID, 48), rbDash(m.ClientID), rbDash(rbWho(m.Client)), rbDash(m.InstanceID), rbDash(clip(view.PartitionsText(m.Assignment), 60)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Group, clip(m.MemberID, 48), dash(m.ClientID), dash(rbWho(m.Client)), dash(m.InstanceID), dash(clip(view.PartitionsText(m.Assignment), 60)))
 		}
 	}
 	fmt.Fprintln(tw)
@@ -173,7 +108,7 @@ func printRebalances(w io.Writer, v view.Rebalances) error {
 			if i == 0 {
 				reason = rb.Reason
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", started, rb.Group, rb.Generation, stw, clip(m.MemberID, 48), rbDash(m.ClientID), rbSecondsCell(m.DelaySeconds), clip(reason, 80))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", started, rb.Group, rb.Generation, stw, clip(m.MemberID, 48), dash(m.ClientID), rbSecondsCell(m.DelaySeconds), clip(reason, 80))
 		}
 	}
 	fmt.Fprintln(tw)
@@ -183,17 +118,10 @@ func printRebalances(w io.Writer, v view.Rebalances) error {
 		if e.Generation != nil {
 			gen = strconv.Itoa(int(*e.Generation))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("15:04:05.000000"), e.Group, e.API, rbDash(clip(e.MemberID, 48)),
-			rbDash(e.ClientID), gen, rbSecondsCell(e.LatencySeconds), rbDash(e.Error), clip(e.Detail, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("15:04:05.000000"), e.Group, e.API, dash(clip(e.MemberID, 48)),
+			dash(e.ClientID), gen, rbSecondsCell(e.LatencySeconds), dash(e.Error), clip(e.Detail, 60))
 	}
 	return tw.Flush()
-}
-
-func rbDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func rbWho(c view.Client) string {

@@ -104,7 +104,7 @@ func TestRebalancesCaptures(t *testing.T) {
 // kscope rebalances --pcap prints the tables, and -o json the API's keys.
 func TestRebalancesCommand(t *testing.T) {
 	var out bytes.Buffer
-	o := rebalancesOptions{pcaps: []string{captures + "franz-go.pcap"}, output: "table"}
+	o := rebalancesOptions{viewSource: viewSource{pcaps: []string{captures + "franz-go.pcap"}, output: "table"}}
 	if err := rebalances(context.Background(), &out, o); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestRebalancesFromServer(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	var out bytes.Buffer
-	if err := rebalances(context.Background(), &out, rebalancesOptions{server: ts.URL, output: "table", group: "kcat-group"}); err != nil {
+	if err := rebalances(context.Background(), &out, rebalancesOptions{viewSource: viewSource{server: ts.URL, output: "table"}, group: "kcat-group"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"kcat-group", "member joined: kcat-consumer-", "1.6465"} {
@@ -179,7 +179,7 @@ func TestRebalancesFromServer(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := rebalances(context.Background(), &out, rebalancesOptions{server: "http://127.0.0.1:1", output: "table"}); err == nil || !strings.Contains(err.Error(), "is `kscope agent` running?") {
+	if err := rebalances(context.Background(), &out, rebalancesOptions{viewSource: viewSource{server: "http://127.0.0.1:1", output: "table"}}); err == nil || !strings.Contains(err.Error(), "is `kscope agent` running?") {
 		t.Errorf("no agent: %v", err)
 	}
 }
