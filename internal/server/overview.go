@@ -18,9 +18,34 @@ import (
 // DefaultOverviewSince is the window of GET /api/v1/overview without since.
 const DefaultOverviewSince = 5 * time.Minute
 
-// overviewOf computes the overview over what the store holds in w. The
-// store bounds how many exchanges it holds, so no limit is needed here.
+// overviewOf computes the overview of w. Without a topic filter it merges
+// the store's per-second overview parts (see KeepPartials), over whole
+// seconds: w is cut to them, the last partial second left out. With a
+// topic filter, or where the parts do not cover w (evicted), it reads the
+// exchanges the store holds: a filter changes which exchanges count for
+// brokers and clients, which per-second sums cannot undo.
 func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
+	if len(f.Topics) == 0 {
+		sw := view.Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
+		if !sw.To.After(sw.From) {
+			sw.To = sw.From.Add(time.Second)
+		}
+		acc := view.NewOverviewPart()
+		if st.Partials(sw.From, sw.To, func(p store.Partial) { acc.Merge(p.(*view.OverviewPart)) }) {
+			return acc.Result(sw)
+		}
+	}
+	return overviewOfExchanges(st, w, f)
+}
+
+// keepOverviewParts makes st keep the overview's per-second parts.
+func keepOverviewParts(st *store.Store) {
+	st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })
+}
+
+// overviewOfExchanges computes the overview over the exchanges the store
+// holds in w. The store bounds how many it holds, so no limit is needed.
+func overviewOfExchanges(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
 	recs, _ := st.Query(store.Query{Since: w.From, Until: w.To})
 	xs := make([]exchange.Exchange, len(recs))
 	for i := range recs {
@@ -84,6 +109,7 @@ type overviewCollector struct {
 }
 
 func newOverviewCollector(st *store.Store) *overviewCollector {
+	keepOverviewParts(st)
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("kscope_"+name, help, labels, nil)
 	}

@@ -74,6 +74,11 @@ type second struct {
 	apis   map[string]*Agg
 	topics map[string]*Agg
 	bytes  int64
+	// partial is the views' state of the second (see KeepPartials), of
+	// partialBytes; partialFull when the budget stopped it growing.
+	partial      Partial
+	partialBytes int64
+	partialFull  bool
 }
 
 // aggregates is guarded by Store.mu.
@@ -84,6 +89,14 @@ type aggregates struct {
 	evicted  uint64
 	late     uint64
 	overflow uint64
+
+	// newPartial, when set, makes each second's partial.
+	newPartial func() Partial
+	twins      twins
+	// partialSince is the first second from which partials are whole:
+	// after KeepPartials, and after the last evicted second.
+	partialSince    int64
+	partialOverflow uint64
 }
 
 func (a *aggregates) add(e *exchange.Exchange) {
@@ -211,6 +224,7 @@ func (a *aggregates) makeRoom(keep *second, need int64) bool {
 		a.seconds = a.seconds[1:]
 		a.bytes -= old.bytes
 		a.evicted++
+		a.partialSince = max(a.partialSince, old.unix+1)
 	}
 	return a.bytes+need+aggReserve <= a.budget
 }

@@ -4,8 +4,14 @@
 // traffic: when a table reaches its share of the budget its oldest data
 // goes first, and what went is counted.
 //
-// The store never decodes, never computes views and never blocks its
-// writer on a reader: views read from it, the decoder writes to it.
+// A view may also ask the store to keep per-second partial state of its
+// own (KeepPartials: the overview's sums and histograms), which the store
+// feeds with each exchange once and bounds and evicts with the other
+// aggregates, so that a long window is answered by merging seconds.
+//
+// The store never decodes and never computes views itself: views read
+// from it, the decoder writes to it. Readers hold its read lock only while
+// copying or merging; the writer waits for no one else.
 package store
 
 import (
@@ -139,6 +145,12 @@ type Stats struct {
 	SecondsEvicted uint64 `json:"aggregate_seconds_evicted"`
 	Late           uint64 `json:"aggregate_late"`
 	Overflow       uint64 `json:"aggregate_overflow"`
+	// PartialOverflow counts exchanges left out of a second's partial
+	// (the overview's per-second state) because that second alone
+	// reached the aggregates' budget; TwinsDropped counts broker-side
+	// copies of exchanges also seen from the client, counted once.
+	PartialOverflow uint64 `json:"partial_overflow"`
+	TwinsDropped    uint64 `json:"twins_dropped"`
 }
 
 // Store holds the tables. Its methods may be called from any goroutine.
@@ -187,6 +199,9 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	s.added++
 	s.byAPI[e.API]++
 	s.agg.add(&e)
+	if s.agg.newPartial != nil {
+		s.agg.addPartial(&e)
+	}
 	if size > s.exchangeBudget {
 		// Keeping it would mean dropping everything else and still
 		// being over budget.
@@ -305,6 +320,8 @@ func (s *Store) Stats() Stats {
 		SecondsEvicted:  s.agg.evicted,
 		Late:            s.agg.late,
 		Overflow:        s.agg.overflow,
+		PartialOverflow: s.agg.partialOverflow,
+		TwinsDropped:    s.agg.twins.dropped,
 	}
 	for k, v := range s.byAPI {
 		st.AddedByAPI[k] = v

@@ -203,17 +203,13 @@ func Overview(xs []exchange.Exchange, w Window, f OverviewFilter) OverviewView {
 // computed on several CPUs.
 var ovParallelMin = 100_000
 
-// merge adds b, which covers later exchanges, to a; b is not used after.
+// merge adds b to a; b is not changed. A client's group is the one it
+// named last, by exchange time.
 func (a *ovAgg) merge(b *ovAgg) {
 	a.n += b.n
 	topics := make(map[*ovTopic]*ovTopic, len(b.topics))
 	for name, bt := range b.topics {
-		at := a.topics[name]
-		if at == nil {
-			a.topics[name] = bt
-			topics[bt] = bt
-			continue
-		}
+		at := a.topic(name)
 		for len(at.partitions) < len(bt.partitions) {
 			at.partitions = append(at.partitions, 0)
 		}
@@ -253,9 +249,7 @@ func (a *ovAgg) merge(b *ovAgg) {
 			ac = &ovClient{c: bc.c, lat: make(rlSet)}
 			a.clients[k] = ac
 		}
-		if bc.group != "" {
-			ac.group = bc.group
-		}
+		ac.nameGroup(bc.group, bc.groupAt)
 		ac.prod = mergeRole(ac.prod, bc.prod)
 		ac.cons = mergeRole(ac.cons, bc.cons)
 		ac.lat.merge(bc.lat)
@@ -263,8 +257,8 @@ func (a *ovAgg) merge(b *ovAgg) {
 	for addr, bb := range b.brokers {
 		ab := a.brokers[addr]
 		if ab == nil {
-			a.brokers[addr] = bb
-			continue
+			ab = &ovBroker{addr: addr, lat: make(rlSet)}
+			a.brokers[addr] = ab
 		}
 		ab.requests += bb.requests
 		ab.produce += bb.produce
@@ -292,7 +286,23 @@ type ovAgg struct {
 	topics  map[string]*ovTopic
 	n       int
 	codes   []string
+	// size estimates the memory held, for the store's budget.
+	size int64
 }
+
+// Estimated memory of the parts of an ovAgg: a struct, its allocation and
+// its map entry.
+const (
+	ovMapEntryBytes = 64
+	ovConnBytes     = 160
+	ovClientBytes   = 224
+	ovBrokerBytes   = 192
+	ovTopicBytes    = 96
+	ovRoleBytes     = 80
+	ovEdgeBytes     = 96
+	ovStatsBytes    = 144
+	ovConnTopicSize = 80
+)
 
 // ovConnKey is one connection as a view knows it; its ovClient and
 // ovBroker are looked up once per connection, not per exchange.
@@ -332,6 +342,11 @@ func (a *ovAgg) latency(c *ovConn, api string) *ovConnLat {
 			return &c.lat[i]
 		}
 	}
+	for _, set := range []rlSet{c.br.lat, c.cl.lat} {
+		if set[api] == nil {
+			a.size += ovStatsBytes
+		}
+	}
 	l := ovConnLat{api: api, br: c.br.lat.get(api), cl: c.cl.lat.get(api)}
 	if len(c.lat) < ovConnCache {
 		c.lat = append(c.lat, l)
@@ -355,6 +370,7 @@ func (a *ovAgg) topicOf(c *ovConn, name string) *ovConnTopic {
 		}
 	}
 	ct := &ovConnTopic{name: name, t: a.topic(name)}
+	a.size += ovConnTopicSize
 	if len(c.topics) < ovConnCache {
 		c.topics = append(c.topics, ct)
 		return ct
@@ -376,8 +392,17 @@ type ovClientKey struct {
 type ovClient struct {
 	c          Client
 	group      string
+	groupAt    time.Time
 	prod, cons *ovRole
 	lat        rlSet
+}
+
+// nameGroup records that the client named group at t; the latest wins
+// (at equal times, the one named after).
+func (c *ovClient) nameGroup(group string, t time.Time) {
+	if group != "" && !t.Before(c.groupAt) {
+		c.group, c.groupAt = group, t
+	}
 }
 
 // ovRole is a client as producer or as consumer.
@@ -405,15 +430,20 @@ type ovTopic struct {
 	replBytes, replRecords int64
 }
 
-func (t *ovTopic) see(p int32) {
+// see marks partition p seen; it returns the bytes t grew by.
+func (t *ovTopic) see(p int32) int64 {
 	if p < 0 {
-		return
+		return 0
 	}
 	i := int(p) / 64
+	var grew int64
 	for len(t.partitions) <= i {
+		c := cap(t.partitions)
 		t.partitions = append(t.partitions, 0)
+		grew += int64(cap(t.partitions)-c) * 8
 	}
 	t.partitions[i] |= 1 << (uint(p) % 64)
+	return grew
 }
 
 func (t *ovTopic) count() int {
@@ -442,6 +472,9 @@ func newOvAgg(f OverviewFilter) *ovAgg {
 
 func (a *ovAgg) conn(e *exchange.Exchange) *ovConn {
 	k := ovConnKey{e.Client.Addr, e.Server.Addr, e.Client.PID}
+	if a.conns == nil {
+		a.conns = make(map[ovConnKey]*ovConn)
+	}
 	c := a.conns[k]
 	if c != nil && c.clientID == e.ClientID {
 		return c
@@ -453,14 +486,17 @@ func (a *ovAgg) conn(e *exchange.Exchange) *ovConn {
 	if ca == nil {
 		ca = &ovClient{c: cl, lat: make(rlSet)}
 		a.clients[ck] = ca
+		a.size += ovClientBytes + int64(len(cl.Process)+len(cl.Pod)+len(cl.Host)+len(cl.ClientID))
 	}
 	br := a.brokers[e.Server.Addr]
 	if br == nil {
 		br = &ovBroker{addr: e.Server.Addr, lat: make(rlSet)}
 		a.brokers[e.Server.Addr] = br
+		a.size += ovBrokerBytes + int64(len(e.Server.Addr))
 	}
 	c = &ovConn{clientID: e.ClientID, cl: ca, br: br}
 	a.conns[k] = c
+	a.size += ovConnBytes
 	return c
 }
 
@@ -469,11 +505,18 @@ func (a *ovAgg) topic(name string) *ovTopic {
 	if t == nil {
 		t = &ovTopic{name: name}
 		a.topics[name] = t
+		a.size += ovTopicBytes + int64(len(name))
 	}
 	return t
 }
 
 func (r *ovRole) edge(t *ovTopic) *ovEdge {
+	ed, _ := r.edgeNew(t)
+	return ed
+}
+
+// edgeNew is r's edge to t, and whether it was made.
+func (r *ovRole) edgeNew(t *ovTopic) (*ovEdge, bool) {
 	if r.edges == nil {
 		r.edges = make(map[*ovTopic]*ovEdge)
 	}
@@ -481,22 +524,41 @@ func (r *ovRole) edge(t *ovTopic) *ovEdge {
 	if ed == nil {
 		ed = &ovEdge{}
 		r.edges[t] = ed
+		return ed, true
 	}
-	return ed
+	return ed, false
 }
 
-func (r *ovRole) count(codes []string) {
+// count counts one request; it returns the bytes r grew by.
+func (r *ovRole) count(codes []string) int64 {
 	r.requests++
 	if len(codes) == 0 {
-		return
+		return 0
 	}
 	r.errors++
 	if r.errorsByCode == nil {
 		r.errorsByCode = make(map[string]int64)
 	}
+	var grew int64
 	for _, c := range codes {
+		if _, ok := r.errorsByCode[c]; !ok {
+			grew += ovMapEntryBytes
+		}
 		r.errorsByCode[c]++
 	}
+	return grew
+}
+
+// edge is role's edge to ct's topic, cached in *cached.
+func (a *ovAgg) edge(role *ovRole, ct *ovConnTopic, cached **ovEdge) *ovEdge {
+	if *cached == nil {
+		ed, made := role.edgeNew(ct.t)
+		if made {
+			a.size += ovEdgeBytes
+		}
+		*cached = ed
+	}
+	return *cached
 }
 
 // ovGroupAPI reports the APIs by which a consumer names its own group.
@@ -520,7 +582,7 @@ func (a *ovAgg) names(e *exchange.Exchange) bool {
 func (a *ovAgg) add(e *exchange.Exchange) {
 	c := a.conn(e)
 	if e.Group != "" && ovGroupAPI(e.APIKey) {
-		c.cl.group = e.Group
+		c.cl.nameGroup(e.Group, e.Time)
 	}
 	if a.want != nil && !a.names(e) {
 		return
@@ -535,23 +597,21 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 		br.produce++
 		if c.cl.prod == nil {
 			c.cl.prod = &ovRole{}
+			a.size += ovRoleBytes
 		}
 		role := c.cl.prod
-		role.count(a.codes)
+		a.size += role.count(a.codes)
 		for ti := range e.Topics {
 			t := &e.Topics[ti]
 			if a.want != nil && !a.want[t.Name] {
 				continue
 			}
 			ct := a.topicOf(c, t.Name)
-			if ct.prod == nil {
-				ct.prod = role.edge(ct.t)
-			}
-			ta, ed := ct.t, ct.prod
+			ta, ed := ct.t, a.edge(role, ct, &ct.prod)
 			ed.requests++
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
-				ta.see(p.Partition)
+				a.size += ta.see(p.Partition)
 				// A partition answered with an error was not
 				// appended: its retry will count.
 				if p.Error != "" {
@@ -568,7 +628,10 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 		if br.replicas == nil {
 			br.replicas = make(map[string]struct{})
 		}
-		br.replicas[ovHost(e.Client.Addr)] = struct{}{}
+		if h := ovHost(e.Client.Addr); !ovHas(br.replicas, h) {
+			br.replicas[h] = struct{}{}
+			a.size += ovMapEntryBytes + int64(len(h))
+		}
 		for ti := range e.Topics {
 			t := &e.Topics[ti]
 			if a.want != nil && !a.want[t.Name] {
@@ -577,7 +640,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 			ta := a.topic(t.Name)
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
-				ta.see(p.Partition)
+				a.size += ta.see(p.Partition)
 				ta.replBytes += p.Bytes
 				ta.replRecords += p.Records
 				br.replBytes += p.Bytes
@@ -588,23 +651,21 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 		br.fetch++
 		if c.cl.cons == nil {
 			c.cl.cons = &ovRole{}
+			a.size += ovRoleBytes
 		}
 		role := c.cl.cons
-		role.count(a.codes)
+		a.size += role.count(a.codes)
 		for ti := range e.Topics {
 			t := &e.Topics[ti]
 			if a.want != nil && !a.want[t.Name] {
 				continue
 			}
 			ct := a.topicOf(c, t.Name)
-			if ct.cons == nil {
-				ct.cons = role.edge(ct.t)
-			}
-			ta, ed := ct.t, ct.cons
+			ta, ed := ct.t, a.edge(role, ct, &ct.cons)
 			ed.requests++
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
-				ta.see(p.Partition)
+				a.size += ta.see(p.Partition)
 				ed.bytes += p.Bytes
 				ed.records += p.Records
 				br.bytesOut += p.Bytes
@@ -615,8 +676,8 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 	// The per-API rows are the sum of the per-broker ones, made at the
 	// end: one histogram less to touch per exchange.
 	l := a.latency(c, rlAPI(e, records))
-	l.br.add(e, a.codes)
-	l.cl.add(e, a.codes)
+	a.size += l.br.add(e, a.codes)
+	a.size += l.cl.add(e, a.codes)
 }
 
 func (a *ovAgg) result(w Window) OverviewView {
@@ -794,4 +855,9 @@ func ovLabel(c *Client, group string) string {
 		s += " group " + group
 	}
 	return s
+}
+
+func ovHas(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
 }

@@ -98,12 +98,55 @@ const (
 	rlBuckets = (rlMaxExp - rlSubBits + 1) << rlSubBits
 )
 
-// rlStats accumulates one row.
+// rlStats accumulates one row. Its histogram starts sparse (the few
+// buckets used, in order) and turns dense past rlSparseMax buckets: the
+// store keeps one per second, API and client, most with a handful of
+// requests, and a dense one is 5 KB.
 type rlStats struct {
 	requests, answered, errors int64
 	errorsByCode               map[string]int64
 	min, max                   time.Duration
+	sparse                     []rlBin
 	counts                     *[rlBuckets]uint32
+}
+
+type rlBin struct {
+	b uint16
+	n uint32
+}
+
+const (
+	rlSparseMax = 64
+	rlDenseSize = rlBuckets * 4
+	rlBinSize   = 8
+)
+
+// count adds n to bucket b; it returns the bytes the histogram grew by.
+func (s *rlStats) count(b int, n uint32) int64 {
+	if s.counts != nil {
+		s.counts[b] += n
+		return 0
+	}
+	i := sort.Search(len(s.sparse), func(i int) bool { return int(s.sparse[i].b) >= b })
+	if i < len(s.sparse) && int(s.sparse[i].b) == b {
+		s.sparse[i].n += n
+		return 0
+	}
+	if len(s.sparse) == rlSparseMax {
+		s.counts = new([rlBuckets]uint32)
+		for _, x := range s.sparse {
+			s.counts[x.b] += x.n
+		}
+		grew := rlDenseSize - int64(cap(s.sparse))*rlBinSize
+		s.sparse = nil
+		s.counts[b] += n
+		return grew
+	}
+	c := cap(s.sparse)
+	s.sparse = append(s.sparse, rlBin{})
+	copy(s.sparse[i+1:], s.sparse[i:])
+	s.sparse[i] = rlBin{uint16(b), n}
+	return int64(cap(s.sparse)-c) * rlBinSize
 }
 
 func rlBucket(ns uint64) int {
@@ -129,8 +172,10 @@ func rlBucketMid(b int) float64 {
 	return float64(lo) + float64(uint64(1)<<(exp-rlSubBits))/2
 }
 
-// add counts one request; codes are its distinct error names.
-func (s *rlStats) add(e *exchange.Exchange, codes []string) {
+// add counts one request; codes are its distinct error names. It returns
+// the bytes s grew by.
+func (s *rlStats) add(e *exchange.Exchange, codes []string) int64 {
+	var grew int64
 	s.requests++
 	if len(codes) > 0 {
 		s.errors++
@@ -138,24 +183,26 @@ func (s *rlStats) add(e *exchange.Exchange, codes []string) {
 			s.errorsByCode = make(map[string]int64)
 		}
 		for _, c := range codes {
+			if _, ok := s.errorsByCode[c]; !ok {
+				grew += ovMapEntryBytes
+			}
 			s.errorsByCode[c]++
 		}
 	}
 	d, ok := rlLatency(e)
 	if !ok {
-		return
+		return grew
 	}
 	d = max(d, 0)
-	if s.counts == nil {
-		s.counts = new([rlBuckets]uint32)
+	if s.answered == 0 {
 		s.min = d
 	}
 	s.answered++
 	s.min, s.max = min(s.min, d), max(s.max, d)
-	s.counts[rlBucket(uint64(d))]++
+	return grew + s.count(rlBucket(uint64(d)), 1)
 }
 
-// merge adds o's counts to s.
+// merge adds o's counts to s; o is not changed.
 func (s *rlStats) merge(o *rlStats) {
 	s.requests += o.requests
 	s.errors += o.errors
@@ -165,17 +212,29 @@ func (s *rlStats) merge(o *rlStats) {
 		}
 		s.errorsByCode[c] += n
 	}
-	if o.counts == nil {
+	if o.answered == 0 {
 		return
 	}
-	if s.counts == nil {
-		s.counts = new([rlBuckets]uint32)
+	if s.answered == 0 {
 		s.min = o.min
 	}
 	s.answered += o.answered
 	s.min, s.max = min(s.min, o.min), max(s.max, o.max)
-	for i, n := range o.counts {
-		s.counts[i] += n
+	if o.counts != nil {
+		if s.counts == nil {
+			s.counts = new([rlBuckets]uint32)
+			for _, x := range s.sparse {
+				s.counts[x.b] += x.n
+			}
+			s.sparse = nil
+		}
+		for i, n := range o.counts {
+			s.counts[i] += n
+		}
+		return
+	}
+	for _, x := range o.sparse {
+		s.count(int(x.b), x.n)
 	}
 }
 
@@ -188,11 +247,22 @@ func (s *rlStats) quantile(q float64) float64 {
 	rank := int64(q*float64(s.answered) + 0.999999)
 	rank = min(max(rank, 1), s.answered)
 	var seen int64
+	at := func(b int) float64 {
+		return min(max(rlBucketMid(b), float64(s.min)), float64(s.max)) / 1e9
+	}
+	if s.counts == nil {
+		for _, x := range s.sparse {
+			seen += int64(x.n)
+			if seen >= rank {
+				return at(int(x.b))
+			}
+		}
+		return s.max.Seconds()
+	}
 	for b, n := range s.counts {
 		seen += int64(n)
 		if seen >= rank {
-			v := min(max(rlBucketMid(b), float64(s.min)), float64(s.max))
-			return v / 1e9
+			return at(b)
 		}
 	}
 	return s.max.Seconds()

@@ -1,0 +1,281 @@
+package store_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"kscope/internal/exchange"
+	"kscope/internal/store"
+	"kscope/internal/view"
+)
+
+var ovT0 = time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)
+
+// ovTraffic is 30 seconds of what an agent sees: traced producers and
+// consumers (several topics per request, partition errors, acks=0),
+// consumers that long-poll empty, one that changes group half-way, a
+// follower broker's replica fetches, exchanges traced from both sides
+// (the broker's copy before or after the client's), and broker-side
+// copies of untraced clients.
+func ovTraffic() []exchange.Exchange {
+	var xs []exchange.Exchange
+	lat := func(d time.Duration) *time.Duration { return &d }
+	corr := int32(0)
+	maxWait := int32(500)
+	topics := []string{"orders", "payments", "audit", "only-produced"}
+	part := func(name string, n int, recs, bytes int64, errAt int) exchange.Topic {
+		t := exchange.Topic{Name: name}
+		for p := range n {
+			pt := exchange.Partition{Partition: int32(p), Records: recs, Bytes: bytes}
+			if p == errAt {
+				pt.Error = "NOT_LEADER_OR_FOLLOWER"
+			}
+			t.Partitions = append(t.Partitions, pt)
+		}
+		return t
+	}
+	for s := range 30 {
+		base := ovT0.Add(time.Duration(s) * time.Second)
+		for i := range 40 {
+			at := base.Add(time.Duration(i) * 24 * time.Millisecond)
+			corr++
+			c := i % 8
+			e := exchange.Exchange{
+				Time:          at,
+				Client:        exchange.Endpoint{Addr: fmt.Sprintf("10.0.1.%d:%d", c, 40000+c), PID: uint32(100 + c), Process: fmt.Sprintf("svc%d", c)},
+				Server:        exchange.Endpoint{Addr: fmt.Sprintf("10.0.0.%d:9092", 1+i%3)},
+				Side:          "client",
+				CorrelationID: corr,
+				ClientID:      fmt.Sprintf("client-%d", c),
+				Latency:       lat(time.Duration(300+(i*37+s*11)%4000) * time.Microsecond),
+			}
+			switch {
+			case c < 3: // producers
+				e.API, e.APIKey = "Produce", 0
+				e.Topics = []exchange.Topic{part(topics[c%2], 3, 5, 700, (i+s)%7), part(topics[3], 1+c, 2, 90, -1)}
+				if c == 2 && i%5 == 0 {
+					e.Latency = nil // acks=0
+				}
+			case c < 6: // consumers
+				e.API, e.APIKey = "Fetch", 1
+				e.Detail = &exchange.Detail{MaxWaitMS: &maxWait}
+				if i%3 == 0 {
+					e.Topics = []exchange.Topic{part("orders", 2, 0, 0, -1)}
+					e.Latency = lat(time.Duration(490+i%20) * time.Millisecond)
+				} else {
+					e.Topics = []exchange.Topic{part("orders", 3, 4, 560, -1), part("payments", 2, 1, 80, -1)}
+				}
+				if i%11 == 0 {
+					e.Error = "NOT_COORDINATOR"
+				}
+			case c == 6: // group traffic of the consumers
+				e.API, e.APIKey = "Heartbeat", 12
+				e.Client = exchange.Endpoint{Addr: fmt.Sprintf("10.0.1.%d:%d", 3+i%3, 40003+i%3), PID: uint32(103 + i%3), Process: fmt.Sprintf("svc%d", 3+i%3)}
+				e.ClientID = fmt.Sprintf("client-%d", 3+i%3)
+				e.Group = "billing"
+				if i%3 == 1 && s >= 15 {
+					e.Group = "billing-v2"
+				}
+				if i%9 == 0 {
+					e.API, e.APIKey, e.Error = "JoinGroup", 11, "REBALANCE_IN_PROGRESS"
+				}
+			default: // a follower broker, seen on the leader's side
+				e.API, e.APIKey, e.Side = "Fetch", 1, "server"
+				e.Client = exchange.Endpoint{Addr: "10.0.0.3:51000"}
+				e.ClientID = "broker-3-fetcher-0"
+				e.Detail = &exchange.Detail{Replica: true, MaxWaitMS: &maxWait}
+				e.Topics = []exchange.Topic{part("orders", 3, 4, 560, -1), part("audit", 1, 1, 50, -1)}
+			}
+			// Both ends traced: the broker's copy (no process) comes
+			// just before or just after the client's.
+			if e.Side == "client" && i%4 != 3 {
+				twin := e
+				twin.Side = "server"
+				twin.Client = exchange.Endpoint{Addr: e.Client.Addr}
+				twin.Time = at.Add(150 * time.Microsecond)
+				if i%2 == 0 {
+					xs = append(xs, twin, e)
+				} else {
+					xs = append(xs, e, twin)
+				}
+				continue
+			}
+			xs = append(xs, e)
+			if i%13 == 0 {
+				// An untraced client, seen by the broker only.
+				u := e
+				corr++
+				u.Side, u.CorrelationID = "server", corr
+				u.Client = exchange.Endpoint{Addr: "192.168.7.7:33000"}
+				u.ClientID = "untraced"
+				xs = append(xs, u)
+			}
+		}
+	}
+	return xs
+}
+
+// partsOverview adds xs to a store that keeps the overview's parts and
+// merges those of w.
+func partsOverview(t *testing.T, xs []exchange.Exchange, w view.Window, cfg store.Config) (view.OverviewView, *store.Store) {
+	t.Helper()
+	st := store.New(cfg)
+	st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })
+	for _, e := range xs {
+		st.Add(e)
+	}
+	acc := view.NewOverviewPart()
+	if !st.Partials(w.From, w.To, func(p store.Partial) { acc.Merge(p.(*view.OverviewPart)) }) {
+		t.Fatalf("partials do not cover %v", w)
+	}
+	return acc.Result(w), st
+}
+
+// sameOverview fails unless a and b have the same JSON, numbers equal to
+// a relative 1e-9 (sums of rates in another order).
+func sameOverview(t *testing.T, got, want view.OverviewView) {
+	t.Helper()
+	var g, w any
+	for _, p := range []struct {
+		o   view.OverviewView
+		dst *any
+	}{{got, &g}, {want, &w}} {
+		b, err := json.Marshal(p.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, p.dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if path, ok := jsonEqual("", g, w); !ok {
+		gj, _ := json.MarshalIndent(got, "", " ")
+		wj, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("overview from parts differs at %s\nparts: %.3000s\nexchanges: %.3000s", path, gj, wj)
+	}
+}
+
+func jsonEqual(path string, a, b any) (string, bool) {
+	switch av := a.(type) {
+	case float64:
+		bv, ok := b.(float64)
+		if !ok || math.Abs(av-bv) > 1e-9*math.Max(math.Abs(av), math.Abs(bv)) {
+			return fmt.Sprintf("%s: %v != %v", path, a, b), false
+		}
+		return "", true
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok || len(av) != len(bv) {
+			return fmt.Sprintf("%s: keys %v != %v", path, keys(av), keys(b)), false
+		}
+		for k := range av {
+			if p, ok := jsonEqual(path+"."+k, av[k], bv[k]); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		bv, ok := b.([]any)
+		if !ok || len(av) != len(bv) {
+			return fmt.Sprintf("%s: %d items != %v", path, len(av), b), false
+		}
+		for i := range av {
+			if p, ok := jsonEqual(fmt.Sprintf("%s[%d]", path, i), av[i], bv[i]); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	}
+	if !reflect.DeepEqual(a, b) {
+		return fmt.Sprintf("%s: %v != %v", path, a, b), false
+	}
+	return "", true
+}
+
+func keys(v any) []string {
+	m, _ := v.(map[string]any)
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// TestOverviewPartsEqualView: the overview merged from the store's
+// per-second parts is the overview computed from the exchanges, for the
+// whole traffic and for windows inside it.
+func TestOverviewPartsEqualView(t *testing.T) {
+	xs := ovTraffic()
+	for _, w := range []view.Window{
+		{From: ovT0, To: ovT0.Add(30 * time.Second)},
+		{From: ovT0.Add(5 * time.Second), To: ovT0.Add(12 * time.Second)},
+		{From: ovT0.Add(14 * time.Second), To: ovT0.Add(29 * time.Second)},
+		{From: ovT0.Add(29 * time.Second), To: ovT0.Add(30 * time.Second)}, // twins still held
+	} {
+		t.Run(fmt.Sprintf("%v-%v", w.From.Sub(ovT0), w.To.Sub(ovT0)), func(t *testing.T) {
+			want := view.Overview(xs, w, view.OverviewFilter{})
+			got, st := partsOverview(t, xs, w, store.Config{})
+			sameOverview(t, got, want)
+			if want.Exchanges == 0 || len(want.Consumers) == 0 || len(want.Latency.ByClient) == 0 {
+				t.Fatalf("the traffic does not exercise the overview: %+v", want)
+			}
+			if st.Stats().TwinsDropped == 0 {
+				t.Error("no broker-side twin dropped")
+			}
+		})
+	}
+}
+
+// TestOverviewPartsLate: exchanges that arrive out of order (within the
+// twin hold) count as in order, and a consumer's group is the one it named
+// last by time.
+func TestOverviewPartsLate(t *testing.T) {
+	xs := ovTraffic()
+	// Around second 15, 30 exchanges (about 0.4 s) arrive after the next 40.
+	n := len(xs) / 2
+	moved := append([]exchange.Exchange{}, xs[n:n+30]...)
+	xs = append(append(append(append([]exchange.Exchange{}, xs[:n]...), xs[n+30:n+70]...), moved...), xs[n+70:]...)
+	w := view.Window{From: ovT0, To: ovT0.Add(30 * time.Second)}
+	got, _ := partsOverview(t, xs, w, store.Config{})
+	sameOverview(t, got, view.Overview(xs, w, view.OverviewFilter{}))
+	for _, c := range got.Consumers {
+		if c.ClientID == "client-4" && c.Group != "billing-v2" {
+			t.Errorf("client-4 group = %q, want billing-v2 (named last)", c.Group)
+		}
+	}
+}
+
+// TestOverviewPartsBudget: under a small budget the parts keep the newest
+// seconds, stay within the aggregates' share and say what they dropped.
+func TestOverviewPartsBudget(t *testing.T) {
+	var xs []exchange.Exchange
+	for range 10 {
+		xs = append(xs, ovTraffic()...)
+		for i := range xs[len(xs)-len(ovTraffic()):] {
+			xs[len(xs)-1-i].Time = xs[len(xs)-1-i].Time.Add(time.Duration(len(xs)/1200) * 30 * time.Second)
+		}
+	}
+	const budget = 4 << 20
+	st := store.New(store.Config{MemoryBytes: budget})
+	st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })
+	for _, e := range xs {
+		st.Add(e)
+	}
+	s := st.Stats()
+	if s.AggregateBytes > s.AggregateBudget || s.SecondsEvicted == 0 {
+		t.Fatalf("aggregates %d bytes of %d, %d seconds evicted: want within budget and some evicted", s.AggregateBytes, s.AggregateBudget, s.SecondsEvicted)
+	}
+	last := xs[len(xs)-1].Time.Truncate(time.Second)
+	if st.Partials(ovT0, last, func(store.Partial) {}) {
+		t.Error("Partials says it covers evicted seconds")
+	}
+	var n int
+	if !st.Partials(last.Add(-2*time.Second), last, func(store.Partial) { n++ }) || n == 0 {
+		t.Error("the newest seconds are not covered")
+	}
+	t.Logf("%d seconds held in %d bytes (%d per second)", s.Seconds, s.AggregateBytes, s.AggregateBytes/int64(max(s.Seconds, 1)))
+}
