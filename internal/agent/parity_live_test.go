@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,17 +49,17 @@ func TestLiveCaptureParity(t *testing.T) {
 	// tcpdump as scripts/make-captures.sh runs it: every packet handed
 	// over and written at once, a buffer big enough to drop none.
 	pcapFile := filepath.Join(t.TempDir(), "parity.pcap")
-	var dumpErr bytes.Buffer
+	dumpErr := &syncWriter{}
 	dump := exec.Command(tcpdump, "-i", "lo", "-s", "0", "--immediate-mode", "-U", "-B", "65536", "-Z", "root",
 		"-w", pcapFile, "tcp port "+strconv.Itoa(int(l.port())))
-	dump.Stderr = &syncWriter{b: &dumpErr}
+	dump.Stderr = dumpErr
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer dump.Process.Kill()
-	for i := 0; !strings.Contains(dump.Stderr.(*syncWriter).String(), "listening on"); i++ {
+	for i := 0; !strings.Contains(dumpErr.String(), "listening on"); i++ {
 		if i > 100 {
-			t.Fatalf("tcpdump did not start: %s", dump.Stderr.(*syncWriter).String())
+			t.Fatalf("tcpdump did not start: %s", dumpErr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -95,7 +96,7 @@ func TestLiveCaptureParity(t *testing.T) {
 	end := time.Now()
 	dump.Process.Signal(os.Interrupt)
 	dump.Wait()
-	if s := dump.Stderr.(*syncWriter).String(); !strings.Contains(s, "\n0 packets dropped by kernel") {
+	if s := dumpErr.String(); !strings.Contains(s, "\n0 packets dropped by kernel") {
 		t.Fatalf("tcpdump lost packets, the capture cannot be compared: %s", s)
 	}
 	w := view.Window{From: start, To: end}
@@ -111,6 +112,11 @@ func TestLiveCaptureParity(t *testing.T) {
 	gone := abandoned(live)
 	for k, e := range gone {
 		t.Logf("left out: %s v%d corr %d from %s (%s): the broker answered in %s, the client closed without reading", e.API, e.APIVersion, k.corr, k.client, e.ClientID, e.Latency)
+	}
+	for k, e := range gone {
+		if c := find(capt, k); c == nil || c.Latency == nil {
+			t.Errorf("%s corr %d from %s: the broker's copy is answered, yet the capture has %v", e.API, k.corr, k.client, c)
+		}
 	}
 	live, capt = without(live, gone), without(capt, gone)
 	t.Logf("window %s; live: %d exchanges (%d once), capture: %d", end.Sub(start).Round(time.Millisecond), len(live), len(view.Once(live)), len(capt))
@@ -156,6 +162,15 @@ func abandoned(xs []exchange.Exchange) map[parityKey]*exchange.Exchange {
 	return out
 }
 
+func find(xs []exchange.Exchange, k parityKey) *exchange.Exchange {
+	for i := range xs {
+		if (parityKey{xs[i].Client.Addr, xs[i].Server.Addr, xs[i].CorrelationID}) == k {
+			return &xs[i]
+		}
+	}
+	return nil
+}
+
 func without(xs []exchange.Exchange, drop map[parityKey]*exchange.Exchange) []exchange.Exchange {
 	var out []exchange.Exchange
 	for _, e := range xs {
@@ -168,26 +183,19 @@ func without(xs []exchange.Exchange, drop map[parityKey]*exchange.Exchange) []ex
 
 // syncWriter lets the test read what tcpdump wrote so far.
 type syncWriter struct {
-	mu chan struct{}
-	b  *bytes.Buffer
-}
-
-func (s *syncWriter) lock() {
-	if s.mu == nil {
-		s.mu = make(chan struct{}, 1)
-	}
-	s.mu <- struct{}{}
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
-	s.lock()
-	defer func() { <-s.mu }()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
 func (s *syncWriter) String() string {
-	s.lock()
-	defer func() { <-s.mu }()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.b.String()
 }
 
