@@ -33,11 +33,10 @@ func TestOverviewPartsOnCaptures(t *testing.T) {
 			for _, e := range xs {
 				st.Add(e)
 			}
-			acc := view.NewOverviewPart()
-			if !st.Partials(w.From, w.To, func(p store.Partial) { acc.Merge(p.(*view.OverviewPart)) }) {
+			var got view.OverviewView
+			if !st.Partials(w.From, w.To, func(ps []store.Partial) { got = view.OverviewOfParts(w, overviewParts(ps)) }) {
 				t.Fatal("partials do not cover the capture")
 			}
-			got := acc.Result(w)
 			gj, _ := json.Marshal(got)
 			wj, _ := json.Marshal(want)
 			var g, wv any
@@ -84,4 +83,12 @@ func jsonClose(a, b any) bool {
 		return true
 	}
 	return a == b
+}
+
+func overviewParts(ps []store.Partial) []*view.OverviewPart {
+	out := make([]*view.OverviewPart, len(ps))
+	for i, p := range ps {
+		out[i] = p.(*view.OverviewPart)
+	}
+	return out
 }

@@ -30,9 +30,9 @@ func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.Over
 		if !sw.To.After(sw.From) {
 			sw.To = sw.From.Add(time.Second)
 		}
-		acc := view.NewOverviewPart()
-		if st.Partials(sw.From, sw.To, func(p store.Partial) { acc.Merge(p.(*view.OverviewPart)) }) {
-			return acc.Result(sw)
+		var o view.OverviewView
+		if st.Partials(sw.From, sw.To, func(ps []store.Partial) { o = view.OverviewOfParts(sw, overviewParts(ps)) }) {
+			return o
 		}
 	}
 	return overviewOfExchanges(st, w, f)
@@ -224,4 +224,14 @@ func cutTopic(id string) (string, bool) {
 		return id[len(p):], true
 	}
 	return "", false
+}
+
+// overviewParts are the store's partials as the overview's parts (the
+// only kind this server asks the store to keep).
+func overviewParts(ps []store.Partial) []*view.OverviewPart {
+	out := make([]*view.OverviewPart, len(ps))
+	for i, p := range ps {
+		out[i] = p.(*view.OverviewPart)
+	}
+	return out
 }

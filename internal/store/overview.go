@@ -30,6 +30,10 @@ type Partial interface {
 // as long, for a broker-side copy that comes after it.
 const twinHold = 2 * time.Second
 
+// twinIdle is how long without broker-side copies before the client-side
+// ones are no longer indexed.
+const twinIdle = time.Minute
+
 type twinKey struct {
 	client, server string
 	corr           int32
@@ -50,10 +54,13 @@ type seenCopy struct {
 // Store.mu.
 type twins struct {
 	newest int64 // newest exchange time seen, unix ns
-	// seen holds the client-side copies of the last twinHold, by key,
-	// with their time; seenQ in order of arrival, to expire them.
-	seen  map[twinKey]int64
-	seenQ fifo[seenCopy]
+	// seenQ holds the client-side copies of the last twinHold in order of
+	// arrival. seen indexes them by key, only while broker-side copies
+	// come (in the last twinIdle): an agent that traces clients only
+	// pays for a queue, not a map.
+	seenQ      fifo[seenCopy]
+	seen       map[twinKey]int64
+	lastServer int64
 	// held are broker-side copies waiting for twinHold, oldest first.
 	held    fifo[*heldCopy]
 	heldKey map[twinKey]*heldCopy
@@ -68,18 +75,29 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	switch e.Side {
 	case "client":
 		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
-		if h := t.heldKey[k]; h != nil {
-			h.dropped = true
-			delete(t.heldKey, k)
-			t.dropped++
+		if len(t.heldKey) > 0 {
+			if h := t.heldKey[k]; h != nil {
+				h.dropped = true
+				delete(t.heldKey, k)
+				t.dropped++
+			}
 		}
-		if t.seen == nil {
-			t.seen = make(map[twinKey]int64)
+		if t.seen != nil {
+			t.seen[k] = at
 		}
-		t.seen[k] = at
 		t.seenQ.push(seenCopy{k, at})
 		count(e)
 	case "server":
+		t.lastServer = at
+		if t.seen == nil {
+			// Broker-side copies (again): index the client-side
+			// copies still remembered.
+			t.seen = make(map[twinKey]int64, t.seenQ.len())
+			for i := range t.seenQ.len() {
+				s := t.seenQ.at(i)
+				t.seen[s.key] = s.at
+			}
+		}
 		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
 		if _, ok := t.seen[k]; ok {
 			t.dropped++
@@ -97,9 +115,12 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	limit := t.newest - int64(twinHold)
 	for t.seenQ.len() > 0 && t.seenQ.front().at < limit {
 		s := t.seenQ.pop()
-		if t.seen[s.key] == s.at {
+		if t.seen != nil && t.seen[s.key] == s.at {
 			delete(t.seen, s.key)
 		}
+	}
+	if t.seen != nil && t.newest-t.lastServer > int64(twinIdle) {
+		t.seen = nil
 	}
 	for t.held.len() > 0 && t.held.front().e.Time.UnixNano() < limit {
 		h := t.held.pop()
@@ -161,14 +182,14 @@ func (s *Store) KeepPartials(newPartial func() Partial) {
 	}
 }
 
-// Partials calls fn, under the store's read lock, with the partial of each
-// second held in [since, until) (by the second's start; zero bounds are
-// open), and with one more made of the broker-side copies still held in
-// that range (see twinHold). fn must only read them and return quickly:
-// the writer waits meanwhile. It reports whether partials are kept and
+// Partials calls fn, under the store's read lock, with the partials of the
+// seconds held in [since, until) (by the second's start; zero bounds are
+// open), oldest first, and one more made of the broker-side copies still
+// held in that range (see twinHold). fn must only read them, not keep
+// them, and return quickly: the writer waits meanwhile. It reports whether partials are kept and
 // cover since: false when KeepPartials was not called, or when seconds
 // after since were evicted or predate KeepPartials.
-func (s *Store) Partials(since, until time.Time, fn func(Partial)) bool {
+func (s *Store) Partials(since, until time.Time, fn func([]Partial)) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a := &s.agg
@@ -183,12 +204,13 @@ func (s *Store) Partials(since, until time.Time, fn func(Partial)) bool {
 		}
 	}
 	covered := since.IsZero() || a.partialSince <= from
+	var ps []Partial
 	for _, sec := range a.seconds {
 		if (!since.IsZero() && sec.unix < from) || (!until.IsZero() && sec.unix >= to) {
 			continue
 		}
 		if sec.partial != nil {
-			fn(sec.partial)
+			ps = append(ps, sec.partial)
 		}
 	}
 	if n := a.twins.held.len(); n > 0 {
@@ -201,8 +223,9 @@ func (s *Store) Partials(since, until time.Time, fn func(Partial)) bool {
 			}
 			p.Add(&h.e)
 		}
-		fn(p)
+		ps = append(ps, p)
 	}
+	fn(ps)
 	return covered
 }
 
@@ -233,7 +256,8 @@ func (a *aggregates) countPartial(e *exchange.Exchange) {
 		a.partialOverflow++
 		return
 	}
-	a.resize(sec, func() { sec.partial.Add(e) })
+	sec.partial.Add(e)
+	a.resize(sec, nil)
 	if !a.makeRoom(sec, 0) {
 		// This one second alone fills the budget: it stops counting
 		// (what it missed is counted) rather than grow without bound.

@@ -128,11 +128,11 @@ func partsOverview(t *testing.T, xs []exchange.Exchange, w view.Window, cfg stor
 	for _, e := range xs {
 		st.Add(e)
 	}
-	acc := view.NewOverviewPart()
-	if !st.Partials(w.From, w.To, func(p store.Partial) { acc.Merge(p.(*view.OverviewPart)) }) {
+	var o view.OverviewView
+	if !st.Partials(w.From, w.To, func(ps []store.Partial) { o = view.OverviewOfParts(w, overviewParts(ps)) }) {
 		t.Fatalf("partials do not cover %v", w)
 	}
-	return acc.Result(w), st
+	return o, st
 }
 
 // sameOverview fails unless a and b have the same JSON, numbers equal to
@@ -270,12 +270,35 @@ func TestOverviewPartsBudget(t *testing.T) {
 		t.Fatalf("aggregates %d bytes of %d, %d seconds evicted: want within budget and some evicted", s.AggregateBytes, s.AggregateBudget, s.SecondsEvicted)
 	}
 	last := xs[len(xs)-1].Time.Truncate(time.Second)
-	if st.Partials(ovT0, last, func(store.Partial) {}) {
+	if st.Partials(ovT0, last, func([]store.Partial) {}) {
 		t.Error("Partials says it covers evicted seconds")
 	}
 	var n int
-	if !st.Partials(last.Add(-2*time.Second), last, func(store.Partial) { n++ }) || n == 0 {
+	if !st.Partials(last.Add(-2*time.Second), last, func(ps []store.Partial) { n = len(ps) }) || n == 0 {
 		t.Error("the newest seconds are not covered")
 	}
 	t.Logf("%d seconds held in %d bytes (%d per second)", s.Seconds, s.AggregateBytes, s.AggregateBytes/int64(max(s.Seconds, 1)))
+}
+
+func overviewParts(ps []store.Partial) []*view.OverviewPart {
+	out := make([]*view.OverviewPart, len(ps))
+	for i, p := range ps {
+		out[i] = p.(*view.OverviewPart)
+	}
+	return out
+}
+
+// TestOverviewPartsManySeconds: merging many seconds (on several CPUs)
+// gives the overview of the exchanges too.
+func TestOverviewPartsManySeconds(t *testing.T) {
+	var xs []exchange.Exchange
+	for k := range 4 {
+		for _, e := range ovTraffic() {
+			e.Time = e.Time.Add(time.Duration(k) * 30 * time.Second)
+			xs = append(xs, e)
+		}
+	}
+	w := view.Window{From: ovT0, To: ovT0.Add(120 * time.Second)}
+	got, _ := partsOverview(t, xs, w, store.Config{})
+	sameOverview(t, got, view.Overview(xs, w, view.OverviewFilter{}))
 }

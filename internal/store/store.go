@@ -28,7 +28,7 @@ import (
 const DefaultMemoryBytes = 256 << 20
 
 // aggregateShare is the part of the budget (1/aggregateShare) that the
-// per-second aggregates may use; the exchanges get the rest.
+// per-second aggregates may use by default; the exchanges get the rest.
 const aggregateShare = 8
 
 // Config sizes the store.
@@ -36,6 +36,11 @@ type Config struct {
 	// MemoryBytes bounds the estimated memory of all tables
 	// (DefaultMemoryBytes when zero or negative).
 	MemoryBytes int64
+	// AggregateBytes is the part of MemoryBytes for the per-second
+	// aggregates and partials (MemoryBytes/8 when zero or negative;
+	// at most MemoryBytes/2). Busy agents that want long overviews
+	// give it more.
+	AggregateBytes int64
 }
 
 // Record is an exchange as the store holds it: with its sequence number,
@@ -183,6 +188,9 @@ func New(cfg Config) *Store {
 	s := &Store{
 		aggregateBudget: budget / aggregateShare,
 		byAPI:           make(map[string]uint64),
+	}
+	if cfg.AggregateBytes > 0 {
+		s.aggregateBudget = min(cfg.AggregateBytes, budget/2)
 	}
 	s.exchangeBudget = budget - s.aggregateBudget
 	s.agg.budget = s.aggregateBudget

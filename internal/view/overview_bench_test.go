@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kscope/internal/exchange"
+	"kscope/internal/store"
 )
 
 // benchExchanges builds n exchanges spread over 15 minutes (10,000/s for
@@ -19,69 +20,92 @@ import (
 // shared between exchanges, as their content does not matter to the cost
 // and it keeps 9M exchanges in memory.
 func benchExchanges(n, topicsPerClient int) []exchange.Exchange {
-	const (
-		clients = 200
-		topics  = 50
-		brokers = 6
-	)
-	span := 15 * time.Minute
-	maxWait := int32(500)
-	fetchDetail := &exchange.Detail{MaxWaitMS: &maxWait}
-	var produced, fetched, empty [topics][12][]exchange.Topic
-	for t := range topics {
-		for p := range 12 {
-			name := fmt.Sprintf("topic-%02d", t)
-			produced[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p), Records: 10, Bytes: 1200}}}}
-			fetched[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p), Records: 20, Bytes: 2400}}}}
-			empty[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p)}}}}
-		}
-	}
-	var caddr, cid, comm [clients]string
-	for c := range clients {
-		caddr[c] = fmt.Sprintf("10.1.%d.%d:%d", c/250, c%250, 40000+c)
-		cid[c] = fmt.Sprintf("svc-%d", c)
-		comm[c] = fmt.Sprintf("svc%d", c)
-	}
-	var baddr [brokers]string
-	for b := range brokers {
-		baddr[b] = fmt.Sprintf("10.0.0.%d:9092", b+1)
-	}
-	lats := make([]time.Duration, 1024)
-	for i := range lats {
-		lats[i] = time.Duration(200+i*i/4) * time.Microsecond
-	}
-	longPoll := 501 * time.Millisecond
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := newBenchTraffic(topicsPerClient)
 	xs := make([]exchange.Exchange, n)
 	for i := range xs {
-		r := uint32(i) * 2654435761 // cheap spread
-		c := int(r>>8) % clients
-		t, p, b := (c+int(r>>16)%topicsPerClient)%topics, int(r>>4)%12, (c+int(r>>20))%brokers
-		e := &xs[i]
-		e.Time = t0.Add(time.Duration(int64(span) * int64(i) / int64(n)))
-		e.Client = exchange.Endpoint{Addr: caddr[c], PID: uint32(1000 + c), Process: comm[c]}
-		e.Server = exchange.Endpoint{Addr: baddr[b]}
-		e.Side = "client"
-		e.ClientID = cid[c]
-		e.CorrelationID = int32(i)
-		e.Latency = &lats[r%1024]
-		switch k := i % 20; {
-		case k < 9 && c < 100:
-			e.APIKey, e.API, e.Topics = 0, "Produce", produced[t][p]
-		case k < 18 && c >= 100:
-			e.APIKey, e.API, e.Detail = 1, "Fetch", fetchDetail
-			if k%3 == 0 {
-				e.Topics, e.Latency = empty[t][p], &longPoll
-			} else {
-				e.Topics = fetched[t][p]
-			}
-		case k == 18:
-			e.APIKey, e.API, e.Group = 12, "Heartbeat", "group"
-		default:
-			e.APIKey, e.API, e.Group = 8, "OffsetCommit", "group"
-		}
+		tr.exchange(&xs[i], i, n)
 	}
 	return xs
+}
+
+const (
+	benchClients = 200
+	benchTopics  = 50
+	benchBrokers = 6
+)
+
+// benchTraffic holds what the exchanges of benchExchanges share.
+type benchTraffic struct {
+	topicsPerClient          int
+	fetchDetail              *exchange.Detail
+	produced, fetched, empty [benchTopics][12][]exchange.Topic
+	caddr, cid, comm         [benchClients]string
+	baddr                    [benchBrokers]string
+	lats                     []time.Duration
+	longPoll                 time.Duration
+	t0                       time.Time
+}
+
+func newBenchTraffic(topicsPerClient int) *benchTraffic {
+	maxWait := int32(500)
+	tr := &benchTraffic{
+		topicsPerClient: topicsPerClient,
+		fetchDetail:     &exchange.Detail{MaxWaitMS: &maxWait},
+		lats:            make([]time.Duration, 1024),
+		longPoll:        501 * time.Millisecond,
+		t0:              time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for t := range benchTopics {
+		for p := range 12 {
+			name := fmt.Sprintf("topic-%02d", t)
+			tr.produced[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p), Records: 10, Bytes: 1200}}}}
+			tr.fetched[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p), Records: 20, Bytes: 2400}}}}
+			tr.empty[t][p] = []exchange.Topic{{Name: name, Partitions: []exchange.Partition{{Partition: int32(p)}}}}
+		}
+	}
+	for c := range benchClients {
+		tr.caddr[c] = fmt.Sprintf("10.1.%d.%d:%d", c/250, c%250, 40000+c)
+		tr.cid[c] = fmt.Sprintf("svc-%d", c)
+		tr.comm[c] = fmt.Sprintf("svc%d", c)
+	}
+	for b := range benchBrokers {
+		tr.baddr[b] = fmt.Sprintf("10.0.0.%d:9092", b+1)
+	}
+	for i := range tr.lats {
+		tr.lats[i] = time.Duration(200+i*i/4) * time.Microsecond
+	}
+	return tr
+}
+
+// exchange sets *e to exchange i of n spread over 15 minutes.
+func (tr *benchTraffic) exchange(e *exchange.Exchange, i, n int) {
+	span := 15 * time.Minute
+	r := uint32(i) * 2654435761 // cheap spread
+	c := int(r>>8) % benchClients
+	t, p, b := (c+int(r>>16)%tr.topicsPerClient)%benchTopics, int(r>>4)%12, (c+int(r>>20))%benchBrokers
+	*e = exchange.Exchange{}
+	e.Time = tr.t0.Add(time.Duration(int64(span) * int64(i) / int64(n)))
+	e.Client = exchange.Endpoint{Addr: tr.caddr[c], PID: uint32(1000 + c), Process: tr.comm[c]}
+	e.Server = exchange.Endpoint{Addr: tr.baddr[b]}
+	e.Side = "client"
+	e.ClientID = tr.cid[c]
+	e.CorrelationID = int32(i)
+	e.Latency = &tr.lats[r%1024]
+	switch k := i % 20; {
+	case k < 9 && c < 100:
+		e.APIKey, e.API, e.Topics = 0, "Produce", tr.produced[t][p]
+	case k < 18 && c >= 100:
+		e.APIKey, e.API, e.Detail = 1, "Fetch", tr.fetchDetail
+		if k%3 == 0 {
+			e.Topics, e.Latency = tr.empty[t][p], &tr.longPoll
+		} else {
+			e.Topics = tr.fetched[t][p]
+		}
+	case k == 18:
+		e.APIKey, e.API, e.Group = 12, "Heartbeat", "group"
+	default:
+		e.APIKey, e.API, e.Group = 8, "OffsetCommit", "group"
+	}
 }
 
 // BenchmarkOverview builds the overview of 15 minutes of traffic.
@@ -112,4 +136,80 @@ func benchOverview(b *testing.B, topicsPerClient int) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/exchange")
+}
+
+// BenchmarkOverviewParts builds the overview of 15 minutes of 10,000
+// exchanges/s (9,000,000, the traffic of BenchmarkOverview) the way the
+// live API does: by merging the 900 per-second parts a store kept while
+// the exchanges were added. The setup (adding
+// them) takes a while; BenchmarkStoreAdd measures it per exchange.
+func BenchmarkOverviewParts(b *testing.B) {
+	for _, tpc := range []int{2, 50} {
+		b.Run(fmt.Sprintf("topics-per-client=%d", tpc), func(b *testing.B) {
+			const n = 9_000_000
+			tr := newBenchTraffic(tpc)
+			// The default budget's aggregates (32 MiB) hold less than 15
+			// minutes of this traffic: give them 1 GiB, and report how
+			// many seconds the default would hold.
+			st := store.New(store.Config{MemoryBytes: 2 << 30, AggregateBytes: 1 << 30})
+			st.KeepPartials(func() store.Partial { return NewOverviewPart() })
+			var e exchange.Exchange
+			for i := range n {
+				tr.exchange(&e, i, n)
+				st.Add(e)
+			}
+			s := st.Stats()
+			w := Window{From: tr.t0, To: tr.t0.Add(15 * time.Minute)}
+			runtime.GC()
+			b.ResetTimer()
+			for range b.N {
+				var o OverviewView
+				if !st.Partials(w.From, w.To, func(ps []store.Partial) { o = OverviewOfParts(w, overviewParts(ps)) }) {
+					b.Fatalf("the parts do not cover 15 minutes: %d seconds held in %d bytes, %d evicted", s.Seconds, s.AggregateBytes, s.SecondsEvicted)
+				}
+				if len(o.Topics) != 50 || len(o.Consumers) != 100 || o.Exchanges != n {
+					b.Fatalf("topics %d consumers %d exchanges %d", len(o.Topics), len(o.Consumers), o.Exchanges)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/overview")
+			b.ReportMetric(float64(s.AggregateBytes)/float64(s.Seconds), "aggregate-bytes/second")
+			b.ReportMetric(float64(store.DefaultMemoryBytes/8)/(float64(s.AggregateBytes)/float64(s.Seconds)), "seconds-in-default-budget")
+		})
+	}
+}
+
+// BenchmarkStoreAdd is the cost of Store.Add per exchange of the traffic
+// of BenchmarkOverview, with and without the overview's parts.
+func BenchmarkStoreAdd(b *testing.B) {
+	for _, parts := range []bool{false, true} {
+		b.Run(fmt.Sprintf("parts=%v", parts), func(b *testing.B) {
+			const n = 9_000_000
+			tr := newBenchTraffic(2)
+			xs := make([]exchange.Exchange, 1<<16)
+			st := store.New(store.Config{})
+			if parts {
+				st.KeepPartials(func() store.Partial { return NewOverviewPart() })
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				j := i % len(xs)
+				if j == 0 {
+					b.StopTimer()
+					for k := range xs {
+						tr.exchange(&xs[k], (i+k)%n, n)
+					}
+					b.StartTimer()
+				}
+				st.Add(xs[j])
+			}
+		})
+	}
+}
+
+func overviewParts(ps []store.Partial) []*OverviewPart {
+	out := make([]*OverviewPart, len(ps))
+	for i, p := range ps {
+		out[i] = p.(*OverviewPart)
+	}
+	return out
 }

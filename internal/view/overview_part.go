@@ -1,6 +1,11 @@
 package view
 
-import "kscope/internal/exchange"
+import (
+	"runtime"
+	"sync"
+
+	"kscope/internal/exchange"
+)
 
 // OverviewPart is the overview of some exchanges kept as partial state that
 // merges exactly: sums, partition sets, latency histograms, and each
@@ -43,13 +48,30 @@ func (p *OverviewPart) Compact() {
 const ovPartBytes = 4*48 + 128
 
 // OverviewOfParts merges parts into the overview of w. The parts are only
-// read; their order does not matter.
-func OverviewOfParts(w Window, parts ...*OverviewPart) OverviewView {
-	acc := NewOverviewPart()
-	for _, p := range parts {
-		acc.Merge(p)
+// read; their order does not matter. Many parts are merged on several
+// CPUs (the goroutines end before it returns).
+func OverviewOfParts(w Window, parts []*OverviewPart) OverviewView {
+	n := 1
+	if len(parts) >= 64 {
+		n = min(runtime.GOMAXPROCS(0), len(parts)/32)
 	}
-	return acc.Result(w)
+	accs := make([]*OverviewPart, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := len(parts)*i/n, len(parts)*(i+1)/n
+		wg.Go(func() {
+			acc := NewOverviewPart()
+			for _, p := range parts[lo:hi] {
+				acc.Merge(p)
+			}
+			accs[i] = acc
+		})
+	}
+	wg.Wait()
+	for _, acc := range accs[1:] {
+		accs[0].Merge(acc)
+	}
+	return accs[0].Result(w)
 }
 
 // Merge adds q's counts to p; q is not changed.

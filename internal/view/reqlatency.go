@@ -101,7 +101,8 @@ const (
 // rlStats accumulates one row. Its histogram starts sparse (the few
 // buckets used, in order) and turns dense past rlSparseMax buckets: the
 // store keeps one per second, API and client, most with a handful of
-// requests, and a dense one is 5 KB.
+// requests, and a dense one is 5 KB (a busy row's histogram uses a few
+// hundred buckets at most).
 type rlStats struct {
 	requests, answered, errors int64
 	errorsByCode               map[string]int64
@@ -116,7 +117,7 @@ type rlBin struct {
 }
 
 const (
-	rlSparseMax = 64
+	rlSparseMax = 512 // 4 KB of bins: about a dense histogram's size
 	rlDenseSize = rlBuckets * 4
 	rlBinSize   = 8
 )
@@ -220,21 +221,22 @@ func (s *rlStats) merge(o *rlStats) {
 	}
 	s.answered += o.answered
 	s.min, s.max = min(s.min, o.min), max(s.max, o.max)
-	if o.counts != nil {
-		if s.counts == nil {
-			s.counts = new([rlBuckets]uint32)
-			for _, x := range s.sparse {
-				s.counts[x.b] += x.n
-			}
-			s.sparse = nil
+	// s gathers many: dense at once, so that each bin adds in place.
+	if s.counts == nil {
+		s.counts = new([rlBuckets]uint32)
+		for _, x := range s.sparse {
+			s.counts[x.b] += x.n
 		}
+		s.sparse = nil
+	}
+	if o.counts != nil {
 		for i, n := range o.counts {
 			s.counts[i] += n
 		}
 		return
 	}
 	for _, x := range o.sparse {
-		s.count(int(x.b), x.n)
+		s.counts[x.b] += x.n
 	}
 }
 
