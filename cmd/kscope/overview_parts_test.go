@@ -34,7 +34,7 @@ func TestOverviewPartsOnCaptures(t *testing.T) {
 				st.Add(e)
 			}
 			var got view.OverviewView
-			if !st.Partials(w.From, w.To, func(ps []store.Partial) { got = view.OverviewOfParts(w, overviewParts(ps)) }) {
+			if whole, ok := st.Partials(w.From, w.To, func(ps []store.Partial) { got = view.OverviewOfParts(w, overviewParts(ps)) }); !ok || !whole.Equal(w.From) {
 				t.Fatal("partials do not cover the capture")
 			}
 			gj, _ := json.Marshal(got)

@@ -20,22 +20,34 @@ const DefaultOverviewSince = 5 * time.Minute
 
 // overviewOf computes the overview of w. Without a topic filter it merges
 // the store's per-second overview parts (see KeepPartials), over whole
-// seconds: w is cut to them, the last partial second left out. With a
-// topic filter, or where the parts do not cover w (evicted), it reads the
-// exchanges the store holds: a filter changes which exchanges count for
+// seconds: w is cut to them, the last partial second left out. Where the
+// parts no longer cover the start of w (evicted), it reads the exchanges
+// instead if the store still holds them all, else the window starts where
+// the parts do, so that rates are over what was counted. With a topic
+// filter it reads the exchanges: a filter changes which exchanges count for
 // brokers and clients, which per-second sums cannot undo.
 func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
-	if len(f.Topics) == 0 {
-		sw := view.Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
-		if !sw.To.After(sw.From) {
-			sw.To = sw.From.Add(time.Second)
-		}
-		var o view.OverviewView
-		if st.Partials(sw.From, sw.To, func(ps []store.Partial) { o = view.OverviewOfParts(sw, overviewParts(ps)) }) {
-			return o
-		}
+	if len(f.Topics) > 0 {
+		return overviewOfExchanges(st, w, f)
 	}
-	return overviewOfExchanges(st, w, f)
+	sw := view.Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
+	if !sw.To.After(sw.From) {
+		sw.To = sw.From.Add(time.Second)
+	}
+	var acc *view.OverviewPart
+	whole, ok := st.Partials(sw.From, sw.To, func(ps []store.Partial) {
+		acc = view.MergeParts(overviewParts(ps))
+	})
+	switch {
+	case !ok:
+		return overviewOfExchanges(st, w, f)
+	case whole.After(sw.From) && (!st.Stats().Oldest.After(w.From) || !whole.Before(sw.To)):
+		// The exchanges go back further than the parts.
+		return overviewOfExchanges(st, w, f)
+	case whole.After(sw.From):
+		sw.From = whole
+	}
+	return acc.Result(sw)
 }
 
 // keepOverviewParts makes st keep the overview's per-second parts.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,41 @@ func TestOverviewEndpoint(t *testing.T) {
 	}
 	if strings.Contains(metrics, `kscope_consumer_bytes_per_second{client="broker-2"`) {
 		t.Errorf("a replica fetch became a consumer metric")
+	}
+}
+
+// TestOverviewEndpointFromParts: on a live store (the server started
+// first) the API answers from the per-second parts, and answers what the
+// overview of the same exchanges is.
+func TestOverviewEndpointFromParts(t *testing.T) {
+	st := store.New(store.Config{})
+	ts := newServer(t, Config{}, st)
+	base := time.Now().Add(-40 * time.Second).Truncate(time.Second)
+	var xs []exchange.Exchange
+	for i := range 30 {
+		e := fake(i, "Produce", 0, "orders")
+		e.Time = base.Add(time.Duration(i) * time.Second)
+		f := fake(i, "Fetch", 1, "orders")
+		f.Time, f.Client.Addr, f.Client.PID, f.Client.Process, f.ClientID = e.Time.Add(time.Millisecond), "10.0.0.3:6000", 43, "shipping", "shipping-1"
+		twin := f
+		twin.Side, twin.Client = "server", exchange.Endpoint{Addr: f.Client.Addr}
+		xs = append(xs, e, f, twin)
+	}
+	for _, e := range xs {
+		st.Add(e)
+	}
+	w := view.Window{From: base.Add(5 * time.Second), To: base.Add(25 * time.Second)}
+	_, body := get(t, ts.URL+"/api/v1/overview?since="+w.From.Format(time.RFC3339)+"&until="+w.To.Format(time.RFC3339), "")
+	want, _ := json.Marshal(view.Overview(xs, w, view.OverviewFilter{}))
+	var g, wv any
+	json.Unmarshal([]byte(body), &g)
+	json.Unmarshal(want, &wv)
+	if !reflect.DeepEqual(g, wv) {
+		t.Fatalf("API:\n%s\nview of the exchanges:\n%s", body, want)
+	}
+	var o view.OverviewView
+	json.Unmarshal([]byte(body), &o)
+	if o.Exchanges != 40 {
+		t.Errorf("exchanges = %d, want 40 (20 s of a Produce and a Fetch seen twice, counted once)", o.Exchanges)
 	}
 }

@@ -186,15 +186,18 @@ func (s *Store) KeepPartials(newPartial func() Partial) {
 // seconds held in [since, until) (by the second's start; zero bounds are
 // open), oldest first, and one more made of the broker-side copies still
 // held in that range (see twinHold). fn must only read them, not keep
-// them, and return quickly: the writer waits meanwhile. It reports whether partials are kept and
-// cover since: false when KeepPartials was not called, or when seconds
-// after since were evicted or predate KeepPartials.
-func (s *Store) Partials(since, until time.Time, fn func([]Partial)) bool {
+// them, and return quickly: the writer waits meanwhile.
+//
+// It returns the start of the first second from which the partials are
+// whole (since when they cover it all: nothing after since was evicted or
+// came before KeepPartials), and false, without calling fn, when
+// KeepPartials was not called.
+func (s *Store) Partials(since, until time.Time, fn func([]Partial)) (time.Time, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a := &s.agg
 	if a.newPartial == nil {
-		return false
+		return time.Time{}, false
 	}
 	from, to := since.Unix(), int64(0)
 	if !until.IsZero() {
@@ -203,13 +206,16 @@ func (s *Store) Partials(since, until time.Time, fn func([]Partial)) bool {
 			to-- // Unix rounds towards zero
 		}
 	}
-	covered := since.IsZero() || a.partialSince <= from
+	whole := since
+	if a.partialSince > from || (since.IsZero() && a.partialSince != math.MinInt64) {
+		whole = time.Unix(a.partialSince, 0)
+	}
 	var ps []Partial
 	for _, sec := range a.seconds {
 		if (!since.IsZero() && sec.unix < from) || (!until.IsZero() && sec.unix >= to) {
 			continue
 		}
-		if sec.partial != nil {
+		if sec.partial != nil && sec.unix >= a.partialSince {
 			ps = append(ps, sec.partial)
 		}
 	}
@@ -226,7 +232,7 @@ func (s *Store) Partials(since, until time.Time, fn func([]Partial)) bool {
 		ps = append(ps, p)
 	}
 	fn(ps)
-	return covered
+	return whole, true
 }
 
 // addPartial counts e in its second's partial, within the budget.

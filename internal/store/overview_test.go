@@ -129,7 +129,7 @@ func partsOverview(t *testing.T, xs []exchange.Exchange, w view.Window, cfg stor
 		st.Add(e)
 	}
 	var o view.OverviewView
-	if !st.Partials(w.From, w.To, func(ps []store.Partial) { o = view.OverviewOfParts(w, overviewParts(ps)) }) {
+	if whole, ok := st.Partials(w.From, w.To, func(ps []store.Partial) { o = view.OverviewOfParts(w, overviewParts(ps)) }); !ok || !whole.Equal(w.From) {
 		t.Fatalf("partials do not cover %v", w)
 	}
 	return o, st
@@ -270,11 +270,11 @@ func TestOverviewPartsBudget(t *testing.T) {
 		t.Fatalf("aggregates %d bytes of %d, %d seconds evicted: want within budget and some evicted", s.AggregateBytes, s.AggregateBudget, s.SecondsEvicted)
 	}
 	last := xs[len(xs)-1].Time.Truncate(time.Second)
-	if st.Partials(ovT0, last, func([]store.Partial) {}) {
-		t.Error("Partials says it covers evicted seconds")
+	if whole, _ := st.Partials(ovT0, last, func([]store.Partial) {}); !whole.After(ovT0) {
+		t.Errorf("Partials says it covers evicted seconds from %v", whole)
 	}
 	var n int
-	if !st.Partials(last.Add(-2*time.Second), last, func(ps []store.Partial) { n = len(ps) }) || n == 0 {
+	if whole, _ := st.Partials(last.Add(-2*time.Second), last, func(ps []store.Partial) { n = len(ps) }); !whole.Equal(last.Add(-2*time.Second)) || n == 0 {
 		t.Error("the newest seconds are not covered")
 	}
 	t.Logf("%d seconds held in %d bytes (%d per second)", s.Seconds, s.AggregateBytes, s.AggregateBytes/int64(max(s.Seconds, 1)))

@@ -164,7 +164,7 @@ func BenchmarkOverviewParts(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				var o OverviewView
-				if !st.Partials(w.From, w.To, func(ps []store.Partial) { o = OverviewOfParts(w, overviewParts(ps)) }) {
+				if whole, ok := st.Partials(w.From, w.To, func(ps []store.Partial) { o = OverviewOfParts(w, overviewParts(ps)) }); !ok || !whole.Equal(w.From) {
 					b.Fatalf("the parts do not cover 15 minutes: %d seconds held in %d bytes, %d evicted", s.Seconds, s.AggregateBytes, s.SecondsEvicted)
 				}
 				if len(o.Topics) != 50 || len(o.Consumers) != 100 || o.Exchanges != n {

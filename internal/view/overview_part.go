@@ -47,10 +47,15 @@ func (p *OverviewPart) Compact() {
 // ovPartBytes is an empty part: its struct and its four maps.
 const ovPartBytes = 4*48 + 128
 
-// OverviewOfParts merges parts into the overview of w. The parts are only
-// read; their order does not matter. Many parts are merged on several
-// CPUs (the goroutines end before it returns).
+// OverviewOfParts merges parts into the overview of w (see MergeParts).
 func OverviewOfParts(w Window, parts []*OverviewPart) OverviewView {
+	return MergeParts(parts).Result(w)
+}
+
+// MergeParts merges parts into a new part. The parts are only read; their
+// order does not matter. Many parts are merged on several CPUs (the
+// goroutines end before it returns).
+func MergeParts(parts []*OverviewPart) *OverviewPart {
 	n := 1
 	if len(parts) >= 64 {
 		n = min(runtime.GOMAXPROCS(0), len(parts)/32)
@@ -71,7 +76,7 @@ func OverviewOfParts(w Window, parts []*OverviewPart) OverviewView {
 	for _, acc := range accs[1:] {
 		accs[0].Merge(acc)
 	}
-	return accs[0].Result(w)
+	return accs[0]
 }
 
 // Merge adds q's counts to p; q is not changed.
