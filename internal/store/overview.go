@@ -41,7 +41,7 @@ type twinKey struct {
 
 type heldCopy struct {
 	key     twinKey
-	e       exchange.Exchange
+	e       *exchange.Exchange // the ring's copy: never modified
 	dropped bool
 }
 
@@ -68,7 +68,8 @@ type twins struct {
 }
 
 // add passes e through the rule and calls count for each exchange that
-// counts now: e itself, or held copies whose time is up.
+// counts now: e itself, or held copies whose time is up. A broker-side e is
+// held by pointer: it must not change (it is the ring's record).
 func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	at := e.Time.UnixNano()
 	t.newest = max(t.newest, at)
@@ -106,7 +107,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 		if t.heldKey == nil {
 			t.heldKey = make(map[twinKey]*heldCopy)
 		}
-		h := &heldCopy{key: k, e: *e}
+		h := &heldCopy{key: k, e: e}
 		t.heldKey[k] = h
 		t.held.push(h)
 	default:
@@ -128,7 +129,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 			continue
 		}
 		delete(t.heldKey, h.key)
-		count(&h.e)
+		count(h.e)
 	}
 }
 
@@ -227,7 +228,7 @@ func (s *Store) Partials(since, until time.Time, fn func([]Partial)) (time.Time,
 			if h.dropped || (!since.IsZero() && u < from) || (!until.IsZero() && u >= to) {
 				continue
 			}
-			p.Add(&h.e)
+			p.Add(h.e)
 		}
 		ps = append(ps, p)
 	}

@@ -207,8 +207,12 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	s.added++
 	s.byAPI[e.API]++
 	s.agg.add(&e)
+	// The record is made first so that the partials (behind an
+	// interface, where e would escape) see the heap copy the ring keeps,
+	// not another one.
+	rec := &Record{Seq: s.seq, Exchange: e}
 	if s.agg.newPartial != nil {
-		s.agg.addPartial(&e)
+		s.agg.addPartial(&rec.Exchange)
 	}
 	if size > s.exchangeBudget {
 		// Keeping it would mean dropping everything else and still
@@ -222,7 +226,7 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 			s.evicted++
 			s.evictedSize += old.size
 		}
-		s.ring.pushBack(entry{rec: &Record{Seq: s.seq, Exchange: e}, size: size})
+		s.ring.pushBack(entry{rec: rec, size: size})
 		s.ringBytes += size
 	}
 	if s.notify != nil {
