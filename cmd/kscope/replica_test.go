@@ -259,14 +259,13 @@ type rcHost struct {
 
 // rcConn is one TCP connection and the next sequence number each way.
 type rcConn struct {
-	g                *rcGen
-	cli, srv         rcHost
-	cport, sport     uint16
-	cseq, sseq       uint32
-	clientID         string
-	corr             int32
-	reqs             map[int32]kmsg.Request
-	cliOpen, srvOpen bool
+	g            *rcGen
+	cli, srv     rcHost
+	cport, sport uint16
+	cseq, sseq   uint32
+	clientID     string
+	corr         int32
+	reqs         map[int32]kmsg.Request
 }
 
 // rcGen writes packets in time order; every packet advances the clock.
