@@ -44,17 +44,9 @@ From a running agent (--server) or from capture files (--pcap).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			var v view.ClientsView
-			if len(o.pcaps) > 0 {
-				xs, w, err := o.capture(ctx, exchange.Filter{})
-				if err != nil {
-					return err
-				}
-				v = view.Clients(xs, w, f)
-			} else if err := o.ask(ctx, "/api/v1/clients", url.Values{"topic": {f.Topic}, "client": {f.Client}, "group": {f.Group}}, &v); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), v, func(w io.Writer) error { return printClients(w, v) })
+			q := url.Values{"topic": {f.Topic}, "client": {f.Client}, "group": {f.Group}}
+			return show(ctx, cmd.OutOrStdout(), &o, "/api/v1/clients", q, exchange.Filter{},
+				func(xs []exchange.Exchange, w view.Window) view.ClientsView { return view.Clients(xs, w, f) }, printClients)
 		},
 	}
 	o.flags(cmd)

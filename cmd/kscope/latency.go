@@ -43,17 +43,9 @@ From a running agent (--server) or from capture files (--pcap).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			var v view.LatencyView
-			if len(o.pcaps) > 0 {
-				xs, w, err := o.capture(ctx, exchange.Filter{})
-				if err != nil {
-					return err
-				}
-				v = view.Latency(xs, w, f)
-			} else if err := o.ask(ctx, "/api/v1/latency", url.Values{"topic": {f.Topic}, "consumer": {f.Consumer}, "producer": {f.Producer}}, &v); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), v, func(w io.Writer) error { return printLatency(w, v) })
+			q := url.Values{"topic": {f.Topic}, "consumer": {f.Consumer}, "producer": {f.Producer}}
+			return show(ctx, cmd.OutOrStdout(), &o, "/api/v1/latency", q, exchange.Filter{},
+				func(xs []exchange.Exchange, w view.Window) view.LatencyView { return view.Latency(xs, w, f) }, printLatency)
 		},
 	}
 	o.flags(cmd)

@@ -55,17 +55,10 @@ From a running agent (--server) or from capture files (--pcap).`,
 }
 
 func rebalances(ctx context.Context, out io.Writer, o rebalancesOptions) error {
-	var v view.Rebalances
-	if len(o.pcaps) > 0 {
-		xs, w, err := o.capture(ctx, exchange.Filter{APIs: view.RebalanceAPIs})
-		if err != nil {
-			return err
-		}
-		v = view.RebalancesOf(xs, w, view.RebalanceFilter{Group: o.group})
-	} else if err := o.ask(ctx, "/api/v1/rebalances", url.Values{"group": {o.group}}, &v); err != nil {
-		return err
-	}
-	return o.print(out, v, func(w io.Writer) error { return printRebalances(w, v) })
+	return show(ctx, out, &o.viewSource, "/api/v1/rebalances", url.Values{"group": {o.group}}, exchange.Filter{APIs: view.RebalanceAPIs},
+		func(xs []exchange.Exchange, w view.Window) view.Rebalances {
+			return view.RebalancesOf(xs, w, view.RebalanceFilter{Group: o.group})
+		}, printRebalances)
 }
 
 func printRebalances(w io.Writer, v view.Rebalances) error {

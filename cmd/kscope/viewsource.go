@@ -104,6 +104,23 @@ func (o *viewSource) print(out io.Writer, v any, table func(io.Writer) error) er
 	return table(out)
 }
 
+// show computes a view from the capture files (only the exchanges it
+// reads), or asks the agent at path for it, and prints it.
+func show[V any](ctx context.Context, out io.Writer, o *viewSource, path string, q url.Values, only exchange.Filter,
+	compute func([]exchange.Exchange, view.Window) V, table func(io.Writer, V) error) error {
+	var v V
+	if len(o.pcaps) > 0 {
+		xs, w, err := o.capture(ctx, only)
+		if err != nil {
+			return err
+		}
+		v = compute(xs, w)
+	} else if err := o.ask(ctx, path, q, &v); err != nil {
+		return err
+	}
+	return o.print(out, v, func(w io.Writer) error { return table(w, v) })
+}
+
 // dash shows a missing value in a table.
 func dash(s string) string {
 	if s == "" {
