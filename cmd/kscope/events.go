@@ -227,6 +227,13 @@ func nonNil(recs []store.Record) []store.Record {
 // getAgent sends the request and turns every failure into one line that
 // says what to do. Only following may take as long as it likes.
 func getAgent(ctx context.Context, o eventsOptions, u string) (io.ReadCloser, error) {
+	return callAgent(ctx, o, http.MethodGet, u)
+}
+
+// callAgent sends a request without a body (GET, or a demo control's POST)
+// and returns the body of a 200 answer; any other answer is an error that
+// says what the agent said.
+func callAgent(ctx context.Context, o eventsOptions, method, u string) (io.ReadCloser, error) {
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -236,7 +243,7 @@ func getAgent(ctx context.Context, o eventsOptions, u string) (io.ReadCloser, er
 	if !o.follow {
 		client.Timeout = 2 * time.Minute
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, err
 	}

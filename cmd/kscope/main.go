@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(),
+	root.AddCommand(demoCmd(), demoServiceCmd(), agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(),
 		overviewCmd(), latencyCmd(), rebalancesCmd(), clientsCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)

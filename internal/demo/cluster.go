@@ -188,6 +188,33 @@ func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
 // form clients take for bootstrap servers.
 func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 
+// CreateTopic creates a topic with this many partitions and replicas, as
+// an administrator would. A topic that exists already is left as it is.
+func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32, replicas int16) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ClientID("kscope-demo-admin"))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, replicas
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Close stops the cluster and, with a DataDir, saves its state.
 func (c *Cluster) Close() { c.kc.Close() }
 

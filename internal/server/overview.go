@@ -18,7 +18,8 @@ import (
 // DefaultOverviewSince is the window of GET /api/v1/overview without since.
 const DefaultOverviewSince = 5 * time.Minute
 
-// overviewOf computes the overview of w. Without a topic filter it merges
+// overviewOf computes the overview of w, which starts no earlier than the
+// store's first exchange. Without a topic filter it merges
 // the store's per-second overview parts (see KeepPartials), over whole
 // seconds: w is cut to them, the last partial second left out. Where the
 // parts no longer cover the start of w (evicted), it reads the exchanges
@@ -27,6 +28,11 @@ const DefaultOverviewSince = 5 * time.Minute
 // filter it reads the exchanges: a filter changes which exchanges count for
 // brokers and clients, which per-second sums cannot undo.
 func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
+	// Nothing was watched before the first exchange (an agent started
+	// a minute ago has no five minutes to average over).
+	if first := st.Stats().FirstSeen; first.After(w.From) && first.Before(w.To) {
+		w.From = first
+	}
 	if len(f.Topics) > 0 {
 		return overviewOfExchanges(st, w, f)
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN" on
 	// every endpoint but /healthz.
 	Token string
+	// NoTraffic, when set, says why nothing is traced (kscope demo
+	// --no-trace): the endpoints that show traffic answer it with 503
+	// instead of empty views that would read as "no Kafka traffic".
+	NoTraffic string
 }
 
 // Server is the HTTP API over a store.
@@ -44,6 +48,7 @@ type Server struct {
 	store    *store.Store
 	stats    func() any
 	registry *prometheus.Registry
+	mux      *http.ServeMux
 	handler  http.Handler
 
 	// overviewMetrics is refreshed in the background while serving.
@@ -75,15 +80,32 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("GET /api/v1/exchanges", s.auth(http.HandlerFunc(s.exchanges)))
+	mux.Handle("GET /api/v1/exchanges", s.auth(s.traffic(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
-	mux.Handle("GET /api/v1/overview", s.auth(http.HandlerFunc(s.overview)))
-	mux.Handle("GET /api/v1/rebalances", s.auth(http.HandlerFunc(s.rebalances)))
-	mux.Handle("GET /api/v1/latency", s.auth(http.HandlerFunc(s.latency)))
-	mux.Handle("GET /api/v1/clients", s.auth(http.HandlerFunc(s.clients)))
+	mux.Handle("GET /api/v1/overview", s.auth(s.traffic(s.overview)))
+	mux.Handle("GET /api/v1/rebalances", s.auth(s.traffic(s.rebalances)))
+	mux.Handle("GET /api/v1/latency", s.auth(s.traffic(s.latency)))
+	mux.Handle("GET /api/v1/clients", s.auth(s.traffic(s.clients)))
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	s.mux = mux
 	s.handler = mux
 	return s, nil
+}
+
+// Handle serves h at pattern (as http.ServeMux takes it), behind the same
+// token as the rest of the API: kscope demo's controls.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.auth(h))
+}
+
+// traffic serves h, or, when nothing is traced, says so.
+func (s *Server) traffic(h http.HandlerFunc) http.Handler {
+	if s.cfg.NoTraffic == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpError(w, http.StatusServiceUnavailable, s.cfg.NoTraffic)
+	})
 }
 
 // Register adds a collector to /metrics (the agent's capture and decoder

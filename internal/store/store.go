@@ -137,6 +137,9 @@ type Stats struct {
 	FirstSeq     uint64    `json:"first_seq,omitempty"`
 	LastSeq      uint64    `json:"last_seq,omitempty"`
 	Oldest       time.Time `json:"oldest,omitzero"`
+	// FirstSeen is the time of the oldest exchange ever added (evicted
+	// or not): the store knows nothing of the time before it.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
 	// AddedByAPI counts exchanges added per API name, since start.
 	AddedByAPI map[string]uint64 `json:"added_by_api,omitempty"`
 
@@ -173,6 +176,9 @@ type Store struct {
 	evicted     uint64
 	evictedSize int64
 	byAPI       map[string]uint64
+	// firstSeen is the time of the oldest exchange ever added, also
+	// once evicted: before it nothing was watched.
+	firstSeen time.Time
 	// notify is closed, and cleared, when a record is added; created
 	// only when someone waits.
 	notify chan struct{}
@@ -206,6 +212,9 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	s.seq++
 	s.added++
 	s.byAPI[e.API]++
+	if s.firstSeen.IsZero() || e.Time.Before(s.firstSeen) {
+		s.firstSeen = e.Time
+	}
 	s.agg.add(&e)
 	// The record is made first so that the partials (behind an
 	// interface, where e would escape) see the heap copy the ring keeps,
@@ -325,6 +334,7 @@ func (s *Store) Stats() Stats {
 		Evicted:         s.evicted,
 		EvictedBytes:    s.evictedSize,
 		LastSeq:         s.seq,
+		FirstSeen:       s.firstSeen,
 		AddedByAPI:      make(map[string]uint64, len(s.byAPI)),
 		Seconds:         len(s.agg.seconds),
 		AggregateBytes:  s.agg.bytes,

@@ -1,0 +1,127 @@
+package demo
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The running demo's control endpoints, served beside the agent's API.
+const (
+	StatusPath = "/api/v1/demo"
+	DelayPath  = "/api/v1/demo/invoicing-delay"
+	ScalePath  = "/api/v1/demo/scale"
+)
+
+// Status is what a running demo says of itself (GET /api/v1/demo).
+type Status struct {
+	// Demo is always true: it tells a demo from an agent on the same
+	// address.
+	Demo    bool      `json:"demo"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	API     string    `json:"api"`
+	// Bootstrap are the brokers' addresses, in node order.
+	Bootstrap []string `json:"bootstrap"`
+	// Traced says whether the agent traces the services (false with
+	// --no-trace).
+	Traced         bool          `json:"traced"`
+	Topic          TopicInfo     `json:"topic"`
+	InvoicingDelay Delay         `json:"invoicing_delay"`
+	Processes      []ProcessInfo `json:"processes"`
+}
+
+// TopicInfo is the topic the services talk through.
+type TopicInfo struct {
+	Name              string `json:"name"`
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+}
+
+// Delay is invoicing's slow-down.
+type Delay struct {
+	On bool `json:"on"`
+	// PerOrderSeconds is what invoicing spends on one order while on.
+	PerOrderSeconds float64 `json:"per_order_seconds"`
+}
+
+// ScaleResult answers a scale request.
+type ScaleResult struct {
+	Service   string `json:"service"`
+	Processes int    `json:"processes"`
+	Started   []int  `json:"started"`
+	Stopped   []int  `json:"stopped"`
+	Status    Status `json:"status"`
+}
+
+// Control serves a running demo's status and controls.
+type Control struct {
+	sup  *Supervisor
+	base Status
+}
+
+// NewControl serves the status of a demo whose fixed facts are base; the
+// processes and the delay come from sup.
+func NewControl(sup *Supervisor, base Status) *Control {
+	base.Demo = true
+	return &Control{sup: sup, base: base}
+}
+
+// Status returns the demo's status now.
+func (c *Control) Status() Status {
+	s := c.base
+	s.Processes = c.sup.Processes()
+	s.InvoicingDelay = Delay{On: c.sup.Slow(), PerOrderSeconds: c.sup.cfg.SlowDelay.Seconds()}
+	return s
+}
+
+// Register adds the endpoints through handle (the API server's, which
+// puts them behind its token).
+func (c *Control) Register(handle func(pattern string, h http.Handler)) {
+	handle("GET "+StatusPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, c.Status())
+	}))
+	handle("POST "+DelayPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "on must be true or false"})
+			return
+		}
+		c.sup.SetSlow(on)
+		c.sup.cfg.Log.Info("invoicing delay", "on", on, "per_order", c.sup.cfg.SlowDelay)
+		writeJSON(w, http.StatusOK, c.Status())
+	}))
+	handle("POST "+ScalePath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		service := q.Get("service")
+		n, err := strconv.Atoi(q.Get("processes"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "processes must be a number"})
+			return
+		}
+		started, stopped, err := c.sup.Scale(service, n)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		c.sup.cfg.Log.Info("scaled", "service", service, "processes", n, "started", started, "stopped", stopped)
+		writeJSON(w, http.StatusOK, ScaleResult{Service: service, Processes: n,
+			Started: nonNil(started), Stopped: nonNil(stopped), Status: c.Status()})
+	}))
+}
+
+func nonNil(s []int) []int {
+	if s == nil {
+		return []int{}
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
