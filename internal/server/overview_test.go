@@ -129,3 +129,29 @@ func TestOverviewEndpointFromParts(t *testing.T) {
 		t.Errorf("exchanges = %d, want 40 (20 s of a Produce and a Fetch seen twice, counted once)", o.Exchanges)
 	}
 }
+
+// An agent that started 30 seconds ago averages over those 30 seconds, not
+// over the 5 minutes asked for: it watched nothing before.
+func TestOverviewStartsAtFirstExchange(t *testing.T) {
+	st := store.New(store.Config{})
+	now := time.Now()
+	for i := range 30 {
+		e := fake(i, "Produce", 0, "orders")
+		e.Time = now.Add(-time.Duration(30-i) * time.Second)
+		st.Add(e)
+	}
+	ts := newServer(t, Config{}, st)
+	for _, q := range []string{"", "?topic=orders"} {
+		resp, body := get(t, ts.URL+"/api/v1/overview"+q, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		var o view.OverviewView
+		if err := json.Unmarshal([]byte(body), &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Seconds < 29 || o.Seconds > 31 || len(o.Topics) != 1 || o.Topics[0].RecordsInPerSec < 0.9 {
+			t.Errorf("overview%s over %.1fs, topics %+v: want 30s at about 1 record/s", q, o.Seconds, o.Topics)
+		}
+	}
+}
