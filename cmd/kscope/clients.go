@@ -64,6 +64,9 @@ func printClients(w io.Writer, v view.ClientsView) error {
 			lagIntCell(c.NextOffset), lagIntCell(c.HighWatermark), lagIntCell(c.OffsetLag), lagSecondsPtr(c.TimeLagSeconds),
 			lagIntCell(c.CommittedOffset), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec)
 	}
+	if len(v.Producers) == 0 { // --group shows none
+		return tw.Flush()
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "PRODUCER\tCLIENT ID\tTOPIC\tREQUESTS\tRECORDS/S\tBYTES/S\tACKS\tNO RESPONSE\tERRORS")
 	for _, p := range v.Producers {

@@ -18,7 +18,8 @@ type ClientsFilter struct {
 
 // ClientsView is lag and throughput per client process, from traffic alone:
 // what each consumer process was told by the broker in its own fetches,
-// and what each producer process sent.
+// and what each producer process sent. A group's partition has one row:
+// its latest fetcher's (a rebalance moves it to the new owner).
 type ClientsView struct {
 	From      time.Time      `json:"from"`
 	To        time.Time      `json:"to"`
@@ -134,6 +135,8 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 		}
 		return c
 	}
+	// sent is the fetch offset each process last sent for a partition.
+	sent := make(map[key]int64)
 	type pkey struct{ proc, topic string }
 	prods := make(map[pkey]*ProducerRate)
 	acks := make(map[pkey]map[string]bool)
@@ -155,9 +158,17 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 					continue
 				}
 				for _, p := range t.Partitions {
-					// With fetch sessions (KIP-227) a partition without
-					// news is left out of the response: no state then.
-					if p.Error != "" || p.HighWatermark == nil || p.FetchOffset == nil {
+					// With fetch sessions (KIP-227) a request leaves out
+					// a partition whose fetch offset did not change: the
+					// broker fetches from the one sent last.
+					sk := key{proc, t.Name, p.Partition}
+					if p.FetchOffset != nil {
+						sent[sk] = *p.FetchOffset
+					}
+					fetchOffset, known := sent[sk]
+					// And a response leaves out a partition without
+					// news: no state then.
+					if p.Error != "" || p.HighWatermark == nil || !known {
 						continue
 					}
 					c := get(e, proc, t.Name, p.Partition)
@@ -166,13 +177,13 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 					}
 					c.Fetches++
 					c.Records += p.Records
-					next := *p.FetchOffset
+					next := fetchOffset
 					for _, b := range p.Batches {
 						next = max(next, b.BaseOffset+int64(b.LastOffsetDelta)+1)
 					}
 					hw := *p.HighWatermark
 					lag := max(hw-next, 0)
-					c.FetchOffset, c.NextOffset, c.HighWatermark, c.OffsetLag = lagPtr(*p.FetchOffset), lagPtr(next), lagPtr(hw), lagPtr(lag)
+					c.FetchOffset, c.NextOffset, c.HighWatermark, c.OffsetLag = lagPtr(fetchOffset), lagPtr(next), lagPtr(hw), lagPtr(lag)
 					c.LastFetch = lagPtr(arrived)
 					c.TimeLagSeconds = nil
 					if lag == 0 {
@@ -234,8 +245,27 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 			}
 		}
 	}
+	// In a group each partition has one owner: once a rebalance moved
+	// it, the former owner's last fetch no longer tells the group's lag.
+	type gkey struct {
+		group, topic string
+		partition    int32
+	}
+	owner := make(map[gkey]*ConsumerLag)
+	for _, c := range cons {
+		if c.Group == "" {
+			continue
+		}
+		k := gkey{c.Group, c.Topic, c.Partition}
+		if o := owner[k]; o == nil || lastSeen(c).After(lastSeen(o)) {
+			owner[k] = c
+		}
+	}
 	for _, c := range cons {
 		if f.Group != "" && c.Group != f.Group {
+			continue
+		}
+		if c.Group != "" && owner[gkey{c.Group, c.Topic, c.Partition}] != c {
 			continue
 		}
 		c.RecordsPerSec = float64(c.Records) / secs
@@ -280,6 +310,17 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 		return a.Process < b.Process
 	})
 	return out
+}
+
+// lastSeen is when c last fetched, or committed if it never fetched.
+func lastSeen(c *ConsumerLag) time.Time {
+	switch {
+	case c.LastFetch != nil:
+		return *c.LastFetch
+	case c.LastCommit != nil:
+		return *c.LastCommit
+	}
+	return time.Time{}
 }
 
 // groupAPI: the consumer-group requests that name the member's group

@@ -122,3 +122,48 @@ func TestOffsetIndexBoundedAndOverlaps(t *testing.T) {
 		t.Errorf("log append time not used: %+v", at)
 	}
 }
+
+// With fetch sessions a request leaves out a partition whose fetch offset
+// did not change; the response still returns its records. The lag counts
+// them, from the offset the process sent last.
+func TestClientsFetchSessionOmitsOffset(t *testing.T) {
+	var xs []exchange.Exchange
+	for s := range 3 {
+		xs = append(xs, produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(s*10), 10))
+	}
+	// An empty long poll from 10, then records [10,30) for a request
+	// that did not name the partition.
+	xs = append(xs, fetch("shipping", t0.Add(1100*time.Millisecond), fetchPart{"orders", 0, 10, 0, time.Time{}, 10}))
+	f := fetch("shipping", t0.Add(2500*time.Millisecond), fetchPart{"orders", 0, 10, 20, t0.Add(2 * time.Second), 30})
+	f.Topics[0].Partitions[0].FetchOffset = nil
+	xs = append(xs, f)
+	c := consumerOf(t, Clients(xs, WindowOf(xs), ClientsFilter{}), "shipping")
+	if c.NextOffset == nil || *c.NextOffset != 30 || c.OffsetLag == nil || *c.OffsetLag != 0 || c.Records != 20 || c.Fetches != 2 {
+		t.Errorf("consumer %+v: want next offset 30, lag 0, 20 records in 2 fetches", c)
+	}
+}
+
+// After a rebalance moves a partition, its row is its new owner's: the
+// former owner's last fetch is no longer the group's lag.
+func TestClientsPartitionMovedInGroup(t *testing.T) {
+	var xs []exchange.Exchange
+	for s := range 10 {
+		xs = append(xs, produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(s*10), 10))
+	}
+	group := func(e exchange.Exchange, pid uint32) exchange.Exchange {
+		e.Client.PID, e.Client.Process = pid, "shipping"
+		return e
+	}
+	join := func(pid uint32, at time.Time) exchange.Exchange {
+		return group(exchange.Exchange{Time: at, Latency: dur(time.Millisecond), APIKey: 11, API: "JoinGroup", ClientID: "shipping", Group: "shipping",
+			Client: exchange.Endpoint{Addr: "10.0.0.2:41000"}, Server: exchange.Endpoint{Addr: "10.0.0.9:9092"}}, pid)
+	}
+	xs = append(xs, join(1, t0), join(2, t0.Add(4*time.Second)))
+	// Process 1 owns the partition for 5 s, then process 2.
+	xs = append(xs, group(fetch("shipping", t0.Add(4100*time.Millisecond), fetchPart{"orders", 0, 40, 10, t0.Add(4 * time.Second), 50}), 1))
+	xs = append(xs, group(fetch("shipping", t0.Add(9100*time.Millisecond), fetchPart{"orders", 0, 90, 10, t0.Add(9 * time.Second), 100}), 2))
+	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	if len(v.Consumers) != 1 || v.Consumers[0].Process != "shipping[2]" || *v.Consumers[0].NextOffset != 100 {
+		t.Errorf("consumers %+v: want only shipping[2] at offset 100", v.Consumers)
+	}
+}
