@@ -92,22 +92,16 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			for _, p := range pids {
 				opts.PIDs = append(opts.PIDs, uint32(p))
 			}
-			src, err := ebpf.Open(opts)
+			var src *ebpf.Source
+			ag, src, err = openAgent(opts, agent.Config{
+				Decoder:  kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
+				Store:    st,
+				NoBodies: noBodies,
+			}, srv)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			ag = agent.New(agent.Config{
-				Source:      src,
-				SourceStats: func() agent.CaptureStats { return captureStats(src.Stats()) },
-				Decoder:     kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
-				Store:       st,
-				Processes:   conn.NewResolver(""),
-				NoBodies:    noBodies,
-			})
-			if err := srv.Register(ag.Collector()); err != nil {
-				return err
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)).With("component", "agent")
@@ -144,6 +138,25 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")
 	return cmd
+}
+
+// openAgent attaches the eBPF capture and builds the agent over it (cfg
+// without its source), its counters on srv's /metrics. The caller closes
+// the source.
+func openAgent(opts ebpf.Options, cfg agent.Config, srv *server.Server) (*agent.Agent, *ebpf.Source, error) {
+	src, err := ebpf.Open(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Source = src
+	cfg.SourceStats = func() agent.CaptureStats { return captureStats(src.Stats()) }
+	cfg.Processes = conn.NewResolver("")
+	ag := agent.New(cfg)
+	if err := srv.Register(ag.Collector()); err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return ag, src, nil
 }
 
 func captureStats(s ebpf.Stats) agent.CaptureStats {

@@ -22,7 +22,6 @@ import (
 
 	"kscope/internal/agent"
 	"kscope/internal/capture/ebpf"
-	"kscope/internal/conn"
 	"kscope/internal/demo"
 	"kscope/internal/server"
 	"kscope/internal/store"
@@ -159,20 +158,12 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 			n, _ := strconv.ParseUint(p, 10, 16)
 			ports = append(ports, uint16(n))
 		}
-		src, err := ebpf.Open(ebpf.Options{Ports: ports})
+		var src *ebpf.Source
+		ag, src, err = openAgent(ebpf.Options{Ports: ports}, agent.Config{Store: st}, srv)
 		if err != nil {
 			return err
 		}
 		defer src.Close()
-		ag = agent.New(agent.Config{
-			Source:      src,
-			SourceStats: func() agent.CaptureStats { return captureStats(src.Stats()) },
-			Store:       st,
-			Processes:   conn.NewResolver(""),
-		})
-		if err := srv.Register(ag.Collector()); err != nil {
-			return err
-		}
 	}
 
 	exe, err := demo.Executable()
@@ -316,24 +307,11 @@ func (c *demoClient) call(ctx context.Context, method, path string, q url.Values
 	if c.token == "" {
 		c.token = os.Getenv("KSCOPE_TOKEN")
 	}
-	base, err := url.Parse(strings.TrimRight(c.server, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", c.server)
+	err := askAPI(ctx, eventsOptions{server: c.server, token: c.token}, method, path, q, v, "a kscope demo's answer")
+	if err != nil && (strings.Contains(err.Error(), "cannot reach") || strings.Contains(err.Error(), "404")) {
+		return fmt.Errorf("no kscope demo runs at %s: start one with `kscope demo`", c.server)
 	}
-	base.Path += path
-	base.RawQuery = q.Encode()
-	body, err := callAgent(ctx, eventsOptions{server: c.server, token: c.token}, method, base.String())
-	if err != nil {
-		if strings.Contains(err.Error(), "cannot reach") || strings.Contains(err.Error(), "404") {
-			return fmt.Errorf("no kscope demo runs at %s: start one with `kscope demo`", c.server)
-		}
-		return err
-	}
-	defer body.Close()
-	if err := json.NewDecoder(body).Decode(v); err != nil {
-		return fmt.Errorf("%s answered something that is not a kscope demo's: %v", c.server, err)
-	}
-	return nil
+	return err
 }
 
 // askDemo returns the status of the demo whose API listens on listen, if

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -70,10 +71,6 @@ func (o *viewSource) capture(ctx context.Context, only exchange.Filter) ([]excha
 
 // ask gets path from the agent with the query q (and since) into v.
 func (o *viewSource) ask(ctx context.Context, path string, q url.Values, v any) error {
-	base, err := url.Parse(strings.TrimRight(o.server, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", o.server)
-	}
 	if o.since != "" {
 		q.Set("since", o.since)
 	}
@@ -82,15 +79,25 @@ func (o *viewSource) ask(ctx context.Context, path string, q url.Values, v any) 
 			delete(q, k)
 		}
 	}
+	return askAPI(ctx, eventsOptions{server: o.server, token: o.token}, http.MethodGet, path, q, v, "the "+path+" view")
+}
+
+// askAPI sends method to path (with the query q) of the API at o.server
+// and decodes the JSON answer into v; what names the answer expected.
+func askAPI(ctx context.Context, o eventsOptions, method, path string, q url.Values, v any, what string) error {
+	base, err := url.Parse(strings.TrimRight(o.server, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", o.server)
+	}
 	base.Path += path
 	base.RawQuery = q.Encode()
-	body, err := getAgent(ctx, eventsOptions{server: o.server, token: o.token}, base.String())
+	body, err := callAgent(ctx, o, method, base.String())
 	if err != nil {
 		return err
 	}
 	defer body.Close()
 	if err := json.NewDecoder(body).Decode(v); err != nil {
-		return fmt.Errorf("kscope agent at %s answered something that is not the %s view: %v", o.server, path, err)
+		return fmt.Errorf("kscope at %s answered something that is not %s: %v", o.server, what, err)
 	}
 	return nil
 }
