@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -261,27 +262,52 @@ func printDemo(w io.Writer, st demo.Status, o demoOptions, ports []uint16) {
 	if st.API != "http://"+server.DefaultListen {
 		at = " --server " + st.API
 	}
+	k := selfCommand()
 	fmt.Fprintf(w, "\nTry, in another terminal (the lag shows after half a minute):\n")
 	hints := [][2]string{}
 	if st.Traced {
 		hints = append(hints,
-			[2]string{"kscope overview" + at, "who produces to order and who consumes it, how fast"},
-			[2]string{"kscope clients --topic order" + at, "lag per consumer and partition: invoicing falls behind"},
-			[2]string{"kscope latency --consumer invoicing" + at, "how late each batch of orders reaches invoicing"},
+			[2]string{k + " overview" + at, "who produces to order and who consumes it, how fast"},
+			[2]string{k + " clients --topic order" + at, "lag per consumer and partition: invoicing falls behind"},
+			[2]string{k + " latency --consumer invoicing" + at, "how late each batch of orders reaches invoicing"},
 		)
 	}
-	hints = append(hints, [2]string{"kscope demo scale shipping 3" + at, "two more shipping processes join the group"})
+	hints = append(hints, [2]string{k + " demo scale shipping 3" + at, "two more shipping processes join the group"})
 	if st.Traced {
-		hints = append(hints, [2]string{"kscope rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"})
+		hints = append(hints, [2]string{k + " rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"})
 	}
-	hints = append(hints, [2]string{"kscope demo invoicing-delay off" + at, "invoicing catches up (kscope clients shows its lag fall)"})
+	hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"})
 	if st.Traced {
-		hints = append(hints, [2]string{"kscope events --follow --topic order" + at, "every request and response as it happens"})
+		hints = append(hints, [2]string{k + " events --follow --topic order" + at, "every request and response as it happens"})
 	}
 	for _, h := range hints {
 		fmt.Fprintf(tw, "  %s\t# %s\n", h[0], h[1])
 	}
 	tw.Flush()
+}
+
+// selfCommand is how to run this kscope again, for the commands the demo
+// suggests: "kscope" when that is on the PATH and is this binary, "go run
+// ./cmd/kscope" under go run, else the path it was started as.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "kscope"
+	}
+	if p, err := exec.LookPath("kscope"); err == nil {
+		a, errA := os.Stat(p)
+		b, errB := os.Stat(exe)
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return "kscope"
+		}
+	}
+	if strings.Contains(exe, "/go-build") {
+		return "go run ./cmd/kscope"
+	}
+	if strings.Contains(os.Args[0], "/") {
+		return os.Args[0]
+	}
+	return "kscope"
 }
 
 func joinPorts(ports []uint16) string {
@@ -357,9 +383,9 @@ func demoDelayCmd() *cobra.Command {
 			}
 			per := time.Duration(st.InvoicingDelay.PerOrderSeconds * float64(time.Second))
 			if on {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %d invoicing process(es) now spend %s per order and fall behind; watch: kscope clients --group invoicing\n", n, per)
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %d invoicing process(es) now spend %s per order and fall behind; watch: %s clients --group invoicing\n", n, per, selfCommand())
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %d invoicing process(es) run at full speed and catch up; watch its lag fall: kscope clients --group invoicing\n", n)
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %d invoicing process(es) run at full speed and catch up; watch its lag fall: %s clients --group invoicing\n", n, selfCommand())
 			}
 			return nil
 		},
@@ -399,7 +425,7 @@ rebalances, which kscope rebalances shows.`,
 			}
 			fmt.Fprintln(out)
 			if res.Service != demo.Order && len(res.Started)+len(res.Stopped) > 0 {
-				fmt.Fprintf(out, "group %s rebalances; see it in a few seconds: kscope rebalances --group %s\n", res.Service, res.Service)
+				fmt.Fprintf(out, "group %s rebalances; see it in a few seconds: %s rebalances --group %s\n", res.Service, selfCommand(), res.Service)
 			}
 			return nil
 		},
