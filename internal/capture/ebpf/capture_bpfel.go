@@ -118,15 +118,6 @@ type captureScratch struct {
 	}
 }
 
-type captureSysArgs struct {
-	_     structs.HostLayout
-	Sk    uint64
-	Buf   uint64
-	Count uint64
-	Fd    int32
-	Op    uint32
-}
-
 type captureVerdict uint32
 
 const (
@@ -139,53 +130,37 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	captureMapArgs             = "args"
-	captureMapConns            = "conns"
-	captureMapEvents           = "events"
-	captureMapPids             = "pids"
-	captureMapPorts            = "ports"
-	captureMapScratch          = "scratch"
-	captureMapSettings         = "settings"
-	captureMapStats            = "stats"
-	captureMapVerdicts         = "verdicts"
-	captureProgEnterAccept     = "enter_accept"
-	captureProgEnterAccept4    = "enter_accept4"
-	captureProgEnterClose      = "enter_close"
-	captureProgEnterConnect    = "enter_connect"
-	captureProgEnterRead       = "enter_read"
-	captureProgEnterReadv      = "enter_readv"
-	captureProgEnterRecvfrom   = "enter_recvfrom"
-	captureProgEnterRecvmmsg   = "enter_recvmmsg"
-	captureProgEnterRecvmsg    = "enter_recvmsg"
-	captureProgEnterSendfile64 = "enter_sendfile64"
-	captureProgEnterSendmmsg   = "enter_sendmmsg"
-	captureProgEnterSendmsg    = "enter_sendmsg"
-	captureProgEnterSendto     = "enter_sendto"
-	captureProgEnterWrite      = "enter_write"
-	captureProgEnterWritev     = "enter_writev"
-	captureProgExitAccept      = "exit_accept"
-	captureProgExitAccept4     = "exit_accept4"
-	captureProgExitClose       = "exit_close"
-	captureProgExitConnect     = "exit_connect"
-	captureProgExitRead        = "exit_read"
-	captureProgExitReadv       = "exit_readv"
-	captureProgExitRecvfrom    = "exit_recvfrom"
-	captureProgExitRecvmmsg    = "exit_recvmmsg"
-	captureProgExitRecvmsg     = "exit_recvmsg"
-	captureProgExitSendfile64  = "exit_sendfile64"
-	captureProgExitSendmmsg    = "exit_sendmmsg"
-	captureProgExitSendmsg     = "exit_sendmsg"
-	captureProgExitSendto      = "exit_sendto"
-	captureProgExitWrite       = "exit_write"
-	captureProgExitWritev      = "exit_writev"
-	captureVarNextConnId       = "next_conn_id"
-	captureVarUnusedConfig     = "unused_config"
-	captureVarUnusedCpuStats   = "unused_cpu_stats"
-	captureVarUnusedDir        = "unused_dir"
-	captureVarUnusedEventHdr   = "unused_event_hdr"
-	captureVarUnusedFlag       = "unused_flag"
-	captureVarUnusedKind       = "unused_kind"
-	captureVarUnusedVerdict    = "unused_verdict"
+	captureMapConns           = "conns"
+	captureMapEvents          = "events"
+	captureMapPids            = "pids"
+	captureMapPorts           = "ports"
+	captureMapScratch         = "scratch"
+	captureMapSettings        = "settings"
+	captureMapStats           = "stats"
+	captureMapVerdicts        = "verdicts"
+	captureProgExitAccept     = "exit_accept"
+	captureProgExitAccept4    = "exit_accept4"
+	captureProgExitClose      = "exit_close"
+	captureProgExitConnect    = "exit_connect"
+	captureProgExitRead       = "exit_read"
+	captureProgExitReadv      = "exit_readv"
+	captureProgExitRecvfrom   = "exit_recvfrom"
+	captureProgExitRecvmmsg   = "exit_recvmmsg"
+	captureProgExitRecvmsg    = "exit_recvmsg"
+	captureProgExitSendfile64 = "exit_sendfile64"
+	captureProgExitSendmmsg   = "exit_sendmmsg"
+	captureProgExitSendmsg    = "exit_sendmsg"
+	captureProgExitSendto     = "exit_sendto"
+	captureProgExitWrite      = "exit_write"
+	captureProgExitWritev     = "exit_writev"
+	captureVarNextConnId      = "next_conn_id"
+	captureVarUnusedConfig    = "unused_config"
+	captureVarUnusedCpuStats  = "unused_cpu_stats"
+	captureVarUnusedDir       = "unused_dir"
+	captureVarUnusedEventHdr  = "unused_event_hdr"
+	captureVarUnusedFlag      = "unused_flag"
+	captureVarUnusedKind      = "unused_kind"
+	captureVarUnusedVerdict   = "unused_verdict"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -230,43 +205,27 @@ type captureSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureProgramSpecs struct {
-	EnterAccept     *ebpf.ProgramSpec `ebpf:"enter_accept"`
-	EnterAccept4    *ebpf.ProgramSpec `ebpf:"enter_accept4"`
-	EnterClose      *ebpf.ProgramSpec `ebpf:"enter_close"`
-	EnterConnect    *ebpf.ProgramSpec `ebpf:"enter_connect"`
-	EnterRead       *ebpf.ProgramSpec `ebpf:"enter_read"`
-	EnterReadv      *ebpf.ProgramSpec `ebpf:"enter_readv"`
-	EnterRecvfrom   *ebpf.ProgramSpec `ebpf:"enter_recvfrom"`
-	EnterRecvmmsg   *ebpf.ProgramSpec `ebpf:"enter_recvmmsg"`
-	EnterRecvmsg    *ebpf.ProgramSpec `ebpf:"enter_recvmsg"`
-	EnterSendfile64 *ebpf.ProgramSpec `ebpf:"enter_sendfile64"`
-	EnterSendmmsg   *ebpf.ProgramSpec `ebpf:"enter_sendmmsg"`
-	EnterSendmsg    *ebpf.ProgramSpec `ebpf:"enter_sendmsg"`
-	EnterSendto     *ebpf.ProgramSpec `ebpf:"enter_sendto"`
-	EnterWrite      *ebpf.ProgramSpec `ebpf:"enter_write"`
-	EnterWritev     *ebpf.ProgramSpec `ebpf:"enter_writev"`
-	ExitAccept      *ebpf.ProgramSpec `ebpf:"exit_accept"`
-	ExitAccept4     *ebpf.ProgramSpec `ebpf:"exit_accept4"`
-	ExitClose       *ebpf.ProgramSpec `ebpf:"exit_close"`
-	ExitConnect     *ebpf.ProgramSpec `ebpf:"exit_connect"`
-	ExitRead        *ebpf.ProgramSpec `ebpf:"exit_read"`
-	ExitReadv       *ebpf.ProgramSpec `ebpf:"exit_readv"`
-	ExitRecvfrom    *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
-	ExitRecvmmsg    *ebpf.ProgramSpec `ebpf:"exit_recvmmsg"`
-	ExitRecvmsg     *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
-	ExitSendfile64  *ebpf.ProgramSpec `ebpf:"exit_sendfile64"`
-	ExitSendmmsg    *ebpf.ProgramSpec `ebpf:"exit_sendmmsg"`
-	ExitSendmsg     *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
-	ExitSendto      *ebpf.ProgramSpec `ebpf:"exit_sendto"`
-	ExitWrite       *ebpf.ProgramSpec `ebpf:"exit_write"`
-	ExitWritev      *ebpf.ProgramSpec `ebpf:"exit_writev"`
+	ExitAccept     *ebpf.ProgramSpec `ebpf:"exit_accept"`
+	ExitAccept4    *ebpf.ProgramSpec `ebpf:"exit_accept4"`
+	ExitClose      *ebpf.ProgramSpec `ebpf:"exit_close"`
+	ExitConnect    *ebpf.ProgramSpec `ebpf:"exit_connect"`
+	ExitRead       *ebpf.ProgramSpec `ebpf:"exit_read"`
+	ExitReadv      *ebpf.ProgramSpec `ebpf:"exit_readv"`
+	ExitRecvfrom   *ebpf.ProgramSpec `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg   *ebpf.ProgramSpec `ebpf:"exit_recvmmsg"`
+	ExitRecvmsg    *ebpf.ProgramSpec `ebpf:"exit_recvmsg"`
+	ExitSendfile64 *ebpf.ProgramSpec `ebpf:"exit_sendfile64"`
+	ExitSendmmsg   *ebpf.ProgramSpec `ebpf:"exit_sendmmsg"`
+	ExitSendmsg    *ebpf.ProgramSpec `ebpf:"exit_sendmsg"`
+	ExitSendto     *ebpf.ProgramSpec `ebpf:"exit_sendto"`
+	ExitWrite      *ebpf.ProgramSpec `ebpf:"exit_write"`
+	ExitWritev     *ebpf.ProgramSpec `ebpf:"exit_writev"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Args     *ebpf.MapSpec `ebpf:"args"`
 	Conns    *ebpf.MapSpec `ebpf:"conns"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Pids     *ebpf.MapSpec `ebpf:"pids"`
@@ -311,7 +270,6 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Args     *ebpf.Map `ebpf:"args"`
 	Conns    *ebpf.Map `ebpf:"conns"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Pids     *ebpf.Map `ebpf:"pids"`
@@ -324,7 +282,6 @@ type captureMaps struct {
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
-		m.Args,
 		m.Conns,
 		m.Events,
 		m.Pids,
@@ -354,55 +311,25 @@ type captureVariables struct {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capturePrograms struct {
-	EnterAccept     *ebpf.Program `ebpf:"enter_accept"`
-	EnterAccept4    *ebpf.Program `ebpf:"enter_accept4"`
-	EnterClose      *ebpf.Program `ebpf:"enter_close"`
-	EnterConnect    *ebpf.Program `ebpf:"enter_connect"`
-	EnterRead       *ebpf.Program `ebpf:"enter_read"`
-	EnterReadv      *ebpf.Program `ebpf:"enter_readv"`
-	EnterRecvfrom   *ebpf.Program `ebpf:"enter_recvfrom"`
-	EnterRecvmmsg   *ebpf.Program `ebpf:"enter_recvmmsg"`
-	EnterRecvmsg    *ebpf.Program `ebpf:"enter_recvmsg"`
-	EnterSendfile64 *ebpf.Program `ebpf:"enter_sendfile64"`
-	EnterSendmmsg   *ebpf.Program `ebpf:"enter_sendmmsg"`
-	EnterSendmsg    *ebpf.Program `ebpf:"enter_sendmsg"`
-	EnterSendto     *ebpf.Program `ebpf:"enter_sendto"`
-	EnterWrite      *ebpf.Program `ebpf:"enter_write"`
-	EnterWritev     *ebpf.Program `ebpf:"enter_writev"`
-	ExitAccept      *ebpf.Program `ebpf:"exit_accept"`
-	ExitAccept4     *ebpf.Program `ebpf:"exit_accept4"`
-	ExitClose       *ebpf.Program `ebpf:"exit_close"`
-	ExitConnect     *ebpf.Program `ebpf:"exit_connect"`
-	ExitRead        *ebpf.Program `ebpf:"exit_read"`
-	ExitReadv       *ebpf.Program `ebpf:"exit_readv"`
-	ExitRecvfrom    *ebpf.Program `ebpf:"exit_recvfrom"`
-	ExitRecvmmsg    *ebpf.Program `ebpf:"exit_recvmmsg"`
-	ExitRecvmsg     *ebpf.Program `ebpf:"exit_recvmsg"`
-	ExitSendfile64  *ebpf.Program `ebpf:"exit_sendfile64"`
-	ExitSendmmsg    *ebpf.Program `ebpf:"exit_sendmmsg"`
-	ExitSendmsg     *ebpf.Program `ebpf:"exit_sendmsg"`
-	ExitSendto      *ebpf.Program `ebpf:"exit_sendto"`
-	ExitWrite       *ebpf.Program `ebpf:"exit_write"`
-	ExitWritev      *ebpf.Program `ebpf:"exit_writev"`
+	ExitAccept     *ebpf.Program `ebpf:"exit_accept"`
+	ExitAccept4    *ebpf.Program `ebpf:"exit_accept4"`
+	ExitClose      *ebpf.Program `ebpf:"exit_close"`
+	ExitConnect    *ebpf.Program `ebpf:"exit_connect"`
+	ExitRead       *ebpf.Program `ebpf:"exit_read"`
+	ExitReadv      *ebpf.Program `ebpf:"exit_readv"`
+	ExitRecvfrom   *ebpf.Program `ebpf:"exit_recvfrom"`
+	ExitRecvmmsg   *ebpf.Program `ebpf:"exit_recvmmsg"`
+	ExitRecvmsg    *ebpf.Program `ebpf:"exit_recvmsg"`
+	ExitSendfile64 *ebpf.Program `ebpf:"exit_sendfile64"`
+	ExitSendmmsg   *ebpf.Program `ebpf:"exit_sendmmsg"`
+	ExitSendmsg    *ebpf.Program `ebpf:"exit_sendmsg"`
+	ExitSendto     *ebpf.Program `ebpf:"exit_sendto"`
+	ExitWrite      *ebpf.Program `ebpf:"exit_write"`
+	ExitWritev     *ebpf.Program `ebpf:"exit_writev"`
 }
 
 func (p *capturePrograms) Close() error {
 	return _CaptureClose(
-		p.EnterAccept,
-		p.EnterAccept4,
-		p.EnterClose,
-		p.EnterConnect,
-		p.EnterRead,
-		p.EnterReadv,
-		p.EnterRecvfrom,
-		p.EnterRecvmmsg,
-		p.EnterRecvmsg,
-		p.EnterSendfile64,
-		p.EnterSendmmsg,
-		p.EnterSendmsg,
-		p.EnterSendto,
-		p.EnterWrite,
-		p.EnterWritev,
 		p.ExitAccept,
 		p.ExitAccept4,
 		p.ExitClose,

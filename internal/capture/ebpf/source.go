@@ -193,20 +193,16 @@ func Open(opts Options) (*Source, error) {
 	if err != nil {
 		return fail(fmt.Errorf("ebpf: ring reader: %w", err))
 	}
-	// Attach exits before enters: an enter without its exit would leave
-	// an args entry behind, an exit without its enter does nothing.
-	for _, prefix := range []string{"tracepoint/syscalls/sys_exit_", "tracepoint/syscalls/sys_enter_"} {
-		for name, ps := range spec.Programs {
-			if !strings.HasPrefix(ps.SectionName, prefix) {
-				continue
-			}
-			parts := strings.Split(ps.SectionName, "/")
-			l, err := link.Tracepoint(parts[1], parts[2], s.coll.Programs[name], nil)
-			if err != nil {
-				return fail(fmt.Errorf("ebpf: attach %s: %w", ps.SectionName, err))
-			}
-			s.links = append(s.links, l)
+	for name, ps := range spec.Programs {
+		if !strings.HasPrefix(ps.SectionName, "tracepoint/syscalls/sys_exit_") {
+			continue
 		}
+		parts := strings.Split(ps.SectionName, "/")
+		l, err := link.Tracepoint(parts[1], parts[2], s.coll.Programs[name], nil)
+		if err != nil {
+			return fail(fmt.Errorf("ebpf: attach %s: %w", ps.SectionName, err))
+		}
+		s.links = append(s.links, l)
 	}
 	s.lastSweep = time.Now()
 	return s, nil

@@ -2,8 +2,9 @@
 /* kscope socket capture: copies what processes write to and read from TCP
  * sockets into a ring buffer, one event per chunk of at most MAX_PAYLOAD
  * bytes. Syscall tracepoints only (this kernel has no kprobes and refuses
- * fentry): each sys_enter_* saves the arguments per thread, the matching
- * sys_exit_* decides with the return value and copies.
+ * fentry), and only sys_exit_*: it decides with the return value and
+ * copies, reading the arguments from the registers the syscall was entered
+ * with (x86-64).
  *
  * It never interprets the bytes and never drops them silently: every byte
  * it does not copy is reported as lost, exactly when it can count them. */
@@ -29,7 +30,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Sizes. Go may override RING_BYTES (max_entries of events) at load. */
 #define MAX_PAYLOAD 16384        /* bytes per data event; per-CPU value cap is 32 KiB */
 #define RING_BYTES (8 << 20)     /* default ring buffer size */
-#define MAX_THREADS 16384        /* threads inside a traced syscall at once */
 #define MAX_CONNS 65536          /* TCP connections tracked */
 #define MAX_PIDS 1024            /* pid filter entries */
 #define MAX_PORTS 64             /* port filter entries */
@@ -171,14 +171,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RING_BYTES);
 } events SEC(".maps");
-
-/* LRU: a thread killed inside a blocking syscall never reaches sys_exit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u64);
-	__type(value, struct sys_args);
-} args SEC(".maps");
 
 /* LRU: connections of processes that exit without close() age out. */
 struct {
@@ -574,58 +566,6 @@ static __always_inline void copy_mmsg(struct config *cfg, struct conn_key *key,
 	emit_simple(cfg, key, st, KIND_LOST, dir, lost + take_lost(st, dir), flags);
 }
 
-/* ---- sys_enter: save the arguments of syscalls on TCP sockets ---- */
-
-static __always_inline int save(int fd, __u64 buf, __u64 count, __u32 op)
-{
-	struct config *cfg = get_config();
-	if (!cfg || !traced(cfg))
-		return 0;
-	__u64 sk = 0;
-	if (op == OP_CLOSE) {
-		struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
-		if (!bpf_map_lookup_elem(&conns, &key))
-			return 0;
-	} else {
-		sk = tcp_sock(fd);
-		if (!sk)
-			return 0;
-	}
-	struct sys_args a = {.sk = sk, .buf = buf, .count = count, .fd = fd, .op = op};
-	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
-	return 0;
-}
-
-#define ENTER(name, op, buf, count)                                          \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                          \
-	int enter_##name(struct sys_enter_ctx *ctx)                          \
-	{                                                                    \
-		return save((int)ctx->args[0], buf, count, op);              \
-	}
-
-ENTER(read, OP_READ, ctx->args[1], ctx->args[2])
-ENTER(recvfrom, OP_READ, ctx->args[1], ctx->args[2])
-ENTER(readv, OP_READV, ctx->args[1], ctx->args[2])
-ENTER(recvmsg, OP_RECVMSG, ctx->args[1], 0)
-ENTER(recvmmsg, OP_RECVMMSG, ctx->args[1], ctx->args[2])
-ENTER(write, OP_WRITE, ctx->args[1], ctx->args[2])
-ENTER(sendto, OP_WRITE, ctx->args[1], ctx->args[2])
-ENTER(writev, OP_WRITEV, ctx->args[1], ctx->args[2])
-ENTER(sendmsg, OP_SENDMSG, ctx->args[1], 0)
-ENTER(sendmmsg, OP_SENDMMSG, ctx->args[1], ctx->args[2])
-ENTER(connect, OP_CONNECT, 0, 0)
-ENTER(accept, OP_ACCEPT, 0, 0)
-ENTER(accept4, OP_ACCEPT, 0, 0)
-ENTER(close, OP_CLOSE, 0, 0)
-
-/* sendfile(out_fd, in_fd, offset, count): the socket is out_fd. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile64(struct sys_enter_ctx *ctx)
-{
-	return save((int)ctx->args[0], 0, ctx->args[3], OP_SENDFILE);
-}
-
 /* ---- sys_exit: decide with the return value, then copy ---- */
 
 static __always_inline int on_data(struct config *cfg, struct sys_args *a, long ret)
@@ -718,54 +658,68 @@ static __always_inline int on_close(struct config *cfg, int fd)
 	return 0;
 }
 
-static __always_inline int on_exit(long ret)
+/* on_exit handles a syscall as it returns: only then is it known what was
+ * read or written, and its arguments are still in the registers it was
+ * entered with. One program per syscall, not two: tracing costs every
+ * process on the machine each time it makes one of these syscalls. */
+static __always_inline int on_exit(long ret, __u32 op)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sys_args *p = bpf_map_lookup_elem(&args, &id);
-	if (!p)
+	/* A read that found nothing (EAGAIN: Go and librdkafka poll before
+	 * they block) costs no more. */
+	if (ret < 0 && op != OP_CONNECT && op != OP_CLOSE)
 		return 0;
-	struct sys_args a = *p;
-	bpf_map_delete_elem(&args, &id);
+	if (ret == 0 && op < OP_SENDFILE)
+		return 0;
 	struct config *cfg = get_config();
-	if (!cfg)
+	if (!cfg || !traced(cfg))
 		return 0;
+	if (op == OP_ACCEPT)
+		return on_open(cfg, ret, KIND_ACCEPT);
 
-	switch (a.op) {
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	int fd = (int)BPF_CORE_READ(regs, di);
+	switch (op) {
 	case OP_CONNECT:
 		if (ret == 0 || ret == -EINPROGRESS)
-			on_open(cfg, a.fd, KIND_CONNECT);
-		return 0;
-	case OP_ACCEPT:
-		if (ret >= 0)
-			on_open(cfg, ret, KIND_ACCEPT);
+			on_open(cfg, fd, KIND_CONNECT);
 		return 0;
 	case OP_CLOSE:
 		/* close() releases the fd even when it fails (EINTR, EIO). */
-		on_close(cfg, a.fd);
+		return on_close(cfg, fd);
+	}
+	__u64 sk = tcp_sock(fd);
+	if (!sk)
 		return 0;
+	struct sys_args a = {.sk = sk, .fd = fd, .op = op};
+	if (op != OP_SENDFILE) {
+		a.buf = BPF_CORE_READ(regs, si);
+		a.count = BPF_CORE_READ(regs, dx);
 	}
 	return on_data(cfg, &a, ret);
 }
 
-#define EXIT(name)                                                  \
+#define EXIT(name, op)                                              \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                  \
 	int exit_##name(struct sys_exit_ctx *ctx)                   \
 	{                                                           \
-		return on_exit(ctx->ret);                           \
+		return on_exit(ctx->ret, op);                       \
 	}
 
-EXIT(read)
-EXIT(recvfrom)
-EXIT(readv)
-EXIT(recvmsg)
-EXIT(recvmmsg)
-EXIT(write)
-EXIT(sendto)
-EXIT(writev)
-EXIT(sendmsg)
-EXIT(sendmmsg)
-EXIT(sendfile64)
-EXIT(connect)
-EXIT(accept)
-EXIT(accept4)
-EXIT(close)
+/* read(fd, buf, count), recvfrom(fd, buf, len, ...), readv(fd, iov,
+ * iovcnt), recvmsg(fd, msg, ...), recvmmsg(fd, msgvec, vlen, ...) and the
+ * writes alike; sendfile(out_fd, ...) writes to out_fd. */
+EXIT(read, OP_READ)
+EXIT(recvfrom, OP_READ)
+EXIT(readv, OP_READV)
+EXIT(recvmsg, OP_RECVMSG)
+EXIT(recvmmsg, OP_RECVMMSG)
+EXIT(write, OP_WRITE)
+EXIT(sendto, OP_WRITE)
+EXIT(writev, OP_WRITEV)
+EXIT(sendmsg, OP_SENDMSG)
+EXIT(sendmmsg, OP_SENDMMSG)
+EXIT(sendfile64, OP_SENDFILE)
+EXIT(connect, OP_CONNECT)
+EXIT(accept, OP_ACCEPT)
+EXIT(accept4, OP_ACCEPT)
+EXIT(close, OP_CLOSE)

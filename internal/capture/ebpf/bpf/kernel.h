@@ -59,18 +59,21 @@ struct socket {
 	struct sock *sk;
 };
 
-#pragma clang attribute pop
-
-/* Syscall tracepoint records (see
- * /sys/kernel/tracing/events/syscalls/sys_enter_write/format): 8 bytes of
- * common fields, the syscall number padded to 8, then the arguments or the
- * return value. These are fixed by the tracepoint ABI, not CO-RE. */
-struct sys_enter_ctx {
-	__u64 common;
-	long id;
-	unsigned long args[6];
+/* The registers a syscall was entered with (x86-64): its arguments are
+ * di, si, dx, r10, r8, r9, unchanged when it returns. */
+struct pt_regs {
+	unsigned long r10;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
 };
 
+#pragma clang attribute pop
+
+/* The sys_exit tracepoint record (see
+ * /sys/kernel/tracing/events/syscalls/sys_exit_write/format): 8 bytes of
+ * common fields, the syscall number padded to 8, then the return value.
+ * Fixed by the tracepoint ABI, not CO-RE. */
 struct sys_exit_ctx {
 	__u64 common;
 	long id;
