@@ -116,7 +116,7 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 	st := store.New(store.Config{MemoryBytes: budget})
 	scfg := server.Config{Listen: o.listen, Token: o.token}
 	if o.noTrace {
-		scfg.NoTraffic = "this kscope demo runs with --no-trace: nothing is traced, so there is no traffic to show; restart it as root (sudo kscope demo) to see it"
+		scfg.NoTraffic = "this kscope demo runs with --no-trace: nothing is traced, so there is no traffic to show; restart it as root (sudo " + selfCommand() + " demo) to see it"
 	}
 	var ag *agent.Agent
 	srv, err := server.New(scfg, st, func() any {
@@ -212,7 +212,11 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 		}
 	}
 	stop() // a second Ctrl-C kills at once
-	fmt.Fprintln(stderr, "kscope demo: stopping the services, the agent and the cluster")
+	if ag != nil {
+		fmt.Fprintln(stderr, "kscope demo: stopping the services, the agent and the cluster")
+	} else {
+		fmt.Fprintln(stderr, "kscope demo: stopping the services and the cluster")
+	}
 	sup.Stop()
 	cancel()
 	for ; running > 0; running-- {
@@ -254,7 +258,7 @@ func printDemo(w io.Writer, st demo.Status, o demoOptions, ports []uint16) {
 	if st.Traced {
 		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s; API %s\n", joinPorts(ports), st.API)
 	} else {
-		fmt.Fprintf(tw, "  agent\tnot running (--no-trace): the views have nothing to show; as root it runs\n")
+		fmt.Fprintf(tw, "  agent\tnot running (--no-trace): nothing is traced, the views have nothing to show\n")
 	}
 	tw.Flush()
 
@@ -263,7 +267,11 @@ func printDemo(w io.Writer, st demo.Status, o demoOptions, ports []uint16) {
 		at = " --server " + st.API
 	}
 	k := selfCommand()
-	fmt.Fprintf(w, "\nTry, in another terminal (the lag shows after half a minute):\n")
+	if st.Traced {
+		fmt.Fprintf(w, "\nTry, in another terminal (the lag shows after half a minute):\n")
+	} else {
+		fmt.Fprintf(w, "\nThe controls work without the agent, in another terminal:\n")
+	}
 	hints := [][2]string{}
 	if st.Traced {
 		hints = append(hints,
@@ -276,7 +284,11 @@ func printDemo(w io.Writer, st demo.Status, o demoOptions, ports []uint16) {
 	if st.Traced {
 		hints = append(hints, [2]string{k + " rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"})
 	}
-	hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"})
+	if st.Traced {
+		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"})
+	} else {
+		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
+	}
 	if st.Traced {
 		hints = append(hints, [2]string{k + " events --follow --topic order" + at, "every request and response as it happens"})
 	}
@@ -333,7 +345,7 @@ func (c *demoClient) call(ctx context.Context, method, path string, q url.Values
 	if c.token == "" {
 		c.token = os.Getenv("KSCOPE_TOKEN")
 	}
-	err := askAPI(ctx, eventsOptions{server: c.server, token: c.token}, method, path, q, v, "a kscope demo's answer")
+	err := askAPI(ctx, eventsOptions{server: c.server, token: c.token, who: "the demo"}, method, path, q, v, "a kscope demo's answer")
 	if err != nil && (strings.Contains(err.Error(), "cannot reach") || strings.Contains(err.Error(), "404")) {
 		return fmt.Errorf("no kscope demo runs at %s: start one with `kscope demo`", c.server)
 	}
@@ -361,7 +373,7 @@ func demoDelayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "invoicing-delay on|off",
 		Short: "Slow the running demo's invoicing service down, or let it catch up",
-		Args:  cobra.ExactArgs(1),
+		Args:  usageArgs(1, "kscope demo invoicing-delay on|off"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var on bool
 			switch args[0] {
@@ -369,7 +381,7 @@ func demoDelayCmd() *cobra.Command {
 				on = true
 			case "off":
 			default:
-				return fmt.Errorf("invoicing-delay %q: on or off", args[0])
+				return fmt.Errorf("invoicing-delay %q: say on or off", args[0])
 			}
 			var st demo.Status
 			if err := c.call(cmd.Context(), http.MethodPost, demo.DelayPath, url.Values{"on": {strconv.FormatBool(on)}}, &st); err != nil {
@@ -381,11 +393,12 @@ func demoDelayCmd() *cobra.Command {
 					n++
 				}
 			}
+			procs := plural(n, "invoicing process", "invoicing processes")
 			per := time.Duration(st.InvoicingDelay.PerOrderSeconds * float64(time.Second))
 			if on {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %d invoicing process(es) now spend %s per order and fall behind; watch: %s clients --group invoicing\n", n, per, selfCommand())
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %s now spend %s per order and fall behind; watch: %s clients --group invoicing\n", procs, per, selfCommand())
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %d invoicing process(es) run at full speed and catch up; watch its lag fall: %s clients --group invoicing\n", n, selfCommand())
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %s run at full speed and catch up; watch the lag fall: %s clients --group invoicing\n", procs, selfCommand())
 			}
 			return nil
 		},
@@ -404,7 +417,7 @@ processes join their service's group and old ones leave it: the group
 rebalances, which kscope rebalances shows.`,
 		Example: `  kscope demo scale shipping 3
   kscope demo scale invoicing 2`,
-		Args: cobra.ExactArgs(2),
+		Args: usageArgs(2, "kscope demo scale SERVICE N, e.g. kscope demo scale shipping 3"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[1])
 			if err != nil {
@@ -416,12 +429,12 @@ rebalances, which kscope rebalances shows.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s: %d process(es)", res.Service, res.Processes)
+			fmt.Fprintf(out, "%s: %s", res.Service, plural(res.Processes, "process", "processes"))
 			if len(res.Started) > 0 {
-				fmt.Fprintf(out, ", started pid %s", joinInts(res.Started))
+				fmt.Fprintf(out, ", started %s %s", plural0(len(res.Started), "pid", "pids"), joinInts(res.Started))
 			}
 			if len(res.Stopped) > 0 {
-				fmt.Fprintf(out, ", stopped pid %s", joinInts(res.Stopped))
+				fmt.Fprintf(out, ", stopped %s %s", plural0(len(res.Stopped), "pid", "pids"), joinInts(res.Stopped))
 			}
 			fmt.Fprintln(out)
 			if res.Service != demo.Order && len(res.Started)+len(res.Stopped) > 0 {
@@ -458,9 +471,13 @@ func demoStatusCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("unknown output %q: use table or json", output)
 			}
-			fmt.Fprintf(out, "kscope demo pid %d since %s, API %s, traced %v\n", st.PID, st.Started.Format(time.TimeOnly), st.API, st.Traced)
+			traced := "traced by its agent"
+			if !st.Traced {
+				traced = "not traced (--no-trace)"
+			}
+			fmt.Fprintf(out, "kscope demo pid %d since %s, API %s, %s\n", st.PID, st.Started.Format(time.TimeOnly), st.API, traced)
 			fmt.Fprintf(out, "brokers %s; topic %s: %d partitions, replication factor %d\n", strings.Join(st.Bootstrap, ","), st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
-			fmt.Fprintf(out, "invoicing delay %s (%gs per order while on)\n", onOff(st.InvoicingDelay.On), st.InvoicingDelay.PerOrderSeconds)
+			fmt.Fprintf(out, "invoicing delay %s (%s per order while on)\n", onOff(st.InvoicingDelay.On), time.Duration(st.InvoicingDelay.PerOrderSeconds*float64(time.Second)))
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SERVICE\tPID\tSTARTED\tCLIENT ID\tGROUP")
 			for _, p := range st.Processes {
@@ -472,6 +489,29 @@ func demoStatusCmd() *cobra.Command {
 	c.flags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// usageArgs wants n arguments, and says how the command goes otherwise.
+func usageArgs(n int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("usage: %s", usage)
+		}
+		return nil
+	}
+}
+
+// plural is "1 process" or "3 processes".
+func plural(n int, one, many string) string {
+	return strconv.Itoa(n) + " " + plural0(n, one, many)
+}
+
+// plural0 is one or many, as n says.
+func plural0(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func onOff(b bool) string {

@@ -305,7 +305,7 @@ func TestDemoScenario(t *testing.T) {
 	// Scaling shipping to 3 rebalances its group.
 	scaled := time.Now()
 	out, err := d.kscope(t, "demo", "scale", "shipping", "3")
-	if err != nil || !strings.Contains(out, "shipping: 3 process(es), started pid") {
+	if err != nil || !strings.Contains(out, "shipping: 3 processes, started pids") {
 		t.Fatalf("kscope demo scale shipping 3: %v\n%s", err, out)
 	}
 	var rb *view.Rebalance
@@ -414,10 +414,10 @@ func TestDemoNoTrace(t *testing.T) {
 		t.Errorf("kscope overview of an untraced demo: %v\n%s", err, out)
 	}
 
-	if out, err := d.kscope(t, "demo", "scale", "invoicing", "2"); err != nil || !strings.Contains(out, "invoicing: 2 process(es), started pid") {
+	if out, err := d.kscope(t, "demo", "scale", "invoicing", "2"); err != nil || !strings.Contains(out, "invoicing: 2 processes, started pid ") {
 		t.Fatalf("scale invoicing 2: %v\n%s", err, out)
 	}
-	if out, err := d.kscope(t, "demo", "invoicing-delay", "off"); err != nil || !strings.Contains(out, "2 invoicing process(es)") {
+	if out, err := d.kscope(t, "demo", "invoicing-delay", "off"); err != nil || !strings.Contains(out, "2 invoicing processes") {
 		t.Fatalf("invoicing-delay off: %v\n%s", err, out)
 	}
 	if out, err := d.kscope(t, "demo", "scale", "invoicing", "1"); err != nil || !strings.Contains(out, "stopped pid") {

@@ -26,10 +26,12 @@ import (
 // eventsOptions are the flags of kscope events.
 type eventsOptions struct {
 	server, token, output string
-	filter                exchange.Filter
-	since, until          string
-	limit                 int
-	follow, noBodies      bool
+	// who names the server in errors; "kscope agent" when empty.
+	who              string
+	filter           exchange.Filter
+	since, until     string
+	limit            int
+	follow, noBodies bool
 }
 
 func eventsCmd() *cobra.Command {
@@ -272,7 +274,11 @@ func callAgent(ctx context.Context, o eventsOptions, method, u string) (io.ReadC
 				msg.Error = "no events API here (404): is this a kscope agent?"
 			}
 		}
-		return nil, fmt.Errorf("kscope agent at %s: %s", o.server, msg.Error)
+		who := o.who
+		if who == "" {
+			who = "kscope agent"
+		}
+		return nil, fmt.Errorf("%s at %s: %s", who, o.server, msg.Error)
 	}
 	return resp.Body, nil
 }

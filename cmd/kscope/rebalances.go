@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -128,5 +127,5 @@ func rbSecondsCell(s *float64) string {
 	if s == nil {
 		return "-"
 	}
-	return time.Duration(*s * float64(time.Second)).Round(time.Microsecond).String()
+	return lagSecondsCell(*s)
 }

@@ -174,7 +174,7 @@ func TestRebalancesFromServer(t *testing.T) {
 	if err := rebalances(context.Background(), &out, rebalancesOptions{viewSource: viewSource{server: ts.URL, output: "table"}, group: "kcat-group"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"kcat-group", "member joined: kcat-consumer-", "1.6465"} {
+	for _, want := range []string{"kcat-group", "member joined: kcat-consumer-", "1.647s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

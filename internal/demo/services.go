@@ -161,6 +161,10 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 		kgo.ClientID(clientID(Order)),
 		kgo.DefaultProduceTopic(Topic),
 		kgo.ProducerLinger(5*time.Millisecond),
+		// Small batches, as a shop's orders come: a burst becomes many
+		// batches, which a slow consumer's small fetches take a few at a
+		// time, rather than one a consumer chews on for a minute.
+		kgo.ProducerBatchMaxBytes(orderBatchBytes),
 	)
 	if err != nil {
 		return err
@@ -220,6 +224,9 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 		}
 	}
 }
+
+// orderBatchBytes bounds order's record batches: about 6 orders.
+const orderBatchBytes = 2 << 10
 
 // Consumer settings. Small fetches keep a slow consumer's backlog in the
 // topic, where offset lag shows it, instead of in the client's buffer.
