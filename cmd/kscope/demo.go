@@ -396,9 +396,11 @@ func demoDelayCmd() *cobra.Command {
 			procs := plural(n, "invoicing process", "invoicing processes")
 			per := time.Duration(st.InvoicingDelay.PerOrderSeconds * float64(time.Second))
 			if on {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %s now spend %s per order and fall behind; watch: %s clients --group invoicing\n", procs, per, selfCommand())
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay on: %s now %s %s per order and %s behind; watch: %s clients --group invoicing\n",
+					procs, plural0(n, "spends", "spend"), per, plural0(n, "falls", "fall"), selfCommand())
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %s run at full speed and catch up; watch the lag fall: %s clients --group invoicing\n", procs, selfCommand())
+				fmt.Fprintf(cmd.OutOrStdout(), "invoicing delay off: %s %s at full speed and %s up; watch the lag fall: %s clients --group invoicing\n",
+					procs, plural0(n, "runs", "run"), plural0(n, "catches", "catch"), selfCommand())
 			}
 			return nil
 		},
