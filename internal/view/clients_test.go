@@ -167,3 +167,33 @@ func TestClientsPartitionMovedInGroup(t *testing.T) {
 		t.Errorf("consumers %+v: want only shipping[2] at offset 100", v.Consumers)
 	}
 }
+
+// A broker-side copy whose client side is not in yet (the broker wrote the
+// response, the client has not read it) is named after the client process
+// of its connection, not left as an untraced client.
+func TestOnceNamesBrokerSideByConnection(t *testing.T) {
+	mk := func(side string, corr int32, pid uint32) exchange.Exchange {
+		e := produce("order-service", t0.Add(time.Duration(corr)*time.Second), "orders", 0, int64(corr*10), 10)
+		e.Side, e.CorrelationID = side, corr
+		e.Client.PID = pid
+		if pid != 0 {
+			e.Client.Process = "order"
+		}
+		return e
+	}
+	xs := []exchange.Exchange{mk("client", 1, 42), mk("server", 1, 0), mk("server", 2, 0)}
+	out := Once(xs)
+	if len(out) != 2 {
+		t.Fatalf("Once kept %d exchanges, want 2", len(out))
+	}
+	for _, e := range out {
+		if e.Client.PID != 42 || procKey(&e) != "order[42]" {
+			t.Errorf("exchange %d named %q (pid %d), want order[42]", e.CorrelationID, procKey(&e), e.Client.PID)
+		}
+	}
+	other := mk("server", 3, 0)
+	other.Client.Addr = "10.0.0.7:5000"
+	if out := Once(append(xs, other)); out[len(out)-1].Client.PID != 0 {
+		t.Errorf("a connection never seen from its client got a process: %+v", out[len(out)-1].Client)
+	}
+}

@@ -42,12 +42,16 @@ func WindowOf(xs []exchange.Exchange) Window {
 // Once keeps each exchange once. When both ends of a connection are traced
 // on one machine, the agent sees an exchange twice, from the client's side
 // and from the broker's: the client's copy is kept (it names the client
-// process), and a broker-side copy only when its client side was not seen.
+// process), and a broker-side copy only when its client side was not seen
+// (yet: the broker writes a response before the client reads it). Such a
+// copy is named after the client process of its connection, when other
+// exchanges of the connection were seen from the client's side.
 // Exchanges from capture files have no side and are all kept.
 func Once(xs []exchange.Exchange) []exchange.Exchange {
+	type conn struct{ client, server string }
 	type key struct {
-		client, server string
-		corr           int32
+		conn
+		corr int32
 	}
 	// Without broker-side copies there is nothing to drop: the slice is
 	// returned as it is, neither copied nor indexed (views over millions
@@ -56,18 +60,31 @@ func Once(xs []exchange.Exchange) []exchange.Exchange {
 		return xs
 	}
 	clients := make(map[key]bool)
+	procs := make(map[conn]exchange.Endpoint)
 	for i := range xs {
-		if xs[i].Side == "client" {
-			clients[key{xs[i].Client.Addr, xs[i].Server.Addr, xs[i].CorrelationID}] = true
+		if e := &xs[i]; e.Side == "client" {
+			c := conn{e.Client.Addr, e.Server.Addr}
+			clients[key{c, e.CorrelationID}] = true
+			if e.Client.PID != 0 {
+				procs[c] = e.Client
+			}
 		}
 	}
 	out := make([]exchange.Exchange, 0, len(xs))
 	for i := range xs {
 		e := &xs[i]
-		if e.Side == "server" && clients[key{e.Client.Addr, e.Server.Addr, e.CorrelationID}] {
+		if e.Side != "server" {
+			out = append(out, *e)
+			continue
+		}
+		c := conn{e.Client.Addr, e.Server.Addr}
+		if clients[key{c, e.CorrelationID}] {
 			continue
 		}
 		out = append(out, *e)
+		if ep, ok := procs[c]; ok && e.Client.PID == 0 {
+			out[len(out)-1].Client = ep
+		}
 	}
 	return out
 }
