@@ -32,6 +32,7 @@ func agentCmd() *cobra.Command {
 		maxFrame                      int
 		timeout                       time.Duration
 		noBodies                      bool
+		nice                          int
 		cpuProfile                    string
 	)
 	cmd := &cobra.Command{
@@ -105,7 +106,12 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)).With("component", "agent")
-			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget)
+			if nice != 0 {
+				if err := setNice(nice); err != nil {
+					log.Warn("runs at the normal priority: under CPU pressure it may drop events", "err", err)
+				}
+			}
+			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice)
 			// Either one ending (an error, or Ctrl-C) ends both.
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
@@ -133,6 +139,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
+	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
