@@ -74,7 +74,7 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 	return &Supervisor{cfg: cfg, procs: make(map[string][]*proc), slow: cfg.Slow}
 }
 
-// ServiceArgs are the arguments of "kscope demo-service" for a service.
+// serviceArgs are the arguments of "kscope demo-service" for a service.
 func (s *Supervisor) serviceArgs(name string, slow bool) []string {
 	args := []string{"demo-service", name,
 		"--bootstrap", strings.Join(s.cfg.Bootstrap, ","),
