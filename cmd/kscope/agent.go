@@ -109,6 +109,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			if nice != 0 {
 				if err := setNice(nice); err != nil {
 					log.Warn("runs at the normal priority: under CPU pressure it may drop events", "err", err)
+					nice = 0
 				}
 			}
 			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice)
