@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every kscope test. Installs what the tests need first (Debian
 # packages: tshark to compare with Wireshark's dissector, real Kafka
-# clients, tcpdump), when run as root; otherwise the tests that need them
-# skip and say why (under CI=true they fail instead).
+# clients, tcpdump, clang to rebuild the BPF objects), when run as root;
+# otherwise the tests that need them skip and say why (under CI=true they
+# fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v curl >/dev/null || need+=(curl)
+# TestGeneratedUpToDate rebuilds the BPF objects and compares them.
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-strip >/dev/null || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 command -v kcat >/dev/null || need+=(kcat)
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || need+=(python3-kafka)
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)

@@ -1,11 +1,5 @@
-// Package ebpf captures what processes write to and read from TCP sockets,
-// live, with syscall tracepoints (this machine has no kprobes and refuses
-// fentry). The BPF programs in bpf/ decide in the kernel which sockets are
-// TCP, copy the bytes into a ring buffer and report every byte they could
-// not copy; this package turns the ring into capture.Chunks.
-//
-// It must never interpret the bytes (Kafka is decoded later) and never
-// drop bytes without saying so in Chunk.Lost and Stats.
+//go:build amd64 || arm64
+
 package ebpf
 
 import (
@@ -16,10 +10,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -30,73 +24,13 @@ import (
 	"kscope/internal/capture"
 )
 
-// Defaults and limits of Options.
-const (
-	DefaultRingBytes          = 8 << 20
-	DefaultMaxBytesPerSyscall = 256 << 10
-	// MaxPayload is the most bytes one ring event carries; larger reads
-	// and writes are split.
-	MaxPayload = 16 << 10
-	// MaxBytesPerSyscallLimit is the largest MaxBytesPerSyscall: the BPF
-	// copy loop is bounded (MAX_CHUNKS events of MaxPayload).
-	MaxBytesPerSyscallLimit = 1024 * MaxPayload
-	maxPIDs                 = 1024 // MAX_PIDS in bpf/capture.c
-	maxPorts                = 64   // MAX_PORTS in bpf/capture.c
-
-	// pollInterval bounds how long an event waits in the ring: BPF wakes
-	// the reader only every wakeEvents events or when the ring fills.
-	pollInterval = 50 * time.Millisecond
-	wakeEvents   = 64
-	// sweepInterval is how often connections of exited processes are
-	// closed (a process that exits does not call close()).
-	sweepInterval = 5 * time.Second
-)
-
-// Options select what is traced. The zero value traces every TCP
-// connection of every process.
-type Options struct {
-	// PIDs limits tracing to these processes (thread group ids). Empty:
-	// all processes.
-	PIDs []uint32
-	// Cgroup limits tracing to one cgroup v2: a directory (absolute, or
-	// relative to /sys/fs/cgroup) or a numeric cgroup id. Empty: all.
-	Cgroup string
-	// Ports limits tracing to connections whose local or remote port is
-	// one of these. Empty: all ports.
-	Ports []uint16
-	// MaxBytesPerSyscall is how many bytes of one read or write (of one
-	// message for sendmmsg/recvmmsg) are copied; the rest is reported as
-	// lost. Default DefaultMaxBytesPerSyscall.
-	MaxBytesPerSyscall int
-	// RingBytes is the ring buffer size, rounded up to a power of two.
-	// Default DefaultRingBytes.
-	RingBytes int
-}
-
-// Stats counts what the source saw and what it lost.
-type Stats struct {
-	Events     uint64 // ring events read
-	Bytes      uint64 // payload bytes delivered in chunks
-	LostBytes  uint64 // bytes reported in Chunk.Lost (known amounts)
-	LostEvents uint64 // chunks with Lost != 0 (-1 included)
-	// RingDrops are events the kernel could not put in a full ring
-	// (their bytes are reported as lost on the next event of their
-	// connection); RingDropsPerCPU splits them by CPU.
-	RingDrops       uint64
-	RingDropBytes   uint64
-	RingDropsPerCPU []uint64
-	Connections     int // live connections
-}
-
 // Source reads TCP traffic of traced processes. Next is called from one
 // goroutine; Close, SetVerdict and Stats from any.
 type Source struct {
-	coll *ebpf.Collection
-	// Maps of coll used after loading.
-	verdicts, stats *ebpf.Map
-	links           []link.Link
-	rd              *ringbuf.Reader
-	closed          atomic.Bool
+	objs   captureObjects
+	links  []link.Link
+	rd     *ringbuf.Reader
+	closed atomic.Bool
 	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
 	bootWall time.Time
 
@@ -147,29 +81,31 @@ func Open(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ebpf: load spec: %w", err)
 	}
-	spec.Maps["events"].MaxEntries = uint32(ring)
+	var specs captureSpecs
+	if err := spec.Assign(&specs); err != nil {
+		return nil, fmt.Errorf("ebpf: load spec: %w", err)
+	}
+	specs.Events.MaxEntries = uint32(ring)
 	s := &Source{conns: make(map[uint64]*conn), bootWall: bootWall()}
-	s.coll, err = ebpf.NewCollection(spec)
-	if err != nil {
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("ebpf: load programs: %+v", ve)
 		}
 		return nil, fmt.Errorf("ebpf: load programs: %w", err)
 	}
-	s.verdicts, s.stats = s.coll.Maps["verdicts"], s.coll.Maps["stats"]
 	fail := func(err error) (*Source, error) {
 		s.Close()
 		return nil, err
 	}
 
 	for _, pid := range opts.PIDs {
-		if err := s.coll.Maps["pids"].Put(pid, uint8(1)); err != nil {
+		if err := s.objs.Pids.Put(pid, uint8(1)); err != nil {
 			return fail(fmt.Errorf("ebpf: pid filter: %w", err))
 		}
 	}
 	for _, port := range opts.Ports {
-		if err := s.coll.Maps["ports"].Put(port, uint8(1)); err != nil {
+		if err := s.objs.Ports.Put(port, uint8(1)); err != nil {
 			return fail(fmt.Errorf("ebpf: port filter: %w", err))
 		}
 	}
@@ -185,22 +121,18 @@ func Open(opts Options) (*Source, error) {
 	if len(opts.Ports) > 0 {
 		cfg.FilterPorts = 1
 	}
-	if err := s.coll.Maps["settings"].Put(uint32(0), cfg); err != nil {
+	if err := s.objs.Settings.Put(uint32(0), cfg); err != nil {
 		return fail(fmt.Errorf("ebpf: config: %w", err))
 	}
 
-	s.rd, err = ringbuf.NewReader(s.coll.Maps["events"])
+	s.rd, err = ringbuf.NewReader(s.objs.Events)
 	if err != nil {
 		return fail(fmt.Errorf("ebpf: ring reader: %w", err))
 	}
-	for name, ps := range spec.Programs {
-		if !strings.HasPrefix(ps.SectionName, "tracepoint/syscalls/sys_exit_") {
-			continue
-		}
-		parts := strings.Split(ps.SectionName, "/")
-		l, err := link.Tracepoint(parts[1], parts[2], s.coll.Programs[name], nil)
+	for _, x := range s.objs.exits() {
+		l, err := link.Tracepoint("syscalls", "sys_exit_"+x.syscall, x.prog, nil)
 		if err != nil {
-			return fail(fmt.Errorf("ebpf: attach %s: %w", ps.SectionName, err))
+			return fail(fmt.Errorf("ebpf: attach sys_exit_%s: %w", x.syscall, err))
 		}
 		s.links = append(s.links, l)
 	}
@@ -220,9 +152,7 @@ func (s *Source) Close() error {
 	if s.rd != nil {
 		errs = append(errs, s.rd.Close())
 	}
-	if s.coll != nil {
-		s.coll.Close()
-	}
+	errs = append(errs, s.objs.Close())
 	return errors.Join(errs...)
 }
 
@@ -259,8 +189,47 @@ func (s *Source) Next() (capture.Chunk, error) {
 	}
 }
 
-// Event layout: struct event_hdr in bpf/capture.c.
-const hdrSize = 96
+// exit is a program and the syscall whose exit it traces.
+type exit struct {
+	syscall string
+	prog    *ebpf.Program
+}
+
+// exits lists every program of bpf/capture.c with its tracepoint
+// (sys_exit_<syscall>); TestEveryProgramAttached checks that none is
+// missing.
+func (o *captureObjects) exits() []exit {
+	return []exit{
+		{"read", o.ExitRead}, {"recvfrom", o.ExitRecvfrom}, {"readv", o.ExitReadv},
+		{"recvmsg", o.ExitRecvmsg}, {"recvmmsg", o.ExitRecvmmsg},
+		{"write", o.ExitWrite}, {"sendto", o.ExitSendto}, {"writev", o.ExitWritev},
+		{"sendmsg", o.ExitSendmsg}, {"sendmmsg", o.ExitSendmmsg}, {"sendfile64", o.ExitSendfile64},
+		{"connect", o.ExitConnect}, {"accept", o.ExitAccept}, {"accept4", o.ExitAccept4},
+		{"close", o.ExitClose},
+	}
+}
+
+// The event header is struct event_hdr of bpf/capture.c, as bpf2go
+// generated it (captureEventHdr): its size and field offsets come from
+// that type, so the parser follows the C struct when it changes.
+const (
+	hdrSize   = int(unsafe.Sizeof(captureEventHdr{}))
+	offTs     = unsafe.Offsetof(captureEventHdr{}.Ts)
+	offConnID = unsafe.Offsetof(captureEventHdr{}.ConnId)
+	offLost   = unsafe.Offsetof(captureEventHdr{}.Lost)
+	offTgid   = unsafe.Offsetof(captureEventHdr{}.Tgid)
+	offFd     = unsafe.Offsetof(captureEventHdr{}.Fd)
+	offSize   = unsafe.Offsetof(captureEventHdr{}.Size)
+	offKind   = unsafe.Offsetof(captureEventHdr{}.Kind)
+	offDir    = unsafe.Offsetof(captureEventHdr{}.Dir)
+	offFlags  = unsafe.Offsetof(captureEventHdr{}.Flags)
+	offFamily = unsafe.Offsetof(captureEventHdr{}.Family)
+	offLport  = unsafe.Offsetof(captureEventHdr{}.Lport)
+	offRport  = unsafe.Offsetof(captureEventHdr{}.Rport)
+	offLaddr  = unsafe.Offsetof(captureEventHdr{}.Laddr)
+	offRaddr  = unsafe.Offsetof(captureEventHdr{}.Raddr)
+	offComm   = unsafe.Offsetof(captureEventHdr{}.Comm)
+)
 
 type hdr struct {
 	ts, connID, lost uint64
@@ -275,26 +244,28 @@ type hdr struct {
 	comm             [16]byte
 }
 
+// parseHdr reads an event header written by the kernel in host order
+// (both supported architectures are little-endian).
 func parseHdr(b []byte) (h hdr, ok bool) {
 	if len(b) < hdrSize {
 		return h, false
 	}
 	le := binary.LittleEndian
-	h.ts = le.Uint64(b[0:])
-	h.connID = le.Uint64(b[8:])
-	h.lost = le.Uint64(b[16:])
-	h.tgid = le.Uint32(b[24:])
-	h.fd = int32(le.Uint32(b[28:]))
-	h.size = le.Uint32(b[32:])
-	h.kind = b[36]
-	h.dir = b[37] & 1
-	h.flags = le.Uint16(b[38:])
-	h.family = le.Uint16(b[40:])
-	h.lport = le.Uint16(b[42:])
-	h.rport = le.Uint16(b[44:])
-	copy(h.laddr[:], b[48:64])
-	copy(h.raddr[:], b[64:80])
-	copy(h.comm[:], b[80:96])
+	h.ts = le.Uint64(b[offTs:])
+	h.connID = le.Uint64(b[offConnID:])
+	h.lost = le.Uint64(b[offLost:])
+	h.tgid = le.Uint32(b[offTgid:])
+	h.fd = int32(le.Uint32(b[offFd:]))
+	h.size = le.Uint32(b[offSize:])
+	h.kind = b[offKind]
+	h.dir = b[offDir] & 1
+	h.flags = le.Uint16(b[offFlags:])
+	h.family = le.Uint16(b[offFamily:])
+	h.lport = le.Uint16(b[offLport:])
+	h.rport = le.Uint16(b[offRport:])
+	copy(h.laddr[:], b[offLaddr:offLaddr+16])
+	copy(h.raddr[:], b[offRaddr:offRaddr+16])
+	copy(h.comm[:], b[offComm:offComm+16])
 	return h, int(h.size) <= len(b)-hdrSize
 }
 
@@ -346,7 +317,7 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 		s.queue = append(s.queue,
 			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: t, Lost: s.lost(cn, 0, h.lost, h.flags), Closed: true},
 			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: t, Lost: s.lost(cn, 1, 0, h.flags), Closed: true})
-		s.verdicts.Delete(h.connID)
+		s.objs.Verdicts.Delete(h.connID)
 	}
 	return capture.Chunk{}, false
 }
@@ -395,7 +366,7 @@ func (s *Source) sweep() {
 			continue
 		}
 		delete(s.conns, id)
-		s.verdicts.Delete(id)
+		s.objs.Verdicts.Delete(id)
 		s.queue = append(s.queue,
 			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: now, Closed: true},
 			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: now, Closed: true})
@@ -415,7 +386,7 @@ func (s *Source) SetVerdict(c *capture.Conn, kafka bool) error {
 	if !live {
 		return nil
 	}
-	if err := s.verdicts.Put(c.ID, v); err != nil {
+	if err := s.objs.Verdicts.Put(c.ID, v); err != nil {
 		return fmt.Errorf("ebpf: set verdict of %v: %w", c, err)
 	}
 	return nil
@@ -430,7 +401,7 @@ func (s *Source) Stats() Stats {
 		LostEvents: s.lostEvents.Load(),
 	}
 	var per []captureCpuStats
-	if !s.closed.Load() && s.stats.Lookup(uint32(0), &per) == nil {
+	if !s.closed.Load() && s.objs.Stats.Lookup(uint32(0), &per) == nil {
 		for _, c := range per {
 			st.RingDrops += c.Drops
 			st.RingDropBytes += c.DropBytes

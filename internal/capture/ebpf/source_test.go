@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -209,12 +208,6 @@ func readN(t *testing.T, c net.Conn, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestEventHeaderLayout(t *testing.T) {
-	if n := unsafe.Sizeof(captureEventHdr{}); n != hdrSize {
-		t.Fatalf("struct event_hdr is %d bytes, parser expects %d", n, hdrSize)
-	}
 }
 
 func TestSmallWrites(t *testing.T) {

@@ -4,7 +4,7 @@
  * bytes. Syscall tracepoints only (this kernel has no kprobes and refuses
  * fentry), and only sys_exit_*: it decides with the return value and
  * copies, reading the arguments from the registers the syscall was entered
- * with (x86-64).
+ * with (x86-64 or arm64: see SYSCALL_ARG in kernel.h).
  *
  * It never interprets the bytes and never drops them silently: every byte
  * it does not copy is reported as lost, exactly when it can count them. */
@@ -677,7 +677,7 @@ static __always_inline int on_exit(long ret, __u32 op)
 		return on_open(cfg, ret, KIND_ACCEPT);
 
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	int fd = (int)BPF_CORE_READ(regs, di);
+	int fd = (int)SYSCALL_ARG0(regs);
 	switch (op) {
 	case OP_CONNECT:
 		if (ret == 0 || ret == -EINPROGRESS)
@@ -692,8 +692,8 @@ static __always_inline int on_exit(long ret, __u32 op)
 		return 0;
 	struct sys_args a = {.sk = sk, .fd = fd, .op = op};
 	if (op != OP_SENDFILE) {
-		a.buf = BPF_CORE_READ(regs, si);
-		a.count = BPF_CORE_READ(regs, dx);
+		a.buf = SYSCALL_ARG1(regs);
+		a.count = SYSCALL_ARG2(regs);
 	}
 	return on_data(cfg, &a, ret);
 }

@@ -59,14 +59,36 @@ struct socket {
 	struct sock *sk;
 };
 
-/* The registers a syscall was entered with (x86-64): its arguments are
- * di, si, dx, r10, r8, r9, unchanged when it returns. */
+/* The registers a syscall was entered with, as bpf_task_pt_regs returns
+ * them. bpf2go compiles one object per architecture (-target amd64,arm64)
+ * and defines __TARGET_ARCH_<arch>: each reads the arguments where its
+ * architecture's syscall ABI leaves them. */
+#if defined(__TARGET_ARCH_x86)
+/* x86-64: arguments in di, si, dx, r10, r8, r9, unchanged when the
+ * syscall returns (the return value goes to ax). */
 struct pt_regs {
-	unsigned long r10;
 	unsigned long dx;
 	unsigned long si;
 	unsigned long di;
 };
+#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
+#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
+#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, dx)
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64: arguments in x0-x5, but x0 is overwritten by the return value
+ * before sys_exit: the kernel keeps the first argument in orig_x0. regs[]
+ * sits in an anonymous union with struct user_pt_regs; CO-RE finds it by
+ * name. */
+struct pt_regs {
+	__u64 regs[31];
+	__u64 orig_x0;
+};
+#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, orig_x0)
+#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, regs[1])
+#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[2])
+#else
+#error "kscope's capture reads syscall arguments on x86-64 and arm64 only: build with bpf2go -target amd64 or arm64"
+#endif
 
 #pragma clang attribute pop
 
@@ -80,7 +102,7 @@ struct sys_exit_ctx {
 	long ret;
 };
 
-/* User-space ABI structures (stable, x86-64). */
+/* User-space ABI structures: the same on x86-64 and arm64 (LP64). */
 struct user_iovec {
 	__u64 base;
 	__u64 len;

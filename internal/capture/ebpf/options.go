@@ -1,0 +1,61 @@
+package ebpf
+
+import "time"
+
+// Defaults and limits of Options.
+const (
+	DefaultRingBytes          = 8 << 20
+	DefaultMaxBytesPerSyscall = 256 << 10
+	// MaxPayload is the most bytes one ring event carries; larger reads
+	// and writes are split.
+	MaxPayload = 16 << 10
+	// MaxBytesPerSyscallLimit is the largest MaxBytesPerSyscall: the BPF
+	// copy loop is bounded (MAX_CHUNKS events of MaxPayload).
+	MaxBytesPerSyscallLimit = 1024 * MaxPayload
+	maxPIDs                 = 1024 // MAX_PIDS in bpf/capture.c
+	maxPorts                = 64   // MAX_PORTS in bpf/capture.c
+
+	// pollInterval bounds how long an event waits in the ring: BPF wakes
+	// the reader only every wakeEvents events or when the ring fills.
+	pollInterval = 50 * time.Millisecond
+	wakeEvents   = 64
+	// sweepInterval is how often connections of exited processes are
+	// closed (a process that exits does not call close()).
+	sweepInterval = 5 * time.Second
+)
+
+// Options select what is traced. The zero value traces every TCP
+// connection of every process.
+type Options struct {
+	// PIDs limits tracing to these processes (thread group ids). Empty:
+	// all processes.
+	PIDs []uint32
+	// Cgroup limits tracing to one cgroup v2: a directory (absolute, or
+	// relative to /sys/fs/cgroup) or a numeric cgroup id. Empty: all.
+	Cgroup string
+	// Ports limits tracing to connections whose local or remote port is
+	// one of these. Empty: all ports.
+	Ports []uint16
+	// MaxBytesPerSyscall is how many bytes of one read or write (of one
+	// message for sendmmsg/recvmmsg) are copied; the rest is reported as
+	// lost. Default DefaultMaxBytesPerSyscall.
+	MaxBytesPerSyscall int
+	// RingBytes is the ring buffer size, rounded up to a power of two.
+	// Default DefaultRingBytes.
+	RingBytes int
+}
+
+// Stats counts what the source saw and what it lost.
+type Stats struct {
+	Events     uint64 // ring events read
+	Bytes      uint64 // payload bytes delivered in chunks
+	LostBytes  uint64 // bytes reported in Chunk.Lost (known amounts)
+	LostEvents uint64 // chunks with Lost != 0 (-1 included)
+	// RingDrops are events the kernel could not put in a full ring
+	// (their bytes are reported as lost on the next event of their
+	// connection); RingDropsPerCPU splits them by CPU.
+	RingDrops       uint64
+	RingDropBytes   uint64
+	RingDropsPerCPU []uint64
+	Connections     int // live connections
+}

@@ -1,0 +1,26 @@
+//go:build !amd64 && !arm64
+
+package ebpf
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"kscope/internal/capture"
+)
+
+// Source is not available on this architecture: the BPF programs read
+// syscall arguments from amd64 or arm64 registers (bpf/kernel.h), and
+// reading another architecture's registers with them would trace garbage.
+type Source struct{}
+
+// Open says that tracing is not built for this architecture.
+func Open(Options) (*Source, error) {
+	return nil, fmt.Errorf("ebpf: kscope traces system calls on amd64 and arm64 only; this kscope is built for %s (kscope analyze works on capture files)", runtime.GOARCH)
+}
+
+func (*Source) Next() (capture.Chunk, error)         { return capture.Chunk{}, io.EOF }
+func (*Source) Close() error                         { return nil }
+func (*Source) SetVerdict(*capture.Conn, bool) error { return nil }
+func (*Source) Stats() Stats                         { return Stats{} }
