@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/kafka"
 )
 
@@ -69,6 +71,9 @@ type Exchange struct {
 	// what was complete was decoded.
 	Truncated bool `json:"truncated"`
 }
+
+// Is reports whether e is a request of API k.
+func (e *Exchange) Is(k kmsg.Key) bool { return e.APIKey == int16(k) }
 
 // Endpoint is one side of an exchange. For traffic traced live, the
 // traced side also names its process.

@@ -364,7 +364,7 @@ func (k *conn) request(f frame) {
 		st.Truncated++
 	}
 	body := f.data[n:]
-	if h.Key != 0 {
+	if h.Key != kmsg.Produce.Int16() {
 		// Bodies alias their input; only Produce's record bytes are
 		// large, and those are dropped right after decoding.
 		body = append([]byte(nil), body...)
@@ -432,7 +432,7 @@ func (k *conn) response(f frame) {
 		st.Truncated++
 	}
 	data := f.data
-	if req.Header.Key != 1 && req.Header.Key != 78 {
+	if k := kmsg.Key(req.Header.Key); k != kmsg.Fetch && k != kmsg.ShareFetch {
 		data = append([]byte(nil), data...)
 	}
 	resp.Body, resp.Err = decodeResponse(req.Header, data)

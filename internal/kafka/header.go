@@ -201,10 +201,10 @@ func decodeResponse(h RequestHeader, frame []byte) (kmsg.Response, error) {
 	r := kmsg.RequestForKey(h.Key).ResponseKind()
 	r.SetVersion(h.Version)
 	err = r.ReadFrom(frame[off:])
-	if err != nil && h.Key == 18 && h.Version > 0 {
+	if err != nil && h.Key == kmsg.ApiVersions.Int16() && h.Version > 0 {
 		// A broker that does not support the requested ApiVersions
 		// version answers v0 with UNSUPPORTED_VERSION (KIP-511).
-		r0 := kmsg.RequestForKey(18).ResponseKind()
+		r0 := kmsg.ApiVersions.Request().ResponseKind()
 		r0.SetVersion(0)
 		if r0.ReadFrom(frame[4:]) == nil {
 			return r0, nil

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/view"
@@ -14,7 +16,8 @@ import (
 // lagAPIs are the exchanges the latency and clients views read: Produce
 // feeds the offset index, Fetch and OffsetCommit give lag, the group APIs
 // name each consumer's group.
-var lagAPIs = []string{"Produce", "Fetch", "OffsetCommit", "OffsetFetch", "JoinGroup", "SyncGroup", "Heartbeat", "LeaveGroup", "ConsumerGroupHeartbeat"}
+var lagAPIs = []string{kmsg.Produce.Name(), kmsg.Fetch.Name(), kmsg.OffsetCommit.Name(), kmsg.OffsetFetch.Name(), kmsg.JoinGroup.Name(),
+	kmsg.SyncGroup.Name(), kmsg.Heartbeat.Name(), kmsg.LeaveGroup.Name(), kmsg.ConsumerGroupHeartbeat.Name()}
 
 // lagExchanges returns the held exchanges the latency and clients views
 // need, all of them (Produce before the window too: the offset index

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -105,12 +107,12 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 	groupOfTopic := make(map[procTopic]string)
 	for i := range xs {
 		e := &xs[i]
-		if e.Group == "" || !groupAPI(e.APIKey) {
+		if e.Group == "" || !namesOwnGroup(e) {
 			continue
 		}
 		p := procKey(e)
 		groupOf[p] = e.Group
-		if e.APIKey == 8 {
+		if e.Is(kmsg.OffsetCommit) {
 			for _, t := range e.Topics {
 				groupOfTopic[procTopic{p, t.Name}] = e.Group
 			}
@@ -151,7 +153,7 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 			continue
 		}
 		switch {
-		case e.APIKey == 1 && e.Latency != nil && !IsReplication(e):
+		case e.Is(kmsg.Fetch) && e.Latency != nil && !IsReplication(e):
 			arrived := e.Time.Add(*e.Latency)
 			for _, t := range e.Topics {
 				if f.Topic != "" && t.Name != f.Topic {
@@ -193,7 +195,7 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 					}
 				}
 			}
-		case e.APIKey == 8:
+		case e.Is(kmsg.OffsetCommit):
 			for _, t := range e.Topics {
 				if f.Topic != "" && t.Name != f.Topic {
 					continue
@@ -216,7 +218,7 @@ func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
 					}
 				}
 			}
-		case e.APIKey == 0:
+		case e.Is(kmsg.Produce):
 			for _, t := range e.Topics {
 				if f.Topic != "" && t.Name != f.Topic {
 					continue
@@ -321,17 +323,6 @@ func lastSeen(c *ConsumerLag) time.Time {
 		return *c.LastCommit
 	}
 	return time.Time{}
-}
-
-// groupAPI: the consumer-group requests that name the member's group
-// (OffsetCommit, OffsetFetch, JoinGroup, Heartbeat, LeaveGroup,
-// SyncGroup, ConsumerGroupHeartbeat).
-func groupAPI(key int16) bool {
-	switch key {
-	case 8, 9, 11, 12, 13, 14, 68:
-		return true
-	}
-	return false
 }
 
 func acksName(a int16) string {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -84,7 +86,7 @@ func Latency(xs []exchange.Exchange, w Window, f LatencyFilter) LatencyView {
 	series := make(map[key]*LatencySeries)
 	for i := range xs {
 		e := &xs[i]
-		if e.APIKey != 1 || e.Latency == nil || IsReplication(e) || !inWindow(w, e.Time) {
+		if !e.Is(kmsg.Fetch) || e.Latency == nil || IsReplication(e) || !inWindow(w, e.Time) {
 			continue
 		}
 		consumer := procKey(e)

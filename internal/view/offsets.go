@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -84,7 +86,7 @@ func BuildOffsetIndex(xs []exchange.Exchange) *OffsetIndex {
 // Add indexes e when it is a Produce that was answered without error for
 // a partition. Other exchanges are ignored.
 func (ix *OffsetIndex) Add(e *exchange.Exchange) {
-	if e.APIKey != 0 || e.Latency == nil {
+	if !e.Is(kmsg.Produce) || e.Latency == nil {
 		return
 	}
 	answered := e.Time.Add(*e.Latency)

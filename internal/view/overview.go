@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -561,15 +563,6 @@ func (a *ovAgg) edge(role *ovRole, ct *ovConnTopic, cached **ovEdge) *ovEdge {
 	return *cached
 }
 
-// ovGroupAPI reports the APIs by which a consumer names its own group.
-func ovGroupAPI(key int16) bool {
-	switch key {
-	case 8, 11, 12, 13, 14, 68: // OffsetCommit, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, ConsumerGroupHeartbeat
-		return true
-	}
-	return false
-}
-
 func (a *ovAgg) names(e *exchange.Exchange) bool {
 	for ti := range e.Topics {
 		if a.want[e.Topics[ti].Name] {
@@ -581,7 +574,7 @@ func (a *ovAgg) names(e *exchange.Exchange) bool {
 
 func (a *ovAgg) add(e *exchange.Exchange) {
 	c := a.conn(e)
-	if e.Group != "" && ovGroupAPI(e.APIKey) {
+	if e.Group != "" && namesOwnGroup(e) {
 		c.cl.nameGroup(e.Group, e.Time)
 	}
 	if a.want != nil && !a.names(e) {
@@ -593,7 +586,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 	br.requests++
 	var records int64
 	switch {
-	case e.APIKey == 0: // Produce
+	case e.Is(kmsg.Produce):
 		br.produce++
 		if c.cl.prod == nil {
 			c.cl.prod = &ovRole{}
@@ -647,7 +640,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 				records += p.Records
 			}
 		}
-	case e.APIKey == 1: // Fetch by a consumer
+	case e.Is(kmsg.Fetch): // by a consumer
 		br.fetch++
 		if c.cl.cons == nil {
 			c.cl.cons = &ovRole{}

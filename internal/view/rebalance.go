@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -149,7 +151,7 @@ func RebalancesOf(xs []exchange.Exchange, w Window, f RebalanceFilter) Rebalance
 	var sel []*exchange.Exchange
 	for i := range xs {
 		e := &xs[i]
-		if !rbGroupAPI(e.APIKey) || e.Group == "" {
+		if !isMembership(e) || e.Group == "" {
 			continue
 		}
 		if f.Group != "" && e.Group != f.Group {
@@ -190,25 +192,9 @@ func RebalancesOf(xs []exchange.Exchange, w Window, f RebalanceFilter) Rebalance
 	return out
 }
 
-// Group API keys.
-const (
-	rbKeyJoinGroup              = 11
-	rbKeyHeartbeat              = 12
-	rbKeyLeaveGroup             = 13
-	rbKeySyncGroup              = 14
-	rbKeyConsumerGroupHeartbeat = 68
-)
-
-// RebalanceAPIs are the APIs the view reads, for a store query.
-var RebalanceAPIs = []string{"JoinGroup", "SyncGroup", "Heartbeat", "LeaveGroup", "ConsumerGroupHeartbeat"}
-
-func rbGroupAPI(k int16) bool {
-	switch k {
-	case rbKeyJoinGroup, rbKeyHeartbeat, rbKeyLeaveGroup, rbKeySyncGroup, rbKeyConsumerGroupHeartbeat:
-		return true
-	}
-	return false
-}
+// RebalanceAPIs are the APIs the view reads, for a store query: the
+// membership APIs (see membershipKeys).
+var RebalanceAPIs = apiNames(membershipKeys)
 
 func rbCmpTime(a, b *time.Time) int {
 	switch {
@@ -367,8 +353,8 @@ func (g *groupState) add(e *exchange.Exchange) (RebalanceEvent, bool) {
 	if d == nil {
 		d = &exchange.Detail{}
 	}
-	switch e.APIKey {
-	case rbKeyJoinGroup:
+	switch kmsg.Key(e.APIKey) {
+	case kmsg.JoinGroup:
 		g.protocol = "classic"
 		if e.MemberID == "" {
 			return ev, true
@@ -416,7 +402,7 @@ func (g *groupState) add(e *exchange.Exchange) (RebalanceEvent, bool) {
 			g.lastMembers, g.lastMembersAt = ids, gen
 			ev.Detail = "leader of " + strconv.Itoa(len(d.Members)) + " members"
 		}
-	case rbKeySyncGroup:
+	case kmsg.SyncGroup:
 		g.protocol = "classic"
 		if e.MemberID == "" || e.Generation == nil {
 			return ev, true
@@ -458,11 +444,11 @@ func (g *groupState) add(e *exchange.Exchange) (RebalanceEvent, bool) {
 		if len(m.assignment) > 0 {
 			ev.Detail = "assigned " + rbPartitionsText(m.assignment)
 		}
-	case rbKeyHeartbeat:
+	case kmsg.Heartbeat:
 		if e.Error != "REBALANCE_IN_PROGRESS" {
 			return ev, false
 		}
-	case rbKeyLeaveGroup:
+	case kmsg.LeaveGroup:
 		ids := []string{}
 		for _, mm := range d.Members {
 			ids = append(ids, mm.MemberID)
@@ -481,7 +467,7 @@ func (g *groupState) add(e *exchange.Exchange) (RebalanceEvent, bool) {
 			m.left, m.roundStart, m.pending = true, nil, nil
 			g.left = append(g.left, id)
 		}
-	case rbKeyConsumerGroupHeartbeat:
+	case kmsg.ConsumerGroupHeartbeat:
 		g.protocol = "consumer"
 		g.consumerHeartbeat(e, d)
 	}

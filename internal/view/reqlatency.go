@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -62,7 +64,7 @@ func RequestLatencyOf(xs []exchange.Exchange, w Window, f OverviewFilter) Reques
 
 // rlAPI is the row an exchange's latency belongs to.
 func rlAPI(e *exchange.Exchange, records int64) string {
-	if e.APIKey != 1 {
+	if !e.Is(kmsg.Fetch) {
 		return e.API
 	}
 	if IsReplication(e) {

@@ -10,6 +10,8 @@ package view
 import (
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -102,7 +104,7 @@ func hasServerSide(xs []exchange.Exchange) bool {
 // replica (replica id >= 0, or ReplicaState in Fetch v15+). It is
 // replication, not a consumer.
 func IsReplication(e *exchange.Exchange) bool {
-	return e.APIKey == 1 && e.Detail != nil && e.Detail.Replica
+	return e.Is(kmsg.Fetch) && e.Detail != nil && e.Detail.Replica
 }
 
 // Client names the client of an exchange as an operator knows it: the
