@@ -46,7 +46,7 @@ From a running agent (--server) or from capture files (--pcap).`,
 			defer stop()
 			q := url.Values{"topic": {f.Topic}, "client": {f.Client}, "group": {f.Group}}
 			return show(ctx, cmd.OutOrStdout(), &o, "/api/v1/clients", q, exchange.Filter{},
-				func(xs []exchange.Exchange, w view.Window) view.ClientsView { return view.Clients(xs, w, f) }, printClients)
+				func(in view.Input) view.ClientsView { return view.Clients(in, f) }, printClients)
 		},
 	}
 	o.flags(cmd)

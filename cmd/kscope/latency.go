@@ -45,7 +45,7 @@ From a running agent (--server) or from capture files (--pcap).`,
 			defer stop()
 			q := url.Values{"topic": {f.Topic}, "consumer": {f.Consumer}, "producer": {f.Producer}}
 			return show(ctx, cmd.OutOrStdout(), &o, "/api/v1/latency", q, exchange.Filter{},
-				func(xs []exchange.Exchange, w view.Window) view.LatencyView { return view.Latency(xs, w, f) }, printLatency)
+				func(in view.Input) view.LatencyView { return view.Latency(in, f) }, printLatency)
 		},
 	}
 	o.flags(cmd)

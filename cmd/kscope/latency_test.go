@@ -38,7 +38,7 @@ func TestLatencyAndClientsOnCaptures(t *testing.T) {
 				t.Fatal(err, res.Errors)
 			}
 			w := view.WindowOf(res.Exchanges)
-			lv := view.Latency(res.Exchanges, w, view.LatencyFilter{})
+			lv := view.Latency(view.Of(res.Exchanges, w), view.LatencyFilter{})
 			exact := 0
 			for _, topic := range c.topics {
 				n := 0
@@ -69,7 +69,7 @@ func TestLatencyAndClientsOnCaptures(t *testing.T) {
 			if exact == 0 {
 				t.Error("the producer was captured, yet no delay is exact")
 			}
-			cv := view.Clients(res.Exchanges, w, view.ClientsFilter{Client: c.consumer})
+			cv := view.Clients(view.Of(res.Exchanges, w), view.ClientsFilter{Client: c.consumer})
 			if len(cv.Consumers) == 0 {
 				t.Fatalf("no consumer rows for %s", c.consumer)
 			}

@@ -82,7 +82,7 @@ func overview(ctx context.Context, out, errw io.Writer, o overviewOptions) error
 		if len(res.Errors) > 0 {
 			return errors.New(strings.Join(res.Errors, "\n"))
 		}
-		ov = view.Overview(res.Exchanges, view.WindowOf(res.Exchanges), view.OverviewFilter{Topics: o.topics})
+		ov = view.Overview(view.Of(res.Exchanges, view.WindowOf(res.Exchanges)), view.OverviewFilter{Topics: o.topics})
 	} else {
 		u, err := overviewURL(o)
 		if err != nil {

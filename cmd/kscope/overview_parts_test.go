@@ -26,7 +26,7 @@ func TestOverviewPartsOnCaptures(t *testing.T) {
 			}
 			w := view.WindowOf(xs)
 			w = view.Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second).Add(time.Second)}
-			want := view.Overview(xs, w, view.OverviewFilter{})
+			want := view.Overview(view.Of(xs, w), view.OverviewFilter{})
 
 			st := store.New(store.Config{})
 			st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })

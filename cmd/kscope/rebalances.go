@@ -55,8 +55,8 @@ From a running agent (--server) or from capture files (--pcap).`,
 
 func rebalances(ctx context.Context, out io.Writer, o rebalancesOptions) error {
 	return show(ctx, out, &o.viewSource, "/api/v1/rebalances", url.Values{"group": {o.group}}, exchange.Filter{APIs: view.RebalanceAPIs},
-		func(xs []exchange.Exchange, w view.Window) view.Rebalances {
-			return view.RebalancesOf(xs, w, view.RebalanceFilter{Group: o.group})
+		func(in view.Input) view.Rebalances {
+			return view.RebalancesOf(in, view.RebalanceFilter{Group: o.group})
 		}, printRebalances)
 }
 

@@ -107,7 +107,7 @@ func TestLiveRebalanceDelay(t *testing.T) {
 		for i := range recs {
 			xs[i] = recs[i].Exchange
 		}
-		v = view.RebalancesOf(xs, view.Window{}, view.RebalanceFilter{Group: "rb-live"})
+		v = view.RebalancesOf(view.Of(xs, view.Window{}), view.RebalanceFilter{Group: "rb-live"})
 		for i := range v.Rebalances {
 			r := &v.Rebalances[i]
 			if r.Generation == gen && r.Complete {

@@ -55,7 +55,7 @@ func TestRebalancesCaptures(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			res := mustAnalyze(t, false, captures+tc.file)
-			v := view.RebalancesOf(res.Exchanges, view.Window{}, view.RebalanceFilter{})
+			v := view.RebalancesOf(view.Of(res.Exchanges, view.Window{}), view.RebalanceFilter{})
 			if len(v.Groups) != 1 || v.Groups[0].Group != tc.group {
 				t.Fatalf("groups = %+v, want %s", v.Groups, tc.group)
 			}

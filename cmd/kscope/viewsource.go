@@ -50,23 +50,23 @@ func (o *viewSource) check() error {
 
 // capture decodes the capture files (only the exchanges the view reads)
 // and returns the window --since asks for (the whole capture by default).
-func (o *viewSource) capture(ctx context.Context, only exchange.Filter) ([]exchange.Exchange, view.Window, error) {
+func (o *viewSource) capture(ctx context.Context, only exchange.Filter) (view.Input, error) {
 	res, err := analyze(ctx, o.pcaps, kafka.Options{}, only, exchange.Options{})
 	if err != nil {
-		return nil, view.Window{}, err
+		return view.Input{}, err
 	}
 	if len(res.Errors) > 0 {
-		return nil, view.Window{}, errors.New(strings.Join(res.Errors, "\n"))
+		return view.Input{}, errors.New(strings.Join(res.Errors, "\n"))
 	}
 	w := view.WindowOf(res.Exchanges)
 	if o.since != "" {
 		if d, err := time.ParseDuration(o.since); err == nil {
 			w.From = w.To.Add(-max(d, -d))
 		} else if w.From, err = time.Parse(time.RFC3339Nano, o.since); err != nil {
-			return nil, view.Window{}, fmt.Errorf("--since %q is neither an RFC 3339 time nor a duration such as 5m", o.since)
+			return view.Input{}, fmt.Errorf("--since %q is neither an RFC 3339 time nor a duration such as 5m", o.since)
 		}
 	}
-	return res.Exchanges, w, nil
+	return view.Of(res.Exchanges, w), nil
 }
 
 // ask gets path from the agent with the query q (and since) into v.
@@ -114,14 +114,14 @@ func (o *viewSource) print(out io.Writer, v any, table func(io.Writer) error) er
 // show computes a view from the capture files (only the exchanges it
 // reads), or asks the agent at path for it, and prints it.
 func show[V any](ctx context.Context, out io.Writer, o *viewSource, path string, q url.Values, only exchange.Filter,
-	compute func([]exchange.Exchange, view.Window) V, table func(io.Writer, V) error) error {
+	compute func(view.Input) V, table func(io.Writer, V) error) error {
 	var v V
 	if len(o.pcaps) > 0 {
-		xs, w, err := o.capture(ctx, only)
+		in, err := o.capture(ctx, only)
 		if err != nil {
 			return err
 		}
-		v = compute(xs, w)
+		v = compute(in)
 	} else if err := o.ask(ctx, path, q, &v); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestLiveLatencySlowAndFastConsumer(t *testing.T) {
 	w := view.WindowOf(xs)
 
 	delays := func(consumer string) (first, last, worst float64, exact int) {
-		v := view.Latency(xs, w, view.LatencyFilter{Topic: "lat", Consumer: consumer})
+		v := view.Latency(view.Of(xs, w), view.LatencyFilter{Topic: "lat", Consumer: consumer})
 		var pts []view.LatencyPoint
 		for _, s := range v.Series {
 			pts = append(pts, s.Points...)
@@ -115,7 +115,7 @@ func TestLiveLatencySlowAndFastConsumer(t *testing.T) {
 		t.Errorf("the producer was traced, yet exact delays: fast %d, slow %d", fexact, sexact)
 	}
 
-	cv := view.Clients(xs, w, view.ClientsFilter{Topic: "lat"})
+	cv := view.Clients(view.Of(xs, w), view.ClientsFilter{Topic: "lat"})
 	lag := map[string]view.ConsumerLag{}
 	for _, cl := range cv.Consumers {
 		if cl.Partition == 0 {

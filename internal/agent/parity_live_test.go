@@ -125,16 +125,16 @@ func TestLiveCaptureParity(t *testing.T) {
 	}
 
 	t.Run("overview", func(t *testing.T) {
-		compareOverview(t, view.Overview(live, w, view.OverviewFilter{}), view.Overview(capt, w, view.OverviewFilter{}))
+		compareOverview(t, view.Overview(view.Of(live, w), view.OverviewFilter{}), view.Overview(view.Of(capt, w), view.OverviewFilter{}))
 	})
 	t.Run("rebalances", func(t *testing.T) {
-		compareRebalances(t, view.RebalancesOf(live, w, view.RebalanceFilter{}), view.RebalancesOf(capt, w, view.RebalanceFilter{}))
+		compareRebalances(t, view.RebalancesOf(view.Of(live, w), view.RebalanceFilter{}), view.RebalancesOf(view.Of(capt, w), view.RebalanceFilter{}))
 	})
 	t.Run("clients", func(t *testing.T) {
-		compareClients(t, view.Clients(live, w, view.ClientsFilter{}), view.Clients(capt, w, view.ClientsFilter{}))
+		compareClients(t, view.Clients(view.Of(live, w), view.ClientsFilter{}), view.Clients(view.Of(capt, w), view.ClientsFilter{}))
 	})
 	t.Run("latency", func(t *testing.T) {
-		compareLatency(t, view.Latency(live, w, view.LatencyFilter{}), view.Latency(capt, w, view.LatencyFilter{}))
+		compareLatency(t, view.Latency(view.Of(live, w), view.LatencyFilter{}), view.Latency(view.Of(capt, w), view.LatencyFilter{}))
 	})
 }
 

@@ -64,12 +64,9 @@ func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 // refresh recomputes the views; one at a time.
 func (c *lagCollector) refresh() {
 	now := time.Now()
-	xs, w, err := (&Server{store: c.store}).lagExchanges(nil, now)
-	if err == nil {
-		w.From = now.Add(-lagMetricsWindow)
-	}
-	cv := view.Clients(xs, w, view.ClientsFilter{})
-	lv := view.Latency(xs, w, view.LatencyFilter{})
+	w := view.Window{From: now.Add(-lagMetricsWindow), To: now}
+	cv := view.Clients(view.FromStore(c.store, w, view.ClientsNeeds), view.ClientsFilter{})
+	lv := view.Latency(view.FromStore(c.store, w, view.LatencyNeeds), view.LatencyFilter{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.computed.IsZero() {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -18,58 +17,11 @@ import (
 // DefaultOverviewSince is the window of GET /api/v1/overview without since.
 const DefaultOverviewSince = 5 * time.Minute
 
-// overviewOf computes the overview of w, which starts no earlier than the
-// store's first exchange. Without a topic filter it merges
-// the store's per-second overview parts (see KeepPartials), over whole
-// seconds: w is cut to them, the last partial second left out. Where the
-// parts no longer cover the start of w (evicted), it reads the exchanges
-// instead if the store still holds them all, else the window starts where
-// the parts do, so that rates are over what was counted. With a topic
-// filter it reads the exchanges: a filter changes which exchanges count for
-// brokers and clients, which per-second sums cannot undo.
+// overviewOf computes the overview of w from the store: merged from its
+// per-second parts, or from its exchanges with a topic filter (see
+// view.FromStore).
 func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
-	// Nothing was watched before the first exchange (an agent started
-	// a minute ago has no five minutes to average over).
-	if first := st.Stats().FirstSeen; first.After(w.From) && first.Before(w.To) {
-		w.From = first
-	}
-	if len(f.Topics) > 0 {
-		return overviewOfExchanges(st, w, f)
-	}
-	sw := view.Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
-	if !sw.To.After(sw.From) {
-		sw.To = sw.From.Add(time.Second)
-	}
-	var acc *view.OverviewPart
-	whole, ok := st.Partials(sw.From, sw.To, func(ps []store.Partial) {
-		acc = view.MergeParts(overviewParts(ps))
-	})
-	switch {
-	case !ok:
-		return overviewOfExchanges(st, w, f)
-	case whole.After(sw.From) && (!st.Stats().Oldest.After(w.From) || !whole.Before(sw.To)):
-		// The exchanges go back further than the parts.
-		return overviewOfExchanges(st, w, f)
-	case whole.After(sw.From):
-		sw.From = whole
-	}
-	return acc.Result(sw)
-}
-
-// keepOverviewParts makes st keep the overview's per-second parts.
-func keepOverviewParts(st *store.Store) {
-	st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })
-}
-
-// overviewOfExchanges computes the overview over the exchanges the store
-// holds in w. The store bounds how many it holds, so no limit is needed.
-func overviewOfExchanges(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
-	recs, _ := st.Query(store.Query{Since: w.From, Until: w.To})
-	xs := make([]exchange.Exchange, len(recs))
-	for i := range recs {
-		xs[i] = recs[i].Exchange
-	}
-	return view.Overview(xs, w, f)
+	return view.Overview(view.FromStore(st, w, f.Needs()), f)
 }
 
 // overview serves GET /api/v1/overview: the topic flow graph and its
@@ -127,7 +79,7 @@ type overviewCollector struct {
 }
 
 func newOverviewCollector(st *store.Store) *overviewCollector {
-	keepOverviewParts(st)
+	view.KeepParts(st)
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("kscope_"+name, help, labels, nil)
 	}
@@ -242,14 +194,4 @@ func cutTopic(id string) (string, bool) {
 		return id[len(p):], true
 	}
 	return "", false
-}
-
-// overviewParts are the store's partials as the overview's parts (the
-// only kind this server asks the store to keep).
-func overviewParts(ps []store.Partial) []*view.OverviewPart {
-	out := make([]*view.OverviewPart, len(ps))
-	for i, p := range ps {
-		out[i] = p.(*view.OverviewPart)
-	}
-	return out
 }

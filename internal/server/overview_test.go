@@ -116,7 +116,7 @@ func TestOverviewEndpointFromParts(t *testing.T) {
 	}
 	w := view.Window{From: base.Add(5 * time.Second), To: base.Add(25 * time.Second)}
 	_, body := get(t, ts.URL+"/api/v1/overview?since="+w.From.Format(time.RFC3339)+"&until="+w.To.Format(time.RFC3339), "")
-	want, _ := json.Marshal(view.Overview(xs, w, view.OverviewFilter{}))
+	want, _ := json.Marshal(view.Overview(view.Of(xs, w), view.OverviewFilter{}))
 	var g, wv any
 	json.Unmarshal([]byte(body), &g)
 	json.Unmarshal(want, &wv)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -16,15 +15,7 @@ import (
 // rebalancesOf computes the rebalances view over what the store holds
 // between since and until (zero: everything).
 func rebalancesOf(st *store.Store, since, until time.Time, f view.RebalanceFilter) view.Rebalances {
-	recs, _ := st.Query(store.Query{
-		Filter: exchange.Filter{APIs: view.RebalanceAPIs},
-		Since:  since, Until: until,
-	})
-	xs := make([]exchange.Exchange, len(recs))
-	for i := range recs {
-		xs[i] = recs[i].Exchange
-	}
-	return view.RebalancesOf(xs, view.Window{From: since, To: until}, f)
+	return view.RebalancesOf(view.FromStore(st, view.Window{From: since, To: until}, view.RebalancesNeeds), f)
 }
 
 // rebalances serves GET /api/v1/rebalances: groups, rebalances and their

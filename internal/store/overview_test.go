@@ -217,7 +217,7 @@ func TestOverviewPartsEqualView(t *testing.T) {
 		{From: ovT0.Add(29 * time.Second), To: ovT0.Add(30 * time.Second)}, // twins still held
 	} {
 		t.Run(fmt.Sprintf("%v-%v", w.From.Sub(ovT0), w.To.Sub(ovT0)), func(t *testing.T) {
-			want := view.Overview(xs, w, view.OverviewFilter{})
+			want := view.Overview(view.Of(xs, w), view.OverviewFilter{})
 			got, st := partsOverview(t, xs, w, store.Config{})
 			sameOverview(t, got, want)
 			if want.Exchanges == 0 || len(want.Consumers) == 0 || len(want.Latency.ByClient) == 0 {
@@ -241,7 +241,7 @@ func TestOverviewPartsLate(t *testing.T) {
 	xs = append(append(append(append([]exchange.Exchange{}, xs[:n]...), xs[n+30:n+70]...), moved...), xs[n+70:]...)
 	w := view.Window{From: ovT0, To: ovT0.Add(30 * time.Second)}
 	got, _ := partsOverview(t, xs, w, store.Config{})
-	sameOverview(t, got, view.Overview(xs, w, view.OverviewFilter{}))
+	sameOverview(t, got, view.Overview(view.Of(xs, w), view.OverviewFilter{}))
 	for _, c := range got.Consumers {
 		if c.ClientID == "client-4" && c.Group != "billing-v2" {
 			t.Errorf("client-4 group = %q, want billing-v2 (named last)", c.Group)
@@ -300,5 +300,5 @@ func TestOverviewPartsManySeconds(t *testing.T) {
 	}
 	w := view.Window{From: ovT0, To: ovT0.Add(120 * time.Second)}
 	got, _ := partsOverview(t, xs, w, store.Config{})
-	sameOverview(t, got, view.Overview(xs, w, view.OverviewFilter{}))
+	sameOverview(t, got, view.Overview(view.Of(xs, w), view.OverviewFilter{}))
 }

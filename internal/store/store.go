@@ -41,6 +41,10 @@ type Config struct {
 	// at most MemoryBytes/2). Busy agents that want long overviews
 	// give it more.
 	AggregateBytes int64
+	// SnapshotBytes is the part of MemoryBytes for cluster snapshots
+	// (MemoryBytes/8 when zero or negative; at most MemoryBytes/4),
+	// taken from the exchanges' part when the first snapshot is added.
+	SnapshotBytes int64
 }
 
 // Record is an exchange as the store holds it: with its sequence number,
@@ -159,15 +163,26 @@ type Stats struct {
 	// copies of exchanges also seen from the client, counted once.
 	PartialOverflow uint64 `json:"partial_overflow"`
 	TwinsDropped    uint64 `json:"twins_dropped"`
+
+	// Snapshots counts the cluster snapshots held, SnapshotBytes their
+	// estimated memory, SnapshotBudget their part of the budget (0 until
+	// the first), SnapshotsEvicted those dropped to stay in it.
+	Snapshots        int    `json:"snapshots"`
+	SnapshotBytes    int64  `json:"snapshot_bytes"`
+	SnapshotBudget   int64  `json:"snapshot_budget_bytes"`
+	SnapshotsEvicted uint64 `json:"snapshots_evicted"`
 }
 
 // Store holds the tables. Its methods may be called from any goroutine.
 type Store struct {
-	exchangeBudget  int64
 	aggregateBudget int64
+	snapshotBudget  int64
 
 	// mu guards everything below.
 	mu sync.RWMutex
+	// exchangeBudget is what is left for the exchanges: it shrinks by
+	// the snapshots' part when the first snapshot comes.
+	exchangeBudget int64
 	// ring holds the records oldest first; seqs increase along it.
 	ring        ring
 	ringBytes   int64
@@ -183,6 +198,7 @@ type Store struct {
 	// only when someone waits.
 	notify chan struct{}
 	agg    aggregates
+	snaps  snapshots
 }
 
 // New returns an empty store.
@@ -197,6 +213,10 @@ func New(cfg Config) *Store {
 	}
 	if cfg.AggregateBytes > 0 {
 		s.aggregateBudget = min(cfg.AggregateBytes, budget/2)
+	}
+	s.snapshotBudget = budget / snapshotShare
+	if cfg.SnapshotBytes > 0 {
+		s.snapshotBudget = min(cfg.SnapshotBytes, budget/4)
 	}
 	s.exchangeBudget = budget - s.aggregateBudget
 	s.agg.budget = s.aggregateBudget
@@ -229,20 +249,27 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 		s.evicted++
 		s.evictedSize += size
 	} else {
-		for s.ringBytes+size > s.exchangeBudget && s.ring.len() > 0 {
-			old := s.ring.popFront()
-			s.ringBytes -= old.size
-			s.evicted++
-			s.evictedSize += old.size
-		}
+		// The new one alone fits: trimming stops before it.
 		s.ring.pushBack(entry{rec: rec, size: size})
 		s.ringBytes += size
+		s.trimExchanges()
 	}
 	if s.notify != nil {
 		close(s.notify)
 		s.notify = nil
 	}
 	return s.seq
+}
+
+// trimExchanges drops the oldest exchanges until the ring fits its
+// budget; s.mu is held.
+func (s *Store) trimExchanges() {
+	for s.ringBytes > s.exchangeBudget && s.ring.len() > 0 {
+		old := s.ring.popFront()
+		s.ringBytes -= old.size
+		s.evicted++
+		s.evictedSize += old.size
+	}
 }
 
 // LastSeq is the sequence number of the newest exchange added (0 before
@@ -325,8 +352,8 @@ func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st := Stats{
-		BudgetBytes:     s.exchangeBudget + s.aggregateBudget,
-		Bytes:           s.ringBytes + s.agg.bytes,
+		BudgetBytes:     s.exchangeBudget + s.aggregateBudget + s.snaps.budget,
+		Bytes:           s.ringBytes + s.agg.bytes + s.snaps.bytes,
 		Exchanges:       s.ring.len(),
 		ExchangeBytes:   s.ringBytes,
 		ExchangeBudget:  s.exchangeBudget,
@@ -344,6 +371,11 @@ func (s *Store) Stats() Stats {
 		Overflow:        s.agg.overflow,
 		PartialOverflow: s.agg.partialOverflow,
 		TwinsDropped:    s.agg.twins.dropped,
+
+		Snapshots:        len(s.snaps.list),
+		SnapshotBytes:    s.snaps.bytes,
+		SnapshotBudget:   s.snaps.budget,
+		SnapshotsEvicted: s.snaps.evicted,
 	}
 	for k, v := range s.byAPI {
 		st.AddedByAPI[k] = v

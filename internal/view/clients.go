@@ -92,10 +92,11 @@ type ProducerRate struct {
 }
 
 // Clients computes consumer lag and producer rates from the exchanges of
-// xs that started in w; Produce exchanges anywhere in xs feed the offset
-// index. Replica fetches are left out; each exchange counts once.
-func Clients(xs []exchange.Exchange, w Window, f ClientsFilter) ClientsView {
-	xs = Once(xs)
+// in that started in its window; Produce exchanges before it too feed the
+// offset index. Replica fetches are left out; each exchange counts once.
+func Clients(in Input, f ClientsFilter) ClientsView {
+	w := in.Window
+	xs := Once(in.Exchanges)
 	ix := BuildOffsetIndex(xs)
 	secs := w.Seconds()
 	out := ClientsView{From: w.From, To: w.To, Consumers: []ConsumerLag{}, Producers: []ProducerRate{}}

@@ -28,7 +28,7 @@ func TestClientsOffsetAndTimeLag(t *testing.T) {
 		Topics: []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: 0, CommittedOffset: lagPtr(int64(150))}}}},
 	}
 	xs = append(xs, commit)
-	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	v := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	fast, slow := consumerOf(t, v, "shipping"), consumerOf(t, v, "invoicing")
 
 	if fast.OffsetLag == nil || *fast.OffsetLag != 0 || fast.TimeLagSeconds == nil || *fast.TimeLagSeconds != 0 {
@@ -73,7 +73,7 @@ func TestClientsProducerErrorsAndAcks0(t *testing.T) {
 	fire := produce("p", t0.Add(2*time.Second), "t", 0, 0, 10)
 	fire.Latency, fire.Topics[0].Partitions[0].BaseOffset, fire.Detail.Acks = nil, nil, lagPtr(int16(0))
 	xs := []exchange.Exchange{ok, bad, fire}
-	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	v := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	if len(v.Producers) != 1 {
 		t.Fatalf("producers %+v", v.Producers)
 	}
@@ -137,7 +137,7 @@ func TestClientsFetchSessionOmitsOffset(t *testing.T) {
 	f := fetch("shipping", t0.Add(2500*time.Millisecond), fetchPart{"orders", 0, 10, 20, t0.Add(2 * time.Second), 30})
 	f.Topics[0].Partitions[0].FetchOffset = nil
 	xs = append(xs, f)
-	c := consumerOf(t, Clients(xs, WindowOf(xs), ClientsFilter{}), "shipping")
+	c := consumerOf(t, Clients(Of(xs, WindowOf(xs)), ClientsFilter{}), "shipping")
 	if c.NextOffset == nil || *c.NextOffset != 30 || c.OffsetLag == nil || *c.OffsetLag != 0 || c.Records != 20 || c.Fetches != 2 {
 		t.Errorf("consumer %+v: want next offset 30, lag 0, 20 records in 2 fetches", c)
 	}
@@ -162,7 +162,7 @@ func TestClientsPartitionMovedInGroup(t *testing.T) {
 	// Process 1 owns the partition for 5 s, then process 2.
 	xs = append(xs, group(fetch("shipping", t0.Add(4100*time.Millisecond), fetchPart{"orders", 0, 40, 10, t0.Add(4 * time.Second), 50}), 1))
 	xs = append(xs, group(fetch("shipping", t0.Add(9100*time.Millisecond), fetchPart{"orders", 0, 90, 10, t0.Add(9 * time.Second), 100}), 2))
-	v := Clients(xs, WindowOf(xs), ClientsFilter{})
+	v := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	if len(v.Consumers) != 1 || v.Consumers[0].Process != "shipping[2]" || *v.Consumers[0].NextOffset != 100 {
 		t.Errorf("consumers %+v: want only shipping[2] at offset 100", v.Consumers)
 	}

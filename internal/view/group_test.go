@@ -24,11 +24,11 @@ func TestGroupNamedAlike(t *testing.T) {
 		offsets,
 		fetch("shipping", t0.Add(time.Second), fetchPart{"orders", 0, 0, 10, t0, 10}),
 	}
-	ov := Overview(xs, WindowOf(xs), OverviewFilter{})
+	ov := Overview(Of(xs, WindowOf(xs)), OverviewFilter{})
 	if len(ov.Consumers) != 1 || ov.Consumers[0].Group != "shipping-group" {
 		t.Errorf("overview consumers %+v, want one in group shipping-group", ov.Consumers)
 	}
-	cv := Clients(xs, WindowOf(xs), ClientsFilter{})
+	cv := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	if c := consumerOf(t, cv, "shipping"); c.Group != "shipping-group" {
 		t.Errorf("clients view group %q, want shipping-group", c.Group)
 	}

@@ -70,11 +70,12 @@ type LatencyPoint struct {
 }
 
 // Latency computes the producer-consumer latency of the consumer fetches
-// in xs that started in w. Produce exchanges anywhere in xs
-// (also before w) feed the offset index. Replica fetches are replication,
-// not consumers, and are left out; each exchange counts once.
-func Latency(xs []exchange.Exchange, w Window, f LatencyFilter) LatencyView {
-	xs = Once(xs)
+// of in that started in its window. Produce exchanges before it too feed
+// the offset index. Replica fetches are replication, not consumers, and
+// are left out; each exchange counts once.
+func Latency(in Input, f LatencyFilter) LatencyView {
+	w := in.Window
+	xs := Once(in.Exchanges)
 	ix := BuildOffsetIndex(xs)
 	out := LatencyView{From: w.From, To: w.To, Series: []LatencySeries{}, IndexedRanges: ix.Ranges()}
 	type key struct {

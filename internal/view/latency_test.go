@@ -99,7 +99,7 @@ func seriesOf(t *testing.T, v LatencyView, consumer string) LatencySeries {
 
 func TestLatencySlowConsumerRisesFastStaysNearZero(t *testing.T) {
 	xs := slowAndFast()
-	v := Latency(xs, WindowOf(xs), LatencyFilter{Topic: "orders"})
+	v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{Topic: "orders"})
 	fast, slow := seriesOf(t, v, "shipping"), seriesOf(t, v, "invoicing")
 	if fast.Producer != "order@10.0.0.1" || slow.Producer != "order@10.0.0.1" {
 		t.Errorf("producer not known from the Produce seen: %q %q", fast.Producer, slow.Producer)
@@ -137,7 +137,7 @@ func TestLatencyUnknownProduceIsNullNotInvented(t *testing.T) {
 		produce("p", t0.Add(10*time.Second), "t", 0, 100, 10),
 		fetch("c", t0.Add(20*time.Second), fetchPart{"t", 0, 50, 10, t0.Add(5 * time.Second), 110}),
 	}
-	v := Latency(xs, WindowOf(xs), LatencyFilter{})
+	v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{})
 	if len(v.Series) != 1 || len(v.Series[0].Points) != 1 {
 		t.Fatalf("series %+v", v.Series)
 	}
@@ -148,7 +148,7 @@ func TestLatencyUnknownProduceIsNullNotInvented(t *testing.T) {
 	if d := s.Points[0].DelaySeconds; math.Abs(d-15.001) > 1e-6 {
 		t.Errorf("timestamp delay %.6f, want 15.001", d)
 	}
-	c := Clients(xs, WindowOf(xs), ClientsFilter{})
+	c := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	if len(c.Consumers) != 1 {
 		t.Fatalf("consumers %+v", c.Consumers)
 	}
@@ -171,7 +171,7 @@ func TestLatencyManyTopicsAndReplicaFetches(t *testing.T) {
 	replica.Detail.Replica, replica.Detail.ReplicaID = true, lagPtr(int32(1))
 	replica.Client.Addr = "10.0.0.8:50000"
 	xs = append(xs, replica)
-	v := Latency(xs, WindowOf(xs), LatencyFilter{})
+	v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{})
 	if len(v.Series) != 49 {
 		t.Errorf("%d series, want 49 (7 topics × 7 partitions, one consumer)", len(v.Series))
 	}
@@ -180,7 +180,7 @@ func TestLatencyManyTopicsAndReplicaFetches(t *testing.T) {
 			t.Errorf("series for %s: a replica fetch counted as a consumer", s.Consumer)
 		}
 	}
-	c := Clients(xs, WindowOf(xs), ClientsFilter{})
+	c := Clients(Of(xs, WindowOf(xs)), ClientsFilter{})
 	if len(c.Consumers) != 49 {
 		t.Errorf("%d consumer rows, want 49", len(c.Consumers))
 	}
@@ -193,14 +193,14 @@ func TestLatencyOnceAndFilters(t *testing.T) {
 	xs[len(xs)-1].Side = "client"
 	dup.Side = "server"
 	xs = append(xs, dup)
-	v := Latency(xs, WindowOf(xs), LatencyFilter{Consumer: "invoicing"})
+	v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{Consumer: "invoicing"})
 	if len(v.Series) != 1 || len(v.Series[0].Points) != 30 {
 		t.Fatalf("want one series of 30 points for invoicing, got %+v", v.Series)
 	}
-	if v := Latency(xs, WindowOf(xs), LatencyFilter{Producer: "nobody"}); len(v.Series) != 0 {
+	if v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{Producer: "nobody"}); len(v.Series) != 0 {
 		t.Errorf("producer filter kept %d series", len(v.Series))
 	}
-	if v := Latency(xs, WindowOf(xs), LatencyFilter{Producer: "order"}); len(v.Series) != 2 {
+	if v := Latency(Of(xs, WindowOf(xs)), LatencyFilter{Producer: "order"}); len(v.Series) != 2 {
 		t.Errorf("producer filter: %d series, want 2", len(v.Series))
 	}
 }
@@ -223,7 +223,7 @@ func BenchmarkLatencyAndClients(b *testing.B) {
 	w := WindowOf(xs)
 	b.ResetTimer()
 	for b.Loop() {
-		Latency(xs, w, LatencyFilter{})
-		Clients(xs, w, ClientsFilter{})
+		Latency(Of(xs, w), LatencyFilter{})
+		Clients(Of(xs, w), ClientsFilter{})
 	}
 }

@@ -164,13 +164,15 @@ func ovWho(c *Client) string {
 	return c.Host
 }
 
-// Overview computes the overview of xs over w (the window xs span, when w
-// is zero). It reads xs and never modifies them.
-func Overview(xs []exchange.Exchange, w Window, f OverviewFilter) OverviewView {
-	if w.From.IsZero() && w.To.IsZero() {
-		w = WindowOf(xs)
+// Overview computes the overview of in: from its merged parts when it has
+// them (and f filters no topic), else from its exchanges, which it reads
+// and never modifies.
+func Overview(in Input, f OverviewFilter) OverviewView {
+	w := in.Window
+	if in.Overview != nil && len(f.Topics) == 0 {
+		return in.Overview.Result(w)
 	}
-	xs = Once(xs)
+	xs := Once(in.Exchanges)
 	// Large inputs are cut in one part per CPU, each summed apart, then
 	// merged in time order (a client's group is the last it named). The
 	// goroutines end before Overview returns.

@@ -130,7 +130,7 @@ func benchOverview(b *testing.B, topicsPerClient int) {
 	runtime.GC() // the setup's garbage is not the view's cost
 	b.ResetTimer()
 	for range b.N {
-		o := Overview(xs, w, OverviewFilter{})
+		o := Overview(Of(xs, w), OverviewFilter{})
 		if len(o.Topics) != 50 || len(o.Consumers) != 100 {
 			b.Fatalf("topics %d consumers %d", len(o.Topics), len(o.Consumers))
 		}

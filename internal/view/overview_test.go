@@ -232,7 +232,7 @@ func TestOverview(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.check(t, Overview(tt.xs, w, OverviewFilter{}))
+			tt.check(t, Overview(Of(tt.xs, w), OverviewFilter{}))
 		})
 	}
 }
@@ -243,7 +243,7 @@ func TestOverviewTopicFilter(t *testing.T) {
 			ovTT{"a", []ovPart{{0, 1, 100, ""}}}, ovTT{"b", []ovPart{{0, 1, 100, ""}}}),
 		ovX(time.Millisecond, "Metadata", "10.0.0.1:1", "10.0.1.1:9092", "p", time.Millisecond),
 	}
-	o := Overview(xs, Window{}, OverviewFilter{Topics: []string{"b"}})
+	o := Overview(Of(xs, Window{}), OverviewFilter{Topics: []string{"b"}})
 	if len(o.Topics) != 1 || o.Topics[0].Name != "b" || o.Exchanges != 1 {
 		t.Errorf("topics = %+v, exchanges = %d: want only b, from the one Produce", o.Topics, o.Exchanges)
 	}
@@ -275,9 +275,9 @@ func TestOverviewParallel(t *testing.T) {
 	w := WindowOf(xs)
 	defer func(v int) { ovParallelMin = v }(ovParallelMin)
 	ovParallelMin = len(xs) + 1
-	one := Overview(xs, w, OverviewFilter{})
+	one := Overview(Of(xs, w), OverviewFilter{})
 	ovParallelMin = 1
-	parts := Overview(xs, w, OverviewFilter{})
+	parts := Overview(Of(xs, w), OverviewFilter{})
 	a, _ := json.Marshal(one)
 	b, _ := json.Marshal(parts)
 	if string(a) != string(b) {

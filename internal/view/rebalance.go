@@ -144,10 +144,11 @@ type RebalanceEvent struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// RebalancesOf builds the view from exchanges: each counts once (Once), in
-// the window when it is not zero.
-func RebalancesOf(xs []exchange.Exchange, w Window, f RebalanceFilter) Rebalances {
-	xs = Once(xs)
+// RebalancesOf builds the view from the exchanges of in: each counts once
+// (Once), in its window when it is not zero.
+func RebalancesOf(in Input, f RebalanceFilter) Rebalances {
+	w := in.Window
+	xs := Once(in.Exchanges)
 	var sel []*exchange.Exchange
 	for i := range xs {
 		e := &xs[i]

@@ -68,7 +68,7 @@ func TestRebalancesClassic(t *testing.T) {
 		// Another group is filtered out.
 		{Time: rbT0, API: "JoinGroup", APIKey: 11, Group: "other", MemberID: "x"},
 	}
-	v := RebalancesOf(xs, Window{}, RebalanceFilter{Group: "g"})
+	v := RebalancesOf(Of(xs, Window{}), RebalanceFilter{Group: "g"})
 	if len(v.Groups) != 1 {
 		t.Fatalf("groups = %+v, want g only", v.Groups)
 	}
@@ -128,7 +128,7 @@ func TestRebalancesIncomplete(t *testing.T) {
 		rbX(0, 1, "JoinGroup", 11, "a", 1, "", &exchange.Detail{Leader: "a"}),
 		rbX(5, -1, "SyncGroup", 14, "a", 1, "", nil),
 	}
-	v := RebalancesOf(xs, Window{}, RebalanceFilter{})
+	v := RebalancesOf(Of(xs, Window{}), RebalanceFilter{})
 	if len(v.Rebalances) != 1 || v.Rebalances[0].Complete || v.Rebalances[0].DelaySeconds != nil {
 		t.Errorf("rebalances = %+v, want one incomplete", v.Rebalances)
 	}
@@ -151,7 +151,7 @@ func TestRebalancesKIP848(t *testing.T) {
 		cgh(1200, 1, "b", 2, nil, rbTP("orders", 1)),  // b gets 1 (same epoch)
 		cgh(1300, 1, "b", 2, rbTP("orders", 1), nil),  // b reconciled at 1300
 	}
-	v := RebalancesOf(xs, Window{}, RebalanceFilter{})
+	v := RebalancesOf(Of(xs, Window{}), RebalanceFilter{})
 	if len(v.Groups) != 1 || v.Groups[0].GroupProtocol != "consumer" || *v.Groups[0].Generation != 2 || len(v.Groups[0].Members) != 2 {
 		t.Fatalf("groups = %+v", v.Groups)
 	}

@@ -57,11 +57,6 @@ type RequestLatency struct {
 	ByClient []LatencyRow `json:"by_client"`
 }
 
-// RequestLatencyOf computes only the request latency part of the overview.
-func RequestLatencyOf(xs []exchange.Exchange, w Window, f OverviewFilter) RequestLatency {
-	return Overview(xs, w, f).Latency
-}
-
 // rlAPI is the row an exchange's latency belongs to.
 func rlAPI(e *exchange.Exchange, records int64) string {
 	if !e.Is(kmsg.Fetch) {

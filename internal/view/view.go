@@ -1,10 +1,11 @@
-// Package view answers an operator's questions from exchanges: who
-// produces and consumes each topic (overview), how late records reach each
-// consumer (latency), when groups rebalance (rebalances), which consumer
-// falls behind (clients). Each view is a function of exchanges, a time
-// window and filters, returning a plain struct that the API, the CLI and
-// the Prometheus collector render; none of them computes on its own. A view
-// works the same on a live agent's store and on a capture file.
+// Package view answers an operator's questions: who produces and consumes
+// each topic (overview), how late records reach each consumer (latency),
+// when groups rebalance (rebalances), which consumer falls behind
+// (clients). Each view is a function of an Input (the traffic of a window,
+// and the cluster's snapshots when an inspector runs) and filters,
+// returning a plain struct that the API, the CLI and the Prometheus
+// collectors render; none of them computes on its own. A view works the
+// same on a live agent's store (FromStore) and on a capture file (Of).
 package view
 
 import (

@@ -1,0 +1,118 @@
+// Package inspect holds what kscope learns by asking a Kafka cluster
+// through its admin protocol: what traffic cannot show, such as which
+// brokers and partitions exist, who leads each partition and who is in
+// sync, where each log starts and ends, what each consumer group has
+// committed. What one poll learned is a Snapshot; the store keeps recent
+// snapshots and the views read them beside the traffic (view.Input).
+package inspect
+
+import "time"
+
+// Snapshot is what one poll of a cluster learned. Fields the poll could
+// not learn are empty or -1, and Errors says why; a view never fills them
+// in.
+type Snapshot struct {
+	// Time is when the poll started; Seconds how long it took.
+	Time    time.Time `json:"time"`
+	Seconds float64   `json:"seconds"`
+	// Bootstrap is the addresses the poll started from; ClusterID the id
+	// the cluster gave (Metadata v2+).
+	Bootstrap []string `json:"bootstrap"`
+	ClusterID string   `json:"cluster_id,omitempty"`
+	// Controller is the broker Metadata names as the controller, -1 when
+	// none. Through the broker API a KRaft cluster names a random live
+	// broker here, not its active controller.
+	Controller int32    `json:"controller"`
+	Brokers    []Broker `json:"brokers"`
+	Topics     []Topic  `json:"topics"`
+	Groups     []Group  `json:"groups"`
+	Errors     []Error  `json:"errors,omitempty"`
+}
+
+// Broker is one broker as Metadata lists it.
+type Broker struct {
+	ID   int32  `json:"id"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	Rack string `json:"rack,omitempty"`
+}
+
+// Topic is one topic and its partitions.
+type Topic struct {
+	Name string `json:"name"`
+	// ID is the topic id (KIP-516), in the UUID form Kafka prints.
+	ID         string      `json:"id,omitempty"`
+	Internal   bool        `json:"internal,omitempty"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// Partition is one partition: its replicas as Metadata told them, and
+// its log's offsets as ListOffsets told them (-1 when not learned).
+type Partition struct {
+	Partition   int32 `json:"partition"`
+	Leader      int32 `json:"leader"` // -1: offline
+	LeaderEpoch int32 `json:"leader_epoch"`
+	// Replicas lists the assigned replicas, the preferred leader first;
+	// ISR those in sync; Offline those whose log dir is offline.
+	Replicas []int32 `json:"replicas"`
+	ISR      []int32 `json:"isr"`
+	Offline  []int32 `json:"offline,omitempty"`
+
+	LogStartOffset   int64 `json:"log_start_offset"`
+	HighWatermark    int64 `json:"high_watermark"`
+	LastStableOffset int64 `json:"last_stable_offset"`
+}
+
+// Group is one consumer group: its state and members (DescribeGroups,
+// or ConsumerGroupDescribe for KIP-848 groups) and its committed offsets
+// (OffsetFetch). An Empty group with committed offsets is listed too.
+type Group struct {
+	Group string `json:"group"`
+	// State is Kafka's name for it (Stable, PreparingRebalance,
+	// CompletingRebalance, Empty, Dead; Assigning, Reconciling for
+	// KIP-848 groups).
+	State string `json:"state"`
+	// Protocol is "classic" or "consumer" (KIP-848); ProtocolType the
+	// classic protocol type ("consumer" for consumers); Assignor the
+	// assignor in use.
+	Protocol     string   `json:"protocol"`
+	ProtocolType string   `json:"protocol_type,omitempty"`
+	Assignor     string   `json:"assignor,omitempty"`
+	Coordinator  int32    `json:"coordinator"`
+	Members      []Member `json:"members"`
+	Offsets      []Offset `json:"offsets"`
+}
+
+// Member is one member of a group.
+type Member struct {
+	MemberID   string            `json:"member_id"`
+	InstanceID string            `json:"instance_id,omitempty"`
+	ClientID   string            `json:"client_id"`
+	Host       string            `json:"host"`
+	Assigned   []TopicPartitions `json:"assigned,omitempty"`
+}
+
+// TopicPartitions is a topic and some of its partitions.
+type TopicPartitions struct {
+	Topic      string  `json:"topic"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// Offset is a group's committed offset for one partition.
+type Offset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed int64  `json:"committed"`
+	// LeaderEpoch is the leader epoch committed with it (KIP-320), -1
+	// when none.
+	LeaderEpoch int32 `json:"leader_epoch"`
+}
+
+// Error is what a poll could not learn, and from which broker.
+type Error struct {
+	// Broker is the broker that failed to answer, -1 when the request
+	// went to the cluster as a whole.
+	Broker  int32  `json:"broker"`
+	Request string `json:"request"`
+	Error   string `json:"error"`
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"time"
+	"unsafe"
+
+	"kscope/internal/inspect"
+)
+
+// snapshotShare is the part of the budget (1/snapshotShare) that cluster
+// snapshots may use by default. It is taken from the exchanges' share
+// when the first snapshot comes: an agent without an inspector keeps it
+// all for exchanges.
+const snapshotShare = 8
+
+// snapshots is the table of cluster snapshots, oldest first; guarded by
+// Store.mu.
+type snapshots struct {
+	budget  int64 // 0 until the first snapshot
+	bytes   int64
+	list    []heldSnapshot
+	evicted uint64
+}
+
+type heldSnapshot struct {
+	s    inspect.Snapshot
+	size int64
+}
+
+// AddSnapshot keeps what one poll of a cluster learned, dropping the
+// oldest snapshots (counted) to stay in budget. Its slices are the
+// store's from now on: the caller must not change them.
+func (s *Store) AddSnapshot(snap inspect.Snapshot) {
+	size := SnapshotSize(&snap)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &s.snaps
+	if t.budget == 0 {
+		t.budget = s.snapshotBudget
+		s.exchangeBudget -= t.budget
+		s.trimExchanges()
+	}
+	// The newest is kept even alone over budget: it is the cluster's
+	// state now, which no view can do without.
+	for t.bytes+size > t.budget && len(t.list) > 0 {
+		t.bytes -= t.list[0].size
+		t.list[0] = heldSnapshot{}
+		t.list = t.list[1:]
+		t.evicted++
+	}
+	// Polls come in time order; one that does not goes where it
+	// belongs.
+	i := len(t.list)
+	for i > 0 && t.list[i-1].s.Time.After(snap.Time) {
+		i--
+	}
+	t.list = append(t.list, heldSnapshot{})
+	copy(t.list[i+1:], t.list[i:])
+	t.list[i] = heldSnapshot{s: snap, size: size}
+	t.bytes += size
+}
+
+// Snapshots returns the snapshots held taken in [since, until) (zero
+// bounds are open), oldest first. They share their slices with the
+// store: never modify them.
+func (s *Store) Snapshots(since, until time.Time) []inspect.Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []inspect.Snapshot
+	for i := range s.snaps.list {
+		t := s.snaps.list[i].s.Time
+		if (!since.IsZero() && t.Before(since)) || (!until.IsZero() && !t.Before(until)) {
+			continue
+		}
+		out = append(out, s.snaps.list[i].s)
+	}
+	return out
+}
+
+// Estimated costs of a snapshot's parts.
+const (
+	snapshotBytes  = int64(unsafe.Sizeof(inspect.Snapshot{})) + allocOverhead
+	snapBrokerSize = int64(unsafe.Sizeof(inspect.Broker{}))
+	snapTopicSize  = int64(unsafe.Sizeof(inspect.Topic{}))
+	snapPartSize   = int64(unsafe.Sizeof(inspect.Partition{}))
+	snapGroupSize  = int64(unsafe.Sizeof(inspect.Group{}))
+	snapMemberSize = int64(unsafe.Sizeof(inspect.Member{}))
+	snapOffsetSize = int64(unsafe.Sizeof(inspect.Offset{}))
+	snapErrorSize  = int64(unsafe.Sizeof(inspect.Error{}))
+	snapTPSize     = int64(unsafe.Sizeof(inspect.TopicPartitions{}))
+)
+
+// SnapshotSize estimates the memory a snapshot holds, by the capacity of
+// its slices, erring on the high side as Size does.
+func SnapshotSize(sn *inspect.Snapshot) int64 {
+	n := snapshotBytes + stringsSize(sn.Bootstrap) + int64(len(sn.ClusterID))
+	n += int64(cap(sn.Brokers))*snapBrokerSize + allocOverhead
+	for i := range sn.Brokers {
+		n += int64(len(sn.Brokers[i].Host) + len(sn.Brokers[i].Rack))
+	}
+	n += int64(cap(sn.Topics))*snapTopicSize + allocOverhead
+	for i := range sn.Topics {
+		t := &sn.Topics[i]
+		n += int64(len(t.Name)+len(t.ID)) + int64(cap(t.Partitions))*snapPartSize + allocOverhead
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += int64(cap(p.Replicas)+cap(p.ISR)+cap(p.Offline))*4 + 3*allocOverhead
+		}
+	}
+	n += int64(cap(sn.Groups))*snapGroupSize + allocOverhead
+	for i := range sn.Groups {
+		g := &sn.Groups[i]
+		n += int64(len(g.Group) + len(g.State) + len(g.Protocol) + len(g.ProtocolType) + len(g.Assignor))
+		n += int64(cap(g.Members))*snapMemberSize + int64(cap(g.Offsets))*snapOffsetSize + 2*allocOverhead
+		for j := range g.Members {
+			m := &g.Members[j]
+			n += int64(len(m.MemberID)+len(m.InstanceID)+len(m.ClientID)+len(m.Host)) + int64(cap(m.Assigned))*snapTPSize + allocOverhead
+			for k := range m.Assigned {
+				n += int64(len(m.Assigned[k].Topic)) + int64(cap(m.Assigned[k].Partitions))*4 + allocOverhead
+			}
+		}
+		for j := range g.Offsets {
+			n += int64(len(g.Offsets[j].Topic))
+		}
+	}
+	n += int64(cap(sn.Errors))*snapErrorSize + allocOverhead
+	for i := range sn.Errors {
+		n += int64(len(sn.Errors[i].Request) + len(sn.Errors[i].Error))
+	}
+	return n
+}

@@ -1,0 +1,155 @@
+package view
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/exchange"
+	"kscope/internal/inspect"
+	"kscope/internal/store"
+)
+
+// Input is what a view is computed from. Each source fills in what it
+// has: a capture file its exchanges (Of); the agent's store its exchanges,
+// the overview's per-second parts and the cluster inspector's snapshots
+// (FromStore). A view reads what it needs and never where it came from,
+// so there is one way of computing each view, whatever the source.
+type Input struct {
+	// Window is the time the view covers: exchanges whose request
+	// started in [From, To) count, and rates are per second of it.
+	Window Window
+	// Exchanges are the traffic, oldest first: those in Window and, for
+	// a view whose Needs say History, earlier ones. A view counts each
+	// exchange once (Once) and only those in Window.
+	Exchanges []exchange.Exchange
+	// Overview, when set, is the overview already summed over Window
+	// (merged from the store's per-second parts): the overview reads it
+	// instead of Exchanges.
+	Overview *OverviewPart
+	// Cluster are the cluster snapshots taken in Window, oldest first;
+	// none when no inspector polls a cluster.
+	Cluster []inspect.Snapshot
+}
+
+// Needs says what a view reads, so that a source gives it no more.
+type Needs struct {
+	// APIs names the APIs of the exchanges read; nil: every API.
+	APIs []string
+	// History asks for the exchanges before the window too (those the
+	// store holds): the offset index learns offsets from every Produce,
+	// and a consumer's group from its last group request.
+	History bool
+	// Parts lets the overview's per-second parts stand for the
+	// exchanges.
+	Parts bool
+	// Cluster asks for the cluster snapshots of the window.
+	Cluster bool
+}
+
+// What each view reads.
+var (
+	// lagKeys are what the latency and clients views read: Produce feeds
+	// the offset index, Fetch and OffsetCommit give lag, the group
+	// requests name each consumer's group.
+	lagKeys = append([]kmsg.Key{kmsg.Produce, kmsg.Fetch}, ownGroupKeys...)
+
+	ClientsNeeds    = Needs{APIs: apiNames(lagKeys), History: true}
+	LatencyNeeds    = Needs{APIs: apiNames(lagKeys), History: true}
+	RebalancesNeeds = Needs{APIs: RebalanceAPIs}
+)
+
+// Needs is what the overview reads with this filter: a topic filter
+// changes which exchanges count for brokers and clients, which
+// per-second sums cannot undo.
+func (f OverviewFilter) Needs() Needs {
+	return Needs{Parts: len(f.Topics) == 0}
+}
+
+// Of is the input of the exchanges xs over w: a capture file, every
+// exchange at hand. A zero w is the span of xs.
+func Of(xs []exchange.Exchange, w Window) Input {
+	if w.From.IsZero() && w.To.IsZero() {
+		w = WindowOf(xs)
+	}
+	return Input{Window: w, Exchanges: xs}
+}
+
+// KeepParts makes the store keep the overview's per-second parts, from
+// now on, so that FromStore answers the overview of a long window by
+// merging seconds.
+func KeepParts(st *store.Store) {
+	st.KeepPartials(func() store.Partial { return NewOverviewPart() })
+}
+
+// FromStore reads what n asks for over w from the agent's store. A zero
+// To is now. The window starts no earlier than what the store knows of:
+// nothing was watched before its first exchange, and the exchanges it
+// dropped are not there to count (a zero From starts there), so that
+// rates are over what was counted.
+//
+// With n.Parts and per-second parts kept (KeepParts), the overview is
+// merged from them over whole seconds: the window is cut to them, the
+// last partial second left out. Where the parts no longer cover its start
+// (evicted), the exchanges are read instead if the store still holds
+// them all; else the window starts where the parts do.
+func FromStore(st *store.Store, w Window, n Needs) Input {
+	if w.To.IsZero() {
+		w.To = time.Now()
+	}
+	stats := st.Stats()
+	if first := stats.FirstSeen; !first.IsZero() && first.After(w.From) && first.Before(w.To) {
+		w.From = first
+	}
+	in := Input{Window: w}
+	if n.Cluster {
+		in.Cluster = st.Snapshots(w.From, w.To)
+	}
+	if n.Parts {
+		if part, pw, ok := storeParts(st, w, stats); ok {
+			in.Window, in.Overview = pw, part
+			return in
+		}
+	}
+	if stats.Evicted > 0 && stats.Oldest.After(in.Window.From) && stats.Oldest.Before(in.Window.To) {
+		in.Window.From = stats.Oldest
+	}
+	q := store.Query{Filter: exchange.Filter{APIs: n.APIs}, Until: in.Window.To}
+	if !n.History {
+		q.Since = in.Window.From
+	}
+	recs, _ := st.Query(q)
+	in.Exchanges = make([]exchange.Exchange, len(recs))
+	for i := range recs {
+		in.Exchanges[i] = recs[i].Exchange
+	}
+	return in
+}
+
+// storeParts merges the store's parts over the whole seconds of w; false
+// when the exchanges answer better (no parts kept, or they were evicted
+// where the exchanges are still held).
+func storeParts(st *store.Store, w Window, stats store.Stats) (*OverviewPart, Window, bool) {
+	sw := Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
+	if !sw.To.After(sw.From) {
+		sw.To = sw.From.Add(time.Second)
+	}
+	var acc *OverviewPart
+	whole, ok := st.Partials(sw.From, sw.To, func(ps []store.Partial) {
+		parts := make([]*OverviewPart, len(ps))
+		for i, p := range ps {
+			parts[i] = p.(*OverviewPart)
+		}
+		acc = MergeParts(parts)
+	})
+	switch {
+	case !ok:
+		return nil, w, false
+	case whole.After(sw.From) && (!stats.Oldest.After(w.From) || !whole.Before(sw.To)):
+		// The exchanges go back further than the parts.
+		return nil, w, false
+	case whole.After(sw.From):
+		sw.From = whole
+	}
+	return acc, sw, true
+}

@@ -1,0 +1,76 @@
+package view
+
+import (
+	"testing"
+	"time"
+
+	"kscope/internal/exchange"
+	"kscope/internal/inspect"
+	"kscope/internal/store"
+)
+
+// TestFromStoreCarriesCluster: the store's cluster snapshots of the
+// window reach a view that asks for them, beside the exchanges.
+func TestFromStoreCarriesCluster(t *testing.T) {
+	st := store.New(store.Config{})
+	for s := range 30 {
+		st.Add(produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(10*s), 10))
+	}
+	for s := 0; s < 30; s += 10 {
+		st.AddSnapshot(inspect.Snapshot{Time: t0.Add(time.Duration(s) * time.Second), Controller: 1})
+	}
+	w := Window{From: t0.Add(5 * time.Second), To: t0.Add(25 * time.Second)}
+	in := FromStore(st, w, Needs{APIs: []string{"Produce"}, Cluster: true})
+	if len(in.Cluster) != 2 || !in.Cluster[0].Time.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("snapshots %+v, want those at 10s and 20s", in.Cluster)
+	}
+	if len(in.Exchanges) != 20 || in.Window != w {
+		t.Errorf("%d exchanges over %v, want 20 over %v", len(in.Exchanges), in.Window, w)
+	}
+	if in := FromStore(st, w, Needs{}); in.Cluster != nil {
+		t.Errorf("snapshots given to a view that did not ask: %d", len(in.Cluster))
+	}
+}
+
+// TestFromStoreWindow: a window starts no earlier than what the store
+// knows of (its first exchange; the oldest held once it evicted), so that
+// rates are over what was counted; History reads before the window.
+func TestFromStoreWindow(t *testing.T) {
+	st := store.New(store.Config{})
+	for s := range 30 {
+		st.Add(produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(10*s), 10))
+	}
+	in := FromStore(st, Window{From: t0.Add(-time.Hour), To: t0.Add(30 * time.Second)}, ClientsNeeds)
+	if !in.Window.From.Equal(t0) {
+		t.Errorf("window starts %v, want the first exchange %v", in.Window.From, t0)
+	}
+	v := Clients(in, ClientsFilter{})
+	if len(v.Producers) != 1 || v.Producers[0].RecordsPerSec != 10 {
+		t.Errorf("producers %+v, want 10 records/s over the 30 s watched", v.Producers)
+	}
+	in = FromStore(st, Window{From: t0.Add(20 * time.Second), To: t0.Add(30 * time.Second)}, ClientsNeeds)
+	if len(in.Exchanges) != 30 {
+		t.Errorf("History read %d exchanges, want all 30 held", len(in.Exchanges))
+	}
+
+	// A store that dropped its oldest exchanges counts from the oldest
+	// it holds.
+	small := store.New(store.Config{MemoryBytes: 64 << 10})
+	var last exchange.Exchange
+	for s := range 600 {
+		last = produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(10*s), 10)
+		small.Add(last)
+	}
+	stats := small.Stats()
+	if stats.Evicted == 0 {
+		t.Fatal("the small store evicted nothing")
+	}
+	in = FromStore(small, Window{From: t0, To: last.Time.Add(time.Second)}, ClientsNeeds)
+	if !in.Window.From.Equal(stats.Oldest) {
+		t.Errorf("window starts %v, want the oldest held %v", in.Window.From, stats.Oldest)
+	}
+	v = Clients(in, ClientsFilter{})
+	if len(v.Producers) != 1 || v.Producers[0].RecordsPerSec < 9.5 || v.Producers[0].RecordsPerSec > 10.5 {
+		t.Errorf("producers %+v, want about 10 records/s over what is held", v.Producers)
+	}
+}
