@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"kscope/internal/agent"
+	"kscope/internal/api"
 	"kscope/internal/capture/ebpf"
-	"kscope/internal/conn"
 	"kscope/internal/kafka"
 	"kscope/internal/server"
 	"kscope/internal/store"
@@ -56,32 +56,9 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
   sudo KSCOPE_TOKEN=s3cret kscope agent --listen 0.0.0.0:7070`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if token == "" {
-				token = os.Getenv("KSCOPE_TOKEN")
-			}
 			budget, err := parseBytes(memory)
 			if err != nil {
 				return fmt.Errorf("--memory: %w", err)
-			}
-			st := store.New(store.Config{MemoryBytes: budget})
-			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: token}, st, func() any { return ag.Stats() })
-			if err != nil {
-				return err
-			}
-			if err := ebpf.CheckPrivileges(); err != nil {
-				return err
-			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
 			}
 			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes}
 			for _, p := range ports {
@@ -93,16 +70,34 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			for _, p := range pids {
 				opts.PIDs = append(opts.PIDs, uint32(p))
 			}
-			var src *ebpf.Source
-			ag, src, err = openAgent(opts, agent.Config{
-				Decoder:  kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
-				Store:    st,
-				NoBodies: noBodies,
-			}, srv)
+			st := store.New(store.Config{MemoryBytes: budget})
+			var ag *agent.Agent
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token)}, st, func() any { return ag.Stats() })
 			if err != nil {
 				return err
 			}
-			defer src.Close()
+			if err := ebpf.CheckPrivileges(); err != nil {
+				return err
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			ag, err = agent.Live(opts, agent.Config{
+				Decoder:  kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
+				Store:    st,
+				NoBodies: noBodies,
+			})
+			if err != nil {
+				return err
+			}
+			defer ag.Close()
+			if err := srv.Register(ag.Collector()); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)).With("component", "agent")
@@ -113,21 +108,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				}
 			}
 			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice)
-			// Either one ending (an error, or Ctrl-C) ends both.
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			errs := make(chan error, 2)
-			go func() { errs <- ag.Run(ctx) }()
-			go func() { errs <- srv.Run(ctx) }()
-			err = <-errs
-			cancel()
-			if err2 := <-errs; err == nil {
-				err = err2
-			}
-			if errors.Is(err, context.Canceled) {
-				err = nil
-			}
-			return err
+			return runAll(ctx, ag.Run, srv.Run)
 		},
 	}
 	f := cmd.Flags()
@@ -148,30 +129,36 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	return cmd
 }
 
-// openAgent attaches the eBPF capture and builds the agent over it (cfg
-// without its source), its counters on srv's /metrics. The caller closes
-// the source.
-func openAgent(opts ebpf.Options, cfg agent.Config, srv *server.Server) (*agent.Agent, *ebpf.Source, error) {
-	src, err := ebpf.Open(opts)
-	if err != nil {
-		return nil, nil, err
+// runAll runs each function until ctx ends or one of them fails, then
+// stops the others; it returns the first failure (nil when ctx ended).
+func runAll(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() { errs <- fn(ctx) }()
 	}
-	cfg.Source = src
-	cfg.SourceStats = func() agent.CaptureStats { return captureStats(src.Stats()) }
-	cfg.Processes = conn.NewResolver("")
-	ag := agent.New(cfg)
-	if err := srv.Register(ag.Collector()); err != nil {
-		src.Close()
-		return nil, nil, err
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil && !errors.Is(err, context.Canceled) {
+			first = err
+		}
+		cancel()
 	}
-	return ag, src, nil
+	return first
 }
 
-func captureStats(s ebpf.Stats) agent.CaptureStats {
-	return agent.CaptureStats{
-		Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents,
-		RingDrops: s.RingDrops, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
 	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // parseBytes reads a size such as 268435456, 256MiB, 512MB or 2GiB.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"kscope/internal/demo"
+	"kscope/internal/broker"
 )
 
 // passwordEnv lets scripts pass the SASL password without putting it on a
@@ -18,7 +18,7 @@ const passwordEnv = "KSCOPE_SASL_PASSWORD"
 
 func brokerCmd() *cobra.Command {
 	var (
-		cfg     demo.Config
+		cfg     broker.Config
 		verbose bool
 	)
 	cmd := &cobra.Command{
@@ -54,7 +54,7 @@ as that user. The password comes from --sasl-password or, better, from the
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cluster, err := demo.StartCluster(ctx, cfg)
+			cluster, err := broker.StartCluster(ctx, cfg)
 			if err != nil {
 				return err
 			}

@@ -7,27 +7,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"kscope/internal/api"
 	"kscope/internal/exchange"
 	"kscope/internal/store"
+	"kscope/internal/table"
 )
 
 // eventsOptions are the flags of kscope events.
 type eventsOptions struct {
-	server, token, output string
-	// who names the server in errors; "kscope agent" when empty.
-	who              string
+	apiFlags
+	output           string
 	filter           exchange.Filter
 	since, until     string
 	limit            int
@@ -53,30 +50,23 @@ broker), or JSON lines / JSON with each exchange's sequence number.
 			if err := o.filter.Validate(); err != nil {
 				return err
 			}
-			switch o.output {
-			case "table", "jsonl":
-			case "json":
-				if o.follow {
-					return errors.New("--follow writes as exchanges come: use -o table or -o jsonl")
-				}
-			default:
-				return fmt.Errorf("unknown output %q: use table, jsonl or json", o.output)
+			if err := checkOutput(o.output, "table", "jsonl", "json"); err != nil {
+				return err
 			}
-			if o.token == "" {
-				o.token = os.Getenv("KSCOPE_TOKEN")
+			if o.follow && o.output == "json" {
+				return errors.New("--follow writes as exchanges come: use -o table or -o jsonl")
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			err := events(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			err := events(ctx, cmd.OutOrStdout(), o)
 			if o.follow && ctx.Err() != nil {
 				return nil // Ctrl-C ends following; not an error
 			}
 			return err
 		},
 	}
+	o.register(cmd, "kscope agent")
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "http://127.0.0.1:7070", "address of the kscope agent's API")
-	f.StringVar(&o.token, "token", "", "the agent's API token (default $KSCOPE_TOKEN)")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, jsonl (one exchange per line) or json")
 	f.StringSliceVar(&o.filter.APIs, "api", nil, "only these APIs (name or key, repeatable or comma-separated)")
 	f.StringSliceVar(&o.filter.Topics, "topic", nil, "only exchanges naming these topics")
@@ -92,82 +82,43 @@ broker), or JSON lines / JSON with each exchange's sequence number.
 	return cmd
 }
 
-// eventsURL is the API request for o.
-func eventsURL(o eventsOptions) (string, error) {
-	base, err := url.Parse(strings.TrimRight(o.server, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return "", fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", o.server)
-	}
-	v := url.Values{}
-	set := func(k string, vals []string) {
-		if len(vals) > 0 {
-			v.Set(k, strings.Join(vals, ","))
-		}
-	}
-	set("api", o.filter.APIs)
-	set("topic", o.filter.Topics)
-	set("client", o.filter.Clients)
-	set("process", o.filter.Processes)
-	if o.filter.Side != "" {
-		v.Set("side", o.filter.Side)
+const exchangesPath = "/api/v1/exchanges"
+
+// query is the API request for o.
+func (o *eventsOptions) query() url.Values {
+	v := url.Values{
+		"api":     {strings.Join(o.filter.APIs, ",")},
+		"topic":   {strings.Join(o.filter.Topics, ",")},
+		"client":  {strings.Join(o.filter.Clients, ",")},
+		"process": {strings.Join(o.filter.Processes, ",")},
+		"side":    {o.filter.Side},
+		"since":   {o.since},
+		"until":   {o.until},
+		"limit":   {strconv.Itoa(o.limit)},
 	}
 	if o.filter.MinLatency > 0 {
 		v.Set("min_latency", o.filter.MinLatency.String())
 	}
-	if o.since != "" {
-		v.Set("since", o.since)
-	}
-	if o.until != "" {
-		v.Set("until", o.until)
-	}
-	v.Set("limit", strconv.Itoa(o.limit))
 	if o.follow {
 		v.Set("follow", "1")
 	}
 	if o.noBodies || o.output == "table" {
 		v.Set("bodies", "0")
 	}
-	base.Path += "/api/v1/exchanges"
-	base.RawQuery = v.Encode()
-	return base.String(), nil
+	return v
 }
 
 // events asks the agent and prints what it answers.
-func events(ctx context.Context, out, errw io.Writer, o eventsOptions) error {
-	u, err := eventsURL(o)
-	if err != nil {
-		return err
-	}
-	body, err := getAgent(ctx, o, u)
+func events(ctx context.Context, out io.Writer, o eventsOptions) error {
+	c := o.client("")
+	body, err := c.Stream(ctx, exchangesPath, o.query())
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	lost := func(err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("lost the kscope agent at %s: %v", o.server, err)
-	}
 	r := bufio.NewReaderSize(body, 64<<10)
 	if o.follow {
-		if o.output == "table" {
-			printFollowHeader(out)
-		}
-		for {
-			line, err := r.ReadBytes('\n')
-			if len(line) > 0 && line[len(line)-1] == '\n' {
-				if err := printFollowLine(out, o.output, line); err != nil {
-					return err
-				}
-			}
-			if err == io.EOF {
-				return lost(errors.New("it closed the stream"))
-			}
-			if err != nil {
-				return lost(err)
-			}
-		}
+		return follow(ctx, out, c, r, o.output)
 	}
 	var recs []store.Record
 	for {
@@ -175,7 +126,7 @@ func events(ctx context.Context, out, errw io.Writer, o eventsOptions) error {
 		if len(line) > 0 {
 			var rec store.Record
 			if err := json.Unmarshal(line, &rec); err != nil {
-				return fmt.Errorf("kscope agent at %s answered a line that is not an exchange: %v", o.server, err)
+				return c.ReadError(ctx, exchangesPath, fmt.Errorf("a line that is not an exchange: %v", err))
 			}
 			recs = append(recs, rec)
 		}
@@ -183,7 +134,7 @@ func events(ctx context.Context, out, errw io.Writer, o eventsOptions) error {
 			break
 		}
 		if err != nil {
-			return lost(err)
+			return c.ReadError(ctx, exchangesPath, err)
 		}
 	}
 	switch o.output {
@@ -195,18 +146,21 @@ func events(ctx context.Context, out, errw io.Writer, o eventsOptions) error {
 			}
 		}
 	case "json":
+		if recs == nil {
+			recs = []store.Record{}
+		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			Server    string         `json:"server"`
 			Exchanges []store.Record `json:"exchanges"`
-		}{o.server, nonNil(recs)})
+		}{o.server, recs})
 	default:
 		xs := make([]exchange.Exchange, len(recs))
 		for i := range recs {
 			xs[i] = recs[i].Exchange
 		}
-		if err := printExchanges(out, xs); err != nil {
+		if err := table.Exchanges(out, xs); err != nil {
 			return err
 		}
 		fmt.Fprintln(out)
@@ -219,137 +173,34 @@ func events(ctx context.Context, out, errw io.Writer, o eventsOptions) error {
 	return nil
 }
 
-func nonNil(recs []store.Record) []store.Record {
-	if recs == nil {
-		return []store.Record{}
+// follow prints each exchange the agent streams, as it comes, until the
+// stream or ctx ends.
+func follow(ctx context.Context, out io.Writer, c *api.Client, r *bufio.Reader, output string) error {
+	if output == "table" {
+		table.FollowHeader(out)
 	}
-	return recs
-}
-
-// getAgent sends the request and turns every failure into one line that
-// says what to do. Only following may take as long as it likes.
-func getAgent(ctx context.Context, o eventsOptions, u string) (io.ReadCloser, error) {
-	return callAgent(ctx, o, http.MethodGet, u)
-}
-
-// callAgent sends a request without a body (GET, or a demo control's POST)
-// and returns the body of a 200 answer; any other answer is an error that
-// says what the agent said.
-func callAgent(ctx context.Context, o eventsOptions, method, u string) (io.ReadCloser, error) {
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	if !o.follow {
-		client.Timeout = 2 * time.Minute
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	if o.token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("cannot reach kscope agent at %s: %s — is `kscope agent` running?", o.server, reason(err))
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		var msg struct {
-			Error string `json:"error"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		if json.Unmarshal(b, &msg) != nil || msg.Error == "" {
-			msg.Error = strings.TrimSpace(string(b))
-			if msg.Error == "" || len(msg.Error) > 200 {
-				msg.Error = resp.Status
-			}
-			if resp.StatusCode == http.StatusNotFound {
-				msg.Error = "no events API here (404): is this a kscope agent?"
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			if output == "jsonl" {
+				if _, err := out.Write(line); err != nil {
+					return err
+				}
+			} else {
+				var rec store.Record
+				if err := json.Unmarshal(line, &rec); err != nil {
+					return c.ReadError(ctx, exchangesPath, fmt.Errorf("a line that is not an exchange: %v", err))
+				}
+				if err := table.FollowRow(out, &rec.Exchange); err != nil {
+					return err
+				}
 			}
 		}
-		who := o.who
-		if who == "" {
-			who = "kscope agent"
+		if err == io.EOF {
+			return c.ReadError(ctx, exchangesPath, errors.New("it closed the stream"))
 		}
-		return nil, fmt.Errorf("%s at %s: %s", who, o.server, msg.Error)
-	}
-	return resp.Body, nil
-}
-
-// reason is the innermost cause of a failed request, as a person says it.
-func reason(err error) string {
-	var nerr net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.As(err, &nerr) && nerr.Timeout():
-		return "no answer (timed out)"
-	}
-	var oerr *net.OpError
-	if errors.As(err, &oerr) && oerr.Err != nil {
-		return oerr.Err.Error()
-	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return uerr.Err.Error()
-	}
-	return err.Error()
-}
-
-// Follow mode cannot wait to align a table on its widest cell: the
-// columns have fixed widths, and longer cells are clipped.
-var followColumns = []struct {
-	name  string
-	width int
-}{
-	{"TIME", 15}, {"CLIENT", 21}, {"SERVER", 21}, {"PROCESS", 20}, {"SIDE", 6},
-	{"API", 26}, {"CLIENT ID", 20}, {"TOPICS", 32}, {"BYTES", 13}, {"LATENCY", 12}, {"ERROR", 0},
-}
-
-func printFollowHeader(w io.Writer) {
-	cells := make([]string, len(followColumns))
-	for i, c := range followColumns {
-		cells[i] = c.name
-	}
-	io.WriteString(w, followRow(cells))
-}
-
-func followRow(cells []string) string {
-	var b strings.Builder
-	for i, c := range followColumns {
-		s := cells[i]
-		if c.width == 0 {
-			b.WriteString(s)
-			break
+		if err != nil {
+			return c.ReadError(ctx, exchangesPath, err)
 		}
-		s = clip(s, c.width)
-		b.WriteString(s)
-		// Two spaces at least, as the tabwriter table has.
-		b.WriteString(strings.Repeat(" ", max(0, c.width-len([]rune(s)))+2))
 	}
-	return strings.TrimRight(b.String(), " ") + "\n"
-}
-
-func printFollowLine(w io.Writer, output string, line []byte) error {
-	if output == "jsonl" {
-		_, err := w.Write(line)
-		return err
-	}
-	var rec store.Record
-	if err := json.Unmarshal(line, &rec); err != nil {
-		return fmt.Errorf("kscope agent answered a line that is not an exchange: %v", err)
-	}
-	e := &rec.Exchange
-	_, err := io.WriteString(w, followRow([]string{
-		e.Time.UTC().Format("15:04:05.000000"), e.Client.Addr, e.Server.Addr, processCell(e), e.Side,
-		e.API + " v" + strconv.Itoa(int(e.APIVersion)), e.ClientID, topicsCell(e), bytesCell(e), latencyCell(e), errorCell(e),
-	}))
-	return err
 }

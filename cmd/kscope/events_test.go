@@ -87,16 +87,6 @@ func TestEventsTable(t *testing.T) {
 }
 
 // Without traced processes (a pcap), the table has analyze's columns.
-func TestTableWithoutProcess(t *testing.T) {
-	e := tracedExchange(1, "Produce", 0, "orders")
-	e.Client.PID, e.Client.Process, e.Side = 0, "", ""
-	var out bytes.Buffer
-	printExchanges(&out, []exchange.Exchange{e})
-	if strings.Contains(out.String(), "PROCESS") || strings.Contains(out.String(), "SIDE") {
-		t.Errorf("capture table with process columns:\n%s", out.String())
-	}
-}
-
 func TestEventsJSON(t *testing.T) {
 	t.Setenv("KSCOPE_TOKEN", "s3cret")
 	_, url := fakeAgent(t, "s3cret",

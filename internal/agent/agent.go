@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kscope/internal/capture"
+	"kscope/internal/capture/ebpf"
 	"kscope/internal/conn"
 	"kscope/internal/exchange"
 	"kscope/internal/kafka"
@@ -115,6 +116,29 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 }
+
+// Live opens the eBPF capture with opts and returns an agent over it
+// (cfg's Source, SourceStats and Processes are set here: processes are
+// named from /proc). Close releases the capture.
+func Live(opts ebpf.Options, cfg Config) (*Agent, error) {
+	src, err := ebpf.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Source = src
+	cfg.SourceStats = func() CaptureStats {
+		s := src.Stats()
+		return CaptureStats{
+			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents,
+			RingDrops: s.RingDrops, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
+		}
+	}
+	cfg.Processes = conn.NewResolver("")
+	return New(cfg), nil
+}
+
+// Close stops the source (Run returns).
+func (a *Agent) Close() error { return a.cfg.Source.Close() }
 
 // Stats is what /api/v1/stats shows of the agent.
 type Stats struct {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"kscope/internal/broker"
 	"kscope/internal/capture/ebpf"
 	"kscope/internal/conn"
-	"kscope/internal/demo"
 	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/testenv"
@@ -24,7 +24,7 @@ import (
 // this process (so the broker side is traced too).
 type live struct {
 	t       *testing.T
-	cluster *demo.Cluster
+	cluster *broker.Cluster
 	addr    string
 	st      *store.Store
 	ag      *Agent
@@ -32,11 +32,11 @@ type live struct {
 	done    chan error
 }
 
-func startCluster(t *testing.T, topics ...string) *demo.Cluster {
+func startCluster(t *testing.T, topics ...string) *broker.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := demo.StartCluster(ctx, demo.Config{Brokers: 1, Partitions: 3, Topics: topics})
+	c, err := broker.StartCluster(ctx, broker.Config{Brokers: 1, Partitions: 3, Topics: topics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func startCluster(t *testing.T, topics ...string) *demo.Cluster {
 	return c
 }
 
-func startAgent(t *testing.T, c *demo.Cluster, opts ebpf.Options) *live {
+func startAgent(t *testing.T, c *broker.Cluster, opts ebpf.Options) *live {
 	t.Helper()
 	testenv.Root(t)
 	src, err := ebpf.Open(opts)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"kscope/internal/broker"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -15,7 +17,7 @@ import (
 // The demo's topic is made as an administrator would: 5 partitions, each
 // on 3 brokers.
 func TestCreateTopic(t *testing.T) {
-	c := startCluster(t, Config{Brokers: 3})
+	c := startCluster(t, broker.Config{Brokers: 3})
 	ctx := context.Background()
 	for range 2 { // the second time, it exists: no error
 		if err := c.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
@@ -47,7 +49,7 @@ func TestCreateTopic(t *testing.T) {
 // order produces well-formed orders keyed by their id, over every
 // partition, and stops when its control input ends.
 func TestOrderService(t *testing.T) {
-	c := startCluster(t, Config{Brokers: 3})
+	c := startCluster(t, broker.Config{Brokers: 3})
 	ctx := context.Background()
 	if err := c.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestOrderService(t *testing.T) {
 // A consumer service joins its own group and stops when its control
 // input ends, leaving the group.
 func TestConsumerService(t *testing.T) {
-	c := startCluster(t, Config{Brokers: 1})
+	c := startCluster(t, broker.Config{Brokers: 1})
 	ctx := context.Background()
 	if err := c.CreateTopic(ctx, Topic, TopicPartitions, 1); err != nil {
 		t.Fatal(err)
@@ -143,4 +145,26 @@ func TestUnknownService(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "order, shipping, invoicing") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+func startCluster(t *testing.T, cfg broker.Config) *broker.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := broker.StartCluster(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func newClient(t *testing.T, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kscope/internal/store"
+	"kscope/internal/view"
 )
 
 // Limits of GET /api/v1/exchanges.
@@ -123,10 +124,10 @@ func parseQuery(v url.Values, now time.Time) (exchangesRequest, error) {
 		q.Filter.MinLatency = d
 	}
 	var err error
-	if q.Since, err = parseTime(v.Get("since"), now); err != nil {
+	if q.Since, err = view.ParseTime(v.Get("since"), now); err != nil {
 		return req, fmt.Errorf("since: %w", err)
 	}
-	if q.Until, err = parseTime(v.Get("until"), now); err != nil {
+	if q.Until, err = view.ParseTime(v.Get("until"), now); err != nil {
 		return req, fmt.Errorf("until: %w", err)
 	}
 	q.Limit = DefaultLimit
@@ -170,21 +171,4 @@ func list(v url.Values, key string) []string {
 		}
 	}
 	return out
-}
-
-func parseTime(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			d = -d
-		}
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 5m", s)
-	}
-	return t, nil
 }

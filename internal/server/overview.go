@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -13,47 +11,6 @@ import (
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
-
-// DefaultOverviewSince is the window of GET /api/v1/overview without since.
-const DefaultOverviewSince = 5 * time.Minute
-
-// overviewOf computes the overview of w from the store: merged from its
-// per-second parts, or from its exchanges with a topic filter (see
-// view.FromStore).
-func overviewOf(st *store.Store, w view.Window, f view.OverviewFilter) view.OverviewView {
-	return view.Overview(view.FromStore(st, w, f.Needs()), f)
-}
-
-// overview serves GET /api/v1/overview: the topic flow graph and its
-// tables over since (default 5m) to until (default now); topic (repeatable
-// or comma-separated) narrows it.
-func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	now := time.Now()
-	win := view.Window{From: now.Add(-DefaultOverviewSince), To: now}
-	if t, err := parseTime(v.Get("since"), now); err != nil {
-		httpError(w, http.StatusBadRequest, "since: "+err.Error())
-		return
-	} else if !t.IsZero() {
-		win.From = t
-	}
-	if t, err := parseTime(v.Get("until"), now); err != nil {
-		httpError(w, http.StatusBadRequest, "until: "+err.Error())
-		return
-	} else if !t.IsZero() {
-		win.To = t
-	}
-	if !win.From.Before(win.To) {
-		httpError(w, http.StatusBadRequest, "since must be before until")
-		return
-	}
-	out := overviewOf(s.store, win, view.OverviewFilter{Topics: list(v, "topic")})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(out)
-}
 
 // Overview metrics cover the last metricsWindow and are recomputed every
 // metricsRefresh in the background: a scrape reads the last result and
@@ -114,7 +71,7 @@ func (c *overviewCollector) run(ctx context.Context) {
 
 func (c *overviewCollector) refresh() *view.OverviewView {
 	now := time.Now()
-	o := overviewOf(c.store, view.Window{From: now.Add(-metricsWindow), To: now}, view.OverviewFilter{})
+	o := view.Overview(view.FromStore(c.store, view.Window{From: now.Add(-metricsWindow), To: now}, view.OverviewFilter{}.Needs()), view.OverviewFilter{})
 	c.mu.Lock()
 	c.last = &o
 	c.mu.Unlock()

@@ -1,45 +1,13 @@
 package server
 
 import (
-	"encoding/json"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
-
-// rebalancesOf computes the rebalances view over what the store holds
-// between since and until (zero: everything).
-func rebalancesOf(st *store.Store, since, until time.Time, f view.RebalanceFilter) view.Rebalances {
-	return view.RebalancesOf(view.FromStore(st, view.Window{From: since, To: until}, view.RebalancesNeeds), f)
-}
-
-// rebalances serves GET /api/v1/rebalances: groups, rebalances and their
-// events; group, since and until select.
-func (s *Server) rebalances(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
-	now := time.Now()
-	since, err := parseTime(v.Get("since"), now)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "since: "+err.Error())
-		return
-	}
-	until, err := parseTime(v.Get("until"), now)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "until: "+err.Error())
-		return
-	}
-	out := rebalancesOf(s.store, since, until, view.RebalanceFilter{Group: v.Get("group")})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(out)
-}
 
 // maxMetricGroups bounds the group label: beyond it, new groups are not
 // exported (kscope_group_metrics_dropped_groups says how many).
@@ -82,7 +50,7 @@ func (c *rebalanceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *rebalanceCollector) Collect(ch chan<- prometheus.Metric) {
-	v := rebalancesOf(c.store, time.Time{}, time.Time{}, view.RebalanceFilter{})
+	v := view.RebalancesOf(view.FromStore(c.store, view.Window{}, view.RebalancesNeeds), view.RebalanceFilter{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dropped := map[string]bool{}

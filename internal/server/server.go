@@ -82,10 +82,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	})
 	mux.Handle("GET /api/v1/exchanges", s.auth(s.traffic(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
-	mux.Handle("GET /api/v1/overview", s.auth(s.traffic(s.overview)))
-	mux.Handle("GET /api/v1/rebalances", s.auth(s.traffic(s.rebalances)))
-	mux.Handle("GET /api/v1/latency", s.auth(s.traffic(s.latency)))
-	mux.Handle("GET /api/v1/clients", s.auth(s.traffic(s.clients)))
+	s.viewRoutes(mux)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.mux = mux
 	s.handler = mux

@@ -74,3 +74,23 @@ func TestFromStoreWindow(t *testing.T) {
 		t.Errorf("producers %+v, want about 10 records/s over what is held", v.Producers)
 	}
 }
+
+// since and until take RFC 3339 or a duration before a reference time.
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"5m", now.Add(-5 * time.Minute)},
+		{"-90s", now.Add(-90 * time.Second)},
+		{"2026-01-01T00:00:00Z", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"2026-01-01T00:00:00.5+01:00", time.Date(2025, 12, 31, 23, 0, 0, 5e8, time.UTC)},
+		{"", time.Time{}},
+	} {
+		got, err := ParseTime(tc.in, now)
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("%q: %v %v, want %v", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@
 package view
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +26,22 @@ type Window struct {
 // Seconds is the window's length, at least one second.
 func (w Window) Seconds() float64 {
 	return max(w.To.Sub(w.From).Seconds(), 1)
+}
+
+// ParseTime reads a point in time as the commands and the API take it: an
+// RFC 3339 time, or a duration before ref ("5m"); "" is the zero time.
+func ParseTime(s string, ref time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return ref.Add(-max(d, -d)), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 5m", s)
+	}
+	return t, nil
 }
 
 // WindowOf is the window spanned by exchanges (for a capture file).

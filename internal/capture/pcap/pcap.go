@@ -54,6 +54,21 @@ type Stats struct {
 	RetransmittedBytes uint64 // bytes seen again (retransmission, overlap, duplicate capture) and dropped
 }
 
+// Add adds o's counts to s: the stats of several files.
+func (s *Stats) Add(o Stats) {
+	s.Packets += o.Packets
+	s.TCPSegments += o.TCPSegments
+	s.Skipped += o.Skipped
+	s.Fragments += o.Fragments
+	s.Truncated += o.Truncated
+	s.Connections += o.Connections
+	s.MidStream += o.MidStream
+	s.OutOfOrder += o.OutOfOrder
+	s.PayloadBytes += o.PayloadBytes
+	s.LostBytes += o.LostBytes
+	s.RetransmittedBytes += o.RetransmittedBytes
+}
+
 // Reader is a capture.Source over one capture file. It is not safe for
 // concurrent use.
 type Reader struct {

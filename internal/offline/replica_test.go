@@ -1,10 +1,9 @@
-package main
+package offline
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"hash/crc32"
 	"net"
@@ -16,11 +15,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"kscope/internal/exchange"
-	"kscope/internal/kafka"
 	"kscope/internal/view"
 )
 
@@ -49,19 +45,19 @@ func TestReplicaCaptureUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(old, buf.Bytes()) {
-		t.Errorf("%s differs from what its generator writes: go test ./cmd/kscope -run TestReplicaCaptureUpToDate -update-replica", replicaCapture)
+		t.Errorf("%s differs from what its generator writes: go test ./internal/offline -run TestReplicaCaptureUpToDate -update-replica", replicaCapture)
 	}
 }
 
-// TestReplicaFetchNoPhantomConsumer: on a capture where brokers 1 and 2
-// replicate each other's partitions (Fetch v11 with ReplicaID, Fetch v15
-// with ReplicaState, KIP-903) while one client produces and one consumes,
-// the overview, clients and latency views show the one consumer, and the
-// followers' fetches only as replication.
-func TestReplicaFetchNoPhantomConsumer(t *testing.T) {
+// TestReplicaFetchDecoded: on a capture where brokers 1 and 2 replicate
+// each other's partitions (Fetch v11 with ReplicaID, Fetch v15 with
+// ReplicaState, KIP-903) while one client produces and one consumes, every
+// Fetch is decoded with its response, and told replica or consumer right.
+// (The views on it: internal/view, TestReplicaFetchNoPhantomConsumer.)
+func TestReplicaFetchDecoded(t *testing.T) {
 	// The fixture holds what the test is about: replica fetches of both
 	// encodings, and a consumer Fetch v16 that has no ReplicaState.
-	res, err := analyze(context.Background(), []string{replicaCapture}, kafka.Options{}, exchange.Filter{}, exchange.Options{})
+	res, err := Analyze(context.Background(), []string{replicaCapture}, Options{})
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatalf("analyze: %v %v", err, res.Errors)
 	}
@@ -90,155 +86,6 @@ func TestReplicaFetchNoPhantomConsumer(t *testing.T) {
 		t.Fatalf("replica fetches by version %v, consumer fetches %v: want v11 and v15 replicas, v11 and v16 consumers", replicas, consumerFetches)
 	}
 
-	// kscope overview --pcap: what a user reads.
-	var o view.OverviewView
-	if err := json.Unmarshal([]byte(runOverview(t, "--pcap", replicaCapture, "-o", "json")), &o); err != nil {
-		t.Fatal(err)
-	}
-	if len(o.Consumers) != 1 || o.Consumers[0].ClientID != "shop-consumer" || o.Consumers[0].Host != "10.0.0.9" {
-		t.Errorf("consumers %+v, want only shop-consumer at 10.0.0.9", o.Consumers)
-	} else if c := o.Consumers[0]; c.Records != 9 {
-		t.Errorf("shop-consumer fetched 9 records, overview says %d", c.Records)
-	}
-	if len(o.Producers) != 1 || o.Producers[0].ClientID != "shop-producer" || o.Producers[0].Records != 12 {
-		t.Errorf("producers %+v, want only shop-producer with 12 records", o.Producers)
-	}
-	for _, n := range o.Nodes {
-		if n.Kind == view.KindConsumer && (n.Client == nil || n.ClientID != "shop-consumer") {
-			t.Errorf("phantom consumer node %+v", n)
-		}
-	}
-	for _, e := range o.Edges {
-		if strings.HasPrefix(e.To, view.KindConsumer+":") && e.To != "consumer:10.0.0.9:shop-consumer" {
-			t.Errorf("edge to a phantom consumer: %+v", e)
-		}
-	}
-	// Records out per topic, summed from the edges (topic rows give
-	// rates only).
-	out := map[string]int64{}
-	for _, e := range o.Edges {
-		if name, ok := strings.CutPrefix(e.From, view.KindTopic+":"); ok {
-			out[name] += e.Records
-		}
-	}
-	topics := map[string]view.TopicRow{}
-	for _, tr := range o.Topics {
-		topics[tr.Name] = tr
-	}
-	tests := []struct {
-		topic                string
-		partitions           int
-		producers, consumers int
-		recordsOut           int64
-	}{
-		// orders: partition 0 led by broker 1, 1 by broker 2; each
-		// follower replicates the other's.
-		{"orders", 2, 1, 1, 9},
-		// audit: produced, replicated by broker 2, consumed by nobody.
-		{"audit", 1, 1, 0, 0},
-	}
-	for _, tt := range tests {
-		tr, ok := topics[tt.topic]
-		if !ok {
-			t.Errorf("topic %s missing: %+v", tt.topic, o.Topics)
-			continue
-		}
-		if tr.Partitions != tt.partitions || tr.Producers != tt.producers || tr.Consumers != tt.consumers || out[tt.topic] != tt.recordsOut {
-			t.Errorf("topic %s: %d partitions, %d producers, %d consumers, %d records out; want %d, %d, %d, %d",
-				tt.topic, tr.Partitions, tr.Producers, tr.Consumers, out[tt.topic], tt.partitions, tt.producers, tt.consumers, tt.recordsOut)
-		}
-		if tr.ReplicationBytesPerSec <= 0 {
-			t.Errorf("topic %s: no replication shown: %+v", tt.topic, tr)
-		}
-		if tt.consumers == 0 && tr.BytesOutPerSec != 0 {
-			t.Errorf("topic %s: replication counted as bytes out: %+v", tt.topic, tr)
-		}
-	}
-	if len(o.Topics) != 2 {
-		t.Errorf("topics %+v, want orders and audit", o.Topics)
-	}
-	brokers := map[string]view.BrokerRow{}
-	for _, b := range o.Brokers {
-		brokers[b.Broker] = b
-	}
-	for _, addr := range []string{"10.0.0.1:9092", "10.0.0.2:9092"} {
-		b := brokers[addr]
-		if b.Replicas != 1 || b.ReplicaFetchRequestsPerSec <= 0 || b.ReplicationBytesPerSec <= 0 || b.FetchRequestsPerSec <= 0 {
-			t.Errorf("broker %s: %+v, want one follower replicating and consumer fetches apart", addr, b)
-		}
-	}
-	if len(brokers) != 2 {
-		t.Errorf("brokers %+v, want 10.0.0.1:9092 and 10.0.0.2:9092", o.Brokers)
-	}
-	// The table: the CONSUMER section lists shop-consumer alone.
-	table := runOverview(t, "--pcap", replicaCapture)
-	var consumerLines []string
-	inConsumers := false
-	for _, line := range strings.Split(table, "\n") {
-		switch {
-		case strings.HasPrefix(line, "CONSUMER "):
-			inConsumers = true
-		case strings.TrimSpace(line) == "":
-			inConsumers = false
-		case inConsumers:
-			consumerLines = append(consumerLines, line)
-		}
-	}
-	if len(consumerLines) != 1 || !strings.Contains(consumerLines[0], "shop-consumer") {
-		t.Errorf("overview table consumers %q, want shop-consumer alone:\n%s", consumerLines, table)
-	}
-
-	// kscope clients --pcap: lag of the one consumer on its two
-	// partitions, which it read to the end.
-	var cv view.ClientsView
-	runJSON(t, clientsCmd(), &cv, "--pcap", replicaCapture, "-o", "json")
-	lagged := map[int32]int64{}
-	for _, c := range cv.Consumers {
-		if c.ClientID != "shop-consumer" || c.Topic != "orders" {
-			t.Errorf("clients: phantom consumer %s (%s) on %s/%d", c.Process, c.ClientID, c.Topic, c.Partition)
-			continue
-		}
-		if c.OffsetLag != nil {
-			lagged[c.Partition] = *c.OffsetLag
-		}
-	}
-	if len(lagged) != 2 || lagged[0] != 0 || lagged[1] != 0 {
-		t.Errorf("clients: shop-consumer offset lags %v, want 0 on orders/0 and orders/1", lagged)
-	}
-
-	// kscope latency --pcap: series of the consumer only.
-	var lv view.LatencyView
-	runJSON(t, latencyCmd(), &lv, "--pcap", replicaCapture, "-o", "json")
-	seen := map[int32]bool{}
-	for _, s := range lv.Series {
-		if s.ClientID != "shop-consumer" || s.Consumer != "shop-consumer@10.0.0.9" {
-			t.Errorf("latency: series of phantom consumer %s (%s) on %s/%d", s.Consumer, s.ClientID, s.Topic, s.Partition)
-			continue
-		}
-		seen[s.Partition] = true
-		for _, p := range s.Points {
-			if p.ExactDelaySeconds == nil {
-				t.Errorf("latency: orders/%d offset %d: the Produce is in the capture, yet no exact delay", s.Partition, p.BaseOffset)
-			}
-		}
-	}
-	if !seen[0] || !seen[1] {
-		t.Errorf("latency: series %+v, want shop-consumer on orders/0 and orders/1", lv.Series)
-	}
-}
-
-func runJSON(t *testing.T, cmd *cobra.Command, v any, args ...string) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	if err := cmd.ExecuteContext(context.Background()); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out.String())
-	}
-	if err := json.Unmarshal(out.Bytes(), v); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out.String())
-	}
 }
 
 // The crafted cluster: brokers 1 and 2, a client host running one

@@ -1,9 +1,9 @@
-// Package demo runs the embedded Kafka cluster and the demo services that
-// kscope watches when there is no real cluster at hand. The cluster is
-// franz-go's kfake, made to look like a Kafka 3.x broker to older clients
-// (see apiversions.go and saslv0.go). Nothing here is on the decoding path:
-// the capture, kafka and exchange stages must never import this package.
-package demo
+// Package broker runs the embedded Kafka cluster that kscope demo, kscope
+// broker and the tests use when there is no real cluster at hand: franz-go's
+// kfake, made to look like a Kafka 3.x broker to older clients (see
+// apiversions.go and saslv0.go). Nothing here is on the decoding path: the
+// capture, kafka and exchange stages must never import this package.
+package broker
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,8 @@ import (
 )
 
 // Host is the only address the cluster listens on: kfake binds its brokers
-// to the loopback, and the demo is never meant to be reachable from outside.
+// to the loopback, and the cluster is never meant to be reachable from
+// outside.
 const Host = "127.0.0.1"
 
 // Config says what cluster to start. The zero value is a 3-broker cluster
@@ -183,6 +185,17 @@ func (c *Cluster) probe(ctx context.Context, cfg Config) (*kmsg.ApiVersionsRespo
 
 // Addrs returns each broker's host:port, in node order.
 func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
+
+// Ports are the brokers' ports, in node order.
+func (c *Cluster) Ports() []uint16 {
+	ports := make([]uint16, len(c.addrs))
+	for i, a := range c.addrs {
+		_, p, _ := net.SplitHostPort(a)
+		n, _ := strconv.ParseUint(p, 10, 16)
+		ports[i] = uint16(n)
+	}
+	return ports
+}
 
 // Bootstrap returns the brokers' addresses as one comma-separated list, the
 // form clients take for bootstrap servers.

@@ -1,140 +1,19 @@
-package main
+package table
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
-	"kscope/internal/exchange"
-	"kscope/internal/kafka"
 	"kscope/internal/view"
 )
 
-// overviewOptions are the flags of kscope overview.
-type overviewOptions struct {
-	server, token, output, since, until string
-	pcap, topics                        []string
-}
-
-func overviewCmd() *cobra.Command {
-	var o overviewOptions
-	cmd := &cobra.Command{
-		Use:   "overview",
-		Short: "Who produces and consumes each topic, at what rates, through which brokers",
-		Long: `Show the topic-centric flow of Kafka traffic: producers -> topics -> consumers
-with record bytes, records and requests per second; then topics, brokers,
-producers, consumers and request latency per API.
-
-Rates are per second of the window: --since before now for a running agent
-(--server), the whole capture for --pcap. Replica fetches between brokers are
-replication, never consumers. Empty Fetch long-polls that waited out their
-max wait have their own latency row ("Fetch (empty long-poll)").`,
-		Example: `  kscope overview --since 5m
-  kscope overview --topic orders -o json
-  kscope overview --pcap testdata/captures/franz-go.pcap`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch o.output {
-			case "table", "json":
-			default:
-				return fmt.Errorf("unknown output %q: use table or json", o.output)
-			}
-			if o.token == "" {
-				o.token = os.Getenv("KSCOPE_TOKEN")
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			return overview(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "http://127.0.0.1:7070", "address of the kscope agent's API")
-	f.StringVar(&o.token, "token", "", "the agent's API token (default $KSCOPE_TOKEN)")
-	f.StringSliceVar(&o.pcap, "pcap", nil, "compute from these capture files instead of an agent (repeatable or comma-separated)")
-	f.StringVar(&o.since, "since", "5m", "the window: a duration before now or an RFC 3339 time (agent only; a capture is taken whole)")
-	f.StringVar(&o.until, "until", "", "end of the window: a duration before now or an RFC 3339 time (default now; agent only)")
-	f.StringSliceVar(&o.topics, "topic", nil, "only these topics (repeatable or comma-separated)")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json (the API's JSON)")
-	return cmd
-}
-
-func overview(ctx context.Context, out, errw io.Writer, o overviewOptions) error {
-	var (
-		ov  view.OverviewView
-		raw []byte
-	)
-	if len(o.pcap) > 0 {
-		res, err := analyze(ctx, o.pcap, kafka.Options{}, exchange.Filter{}, exchange.Options{})
-		if err != nil {
-			return err
-		}
-		if len(res.Errors) > 0 {
-			return errors.New(strings.Join(res.Errors, "\n"))
-		}
-		ov = view.Overview(view.Of(res.Exchanges, view.WindowOf(res.Exchanges)), view.OverviewFilter{Topics: o.topics})
-	} else {
-		u, err := overviewURL(o)
-		if err != nil {
-			return err
-		}
-		body, err := getAgent(ctx, eventsOptions{server: o.server, token: o.token}, u)
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		raw, err = io.ReadAll(body)
-		if err != nil {
-			return fmt.Errorf("lost the kscope agent at %s: %v", o.server, err)
-		}
-		if err := json.Unmarshal(raw, &ov); err != nil {
-			return fmt.Errorf("kscope agent at %s answered something that is not an overview: %v", o.server, err)
-		}
-	}
-	if o.output == "json" {
-		if raw != nil {
-			_, err := out.Write(raw)
-			return err
-		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ov)
-	}
-	return printOverview(out, &ov)
-}
-
-// overviewURL is the API request for o.
-func overviewURL(o overviewOptions) (string, error) {
-	base, err := url.Parse(strings.TrimRight(o.server, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return "", fmt.Errorf("--server %q: use an address such as http://127.0.0.1:7070", o.server)
-	}
-	v := url.Values{}
-	if o.since != "" {
-		v.Set("since", o.since)
-	}
-	if o.until != "" {
-		v.Set("until", o.until)
-	}
-	if len(o.topics) > 0 {
-		v.Set("topic", strings.Join(o.topics, ","))
-	}
-	base.Path += "/api/v1/overview"
-	base.RawQuery = v.Encode()
-	return base.String(), nil
-}
-
-func printOverview(w io.Writer, o *view.OverviewView) error {
+// Overview renders the overview: the flow, then the topic, broker,
+// producer, consumer and request latency tables.
+func Overview(w io.Writer, o *view.OverviewView) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "%d exchanges over %s s, %s to %s\n\n", o.Exchanges, ovNum(o.Seconds),
 		o.From.UTC().Format("2006-01-02 15:04:05"), o.To.UTC().Format("15:04:05"))

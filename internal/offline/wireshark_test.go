@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -59,7 +59,7 @@ type exKey struct {
 }
 
 func compareWithWireshark(t *testing.T, tshark, file string) {
-	res, err := analyze(context.Background(), []string{file}, kafka.Options{}, exchange.Filter{}, exchange.Options{})
+	res, err := Analyze(context.Background(), []string{file}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,66 +1,17 @@
-package main
+package table
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"os/signal"
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
-	"kscope/internal/exchange"
 	"kscope/internal/view"
 )
 
-type rebalancesOptions struct {
-	viewSource
-	group string
-}
-
-func rebalancesCmd() *cobra.Command {
-	var o rebalancesOptions
-	cmd := &cobra.Command{
-		Use:   "rebalances",
-		Short: "Show consumer groups, their rebalances and how long each stopped the group",
-		Long: `Show consumer groups (members, generation, protocol, leader, assignments),
-their rebalances with the delay of each member (its first JoinGroup request
-of the round to its SyncGroup response) and the group's stop-the-world time
-(first JoinGroup request to last SyncGroup response of the generation), and
-the events: JoinGroup, SyncGroup, LeaveGroup, heartbeats answered
-REBALANCE_IN_PROGRESS. KIP-848 groups (ConsumerGroupHeartbeat) show the time
-from a member epoch bump to the member owning what it was assigned.
-
-From a running agent (--server) or from capture files (--pcap).`,
-		Example: `  kscope rebalances --since 15m
-  kscope rebalances --group shipping -o json
-  kscope rebalances --pcap testdata/captures/franz-go.pcap`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			return rebalances(ctx, cmd.OutOrStdout(), o)
-		},
-	}
-	o.flags(cmd)
-	cmd.Flags().StringVar(&o.group, "group", "", "only this consumer group")
-	return cmd
-}
-
-func rebalances(ctx context.Context, out io.Writer, o rebalancesOptions) error {
-	return show(ctx, out, &o.viewSource, "/api/v1/rebalances", url.Values{"group": {o.group}}, exchange.Filter{APIs: view.RebalanceAPIs},
-		func(in view.Input) view.Rebalances {
-			return view.RebalancesOf(in, view.RebalanceFilter{Group: o.group})
-		}, printRebalances)
-}
-
-func printRebalances(w io.Writer, v view.Rebalances) error {
+// Rebalances renders the rebalances view: groups, their members, each
+// rebalance with its members' delays, and the events.
+func Rebalances(w io.Writer, v *view.Rebalances) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tPROTOCOL\tGENERATION\tASSIGNOR\tLEADER\tMEMBERS\tREBALANCES\tLAST REBALANCE")
 	for _, g := range v.Groups {

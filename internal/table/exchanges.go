@@ -1,4 +1,8 @@
-package main
+// Package table renders what kscope shows as the text tables its commands
+// print: exchanges (events, analyze), the overview, clients, latency and
+// rebalances views. It formats results and never computes them: every
+// figure comes from a view or a decoder's counters.
+package table
 
 import (
 	"fmt"
@@ -11,9 +15,9 @@ import (
 	"kscope/internal/exchange"
 )
 
-// printExchanges renders exchanges as the events table. Traced live
+// Exchanges renders exchanges as the events table. Traced live
 // traffic adds the PROCESS and SIDE columns.
-func printExchanges(w io.Writer, xs []exchange.Exchange) error {
+func Exchanges(w io.Writer, xs []exchange.Exchange) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	procs := hasProcess(xs)
 	if procs {
@@ -142,4 +146,49 @@ func errorCell(e *exchange.Exchange) string {
 		return "(truncated)"
 	}
 	return first
+}
+
+// Follow mode cannot wait to align a table on its widest cell: the
+// columns have fixed widths, and longer cells are clipped.
+var followColumns = []struct {
+	name  string
+	width int
+}{
+	{"TIME", 15}, {"CLIENT", 21}, {"SERVER", 21}, {"PROCESS", 20}, {"SIDE", 6},
+	{"API", 26}, {"CLIENT ID", 20}, {"TOPICS", 32}, {"BYTES", 13}, {"LATENCY", 12}, {"ERROR", 0},
+}
+
+// FollowHeader writes the header of the following table, whose columns
+// have fixed widths.
+func FollowHeader(w io.Writer) {
+	cells := make([]string, len(followColumns))
+	for i, c := range followColumns {
+		cells[i] = c.name
+	}
+	io.WriteString(w, followRow(cells))
+}
+
+func followRow(cells []string) string {
+	var b strings.Builder
+	for i, c := range followColumns {
+		s := cells[i]
+		if c.width == 0 {
+			b.WriteString(s)
+			break
+		}
+		s = clip(s, c.width)
+		b.WriteString(s)
+		// Two spaces at least, as the tabwriter table has.
+		b.WriteString(strings.Repeat(" ", max(0, c.width-len([]rune(s)))+2))
+	}
+	return strings.TrimRight(b.String(), " ") + "\n"
+}
+
+// FollowRow writes e as one row under FollowHeader.
+func FollowRow(w io.Writer, e *exchange.Exchange) error {
+	_, err := io.WriteString(w, followRow([]string{
+		e.Time.UTC().Format("15:04:05.000000"), e.Client.Addr, e.Server.Addr, processCell(e), e.Side,
+		e.API + " v" + strconv.Itoa(int(e.APIVersion)), e.ClientID, topicsCell(e), bytesCell(e), latencyCell(e), errorCell(e),
+	}))
+	return err
 }

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"context"
@@ -9,10 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"kscope/internal/agent"
+	"kscope/internal/broker"
 	"kscope/internal/capture/ebpf"
-	"kscope/internal/conn"
-	"kscope/internal/demo"
 	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/testenv"
@@ -27,21 +25,17 @@ func TestLiveRebalanceDelay(t *testing.T) {
 	testenv.Root(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := demo.StartCluster(ctx, demo.Config{Brokers: 1, Partitions: 4, Topics: []string{"rb-live"}})
+	c, err := broker.StartCluster(ctx, broker.Config{Brokers: 1, Partitions: 4, Topics: []string{"rb-live"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	src, err := ebpf.Open(ebpf.Options{})
+	st := store.New(store.Config{MemoryBytes: 64 << 20})
+	ag, err := Live(ebpf.Options{}, Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(store.Config{MemoryBytes: 64 << 20})
-	ag := agent.New(agent.Config{Source: src, Store: st, Processes: conn.NewResolver(""),
-		SourceStats: func() agent.CaptureStats {
-			s := src.Stats()
-			return agent.CaptureStats{Events: s.Events, RingDrops: s.RingDrops}
-		}})
+	t.Cleanup(func() { ag.Close() })
 	actx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ag.Run(actx) }()

@@ -1,0 +1,332 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"kscope/internal/agent"
+	"kscope/internal/api"
+	"kscope/internal/broker"
+	"kscope/internal/capture/ebpf"
+	"kscope/internal/server"
+	"kscope/internal/store"
+)
+
+// RunConfig is what kscope demo was asked for.
+type RunConfig struct {
+	// Listen and Token are the API's (the agent's and the controls').
+	Listen, Token string
+	// Port is the first broker's port (0: free ports).
+	Port int
+	// NoTrace runs the cluster and the services without the agent.
+	NoTrace bool
+	// Rate is order's orders per second between bursts, Burst the mean
+	// time between bursts (0: none).
+	Rate  float64
+	Burst time.Duration
+	// SlowDelay is what slowed-down invoicing spends on one order; Slow
+	// starts it slowed down.
+	SlowDelay time.Duration
+	Slow      bool
+	// MemoryBytes is the agent's store budget.
+	MemoryBytes int64
+	Verbose     bool
+	// Self is how the user runs kscope ("kscope", "go run ./cmd/kscope"),
+	// for the commands the banner suggests.
+	Self     string
+	Out, Err io.Writer
+	// Stopping, when set, is called as the demo starts to stop: kscope
+	// demo gives Ctrl-C back its default then, so that a second one
+	// kills at once.
+	Stopping func()
+}
+
+func (c *RunConfig) check() error {
+	if c.Rate <= 0 || c.Rate > 10000 {
+		return fmt.Errorf("--rate %v: from above 0 to 10000 orders per second", c.Rate)
+	}
+	if c.SlowDelay <= 0 || c.Burst < 0 {
+		return errors.New("--invoicing-delay must be above 0 and --burst-every not below 0")
+	}
+	return nil
+}
+
+// Run runs the demo until ctx ends: the cluster with the topic, the agent
+// tracing every connection to the brokers (unless NoTrace), the API with
+// the controls, and the services; then stops them in that order reversed,
+// the services first so that consumers leave their groups while the
+// brokers still answer.
+func Run(ctx context.Context, cfg RunConfig) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if cfg.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(cfg.Err, &slog.HandlerOptions{Level: level})).With("component", "demo")
+
+	// One demo at a time: its API address is taken while it runs.
+	if st, err := AskStatus(ctx, "http://"+cfg.Listen, cfg.Token); err == nil {
+		return fmt.Errorf("a kscope demo is already running (pid %d, API %s, brokers %s): use it, or stop it with Ctrl-C where it runs",
+			st.PID, st.API, strings.Join(st.Bootstrap, ","))
+	}
+	if !cfg.NoTrace {
+		if err := ebpf.CheckPrivileges(); err != nil {
+			return fmt.Errorf("kscope demo traces its services with eBPF: %v, or add --no-trace to run the cluster and services untraced", err)
+		}
+	}
+
+	st := store.New(store.Config{MemoryBytes: cfg.MemoryBytes})
+	scfg := server.Config{Listen: cfg.Listen, Token: cfg.Token}
+	if cfg.NoTrace {
+		scfg.NoTraffic = "this kscope demo runs with --no-trace: nothing is traced, so there is no traffic to show; restart it as root (sudo " + cfg.Self + " demo) to see it"
+	}
+	var ag *agent.Agent
+	srv, err := server.New(scfg, st, func() any {
+		if ag == nil {
+			return nil
+		}
+		return ag.Stats()
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("the demo's API cannot listen on %s (%s): stop what listens there (a kscope agent?), or pass --listen", cfg.Listen, api.Reason(err))
+	}
+	defer ln.Close()
+
+	ccfg := broker.Config{Brokers: 3, Port: cfg.Port, Partitions: TopicPartitions}
+	if cfg.Verbose {
+		ccfg.Logger = log
+	}
+	cluster, err := broker.StartCluster(ctx, ccfg)
+	if err != nil {
+		if cfg.Port != 0 {
+			return fmt.Errorf("%w (brokers listen on ports %d-%d; --port 0 picks free ones)", err, cfg.Port, cfg.Port+2)
+		}
+		return err
+	}
+	defer cluster.Close()
+	if err := cluster.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
+		return err
+	}
+
+	// The agent attaches before the services start, so that it sees
+	// every connection from its first byte.
+	ports := cluster.Ports()
+	if !cfg.NoTrace {
+		ag, err = agent.Live(ebpf.Options{Ports: ports}, agent.Config{Store: st})
+		if err != nil {
+			return err
+		}
+		defer ag.Close()
+		if err := srv.Register(ag.Collector()); err != nil {
+			return err
+		}
+	}
+
+	exe, err := Executable()
+	if err != nil {
+		return err
+	}
+	sup := NewSupervisor(SupervisorConfig{
+		Exe: exe, Bootstrap: cluster.Addrs(), Rate: cfg.Rate, Burst: cfg.Burst,
+		SlowDelay: cfg.SlowDelay, Slow: cfg.Slow, Stderr: cfg.Err, Log: log,
+	})
+	ctl := NewControl(sup, Status{
+		PID: os.Getpid(), Started: time.Now(), API: "http://" + ln.Addr().String(), Bootstrap: cluster.Addrs(), Traced: !cfg.NoTrace,
+		Topic: TopicInfo{Name: Topic, Partitions: TopicPartitions, ReplicationFactor: TopicReplicas},
+	})
+	ctl.Register(srv.Handle)
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 2)
+	running := 1
+	go func() { errs <- srv.Serve(runCtx, ln) }()
+	if ag != nil {
+		running++
+		go func() { errs <- ag.Run(runCtx) }()
+	}
+
+	// However it ends, the services stop first.
+	defer sup.Stop()
+	for _, name := range StartOrder {
+		if _, _, err := sup.Scale(name, 1); err != nil {
+			return err
+		}
+	}
+	printBanner(cfg.Out, ctl.Status(), cfg, ports)
+
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-errs:
+		running--
+		if failed == nil {
+			failed = errors.New("the demo's API or agent stopped")
+		}
+	}
+	if cfg.Stopping != nil {
+		cfg.Stopping()
+	}
+	if ag != nil {
+		fmt.Fprintln(cfg.Err, "kscope demo: stopping the services, the agent and the cluster")
+	} else {
+		fmt.Fprintln(cfg.Err, "kscope demo: stopping the services and the cluster")
+	}
+	sup.Stop()
+	cancel()
+	for ; running > 0; running-- {
+		if err := <-errs; err != nil && failed == nil && !errors.Is(err, context.Canceled) {
+			failed = err
+		}
+	}
+	cluster.Close()
+	if failed == nil {
+		fmt.Fprintln(cfg.Err, "kscope demo: stopped")
+	}
+	return failed
+}
+
+// AskStatus returns the status of the demo whose API is at server, if one
+// runs there; a kscope agent there is not a demo.
+func AskStatus(ctx context.Context, server, token string) (Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var st Status
+	c := Client(server, token)
+	if err := c.Get(ctx, StatusPath, nil, &st); err != nil {
+		return st, err
+	}
+	if !st.Demo {
+		return st, errors.New("not a demo")
+	}
+	return st, nil
+}
+
+// Client is the API client of the demo at server.
+func Client(server, token string) *api.Client {
+	return &api.Client{Server: server, Token: token, Who: "the demo"}
+}
+
+// ControlError is err from a control command, said plainly when no demo
+// answers at server.
+func ControlError(err error, server string) error {
+	var unreachable *api.UnreachableError
+	if errors.As(err, &unreachable) || api.IsNotFound(err) {
+		return fmt.Errorf("no kscope demo runs at %s: start one with `kscope demo`", server)
+	}
+	return err
+}
+
+// printBanner says what runs where and what to try.
+func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "kscope demo is running; Ctrl-C stops all of it.\n\n")
+	fmt.Fprintf(tw, "  Kafka\t3 brokers at %s, in this process (pid %d)\n", strings.Join(st.Bootstrap, ","), st.PID)
+	fmt.Fprintf(tw, "  topic\t%s: %d partitions, replication factor %d\n", st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
+	for _, p := range st.Processes {
+		what := ""
+		switch p.Service {
+		case Order:
+			what = fmt.Sprintf("produces about %g orders/s", cfg.Rate)
+			if cfg.Burst > 0 {
+				what += fmt.Sprintf(", and a burst about every %s", cfg.Burst)
+			}
+		case Shipping:
+			what = "consumes them in group shipping and keeps up"
+		case Invoicing:
+			what = "consumes them in group invoicing"
+			if st.InvoicingDelay.On {
+				what += fmt.Sprintf(", slowed down to %s per order: it falls behind", cfg.SlowDelay)
+			}
+		}
+		fmt.Fprintf(tw, "  %s\tpid %d: %s (client id %s)\n", p.Service, p.PID, what, p.ClientID)
+	}
+	if st.Traced {
+		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
+	} else {
+		fmt.Fprintf(tw, "  agent\tnot running (--no-trace): nothing is traced, the views have nothing to show\n")
+	}
+	tw.Flush()
+
+	at := "" // the views' --server, when not their default
+	if st.API != "http://"+server.DefaultListen {
+		at = " --server " + st.API
+	}
+	k := cfg.Self
+	if st.Traced {
+		fmt.Fprintf(w, "\nTry, in another terminal (the lag shows after half a minute):\n")
+	} else {
+		fmt.Fprintf(w, "\nThe controls work without the agent, in another terminal:\n")
+	}
+	var hints [][2]string
+	if st.Traced {
+		hints = append(hints,
+			[2]string{k + " overview" + at, "who produces to order and who consumes it, how fast"},
+			[2]string{k + " clients --topic order" + at, "lag per consumer and partition: invoicing falls behind"},
+			[2]string{k + " latency --consumer invoicing" + at, "how late each batch of orders reaches invoicing"},
+		)
+	}
+	hints = append(hints, [2]string{k + " demo scale shipping 3" + at, "two more shipping processes join the group"})
+	if st.Traced {
+		hints = append(hints,
+			[2]string{k + " rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"},
+			[2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"},
+			[2]string{k + " events --follow --topic order" + at, "every request and response as it happens"},
+			[2]string{"curl -s " + st.API + "/metrics | grep kscope_topic", "the same as Prometheus counters"},
+		)
+	} else {
+		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
+	}
+	for _, h := range hints {
+		fmt.Fprintf(tw, "  %s\t# %s\n", h[0], h[1])
+	}
+	tw.Flush()
+}
+
+func joinPorts(ports []uint16) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ",")
+}
+
+// PrintStatus renders a demo's status (kscope demo status).
+func PrintStatus(w io.Writer, st Status) error {
+	traced := "traced by its agent"
+	if !st.Traced {
+		traced = "not traced (--no-trace)"
+	}
+	onOff := "off"
+	if st.InvoicingDelay.On {
+		onOff = "on"
+	}
+	fmt.Fprintf(w, "kscope demo pid %d since %s, API %s, %s\n", st.PID, st.Started.Format(time.TimeOnly), st.API, traced)
+	fmt.Fprintf(w, "brokers %s; topic %s: %d partitions, replication factor %d\n", strings.Join(st.Bootstrap, ","), st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
+	fmt.Fprintf(w, "invoicing delay %s (%s per order while on)\n", onOff, time.Duration(st.InvoicingDelay.PerOrderSeconds*float64(time.Second)))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tPID\tSTARTED\tCLIENT ID\tGROUP")
+	for _, p := range st.Processes {
+		group := p.Group
+		if group == "" {
+			group = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Service, p.PID, p.Started.Format(time.TimeOnly), p.ClientID, group)
+	}
+	return tw.Flush()
+}

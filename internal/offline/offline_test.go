@@ -1,0 +1,328 @@
+package offline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"kscope/internal/exchange"
+)
+
+const captures = "../../testdata/captures/"
+
+// saslPassword is the password every SASL capture logs in with (see
+// testdata/captures/README.md).
+const saslPassword = "kscope-secret-pw-7741"
+
+func mustAnalyze(t *testing.T, bodies bool, files ...string) *Analysis {
+	t.Helper()
+	res, err := Analyze(context.Background(), files, Options{Build: exchange.Options{Bodies: bodies}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// jsonLines is the exchanges as kscope analyze -o jsonl prints them.
+func jsonLines(t *testing.T, res *Analysis) string {
+	t.Helper()
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	for i := range res.Exchanges {
+		if err := enc.Encode(&res.Exchanges[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.String()
+}
+
+// SASL tokens are never decoded as Kafka, the PLAIN user name is shown and
+// the password is not (the outputs are checked in cmd/kscope).
+func TestSASLCapture(t *testing.T) {
+	res := mustAnalyze(t, true, captures+"sasl-plain.pcap")
+	out := jsonLines(t, res)
+	if !strings.Contains(out, `"user":"alice"`) {
+		t.Error("sasl-plain.pcap: the PLAIN user name is not shown")
+	}
+	if strings.Contains(out, saslPassword) {
+		t.Error("sasl-plain.pcap: the password is in an exchange")
+	}
+	if res.Decoder.SASLTokens == 0 {
+		t.Error("sasl-plain.pcap: no raw SASL token (v0 handshake) seen")
+	}
+	if res.Decoder.DecodeErrors != 0 || res.Decoder.UnmatchedResponses != 0 {
+		t.Errorf("raw SASL tokens were read as Kafka: %+v", res.Decoder)
+	}
+}
+
+func TestTopicIDsResolved(t *testing.T) {
+	res := mustAnalyze(t, false, captures+"topic-ids.pcap")
+	n := 0
+	for _, e := range res.Exchanges {
+		if e.API != "Fetch" || e.APIVersion < 13 {
+			continue
+		}
+		for _, tp := range e.Topics {
+			n++
+			if tp.ID == "" || tp.Name == tp.ID || tp.Name == "" {
+				t.Errorf("fetch v%d corr %d: topic %+v not resolved to a name", e.APIVersion, e.CorrelationID, tp)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Fetch v13+ topic in topic-ids.pcap")
+	}
+}
+
+// rewrite copies a capture, changing its packets with fn (nil drops one).
+func rewrite(t *testing.T, src string, snaplen uint32, fn func(i int, ci gopacket.CaptureInfo, data []byte) (gopacket.CaptureInfo, []byte, bool)) string {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriter(out)
+	if err := w.WriteFileHeader(snaplen, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		ci, data, keep := fn(i, ci, data)
+		if !keep {
+			continue
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+type exID struct {
+	client, server string
+	corr           int32
+	api            string
+}
+
+func ids(res *Analysis) map[exID]exchange.Exchange {
+	m := make(map[exID]exchange.Exchange)
+	for _, e := range res.Exchanges {
+		m[exID{e.Client.Addr, e.Server.Addr, e.CorrelationID, e.API}] = e
+	}
+	return m
+}
+
+// A small snaplen cuts every large packet: the frames are decoded from what
+// was captured, marked truncated, and never invented.
+func TestSnaplenTruncation(t *testing.T) {
+	for _, name := range []string{"franz-go.pcap", "kcat.pcap", "kafka-python.pcap", "kafkajs.pcap"} {
+		full := ids(mustAnalyze(t, false, captures+name))
+		const snap = 200
+		cut := rewrite(t, captures+name, snap, func(_ int, ci gopacket.CaptureInfo, data []byte) (gopacket.CaptureInfo, []byte, bool) {
+			if len(data) > snap {
+				data = data[:snap]
+				ci.CaptureLength = snap
+			}
+			return ci, data, true
+		})
+		res := mustAnalyze(t, true, cut)
+		truncated := 0
+		for _, e := range res.Exchanges {
+			f, ok := full[exID{e.Client.Addr, e.Server.Addr, e.CorrelationID, e.API}]
+			if !ok {
+				t.Errorf("%s: truncated capture invents %s corr %d", name, e.API, e.CorrelationID)
+				continue
+			}
+			if e.Truncated {
+				truncated++
+			}
+			if e.ClientID != f.ClientID || e.APIVersion != f.APIVersion {
+				t.Errorf("%s: %s corr %d: header differs from the full capture", name, e.API, e.CorrelationID)
+			}
+			// The response ends when its last byte was sent, captured
+			// or not: the latency must not wait for later packets.
+			if (e.LatencyNS == nil) != (f.LatencyNS == nil) {
+				t.Errorf("%s: %s corr %d: response %v, full capture %v", name, e.API, e.CorrelationID, e.LatencyNS != nil, f.LatencyNS != nil)
+			} else if e.LatencyNS != nil && *e.LatencyNS != *f.LatencyNS {
+				t.Errorf("%s: %s corr %d: latency %v, full capture %v", name, e.API, e.CorrelationID, time.Duration(*e.LatencyNS), time.Duration(*f.LatencyNS))
+			}
+		}
+		if truncated == 0 || res.Decoder.BytesLost == 0 {
+			t.Errorf("%s: nothing marked truncated (lost %d bytes)", name, res.Decoder.BytesLost)
+		}
+		if len(res.Exchanges) < len(full)*9/10 {
+			t.Errorf("%s: only %d of %d exchanges survive a snaplen of %d", name, len(res.Exchanges), len(full), snap)
+		}
+		jsonLines(t, res)
+	}
+}
+
+// A capture that starts in the middle of the traffic resynchronises: every
+// exchange it reports is one the full capture has, and the later ones are
+// all found.
+func TestMidStreamCapture(t *testing.T) {
+	for _, name := range []string{"franz-go.pcap", "kafkajs.pcap", "kcat.pcap"} {
+		fullRes := mustAnalyze(t, false, captures+name)
+		full := ids(fullRes)
+		skip := 0
+		cut := rewrite(t, captures+name, 65535, func(i int, ci gopacket.CaptureInfo, data []byte) (gopacket.CaptureInfo, []byte, bool) {
+			if i < 30 {
+				skip++
+				return ci, data, false
+			}
+			return ci, data, true
+		})
+		res := mustAnalyze(t, false, cut)
+		for _, e := range res.Exchanges {
+			f, ok := full[exID{e.Client.Addr, e.Server.Addr, e.CorrelationID, e.API}]
+			if !ok || f.ClientID != e.ClientID {
+				t.Errorf("%s: mid-stream capture reports %s corr %d on %s, not in the full capture", name, e.API, e.CorrelationID, e.Client.Addr)
+			}
+		}
+		if len(res.Exchanges) == 0 {
+			t.Errorf("%s: nothing decoded after the first %d packets", name, skip)
+		}
+		t.Logf("%s: %d of %d exchanges after dropping %d packets; %d resyncs, %d bytes skipped",
+			name, len(res.Exchanges), len(full), skip, res.Decoder.Resyncs, res.Decoder.BytesSkipped)
+	}
+}
+
+func TestNoKafka(t *testing.T) {
+	// kcat.pcap with every TCP payload replaced by HTTP-like text.
+	dst := rewrite(t, captures+"kcat.pcap", 65535, func(_ int, ci gopacket.CaptureInfo, data []byte) (gopacket.CaptureInfo, []byte, bool) {
+		data = append([]byte(nil), data...)
+		const eth = 14 // tcpdump -i lo writes Ethernet frames
+		if len(data) < eth+20 || data[eth]>>4 != 4 {
+			return ci, data, true
+		}
+		tcp := eth + int(data[eth]&0xf)*4
+		payload := tcp + int(data[tcp+12]>>4)*4
+		for i := payload; i < len(data); i++ {
+			data[i] = "GET / HTTP/1.1\r\n"[i%16]
+		}
+		return ci, data, true
+	})
+	res := mustAnalyze(t, false, dst)
+	if len(res.Exchanges) != 0 || res.Decoder.KafkaConnections != 0 || res.Decoder.Connections == 0 {
+		t.Errorf("HTTP-like payloads decoded as Kafka: %d exchanges, %d Kafka connections of %d", len(res.Exchanges), res.Decoder.KafkaConnections, res.Decoder.Connections)
+	}
+}
+
+func TestCorruptFileError(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"garbage.pcap":   []byte("this is not a capture file at all"),
+		"truncated.pcap": mustRead(t, captures+"kcat.pcap")[:5000],
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Analyze(context.Background(), []string{p}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Errors) != 1 || strings.Count(res.Errors[0], name) != 1 || res.Err() == nil {
+			t.Errorf("%s: want one error naming the file once, got %q", name, res.Errors)
+		}
+		if name == "truncated.pcap" && len(res.Exchanges) == 0 {
+			t.Error("the exchanges before the cut are lost")
+		}
+		t.Logf("%s: %d exchanges, %q", name, len(res.Exchanges), res.Errors)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestJSONLSchema(t *testing.T) {
+	res := mustAnalyze(t, true, captures+"kcat.pcap")
+	out := jsonLines(t, res)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, l)
+		}
+		for _, k := range []string{"time", "latency_ns", "client", "server", "api_key", "api", "api_version", "correlation_id", "truncated"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("line lacks %q: %s", k, l)
+			}
+		}
+		seen[fmt.Sprint(m["api"])] = true
+		if m["api"] == "Produce" {
+			tp := m["topics"].([]any)[0].(map[string]any)
+			p := tp["partitions"].([]any)[0].(map[string]any)
+			for _, k := range []string{"partition", "error", "records", "bytes", "base_offset", "first_timestamp", "max_timestamp"} {
+				if _, ok := p[k]; !ok {
+					t.Errorf("produce partition lacks %q: %v", k, p)
+				}
+			}
+		}
+	}
+	for _, api := range []string{"Produce", "Fetch", "Metadata", "JoinGroup", "SyncGroup", "OffsetCommit"} {
+		if !seen[api] {
+			t.Errorf("kcat.pcap: no %s exchange", api)
+		}
+	}
+}
+
+// acks=0 Produce requests get no response and must still be reported,
+// complete, with the reason.
+func TestAcks0Capture(t *testing.T) {
+	res := mustAnalyze(t, false, captures+"acks0.pcap")
+	n := 0
+	for _, e := range res.Exchanges {
+		if e.API != "Produce" {
+			continue
+		}
+		n++
+		if e.NoResponse != "acks=0" || e.LatencyNS != nil || e.Detail == nil || e.Detail.Acks == nil || *e.Detail.Acks != 0 {
+			t.Errorf("produce corr %d: no_response %q latency %v", e.CorrelationID, e.NoResponse, e.LatencyNS)
+		}
+		records := int64(0)
+		for _, tp := range e.Topics {
+			for _, p := range tp.Partitions {
+				records += p.Records
+			}
+		}
+		if records == 0 {
+			t.Errorf("produce corr %d: no records counted", e.CorrelationID)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no acks=0 Produce in acks0.pcap")
+	}
+	if res.Decoder.UnmatchedResponses != 0 {
+		t.Errorf("%d unmatched responses", res.Decoder.UnmatchedResponses)
+	}
+}

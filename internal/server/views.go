@@ -1,0 +1,96 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+
+	"kscope/internal/view"
+)
+
+// DefaultOverviewSince is the window of GET /api/v1/overview without since.
+const DefaultOverviewSince = 5 * time.Minute
+
+// viewHandler serves a view over the store: the window from since (or
+// defaultSince before now; zero: from the store's first exchange) to until
+// (default now), its input read as needs says, computed by compute, as
+// JSON.
+func viewHandler[V any](s *Server, defaultSince time.Duration, needs func(url.Values) view.Needs, compute func(view.Input, url.Values) V) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		win, err := queryWindow(q, time.Now(), defaultSince)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		v := compute(view.FromStore(s.store, win, needs(q)), q)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	}
+}
+
+// queryWindow is the window since and until ask for: each an RFC 3339 time
+// or a duration before now.
+func queryWindow(q url.Values, now time.Time, defaultSince time.Duration) (view.Window, error) {
+	w := view.Window{To: now}
+	if defaultSince > 0 {
+		w.From = now.Add(-defaultSince)
+	}
+	for _, b := range []struct {
+		key string
+		dst *time.Time
+	}{{"since", &w.From}, {"until", &w.To}} {
+		t, err := view.ParseTime(q.Get(b.key), now)
+		if err != nil {
+			return w, &queryError{b.key + ": " + err.Error()}
+		}
+		if !t.IsZero() {
+			*b.dst = t
+		}
+	}
+	if !w.From.IsZero() && !w.From.Before(w.To) {
+		return w, &queryError{"since must be before until"}
+	}
+	return w, nil
+}
+
+type queryError struct{ msg string }
+
+func (e *queryError) Error() string { return e.msg }
+
+func fixed(n view.Needs) func(url.Values) view.Needs {
+	return func(url.Values) view.Needs { return n }
+}
+
+// The view endpoints, each the JSON of its view (see package view).
+func (s *Server) viewRoutes(mux *http.ServeMux) {
+	// GET /api/v1/overview?topic=&since=&until=: the topic flow graph and
+	// its tables; topic (repeatable or comma-separated) narrows it.
+	mux.Handle("GET /api/v1/overview", s.auth(s.traffic(viewHandler(s, DefaultOverviewSince,
+		func(q url.Values) view.Needs { return overviewFilter(q).Needs() },
+		func(in view.Input, q url.Values) view.OverviewView { return view.Overview(in, overviewFilter(q)) }))))
+	// GET /api/v1/rebalances?group=&since=&until=: groups, rebalances and
+	// their events.
+	mux.Handle("GET /api/v1/rebalances", s.auth(s.traffic(viewHandler(s, 0, fixed(view.RebalancesNeeds),
+		func(in view.Input, q url.Values) view.Rebalances {
+			return view.RebalancesOf(in, view.RebalanceFilter{Group: q.Get("group")})
+		}))))
+	// GET /api/v1/latency?topic=&consumer=&producer=&since=&until=.
+	mux.Handle("GET /api/v1/latency", s.auth(s.traffic(viewHandler(s, 0, fixed(view.LatencyNeeds),
+		func(in view.Input, q url.Values) view.LatencyView {
+			return view.Latency(in, view.LatencyFilter{Topic: q.Get("topic"), Consumer: q.Get("consumer"), Producer: q.Get("producer")})
+		}))))
+	// GET /api/v1/clients?topic=&client=&group=&since=&until=.
+	mux.Handle("GET /api/v1/clients", s.auth(s.traffic(viewHandler(s, 0, fixed(view.ClientsNeeds),
+		func(in view.Input, q url.Values) view.ClientsView {
+			return view.Clients(in, view.ClientsFilter{Topic: q.Get("topic"), Client: q.Get("client"), Group: q.Get("group")})
+		}))))
+}
+
+func overviewFilter(q url.Values) view.OverviewFilter {
+	return view.OverviewFilter{Topics: list(q, "topic")}
+}
