@@ -3,6 +3,8 @@ package exchange
 import (
 	"reflect"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // genericTopics lists the topics and partitions of a body that has no typed
@@ -123,4 +125,52 @@ func stringField(v reflect.Value, i int) string {
 		f = f.Elem()
 	}
 	return f.String()
+}
+
+// otherFields are the request fields that many APIs without a summary
+// share.
+type otherFields struct{ group, txn int }
+
+var otherCache sync.Map // reflect.Type -> otherFields
+
+// other summarises requests without a dedicated summary by the fields most
+// of them name the same way: the group (TxnOffsetCommit, OffsetDelete,
+// ShareGroupHeartbeat...) and the transactional id (AddPartitionsToTxn,
+// EndTxn...).
+func (b *builder) other(req kmsg.Request) {
+	v := reflect.ValueOf(req)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	v = v.Elem()
+	t := v.Type()
+	var f otherFields
+	if c, ok := otherCache.Load(t); ok {
+		f = c.(otherFields)
+	} else {
+		f = otherFields{-1, -1}
+		if sf, ok := t.FieldByName("Group"); ok && sf.Type.Kind() == reflect.String && len(sf.Index) == 1 {
+			f.group = sf.Index[0]
+		}
+		if sf, ok := t.FieldByName("TransactionalID"); ok && len(sf.Index) == 1 &&
+			(sf.Type.Kind() == reflect.String || sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.String) {
+			f.txn = sf.Index[0]
+		}
+		otherCache.Store(t, f)
+	}
+	if f.group >= 0 {
+		b.x.Group = v.Field(f.group).String()
+	}
+	if f.txn >= 0 {
+		fv := v.Field(f.txn)
+		if fv.Kind() == reflect.Pointer {
+			if fv.IsNil() {
+				return
+			}
+			fv = fv.Elem()
+		}
+		if s := fv.String(); s != "" {
+			b.detail().TransactionalID = s
+		}
+	}
 }

@@ -1,0 +1,409 @@
+package view
+
+import (
+	"math/bits"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/exchange"
+)
+
+// ovAgg accumulates the overview in one pass.
+type ovAgg struct {
+	want    map[string]bool
+	conns   map[ovConnKey]*ovConn
+	clients map[ovClientKey]*ovClient
+	brokers map[string]*ovBroker
+	topics  map[string]*ovTopic
+	n       int
+	codes   []string
+	// size estimates the memory held, for the store's budget.
+	size int64
+}
+
+// Estimated memory of the parts of an ovAgg: a struct, its allocation and
+// its map entry.
+const (
+	ovMapEntryBytes = 64
+	ovConnBytes     = 160
+	ovClientBytes   = 224
+	ovBrokerBytes   = 192
+	ovTopicBytes    = 96
+	ovRoleBytes     = 80
+	ovEdgeBytes     = 96
+	ovStatsBytes    = 144
+	ovConnTopicSize = 80
+)
+
+// ovConnKey is one connection as a view knows it; its ovClient and
+// ovBroker are looked up once per connection, not per exchange.
+type ovConnKey struct {
+	client, server string
+	pid            uint32
+}
+
+type ovConn struct {
+	clientID string
+	cl       *ovClient
+	br       *ovBroker
+	// Per-connection caches of the latency rows and topics it used, to
+	// spare map lookups per exchange (a connection uses few of each).
+	lat      []ovConnLat
+	topics   []*ovConnTopic
+	topicMap map[string]*ovConnTopic
+}
+
+type ovConnLat struct {
+	api    string
+	br, cl *rlStats
+}
+
+type ovConnTopic struct {
+	name       string
+	t          *ovTopic
+	prod, cons *ovEdge
+}
+
+// ovConnCache bounds the per-connection caches; beyond it, maps answer.
+const ovConnCache = 8
+
+func (a *ovAgg) latency(c *ovConn, api string) *ovConnLat {
+	for i := range c.lat {
+		if c.lat[i].api == api {
+			return &c.lat[i]
+		}
+	}
+	for _, set := range []rlSet{c.br.lat, c.cl.lat} {
+		if set[api] == nil {
+			a.size += ovStatsBytes
+		}
+	}
+	l := ovConnLat{api: api, br: c.br.lat.get(api), cl: c.cl.lat.get(api)}
+	if len(c.lat) < ovConnCache {
+		c.lat = append(c.lat, l)
+		return &c.lat[len(c.lat)-1]
+	}
+	return &l
+}
+
+// topicOf is the topic and the client's edges to it: a few topics are
+// searched in a slice, more in a map.
+func (a *ovAgg) topicOf(c *ovConn, name string) *ovConnTopic {
+	if c.topicMap != nil {
+		if ct := c.topicMap[name]; ct != nil {
+			return ct
+		}
+	} else {
+		for _, ct := range c.topics {
+			if ct.name == name {
+				return ct
+			}
+		}
+	}
+	ct := &ovConnTopic{name: name, t: a.topic(name)}
+	a.size += ovConnTopicSize
+	if len(c.topics) < ovConnCache {
+		c.topics = append(c.topics, ct)
+		return ct
+	}
+	if c.topicMap == nil {
+		c.topicMap = make(map[string]*ovConnTopic, 2*ovConnCache)
+		for _, t := range c.topics {
+			c.topicMap[t.name] = t
+		}
+	}
+	c.topicMap[name] = ct
+	return ct
+}
+
+type ovClientKey struct {
+	who, clientID string
+}
+
+type ovClient struct {
+	c          Client
+	group      string
+	groupAt    time.Time
+	prod, cons *ovRole
+	lat        rlSet
+}
+
+// nameGroup records that the client named group at t; the latest wins
+// (at equal times, the one named after).
+func (c *ovClient) nameGroup(group string, t time.Time) {
+	if group != "" && !t.Before(c.groupAt) {
+		c.group, c.groupAt = group, t
+	}
+}
+
+// ovRole is a client as producer or as consumer.
+type ovRole struct {
+	requests, errors int64
+	errorsByCode     map[string]int64
+	edges            map[*ovTopic]*ovEdge
+}
+
+type ovEdge struct {
+	bytes, records, requests int64
+}
+
+type ovBroker struct {
+	addr                                   string
+	requests, produce, fetch, replicaFetch int64
+	bytesIn, bytesOut, replBytes           int64
+	replicas                               map[string]struct{}
+	lat                                    rlSet
+}
+
+type ovTopic struct {
+	name                   string
+	partitions             []uint64 // a bit per partition seen
+	replBytes, replRecords int64
+}
+
+// see marks partition p seen; it returns the bytes t grew by.
+func (t *ovTopic) see(p int32) int64 {
+	if p < 0 {
+		return 0
+	}
+	i := int(p) / 64
+	var grew int64
+	for len(t.partitions) <= i {
+		c := cap(t.partitions)
+		t.partitions = append(t.partitions, 0)
+		grew += int64(cap(t.partitions)-c) * 8
+	}
+	t.partitions[i] |= 1 << (uint(p) % 64)
+	return grew
+}
+
+func (t *ovTopic) count() int {
+	n := 0
+	for _, w := range t.partitions {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+func newOvAgg(f OverviewFilter) *ovAgg {
+	a := &ovAgg{
+		conns:   make(map[ovConnKey]*ovConn),
+		clients: make(map[ovClientKey]*ovClient),
+		brokers: make(map[string]*ovBroker),
+		topics:  make(map[string]*ovTopic),
+	}
+	if len(f.Topics) > 0 {
+		a.want = make(map[string]bool, len(f.Topics))
+		for _, t := range f.Topics {
+			a.want[t] = true
+		}
+	}
+	return a
+}
+
+func (a *ovAgg) conn(e *exchange.Exchange) *ovConn {
+	k := ovConnKey{e.Client.Addr, e.Server.Addr, e.Client.PID}
+	if a.conns == nil {
+		a.conns = make(map[ovConnKey]*ovConn)
+	}
+	c := a.conns[k]
+	if c != nil && c.clientID == e.ClientID {
+		return c
+	}
+	// A new connection, or one whose client changed its client id.
+	cl := overviewClient(e)
+	ck := ovClientKey{ovWho(&cl), cl.ClientID}
+	ca := a.clients[ck]
+	if ca == nil {
+		ca = &ovClient{c: cl, lat: make(rlSet)}
+		a.clients[ck] = ca
+		a.size += ovClientBytes + int64(len(cl.Process)+len(cl.Pod)+len(cl.Host)+len(cl.ClientID))
+	}
+	br := a.brokers[e.Server.Addr]
+	if br == nil {
+		br = &ovBroker{addr: e.Server.Addr, lat: make(rlSet)}
+		a.brokers[e.Server.Addr] = br
+		a.size += ovBrokerBytes + int64(len(e.Server.Addr))
+	}
+	c = &ovConn{clientID: e.ClientID, cl: ca, br: br}
+	a.conns[k] = c
+	a.size += ovConnBytes
+	return c
+}
+
+func (a *ovAgg) topic(name string) *ovTopic {
+	t := a.topics[name]
+	if t == nil {
+		t = &ovTopic{name: name}
+		a.topics[name] = t
+		a.size += ovTopicBytes + int64(len(name))
+	}
+	return t
+}
+
+func (r *ovRole) edge(t *ovTopic) *ovEdge {
+	ed, _ := r.edgeNew(t)
+	return ed
+}
+
+// edgeNew is r's edge to t, and whether it was made.
+func (r *ovRole) edgeNew(t *ovTopic) (*ovEdge, bool) {
+	if r.edges == nil {
+		r.edges = make(map[*ovTopic]*ovEdge)
+	}
+	ed := r.edges[t]
+	if ed == nil {
+		ed = &ovEdge{}
+		r.edges[t] = ed
+		return ed, true
+	}
+	return ed, false
+}
+
+// count counts one request; it returns the bytes r grew by.
+func (r *ovRole) count(codes []string) int64 {
+	r.requests++
+	if len(codes) == 0 {
+		return 0
+	}
+	r.errors++
+	if r.errorsByCode == nil {
+		r.errorsByCode = make(map[string]int64)
+	}
+	var grew int64
+	for _, c := range codes {
+		if _, ok := r.errorsByCode[c]; !ok {
+			grew += ovMapEntryBytes
+		}
+		r.errorsByCode[c]++
+	}
+	return grew
+}
+
+// edge is role's edge to ct's topic, cached in *cached.
+func (a *ovAgg) edge(role *ovRole, ct *ovConnTopic, cached **ovEdge) *ovEdge {
+	if *cached == nil {
+		ed, made := role.edgeNew(ct.t)
+		if made {
+			a.size += ovEdgeBytes
+		}
+		*cached = ed
+	}
+	return *cached
+}
+
+func (a *ovAgg) names(e *exchange.Exchange) bool {
+	for ti := range e.Topics {
+		if a.want[e.Topics[ti].Name] {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *ovAgg) add(e *exchange.Exchange) {
+	c := a.conn(e)
+	if e.Group != "" && namesOwnGroup(e) {
+		c.cl.nameGroup(e.Group, e.Time)
+	}
+	if a.want != nil && !a.names(e) {
+		return
+	}
+	a.n++
+	a.codes = rlErrorCodes(a.codes, e)
+	br := c.br
+	br.requests++
+	var records int64
+	switch {
+	case e.Is(kmsg.Produce):
+		br.produce++
+		if c.cl.prod == nil {
+			c.cl.prod = &ovRole{}
+			a.size += ovRoleBytes
+		}
+		role := c.cl.prod
+		a.size += role.count(a.codes)
+		for ti := range e.Topics {
+			t := &e.Topics[ti]
+			if a.want != nil && !a.want[t.Name] {
+				continue
+			}
+			ct := a.topicOf(c, t.Name)
+			ta, ed := ct.t, a.edge(role, ct, &ct.prod)
+			ed.requests++
+			for pi := range t.Partitions {
+				p := &t.Partitions[pi]
+				a.size += ta.see(p.Partition)
+				// A partition answered with an error was not
+				// appended: its retry will count.
+				if p.Error != "" {
+					continue
+				}
+				ed.bytes += p.Bytes
+				ed.records += p.Records
+				br.bytesIn += p.Bytes
+				records += p.Records
+			}
+		}
+	case IsReplication(e):
+		br.replicaFetch++
+		if br.replicas == nil {
+			br.replicas = make(map[string]struct{})
+		}
+		if h := ovHost(e.Client.Addr); !ovHas(br.replicas, h) {
+			br.replicas[h] = struct{}{}
+			a.size += ovMapEntryBytes + int64(len(h))
+		}
+		for ti := range e.Topics {
+			t := &e.Topics[ti]
+			if a.want != nil && !a.want[t.Name] {
+				continue
+			}
+			ta := a.topic(t.Name)
+			for pi := range t.Partitions {
+				p := &t.Partitions[pi]
+				a.size += ta.see(p.Partition)
+				ta.replBytes += p.Bytes
+				ta.replRecords += p.Records
+				br.replBytes += p.Bytes
+				records += p.Records
+			}
+		}
+	case e.Is(kmsg.Fetch): // by a consumer
+		br.fetch++
+		if c.cl.cons == nil {
+			c.cl.cons = &ovRole{}
+			a.size += ovRoleBytes
+		}
+		role := c.cl.cons
+		a.size += role.count(a.codes)
+		for ti := range e.Topics {
+			t := &e.Topics[ti]
+			if a.want != nil && !a.want[t.Name] {
+				continue
+			}
+			ct := a.topicOf(c, t.Name)
+			ta, ed := ct.t, a.edge(role, ct, &ct.cons)
+			ed.requests++
+			for pi := range t.Partitions {
+				p := &t.Partitions[pi]
+				a.size += ta.see(p.Partition)
+				ed.bytes += p.Bytes
+				ed.records += p.Records
+				br.bytesOut += p.Bytes
+				records += p.Records
+			}
+		}
+	}
+	// The per-API rows are the sum of the per-broker ones, made at the
+	// end: one histogram less to touch per exchange.
+	l := a.latency(c, rlAPI(e, records))
+	a.size += l.br.add(e, a.codes)
+	a.size += l.cl.add(e, a.codes)
+}
+
+func ovHas(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
+}
