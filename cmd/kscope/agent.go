@@ -19,6 +19,7 @@ import (
 	"kscope/internal/api"
 	"kscope/internal/capture/ebpf"
 	"kscope/internal/kafka"
+	"kscope/internal/metrics"
 	"kscope/internal/server"
 	"kscope/internal/store"
 )
@@ -34,6 +35,7 @@ func agentCmd() *cobra.Command {
 		noBodies                      bool
 		nice                          int
 		cpuProfile                    string
+		metricsClientIDs              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -72,7 +74,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			}
 			st := store.New(store.Config{MemoryBytes: budget})
 			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token)}, st, func() any { return ag.Stats() })
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs}, st, func() any { return ag.Stats() })
 			if err != nil {
 				return err
 			}
@@ -123,6 +125,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
+	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")

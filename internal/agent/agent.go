@@ -68,7 +68,8 @@ func New(cfg Config) *Agent {
 }
 
 // Run feeds the decoder until ctx ends or the source fails. Requests
-// without a response expire on the wall clock, also when no traffic comes.
+// without a response expire on the wall clock, also when no traffic comes,
+// and so do the store's held broker-side copies (Store.Flush).
 func (a *Agent) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer close(done)
@@ -91,6 +92,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.mu.Lock()
 				a.dec.Expire(now)
 				a.mu.Unlock()
+				// Broker-side copies whose client side never came
+				// count now, not at the next traffic.
+				a.cfg.Store.Flush(now)
 			}
 		}
 	}()

@@ -44,6 +44,11 @@ func lagTraffic(st *store.Store) {
 func TestLatencyAndClientsAPIAndMetrics(t *testing.T) {
 	st := store.New(store.Config{})
 	lagTraffic(st)
+	// slow commits in group billing; fast is in no group.
+	committed := int64(140)
+	st.Add(exchange.Exchange{Time: time.Now().Add(-2 * time.Second), Latency: ptrDur(time.Millisecond), APIKey: 8, API: "OffsetCommit", ClientID: "slow", Group: "billing",
+		Client: exchange.Endpoint{Addr: "10.0.0.2:1"}, Server: exchange.Endpoint{Addr: "10.0.0.9:9092"},
+		Topics: []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: 0, CommittedOffset: &committed}}}}})
 	ts := newServer(t, Config{}, st)
 	get := func(path string, v any) string {
 		t.Helper()
@@ -85,10 +90,12 @@ func TestLatencyAndClientsAPIAndMetrics(t *testing.T) {
 	}
 	metrics := get("/metrics", nil)
 	for _, want := range []string{
-		`kscope_consumer_offset_lag{client="slow",group="",partition="0",topic="orders"} 150`,
-		`kscope_consumer_offset_lag{client="fast",group="",partition="0",topic="orders"} 0`,
-		`kscope_consumer_time_lag_seconds{client="slow"`,
-		`kscope_producer_consumer_delay_seconds{client="slow",partition="0",topic="orders"}`,
+		`kscope_consumer_offset_lag{group="billing",partition="0",topic="orders"} 150`,
+		`kscope_consumer_offset_lag{group="",partition="0",topic="orders"} 0`,
+		`kscope_consumer_time_lag_seconds{group="billing",partition="0",topic="orders"}`,
+		`kscope_consumer_commit_lag_seconds{group="billing",partition="0",topic="orders"}`,
+		`kscope_producer_consumer_delay_seconds{group="billing",partition="0",topic="orders"}`,
+		`kscope_producer_consumer_delay_seconds{group="",partition="0",topic="orders"}`,
 		`kscope_lag_metrics_dropped_series 0`,
 	} {
 		if !strings.Contains(metrics, want) {
@@ -104,3 +111,5 @@ func TestLatencyAndClientsAPIAndMetrics(t *testing.T) {
 		t.Errorf("bad since: %s", resp.Status)
 	}
 }
+
+func ptrDur(d time.Duration) *time.Duration { return &d }

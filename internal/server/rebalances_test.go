@@ -57,7 +57,10 @@ func TestRebalancesAPIAndMetrics(t *testing.T) {
 	_, m := get(t, ts.URL+"/metrics", "")
 	for _, want := range []string{
 		`kscope_group_rebalances_total{group="shipping"} 1`,
-		`kscope_group_rebalance_seconds{group="shipping"} 0.25`,
+		`kscope_group_rebalance_duration_seconds_bucket{group="shipping",le="0.1"} 0`,
+		`kscope_group_rebalance_duration_seconds_bucket{group="shipping",le="0.25"} 1`,
+		`kscope_group_rebalance_duration_seconds_sum{group="shipping"} 0.25`,
+		`kscope_group_rebalance_duration_seconds_count{group="shipping"} 1`,
 		`kscope_group_members{group="shipping"} 1`,
 	} {
 		if !strings.Contains(m, want) {
@@ -66,23 +69,29 @@ func TestRebalancesAPIAndMetrics(t *testing.T) {
 	}
 	// A second scrape counts nothing new.
 	_, m = get(t, ts.URL+"/metrics", "")
-	if !strings.Contains(m, `kscope_group_rebalances_total{group="shipping"} 1`) {
+	if !strings.Contains(m, `kscope_group_rebalances_total{group="shipping"} 1`) || !strings.Contains(m, `kscope_group_rebalance_duration_seconds_count{group="shipping"} 1`) {
 		t.Errorf("second scrape recounted")
 	}
 }
 
-// The counter keeps what it counted once the store has dropped it.
+// The counter and the histogram keep what they counted once the store has
+// dropped it; an incomplete rebalance is counted, and observed once it
+// completes.
 func TestRebalanceCounterMonotonic(t *testing.T) {
 	st := store.New(store.Config{})
 	c := newRebalanceCollector(st)
-	t0 := time.Now()
-	st.Add(groupX(t0, time.Millisecond, "JoinGroup", 11, "m1", 7, &exchange.Detail{Leader: "m1"}))
-	st.Add(groupX(t0.Add(time.Millisecond), time.Millisecond, "SyncGroup", 14, "m1", 7, nil))
+	t0 := time.Now().Add(-time.Minute)
+	st.Add(groupX(t0, time.Millisecond, "JoinGroup", 11, "m1", 7, &exchange.Detail{ProtocolType: "consumer", Protocol: "range", Leader: "m1", Members: []exchange.Member{{MemberID: "m1"}}}))
+	c.Collect(make(chan prometheus.Metric, 100))
+	if g := c.groups["shipping"]; g == nil || g.rebalances != 1 || g.observed != 0 {
+		t.Fatalf("after a JoinGroup alone: %+v, want 1 rebalance, none observed", g)
+	}
+	st.Add(groupX(t0.Add(time.Millisecond), time.Millisecond, "SyncGroup", 14, "m1", 7, &exchange.Detail{}))
 	c.Collect(make(chan prometheus.Metric, 100))
 	st2 := store.New(store.Config{})
 	c.store = st2 // as if everything was evicted
 	c.Collect(make(chan prometheus.Metric, 100))
-	if n := c.total["shipping"]; n != 1 {
-		t.Errorf("total %d after the store forgot, want 1", n)
+	if g := c.groups["shipping"]; g.rebalances != 1 || g.observed != 1 {
+		t.Errorf("after the store forgot: %d rebalances, %d observed; want 1 and 1", g.rebalances, g.observed)
 	}
 }

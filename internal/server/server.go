@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"kscope/internal/store"
+	"kscope/internal/view"
 )
 
 // DefaultListen is where the API listens when Config.Listen is empty.
@@ -40,6 +41,10 @@ type Config struct {
 	// --no-trace): the endpoints that show traffic answer it with 503
 	// instead of empty views that would read as "no Kafka traffic".
 	NoTraffic string
+	// MetricsClientIDs exports the traffic counters per client id too
+	// (metrics.ClientIDsFlag): opt-in, since clients may make up a new
+	// client id at each start.
+	MetricsClientIDs bool
 }
 
 // Server is the HTTP API over a store.
@@ -50,9 +55,6 @@ type Server struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	handler  http.Handler
-
-	// overviewMetrics is refreshed in the background while serving.
-	overviewMetrics *overviewCollector
 }
 
 // New checks cfg and returns a server over st. stats, when not nil,
@@ -66,10 +68,12 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		return nil, fmt.Errorf("listening on %s needs --token: remote access must be authenticated", cfg.Listen)
 	}
 	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry()}
-	s.overviewMetrics = newOverviewCollector(st)
+	// From now on the store keeps the overview's per-second parts and
+	// feeds the traffic counters.
+	view.KeepParts(st)
 	s.registry.MustRegister(
-		newStoreCollector(st),
-		s.overviewMetrics,
+		storeCollector{st},
+		newTrafficCollector(st, cfg.MetricsClientIDs),
 		newLagCollector(st),
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
@@ -136,7 +140,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	go s.overviewMetrics.run(ctx)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)

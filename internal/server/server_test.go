@@ -339,8 +339,8 @@ func TestMetrics(t *testing.T) {
 	_, body := get(t, ts.URL+"/metrics", "")
 	stats := st.Stats()
 	for _, want := range []string{
-		`kscope_exchanges_total{api="Produce"} 300`,
-		`kscope_exchanges_total{api="Fetch"} 1`,
+		`kscope_store_exchanges_added_total{api="Produce"} 300`,
+		`kscope_store_exchanges_added_total{api="Fetch"} 1`,
 		"kscope_store_exchanges " + itoa(stats.Exchanges),
 		"kscope_store_evicted_exchanges_total " + itoa(int(stats.Evicted)),
 		"kscope_store_bytes ",

@@ -92,7 +92,9 @@ type aggregates struct {
 
 	// newPartial, when set, makes each second's partial.
 	newPartial func() Partial
-	twins      twins
+	// counters are fed each exchange once, with the partials.
+	counters []Counter
+	twins    twins
 	// partialSince is the first second from which partials are whole:
 	// after KeepPartials, and after the last evicted second.
 	partialSince    int64

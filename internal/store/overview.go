@@ -123,6 +123,11 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	if t.seen != nil && t.newest-t.lastServer > int64(twinIdle) {
 		t.seen = nil
 	}
+	t.release(limit, count)
+}
+
+// release counts the held copies older than limit (unix ns).
+func (t *twins) release(limit int64, count func(*exchange.Exchange)) {
 	for t.held.len() > 0 && t.held.front().e.Time.UnixNano() < limit {
 		h := t.held.pop()
 		if h.dropped {
@@ -163,6 +168,30 @@ func (q *fifo[T]) pop() T {
 	q.head = (q.head + 1) % len(q.buf)
 	q.n--
 	return v
+}
+
+// Counter counts exchanges, each once, as the store adds them: traffic
+// totals since start.
+type Counter interface {
+	Add(e *exchange.Exchange)
+}
+
+// Count makes the store feed c, from now on, with every exchange added,
+// each once (see twinHold), under the store's lock: Add must return
+// quickly and not call the store.
+func (s *Store) Count(c Counter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.agg.counters = append(s.agg.counters, c)
+}
+
+// Flush counts the broker-side copies held longer than twinHold before
+// now, whose client side never came: without it they would wait for newer
+// traffic. The agent calls it every second.
+func (s *Store) Flush(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.agg.twins.release(now.UnixNano()-int64(twinHold), s.agg.countOnce)
 }
 
 // KeepPartials makes the store keep, from now on, a Partial per second
@@ -236,9 +265,19 @@ func (s *Store) Partials(since, until time.Time, fn func([]Partial)) (time.Time,
 	return whole, true
 }
 
-// addPartial counts e in its second's partial, within the budget.
+// addPartial counts e once (the twin rule) in the counters and in its
+// second's partial, within the budget.
 func (a *aggregates) addPartial(e *exchange.Exchange) {
-	a.twins.add(e, a.countPartial)
+	a.twins.add(e, a.countOnce)
+}
+
+func (a *aggregates) countOnce(e *exchange.Exchange) {
+	for _, c := range a.counters {
+		c.Add(e)
+	}
+	if a.newPartial != nil {
+		a.countPartial(e)
+	}
 }
 
 func (a *aggregates) countPartial(e *exchange.Exchange) {

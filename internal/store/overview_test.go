@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,4 +302,119 @@ func TestOverviewPartsManySeconds(t *testing.T) {
 	w := view.Window{From: ovT0, To: ovT0.Add(120 * time.Second)}
 	got, _ := partsOverview(t, xs, w, store.Config{})
 	sameOverview(t, got, view.Overview(view.Of(xs, w), view.OverviewFilter{}))
+}
+
+// TestTotalsEqualOverview: the traffic counters, fed once per exchange by
+// the store (the twin rule), count what the overview shows over the same
+// traffic: records and bytes per topic, consumption per group, requests,
+// errors by name and answered requests per request row and broker.
+func TestTotalsEqualOverview(t *testing.T) {
+	xs := ovTraffic()
+	st := store.New(store.Config{})
+	buckets := []float64{.001, .002, .005, .01, .1, .5, 1}
+	tot := view.NewTotals(view.TotalsOptions{ClientIDs: true, LatencyBuckets: buckets})
+	view.CountTotals(st, tot)
+	for _, e := range xs {
+		st.Add(e)
+	}
+	st.Flush(ovT0.Add(time.Hour)) // the broker-side copies still held
+	got := tot.Read()
+	o := view.Overview(view.Of(xs, view.Window{From: ovT0, To: ovT0.Add(time.Minute)}), view.OverviewFilter{})
+
+	near := func(a float64, b int64) bool { return math.Abs(a-float64(b)) < 1e-6*max(1, math.Abs(a)) }
+	in := map[string]int64{}
+	out := map[string]int64{}
+	groups := map[view.GroupTopic]int64{}
+	clients := map[string]view.ClientRow{}
+	for _, c := range append(o.Producers, o.Consumers...) {
+		clients[c.ID] = c
+	}
+	for _, e := range o.Edges {
+		if topic, ok := strings.CutPrefix(e.To, view.KindTopic+":"); ok {
+			in[topic] += e.Records
+		}
+		if topic, ok := strings.CutPrefix(e.From, view.KindTopic+":"); ok {
+			out[topic] += e.Records
+			groups[view.GroupTopic{Group: clients[e.To].Group, Topic: topic}] += e.Records
+		}
+	}
+	for _, tr := range o.Topics {
+		tt := got.Topics[tr.Name]
+		if tt.RecordsIn != in[tr.Name] || tt.RecordsOut != out[tr.Name] || !near(tr.BytesInPerSec*o.Seconds, tt.BytesIn) ||
+			!near(tr.BytesOutPerSec*o.Seconds, tt.BytesOut) || !near(tr.ReplicationBytesPerSec*o.Seconds, tt.ReplicationBytes) {
+			t.Errorf("topic %s: totals %+v, overview %+v (records in %d, out %d)", tr.Name, tt, tr, in[tr.Name], out[tr.Name])
+		}
+	}
+	if len(got.Topics) != len(o.Topics) {
+		t.Errorf("totals have %d topics, the overview %d", len(got.Topics), len(o.Topics))
+	}
+	// A consumer named its group before it fetched (the overview names it
+	// by the last request of the window, which is the same here until the
+	// group changes half-way: compare the sum per topic).
+	perTopic := map[string]int64{}
+	for k, f := range got.Groups {
+		perTopic[k.Topic] += f.Records
+	}
+	for topic, n := range out {
+		if perTopic[topic] != n {
+			t.Errorf("topic %s: groups consumed %d records, consumers %d", topic, perTopic[topic], n)
+		}
+	}
+	if f := got.Groups[view.GroupTopic{Group: "billing", Topic: "orders"}]; f.Records == 0 {
+		t.Errorf("group billing consumed nothing from orders: %+v", got.Groups)
+	}
+	rows := 0
+	for _, r := range o.Latency.ByBroker {
+		rt, ok := got.Requests[view.RequestKey{API: r.API, Broker: r.Broker}]
+		if !ok || rt.Requests != uint64(r.Requests) || rt.Answered != uint64(r.Answered) || rt.Errors != uint64(r.Errors) || len(rt.ErrorsByCode) != len(r.ErrorsByCode) {
+			t.Errorf("%s at %s: totals %+v, overview %+v", r.API, r.Broker, rt, r)
+			continue
+		}
+		for code, n := range r.ErrorsByCode {
+			if rt.ErrorsByCode[code] != uint64(n) {
+				t.Errorf("%s at %s: %d %s, overview %d", r.API, r.Broker, rt.ErrorsByCode[code], code, n)
+			}
+		}
+		if last := rt.Buckets[len(rt.Buckets)-1]; last > rt.Answered || (r.Max <= buckets[len(buckets)-1] && last != rt.Answered) {
+			t.Errorf("%s at %s: %d answered, %d within the last bucket", r.API, r.Broker, rt.Answered, last)
+		}
+		for i := 1; i < len(rt.Buckets); i++ {
+			if rt.Buckets[i] < rt.Buckets[i-1] {
+				t.Errorf("%s at %s: buckets not cumulative: %v", r.API, r.Broker, rt.Buckets)
+			}
+		}
+		rows++
+	}
+	if rows != len(got.Requests) || rows == 0 {
+		t.Errorf("%d request rows in the overview, %d in the totals", rows, len(got.Requests))
+	}
+	for _, p := range o.Producers {
+		var recs int64
+		for k, f := range got.Produced {
+			if k.Client == p.ClientID {
+				recs += f.Records
+			}
+		}
+		if recs != p.Records {
+			t.Errorf("producer %s: %d records counted by client id, %d in the overview", p.ClientID, recs, p.Records)
+		}
+	}
+}
+
+// TestTotalsCapped: past the cap of label sets, traffic counts under the
+// overflow value, and is counted as overflow.
+func TestTotalsCapped(t *testing.T) {
+	st := store.New(store.Config{})
+	tot := view.NewTotals(view.TotalsOptions{MaxLabelSets: 2, Overflow: "(other)"})
+	view.CountTotals(st, tot)
+	for i := range 5 {
+		e := ovTraffic()[0]
+		e.API, e.APIKey, e.Side, e.Latency = "Produce", 0, "", nil
+		e.Topics = []exchange.Topic{{Name: fmt.Sprintf("t%d", i), Partitions: []exchange.Partition{{Partition: 0, Records: 10}}}}
+		st.Add(e)
+	}
+	got := tot.Read()
+	if len(got.Topics) != 3 || got.Topics["(other)"].RecordsIn != 30 || got.Topics["t0"].RecordsIn != 10 || got.Overflow["topic"] != 3 {
+		t.Errorf("topics %+v, overflow %v: want t0, t1 and (other) with 30 records, 3 overflows", got.Topics, got.Overflow)
+	}
 }

@@ -240,7 +240,7 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	// interface, where e would escape) see the heap copy the ring keeps,
 	// not another one.
 	rec := &Record{Seq: s.seq, Exchange: e}
-	if s.agg.newPartial != nil {
+	if s.agg.newPartial != nil || len(s.agg.counters) > 0 {
 		s.agg.addPartial(&rec.Exchange)
 	}
 	if size > s.exchangeBudget {

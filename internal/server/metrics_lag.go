@@ -2,12 +2,12 @@ package server
 
 import (
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"kscope/internal/metrics"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -26,12 +26,10 @@ const (
 // lagCollector exposes consumer lag and producer-consumer delay. The views
 // are computed in the background and scrapes answer from the last result,
 // so that a scrape never waits on a large store (a scrape that times out
-// is worse than one 10 s old). Labels are bounded: topic, partition,
-// client id, group; never offsets, pids or ports.
+// is worse than one 10 s old). Labels are bounded: group, topic,
+// partition; never client ids, offsets, pids or ports.
 type lagCollector struct {
 	store *store.Store
-
-	offsetLag, timeLag, commitLag, delay, dropped *prometheus.Desc
 
 	// mu guards the cache below.
 	mu         sync.Mutex
@@ -43,22 +41,11 @@ type lagCollector struct {
 }
 
 func newLagCollector(st *store.Store) *lagCollector {
-	cl := []string{"topic", "partition", "client", "group"}
-	return &lagCollector{
-		store:     st,
-		offsetLag: prometheus.NewDesc("kscope_consumer_offset_lag", "Records in the partition the consumer had not yet received at its last fetch (high watermark - next fetch offset), from traffic.", cl, nil),
-		timeLag:   prometheus.NewDesc("kscope_consumer_time_lag_seconds", "Age of the next record the consumer had not received at its last fetch; only when the agent saw that record produced.", cl, nil),
-		commitLag: prometheus.NewDesc("kscope_consumer_commit_lag_seconds", "Time of the consumer's last OffsetCommit minus the append time of the last committed record; only when the agent saw it produced.", cl, nil),
-		delay:     prometheus.NewDesc("kscope_producer_consumer_delay_seconds", "Delay of the latest record batch the consumer fetched: fetch response time minus the batch's max timestamp.", []string{"topic", "partition", "client"}, nil),
-		dropped:   prometheus.NewDesc("kscope_lag_metrics_dropped_series", "Series of the consumer lag and delay metrics left out beyond the cap (the worst are kept).", nil, nil),
-		ready:     make(chan struct{}),
-	}
+	return &lagCollector{store: st, ready: make(chan struct{})}
 }
 
 func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.offsetLag, c.timeLag, c.commitLag, c.delay, c.dropped} {
-		ch <- d
-	}
+	metrics.Describe(ch, metrics.ConsumerOffsetLag, metrics.ConsumerTimeLag, metrics.ConsumerCommitLag, metrics.ProducerConsumerDelay, metrics.LagDroppedSeries)
 }
 
 // refresh recomputes the views; one at a time.
@@ -73,6 +60,12 @@ func (c *lagCollector) refresh() {
 		close(c.ready)
 	}
 	c.clients, c.latency, c.computed, c.refreshing = cv, lv, now, false
+}
+
+// lagKey is a lag metric's label set.
+type lagKey struct {
+	group, topic string
+	partition    int32
 }
 
 func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
@@ -94,19 +87,29 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	cv, lv := c.clients, c.latency
 	c.mu.Unlock()
 
-	// Several processes may share a client id: one series per label
-	// set, the worst of them.
-	type key struct{ topic, partition, client, group string }
-	offset := map[key]float64{}
-	timeLag := map[key]float64{}
-	commit := map[key]float64{}
-	worst := func(m map[key]float64, k key, v float64) {
+	// Several processes may share a label set (consumers outside any
+	// group): one series per label set, the worst of them.
+	offset := map[lagKey]float64{}
+	timeLag := map[lagKey]float64{}
+	commit := map[lagKey]float64{}
+	worst := func(m map[lagKey]float64, k lagKey, v float64) {
 		if old, ok := m[k]; !ok || v > old {
 			m[k] = v
 		}
 	}
+	// groupOf names the group of a latency series' consumer process.
+	type procPart struct {
+		proc, topic string
+		partition   int32
+	}
+	groupOf := map[procPart]string{}
+	groupOfProc := map[string]string{}
 	for _, cl := range cv.Consumers {
-		k := key{cl.Topic, strconv.Itoa(int(cl.Partition)), cl.ClientID, cl.Group}
+		k := lagKey{cl.Group, cl.Topic, cl.Partition}
+		groupOf[procPart{cl.Process, cl.Topic, cl.Partition}] = cl.Group
+		if cl.Group != "" {
+			groupOfProc[cl.Process] = cl.Group
+		}
 		if cl.OffsetLag != nil {
 			worst(offset, k, float64(*cl.OffsetLag))
 		}
@@ -119,34 +122,38 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	dropped := 0
 	for _, m := range []struct {
-		d *prometheus.Desc
-		v map[key]float64
-	}{{c.offsetLag, offset}, {c.timeLag, timeLag}, {c.commitLag, commit}} {
+		d *metrics.Metric
+		v map[lagKey]float64
+	}{{metrics.ConsumerOffsetLag, offset}, {metrics.ConsumerTimeLag, timeLag}, {metrics.ConsumerCommitLag, commit}} {
 		for i, k := range worstFirst(m.v) {
 			if i == lagMetricsMaxSeries {
 				dropped += len(m.v) - i
 				break
 			}
-			ch <- prometheus.MustNewConstMetric(m.d, prometheus.GaugeValue, m.v[k], k.topic, k.partition, k.client, k.group)
+			ch <- m.d.Value(m.v[k], k.group, k.topic, partitionLabel(k.partition))
 		}
 	}
-	type dkey struct{ topic, partition, client string }
+	// The delay of a label set is its latest batch's.
 	type latest struct {
 		at    time.Time
 		delay float64
 	}
-	delays := map[dkey]latest{}
+	delays := map[lagKey]latest{}
 	for _, s := range lv.Series {
 		if len(s.Points) == 0 {
 			continue
 		}
+		group, ok := groupOf[procPart{s.Consumer, s.Topic, s.Partition}]
+		if !ok {
+			group = groupOfProc[s.Consumer]
+		}
 		p := s.Points[len(s.Points)-1]
-		k := dkey{s.Topic, strconv.Itoa(int(s.Partition)), s.ClientID}
+		k := lagKey{group, s.Topic, s.Partition}
 		if old, ok := delays[k]; !ok || p.Time.After(old.at) {
 			delays[k] = latest{p.Time, p.DelaySeconds}
 		}
 	}
-	dv := make(map[dkey]float64, len(delays))
+	dv := make(map[lagKey]float64, len(delays))
 	for k, v := range delays {
 		dv[k] = v.delay
 	}
@@ -155,9 +162,9 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 			dropped += len(dv) - i
 			break
 		}
-		ch <- prometheus.MustNewConstMetric(c.delay, prometheus.GaugeValue, dv[k], k.topic, k.partition, k.client)
+		ch <- metrics.ProducerConsumerDelay.Value(dv[k], k.group, k.topic, partitionLabel(k.partition))
 	}
-	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.GaugeValue, float64(dropped))
+	ch <- metrics.LagDroppedSeries.Value(float64(dropped))
 }
 
 // worstFirst is the keys of m, highest value first.

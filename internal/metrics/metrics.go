@@ -1,0 +1,198 @@
+// Package metrics declares every metric kscope exports on /metrics: name,
+// type, help and labels, in one place. Alert rules and dashboards depend
+// on these names, so they are a contract: the README's table is checked
+// against this file, and a golden list in testdata changes only on
+// purpose.
+//
+// The rules the metrics follow: counters for everything that counts,
+// since the agent started (rate() and increase() choose the window);
+// histograms for durations, so that quantiles re-aggregate across brokers
+// and agents; gauges only for states. Every label set is bounded: topics,
+// brokers, APIs, Kafka error names and groups are a cluster's own; client
+// ids, which clients may make up at each start, are opt-in
+// (--metrics-client-ids), and each label set is capped (OverflowValue).
+//
+// The collectors live with what they read (server, agent); this package
+// only declares.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Kind is how Prometheus reads a metric.
+type Kind string
+
+const (
+	Counter   Kind = "counter"
+	Gauge     Kind = "gauge"
+	Histogram Kind = "histogram"
+)
+
+// Metric is one metric kscope exports.
+type Metric struct {
+	Name   string
+	Kind   Kind
+	Help   string
+	Labels []string
+	// Buckets are a histogram's upper bounds.
+	Buckets []float64
+	// OptIn names the agent flag that turns the metric on; empty when
+	// it is always exported.
+	OptIn string
+
+	desc *prometheus.Desc
+}
+
+// Desc is the metric's descriptor.
+func (m *Metric) Desc() *prometheus.Desc { return m.desc }
+
+// Value is a sample of a counter or a gauge; labels in the order of
+// Labels.
+func (m *Metric) Value(v float64, labels ...string) prometheus.Metric {
+	t := prometheus.GaugeValue
+	if m.Kind == Counter {
+		t = prometheus.CounterValue
+	}
+	return prometheus.MustNewConstMetric(m.desc, t, v, labels...)
+}
+
+// Observed is a sample of a histogram: count observations summing to sum,
+// buckets[i] of them at most Buckets[i] (cumulative).
+func (m *Metric) Observed(count uint64, sum float64, buckets []uint64, labels ...string) prometheus.Metric {
+	bs := make(map[float64]uint64, len(m.Buckets))
+	for i, b := range m.Buckets {
+		bs[b] = buckets[i]
+	}
+	return prometheus.MustNewConstHistogram(m.desc, count, sum, bs, labels...)
+}
+
+// Describe sends the descriptors of ms.
+func Describe(ch chan<- *prometheus.Desc, ms ...*Metric) {
+	for _, m := range ms {
+		ch <- m.desc
+	}
+}
+
+// OverflowValue is the label value under which a metric counts what it had
+// no label set left for: the traffic of the topics (groups, clients)
+// beyond MaxLabelSets, so that sums stay right.
+const OverflowValue = "(other)"
+
+// MaxLabelSets caps the label sets of each metric of an agent.
+const MaxLabelSets = 10000
+
+// ClientIDsFlag is the agent flag that exports the client-id metrics.
+const ClientIDsFlag = "--metrics-client-ids"
+
+// Section is a group of metrics as the README lists them.
+type Section struct {
+	Title   string
+	Metrics []*Metric
+}
+
+var (
+	// Traffic: every exchange counted once (an exchange traced from the
+	// client's and the broker's side is one), by the rules of the
+	// overview.
+	TopicRecordsIn       = def(Counter, "kscope_topic_records_in_total", "Records produced to the topic: the record batches of Produce partitions the broker accepted, or that wanted no answer (acks=0).", "topic")
+	TopicBytesIn         = def(Counter, "kscope_topic_bytes_in_total", "Record batch bytes produced to the topic (the batches of kscope_topic_records_in_total).", "topic")
+	TopicRecordsOut      = def(Counter, "kscope_topic_records_out_total", "Records consumers fetched from the topic; follower brokers' replica fetches are not consumers.", "topic")
+	TopicBytesOut        = def(Counter, "kscope_topic_bytes_out_total", "Record batch bytes consumers fetched from the topic.", "topic")
+	TopicReplicationIn   = def(Counter, "kscope_topic_replication_bytes_total", "Record batch bytes follower brokers fetched from the topic's leaders (replication).", "topic")
+	GroupConsumedRecords = def(Counter, "kscope_group_consumed_records_total", "Records the consumers of a group fetched from the topic; group is empty for consumers outside any group.", "group", "topic")
+	GroupConsumedBytes   = def(Counter, "kscope_group_consumed_bytes_total", "Record batch bytes the consumers of a group fetched from the topic.", "group", "topic")
+	Requests             = def(Counter, "kscope_requests_total", "Requests sent to the broker, by API; a Fetch is \"Fetch\", \"Fetch (empty long-poll)\" (no records after most of its max wait) or \"Fetch (replication)\" (a follower broker).", "api", "broker")
+	RequestErrors        = def(Counter, "kscope_request_errors_total", "Requests answered with an error, top-level or in a partition, by Kafka error name (a request with two errors counts under both).", "api", "broker", "error")
+	RequestDuration      = histogram("kscope_request_duration_seconds", "Time from the first byte of a request to the last byte of its response, as the traced process saw it; requests without a response (acks=0) are not observed.",
+		[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "api", "broker")
+
+	ClientProducedRecords = optIn(def(Counter, "kscope_client_produced_records_total", "Records a client id produced to the topic (as kscope_topic_records_in_total counts them).", "client", "topic"))
+	ClientProducedBytes   = optIn(def(Counter, "kscope_client_produced_bytes_total", "Record batch bytes a client id produced to the topic.", "client", "topic"))
+	ClientConsumedRecords = optIn(def(Counter, "kscope_client_consumed_records_total", "Records a client id fetched from the topic, in its group.", "client", "group", "topic"))
+	ClientConsumedBytes   = optIn(def(Counter, "kscope_client_consumed_bytes_total", "Record batch bytes a client id fetched from the topic, in its group.", "client", "group", "topic"))
+	TrafficOverflow       = def(Counter, "kscope_metrics_overflow_total", "Exchanges counted under the label value \"(other)\" because the metric had reached its cap of label sets.", "metric")
+
+	// Consumer lag and delay: states, from the traffic of the last five
+	// minutes.
+	ConsumerOffsetLag     = def(Gauge, "kscope_consumer_offset_lag", "Records in the partition the group's consumer had not yet received at its last fetch (high watermark - next fetch offset), from traffic; the worst when several processes share the labels.", "group", "topic", "partition")
+	ConsumerTimeLag       = def(Gauge, "kscope_consumer_time_lag_seconds", "Age of the next record the group's consumer had not received at its last fetch; only when the agent saw that record produced.", "group", "topic", "partition")
+	ConsumerCommitLag     = def(Gauge, "kscope_consumer_commit_lag_seconds", "Time of the group's last OffsetCommit minus the append time of the last committed record; only when the agent saw it produced.", "group", "topic", "partition")
+	ProducerConsumerDelay = def(Gauge, "kscope_producer_consumer_delay_seconds", "Delay of the latest record batch the group's consumer fetched: fetch response time minus the batch's max timestamp.", "group", "topic", "partition")
+	LagDroppedSeries      = def(Gauge, "kscope_lag_metrics_dropped_series", "Series of the consumer lag and delay metrics left out beyond the cap (the worst are kept).")
+
+	// Consumer groups, from their rebalancing requests.
+	GroupRebalances        = def(Counter, "kscope_group_rebalances_total", "Rebalances of the group seen (generations, or KIP-848 member epochs).", "group")
+	GroupRebalanceDuration = histogram("kscope_group_rebalance_duration_seconds", "Stop-the-world time of the group's complete rebalances: first JoinGroup request to last SyncGroup response of the generation (KIP-848: first epoch bump to last reconciliation).",
+		[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}, "group")
+	GroupMembers        = def(Gauge, "kscope_group_members", "Members of the group's last generation that have not left.", "group")
+	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
+
+	// The agent: capture and decoder.
+	CaptureEvents         = def(Counter, "kscope_capture_events_total", "Events read from the kernel ring buffer.")
+	CaptureBytes          = def(Counter, "kscope_capture_bytes_total", "Payload bytes captured from traced sockets.")
+	CaptureLostBytes      = def(Counter, "kscope_capture_lost_bytes_total", "Bytes known to be missed (per-syscall limit, full ring, sendfile).")
+	CaptureLostEvents     = def(Counter, "kscope_capture_lost_events_total", "Chunks that came after missed bytes.")
+	CaptureRingDrops      = def(Counter, "kscope_capture_ring_drops_total", "Events dropped because the ring buffer was full, per CPU.", "cpu")
+	CaptureConnections    = def(Gauge, "kscope_capture_connections", "Traced TCP connections open now.")
+	DecoderFrames         = def(Counter, "kscope_decoder_frames_total", "Kafka frames decoded, by kind (request, response, sasl_token).", "kind")
+	DecoderResyncs        = def(Counter, "kscope_decoder_resyncs_total", "Times a stream lost its frame boundaries and searched for them.")
+	DecoderSkippedBytes   = def(Counter, "kscope_decoder_skipped_bytes_total", "Bytes skipped while resynchronising.")
+	DecoderErrors         = def(Counter, "kscope_decoder_errors_total", "Frames the decoder could not use, by reason (decode, unmatched_response, oversized, header_lost).", "reason")
+	DecoderKafkaConns     = def(Counter, "kscope_decoder_kafka_connections_total", "Connections recognised as Kafka.")
+	DecoderNoResponse     = def(Counter, "kscope_decoder_requests_without_response_total", "Requests reported without a response (acks=0, lost, timeout, closed).")
+	AgentHeap             = def(Gauge, "kscope_agent_heap_bytes", "Heap in use by the agent.")
+	StoreAdded            = def(Counter, "kscope_store_exchanges_added_total", "Exchanges added to the store, by API: both copies of an exchange traced from the client's and the broker's side.", "api")
+	StoreExchanges        = def(Gauge, "kscope_store_exchanges", "Exchanges held in the store.")
+	StoreBytes            = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables.")
+	StoreBudget           = def(Gauge, "kscope_store_budget_bytes", "Memory budget of the store.")
+	StoreEvicted          = def(Counter, "kscope_store_evicted_exchanges_total", "Exchanges dropped from the store to stay in budget.")
+	StoreEvictedBytes     = def(Counter, "kscope_store_evicted_bytes_total", "Estimated memory of the exchanges dropped from the store.")
+	StoreSeconds          = def(Gauge, "kscope_store_aggregate_seconds", "Seconds of per-second aggregates held.")
+	StoreSecondsEvicted   = def(Counter, "kscope_store_aggregate_seconds_evicted_total", "Seconds of aggregates dropped to stay in budget.")
+	StoreSnapshots        = def(Gauge, "kscope_store_snapshots", "Cluster snapshots held.")
+	StoreSnapshotsEvicted = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped to stay in budget.")
+)
+
+// Sections lists every metric, as the README's table does.
+var Sections = []Section{
+	{"Traffic, each exchange counted once since the agent started", []*Metric{
+		TopicRecordsIn, TopicBytesIn, TopicRecordsOut, TopicBytesOut, TopicReplicationIn,
+		GroupConsumedRecords, GroupConsumedBytes, Requests, RequestErrors, RequestDuration,
+		ClientProducedRecords, ClientProducedBytes, ClientConsumedRecords, ClientConsumedBytes, TrafficOverflow,
+	}},
+	{"Consumer lag and delay, from the traffic of the last 5 minutes", []*Metric{
+		ConsumerOffsetLag, ConsumerTimeLag, ConsumerCommitLag, ProducerConsumerDelay, LagDroppedSeries,
+	}},
+	{"Consumer groups", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
+	{"The agent itself", []*Metric{
+		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureConnections,
+		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderKafkaConns, DecoderNoResponse, AgentHeap,
+		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
+		StoreSnapshots, StoreSnapshotsEvicted,
+	}},
+}
+
+// All is every metric, in the order of Sections.
+func All() []*Metric {
+	var all []*Metric
+	for _, s := range Sections {
+		all = append(all, s.Metrics...)
+	}
+	return all
+}
+
+func def(kind Kind, name, help string, labels ...string) *Metric {
+	return &Metric{Name: name, Kind: kind, Help: help, Labels: labels, desc: prometheus.NewDesc(name, help, labels, nil)}
+}
+
+func histogram(name, help string, buckets []float64, labels ...string) *Metric {
+	m := def(Histogram, name, help, labels...)
+	m.Buckets = buckets
+	return m
+}
+
+func optIn(m *Metric) *Metric {
+	m.OptIn = ClientIDsFlag
+	return m
+}
