@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every kscope test. Installs what the tests need first (Debian
 # packages: tshark to compare with Wireshark's dissector, real Kafka
-# clients, tcpdump, clang to rebuild the BPF objects), when run as root;
-# otherwise the tests that need them skip and say why (under CI=true they
-# fail instead).
+# clients, tcpdump, Prometheus to scrape the agent, clang to rebuild the
+# BPF objects), when run as root; otherwise the tests that need them skip
+# and say why (under CI=true they fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v curl >/dev/null || need+=(curl)
+command -v prometheus >/dev/null || need+=(prometheus)
 # TestGeneratedUpToDate rebuilds the BPF objects and compares them.
 command -v clang >/dev/null || need+=(clang)
 command -v llvm-strip >/dev/null || need+=(llvm)

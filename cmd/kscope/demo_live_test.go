@@ -302,6 +302,24 @@ func TestDemoScenario(t *testing.T) {
 		t.Errorf("overview producers: %+v", ov.Producers)
 	}
 
+	// The same traffic on /metrics, as Prometheus counters: both groups
+	// consume order, invoicing less than shipping.
+	m := scrape(t, d.api+"/metrics")
+	in := m[`kscope_topic_records_in_total{topic="order"}`]
+	shipped := m[`kscope_group_consumed_records_total{group="shipping",topic="order"}`]
+	invoiced := m[`kscope_group_consumed_records_total{group="invoicing",topic="order"}`]
+	t.Logf("/metrics: %v records produced to order, %v consumed by shipping, %v by invoicing; invoicing lag on partition 0: %v",
+		in, shipped, invoiced, m[`kscope_consumer_offset_lag{group="invoicing",partition="0",topic="order"}`])
+	if in < 100 || shipped < in/2 || invoiced <= 0 || invoiced >= shipped {
+		t.Errorf("/metrics: %v records produced to order, %v consumed by shipping, %v by invoicing", in, shipped, invoiced)
+	}
+	if _, ok := m[`kscope_consumer_offset_lag{group="invoicing",partition="0",topic="order"}`]; !ok {
+		t.Errorf("/metrics has no offset lag for invoicing")
+	}
+	if !strings.Contains(d.stdout.String(), d.api+"/metrics") {
+		t.Errorf("the banner does not say where the metrics are:\n%s", d.stdout.String())
+	}
+
 	// Scaling shipping to 3 rebalances its group.
 	scaled := time.Now()
 	out, err := d.kscope(t, "demo", "scale", "shipping", "3")
@@ -332,6 +350,9 @@ func TestDemoScenario(t *testing.T) {
 		t.Fatalf("no complete rebalance of group shipping with 3 members after scaling")
 	}
 	t.Logf("shipping rebalanced to generation %d in %.3fs: %s", rb.Generation, *rb.DelaySeconds, rb.Reason)
+	if n := scrape(t, d.api+"/metrics")[`kscope_group_rebalance_duration_seconds_count{group="shipping"}`]; n < 1 {
+		t.Errorf("/metrics: %v complete rebalances of shipping observed", n)
+	}
 	if *rb.DelaySeconds <= 0 || len(group.Members) != 3 {
 		t.Errorf("rebalance delay %v, group members %d", *rb.DelaySeconds, len(group.Members))
 	}

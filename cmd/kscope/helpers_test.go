@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,4 +51,34 @@ func captureExchanges(t *testing.T, files ...string) []exchange.Exchange {
 		t.Fatal(err, a.Err())
 	}
 	return a.Exchanges
+}
+
+// scrape reads the Prometheus text exposition at url into its samples, by
+// the series as the exposition writes it: name{label="value",...} with
+// the labels in name order.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %s", url, err, resp.Status)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("%s: %q is not a sample", url, line)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }

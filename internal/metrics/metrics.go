@@ -105,7 +105,7 @@ var (
 	Requests             = def(Counter, "kscope_requests_total", "Requests sent to the broker, by API; a Fetch is \"Fetch\", \"Fetch (empty long-poll)\" (no records after most of its max wait) or \"Fetch (replication)\" (a follower broker).", "api", "broker")
 	RequestErrors        = def(Counter, "kscope_request_errors_total", "Requests answered with an error, top-level or in a partition, by Kafka error name (a request with two errors counts under both).", "api", "broker", "error")
 	RequestDuration      = histogram("kscope_request_duration_seconds", "Time from the first byte of a request to the last byte of its response, as the traced process saw it; requests without a response (acks=0) are not observed.",
-		[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "api", "broker")
+		[]float64{.000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "api", "broker")
 
 	ClientProducedRecords = optIn(def(Counter, "kscope_client_produced_records_total", "Records a client id produced to the topic (as kscope_topic_records_in_total counts them).", "client", "topic"))
 	ClientProducedBytes   = optIn(def(Counter, "kscope_client_produced_bytes_total", "Record batch bytes a client id produced to the topic.", "client", "topic"))
