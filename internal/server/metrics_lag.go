@@ -20,7 +20,7 @@ const (
 	lagMetricsMaxAge = 10 * time.Second
 	// lagMetricsMaxSeries caps the series of each lag metric; the worst
 	// are kept and kscope_lag_metrics_dropped_series counts the others.
-	lagMetricsMaxSeries = 10000
+	lagMetricsMaxSeries = metrics.MaxLabelSets
 )
 
 // lagCollector exposes consumer lag and producer-consumer delay. The views
