@@ -179,16 +179,21 @@ func BenchmarkOverviewParts(b *testing.B) {
 }
 
 // BenchmarkStoreAdd is the cost of Store.Add per exchange of the traffic
-// of BenchmarkOverview, with and without the overview's parts.
+// of BenchmarkOverview: bare, with the overview's parts, and with the
+// parts and the traffic totals (what an agent's server keeps).
 func BenchmarkStoreAdd(b *testing.B) {
-	for _, parts := range []bool{false, true} {
-		b.Run(fmt.Sprintf("parts=%v", parts), func(b *testing.B) {
+	for _, keep := range []string{"none", "parts", "parts+totals"} {
+		b.Run(keep, func(b *testing.B) {
 			const n = 9_000_000
 			tr := newBenchTraffic(2)
 			xs := make([]exchange.Exchange, 1<<16)
 			st := store.New(store.Config{})
-			if parts {
-				st.KeepPartials(func() store.Partial { return NewOverviewPart() })
+			if keep != "none" {
+				KeepParts(st)
+			}
+			if keep == "parts+totals" {
+				CountTotals(st, NewTotals(TotalsOptions{MaxLabelSets: 10000, Overflow: "(other)",
+					LatencyBuckets: []float64{.000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}))
 			}
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -36,7 +36,7 @@ type Totals struct {
 	overflow map[string]uint64
 	// groupOf is each client's group, named by its last group request
 	// (as the overview names it); bounded by maxGroupOf.
-	groupOf map[ovClientKey]string
+	groupOf map[totalsClient]string
 	codes   []string
 }
 
@@ -58,6 +58,14 @@ type TotalsOptions struct {
 // maxGroupOf bounds the clients whose group Totals remembers; past it,
 // it starts learning again.
 const maxGroupOf = 100_000
+
+// totalsClient is a client as the overview tells clients apart (its
+// process, else its host; and its client id), in a key that costs no
+// allocation per exchange.
+type totalsClient struct {
+	pid            uint32
+	host, clientID string
+}
 
 // TopicTotals is a topic's traffic.
 type TopicTotals struct {
@@ -113,7 +121,7 @@ func NewTotals(opts TotalsOptions) *Totals {
 		produced: make(map[ClientTopic]*Flow),
 		consumed: make(map[ClientGroupTopic]*Flow),
 		overflow: make(map[string]uint64),
-		groupOf:  make(map[ovClientKey]string),
+		groupOf:  make(map[totalsClient]string),
 	}
 }
 
@@ -144,8 +152,10 @@ func (t *Totals) Add(e *exchange.Exchange) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.opts.Overflow
-	cl := overviewClient(e)
-	ck := ovClientKey{ovWho(&cl), cl.ClientID}
+	ck := totalsClient{pid: e.Client.PID, clientID: e.ClientID}
+	if ck.pid == 0 {
+		ck.host = ovHost(e.Client.Addr)
+	}
 	if e.Group != "" && namesOwnGroup(e) {
 		if len(t.groupOf) >= maxGroupOf {
 			clear(t.groupOf)
