@@ -27,7 +27,10 @@ type Partial interface {
 // twin: when both ends are traced, the client's copy is the one kept (as
 // view.Once does), and the twins arrive within milliseconds of each other.
 // A twin later than this counts twice; a client-side copy is remembered
-// as long, for a broker-side copy that comes after it.
+// as long, for a broker-side copy that comes after it. Exchange time here
+// is when an exchange completed (its request's start plus its latency):
+// a long-poll Fetch completes seconds after it started, and its twins
+// arrive together then.
 const twinHold = 2 * time.Second
 
 // twinIdle is how long without broker-side copies before the client-side
@@ -41,6 +44,7 @@ type twinKey struct {
 
 type heldCopy struct {
 	key     twinKey
+	at      int64              // when it completed (see arrival)
 	e       *exchange.Exchange // the ring's copy: never modified
 	dropped bool
 }
@@ -71,8 +75,8 @@ type twins struct {
 // counts now: e itself, or held copies whose time is up. A broker-side e is
 // held by pointer: it must not change (it is the ring's record).
 func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
-	at := e.Time.UnixNano()
-	t.newest = max(t.newest, at)
+	at := t.arrival(e)
+	t.newest = at
 	switch e.Side {
 	case "client":
 		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
@@ -107,7 +111,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 		if t.heldKey == nil {
 			t.heldKey = make(map[twinKey]*heldCopy)
 		}
-		h := &heldCopy{key: k, e: e}
+		h := &heldCopy{key: k, at: at, e: e}
 		t.heldKey[k] = h
 		t.held.push(h)
 	default:
@@ -126,9 +130,24 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	t.release(limit, count)
 }
 
-// release counts the held copies older than limit (unix ns).
+// arrival is when e completed, in unix ns: its request's start plus its
+// latency. Without a response (acks=0, a timeout, a closed connection) it
+// is reported when the decoder gives up on it, at no time of its own: it
+// arrives now, no earlier than anything before it.
+func (t *twins) arrival(e *exchange.Exchange) int64 {
+	at := e.Time.UnixNano()
+	switch {
+	case e.Latency != nil:
+		at += int64(*e.Latency)
+	case e.LatencyNS != nil:
+		at += *e.LatencyNS
+	}
+	return max(at, t.newest)
+}
+
+// release counts the held copies that completed before limit (unix ns).
 func (t *twins) release(limit int64, count func(*exchange.Exchange)) {
-	for t.held.len() > 0 && t.held.front().e.Time.UnixNano() < limit {
+	for t.held.len() > 0 && t.held.front().at < limit {
 		h := t.held.pop()
 		if h.dropped {
 			continue

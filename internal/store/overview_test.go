@@ -418,3 +418,51 @@ func TestTotalsCapped(t *testing.T) {
 		t.Errorf("topics %+v, overflow %v: want t0, t1 and (other) with 30 records, 3 overflows", got.Topics, got.Overflow)
 	}
 }
+
+// counted counts the exchanges a store counts once.
+type counted struct{ n map[int32]int }
+
+func (c *counted) Add(e *exchange.Exchange) { c.n[e.CorrelationID]++ }
+
+// TestTwinsCountedOnce: an exchange traced from both sides counts once,
+// also when it took longer than twinHold (a long-poll Fetch) and nothing
+// else came meanwhile, and when it got no response; a broker-side copy
+// alone counts once Flush says its time is up.
+func TestTwinsCountedOnce(t *testing.T) {
+	st := store.New(store.Config{})
+	c := &counted{n: map[int32]int{}}
+	st.Count(c)
+	lat := func(d time.Duration) *time.Duration { return &d }
+	mk := func(corr int32, at time.Time, latency *time.Duration, side string) exchange.Exchange {
+		e := exchange.Exchange{Time: at, Latency: latency, API: "Fetch", APIKey: 1, CorrelationID: corr, Side: side,
+			Client: exchange.Endpoint{Addr: "10.0.0.1:5000"}, Server: exchange.Endpoint{Addr: "10.0.0.2:9092"}}
+		if side == "client" {
+			e.Client.PID, e.Client.Process = 42, "shipping"
+		}
+		return e
+	}
+	// Client-side traffic up to 5 s, then a 5 s long-poll started at 0,
+	// seen by the broker first, then by the client.
+	for i := range 5 {
+		st.Add(mk(int32(100+i), ovT0.Add(time.Duration(i)*time.Second), lat(time.Millisecond), "client"))
+	}
+	st.Add(mk(1, ovT0, lat(5*time.Second), "server"))
+	st.Add(mk(1, ovT0, lat(5*time.Second+time.Millisecond), "client"))
+	// The other way round, and a request the connection's close left
+	// without a response, seen from both sides long after it started.
+	st.Add(mk(2, ovT0.Add(time.Second), lat(5*time.Second), "client"))
+	st.Add(mk(2, ovT0.Add(time.Second), lat(5*time.Second-time.Millisecond), "server"))
+	st.Add(mk(3, ovT0.Add(2*time.Second), nil, "server"))
+	st.Add(mk(3, ovT0.Add(2*time.Second), nil, "client"))
+	// A broker-side copy whose client was not traced.
+	st.Add(mk(4, ovT0.Add(6*time.Second), lat(time.Millisecond), "server"))
+	if c.n[4] != 0 {
+		t.Errorf("the broker-side copy counted before its twin's time was up")
+	}
+	st.Flush(ovT0.Add(10 * time.Second))
+	for corr := int32(1); corr <= 4; corr++ {
+		if c.n[corr] != 1 {
+			t.Errorf("exchange %d counted %d times, want once", corr, c.n[corr])
+		}
+	}
+}
