@@ -134,7 +134,7 @@ func Live(opts ebpf.Options, cfg Config) (*Agent, error) {
 		s := src.Stats()
 		return CaptureStats{
 			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents,
-			RingDrops: s.RingDrops, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
+			RingDrops: s.RingDrops, RingDropBytes: s.RingDropBytes, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
 		}
 	}
 	cfg.Processes = conn.NewResolver("")
@@ -175,6 +175,7 @@ type CaptureStats struct {
 	// RingDrops are events the kernel could not queue (the ring was
 	// full), per CPU.
 	RingDrops       uint64   `json:"ring_drops"`
+	RingDropBytes   uint64   `json:"ring_drop_bytes"`
 	RingDropsPerCPU []uint64 `json:"ring_drops_per_cpu"`
 	Connections     int      `json:"live_connections"`
 }

@@ -15,8 +15,8 @@ type collector struct{ a *Agent }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents,
-		metrics.CaptureRingDrops, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs, metrics.DecoderSkippedBytes,
-		metrics.DecoderErrors, metrics.DecoderKafkaConns, metrics.DecoderNoResponse, metrics.AgentHeap)
+		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
+		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderNoResponse, metrics.AgentHeap)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -28,6 +28,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for cpu, n := range s.Capture.RingDropsPerCPU {
 		ch <- metrics.CaptureRingDrops.Value(float64(n), strconv.Itoa(cpu))
 	}
+	ch <- metrics.CaptureRingDropBytes.Value(float64(s.Capture.RingDropBytes))
 	ch <- metrics.CaptureConnections.Value(float64(s.Capture.Connections))
 	d := s.Decoder
 	ch <- metrics.DecoderFrames.Value(float64(d.Requests), "request")
@@ -39,6 +40,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.DecoderErrors.Value(float64(d.UnmatchedResponses), "unmatched_response")
 	ch <- metrics.DecoderErrors.Value(float64(d.Oversized), "oversized")
 	ch <- metrics.DecoderErrors.Value(float64(d.HeadersLost), "header_lost")
+	ch <- metrics.DecoderTruncated.Value(float64(d.Truncated))
 	ch <- metrics.DecoderKafkaConns.Value(float64(d.KafkaConnections))
 	ch <- metrics.DecoderNoResponse.Value(float64(d.NoResponse))
 	ch <- metrics.AgentHeap.Value(float64(s.MemoryBytes))

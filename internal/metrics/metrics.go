@@ -111,7 +111,7 @@ var (
 	ClientProducedBytes   = optIn(def(Counter, "kscope_client_produced_bytes_total", "Record batch bytes a client id produced to the topic.", "client", "topic"))
 	ClientConsumedRecords = optIn(def(Counter, "kscope_client_consumed_records_total", "Records a client id fetched from the topic, in its group.", "client", "group", "topic"))
 	ClientConsumedBytes   = optIn(def(Counter, "kscope_client_consumed_bytes_total", "Record batch bytes a client id fetched from the topic, in its group.", "client", "group", "topic"))
-	TrafficOverflow       = def(Counter, "kscope_metrics_overflow_total", "Exchanges counted under the label value \"(other)\" because the metric had reached its cap of label sets.", "metric")
+	TrafficOverflow       = def(Counter, "kscope_metrics_overflow_total", "Exchanges counted, wholly or in part, under the label value \"(other)\" because the metric had reached its cap of label sets.", "metric")
 
 	// Consumer lag and delay: states, from the traffic of the last five
 	// minutes.
@@ -129,29 +129,33 @@ var (
 	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
 
 	// The agent: capture and decoder.
-	CaptureEvents         = def(Counter, "kscope_capture_events_total", "Events read from the kernel ring buffer.")
-	CaptureBytes          = def(Counter, "kscope_capture_bytes_total", "Payload bytes captured from traced sockets.")
-	CaptureLostBytes      = def(Counter, "kscope_capture_lost_bytes_total", "Bytes known to be missed (per-syscall limit, full ring, sendfile).")
-	CaptureLostEvents     = def(Counter, "kscope_capture_lost_events_total", "Chunks that came after missed bytes.")
-	CaptureRingDrops      = def(Counter, "kscope_capture_ring_drops_total", "Events dropped because the ring buffer was full, per CPU.", "cpu")
-	CaptureConnections    = def(Gauge, "kscope_capture_connections", "Traced TCP connections open now.")
-	DecoderFrames         = def(Counter, "kscope_decoder_frames_total", "Kafka frames decoded, by kind (request, response, sasl_token).", "kind")
-	DecoderResyncs        = def(Counter, "kscope_decoder_resyncs_total", "Times a stream lost its frame boundaries and searched for them.")
-	DecoderSkippedBytes   = def(Counter, "kscope_decoder_skipped_bytes_total", "Bytes skipped while resynchronising.")
-	DecoderErrors         = def(Counter, "kscope_decoder_errors_total", "Frames the decoder could not use, by reason (decode, unmatched_response, oversized, header_lost).", "reason")
-	DecoderKafkaConns     = def(Counter, "kscope_decoder_kafka_connections_total", "Connections recognised as Kafka.")
-	DecoderNoResponse     = def(Counter, "kscope_decoder_requests_without_response_total", "Requests reported without a response (acks=0, lost, timeout, closed).")
-	AgentHeap             = def(Gauge, "kscope_agent_heap_bytes", "Heap in use by the agent.")
-	StoreAdded            = def(Counter, "kscope_store_exchanges_added_total", "Exchanges added to the store, by API: both copies of an exchange traced from the client's and the broker's side.", "api")
-	StoreExchanges        = def(Gauge, "kscope_store_exchanges", "Exchanges held in the store.")
-	StoreBytes            = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables.")
-	StoreBudget           = def(Gauge, "kscope_store_budget_bytes", "Memory budget of the store.")
-	StoreEvicted          = def(Counter, "kscope_store_evicted_exchanges_total", "Exchanges dropped from the store to stay in budget.")
-	StoreEvictedBytes     = def(Counter, "kscope_store_evicted_bytes_total", "Estimated memory of the exchanges dropped from the store.")
-	StoreSeconds          = def(Gauge, "kscope_store_aggregate_seconds", "Seconds of per-second aggregates held.")
-	StoreSecondsEvicted   = def(Counter, "kscope_store_aggregate_seconds_evicted_total", "Seconds of aggregates dropped to stay in budget.")
-	StoreSnapshots        = def(Gauge, "kscope_store_snapshots", "Cluster snapshots held.")
-	StoreSnapshotsEvicted = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped to stay in budget.")
+	CaptureEvents        = def(Counter, "kscope_capture_events_total", "Events read from the kernel ring buffer.")
+	CaptureBytes         = def(Counter, "kscope_capture_bytes_total", "Payload bytes captured from traced sockets.")
+	CaptureLostBytes     = def(Counter, "kscope_capture_lost_bytes_total", "Bytes known to be missed (per-syscall limit, full ring, sendfile).")
+	CaptureLostEvents    = def(Counter, "kscope_capture_lost_events_total", "Chunks that came after missed bytes.")
+	CaptureRingDrops     = def(Counter, "kscope_capture_ring_drops_total", "Events dropped because the ring buffer was full, per CPU.", "cpu")
+	CaptureConnections   = def(Gauge, "kscope_capture_connections", "Traced TCP connections open now.")
+	DecoderFrames        = def(Counter, "kscope_decoder_frames_total", "Kafka frames decoded, by kind (request, response, sasl_token).", "kind")
+	DecoderResyncs       = def(Counter, "kscope_decoder_resyncs_total", "Times a stream lost its frame boundaries and searched for them.")
+	DecoderSkippedBytes  = def(Counter, "kscope_decoder_skipped_bytes_total", "Bytes skipped while resynchronising.")
+	DecoderErrors        = def(Counter, "kscope_decoder_errors_total", "Frames the decoder could not use, by reason (decode, unmatched_response, oversized, header_lost).", "reason")
+	DecoderKafkaConns    = def(Counter, "kscope_decoder_kafka_connections_total", "Connections recognised as Kafka.")
+	DecoderNoResponse    = def(Counter, "kscope_decoder_requests_without_response_total", "Requests reported without a response (acks=0, lost, timeout, closed).")
+	AgentHeap            = def(Gauge, "kscope_agent_heap_bytes", "Heap in use by the agent.")
+	StoreAdded           = def(Counter, "kscope_store_exchanges_added_total", "Exchanges added to the store, by API: both copies of an exchange traced from the client's and the broker's side.", "api")
+	StoreExchanges       = def(Gauge, "kscope_store_exchanges", "Exchanges held in the store.")
+	StoreBytes           = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables.")
+	StoreBudget          = def(Gauge, "kscope_store_budget_bytes", "Memory budget of the store.")
+	StoreEvicted         = def(Counter, "kscope_store_evicted_exchanges_total", "Exchanges dropped from the store to stay in budget.")
+	StoreEvictedBytes    = def(Counter, "kscope_store_evicted_bytes_total", "Estimated memory of the exchanges dropped from the store.")
+	StoreSeconds         = def(Gauge, "kscope_store_aggregate_seconds", "Seconds of per-second aggregates held.")
+	StoreSecondsEvicted  = def(Counter, "kscope_store_aggregate_seconds_evicted_total", "Seconds of aggregates dropped to stay in budget.")
+	StoreAggregateLate   = def(Counter, "kscope_store_aggregate_late_total", "Exchanges older than every second of aggregates held, left out of the aggregates and of the overview's per-second parts.")
+	StoreAggregateOther  = def(Counter, "kscope_store_aggregate_overflow_total", "Exchanges whose topic a second of aggregates counted under (other), that second having no budget left for another topic.")
+	StorePartialOverflow = def(Counter, "kscope_store_partial_overflow_total", "Exchanges left out of a second of the overview's parts because that second alone reached the aggregates' budget.")
+	StoreTwinsDropped    = def(Counter, "kscope_store_twins_dropped_total", "Broker-side copies of exchanges also traced from the client's side, counted once (not a loss).")
+	CaptureRingDropBytes = def(Counter, "kscope_capture_ring_dropped_bytes_total", "Payload bytes of the events dropped because the ring buffer was full.")
+	DecoderTruncated     = def(Counter, "kscope_decoder_truncated_frames_total", "Frames some of whose bytes were not captured; what was complete was decoded.")
 )
 
 // Sections lists every metric, as the README's table does.
@@ -166,10 +170,10 @@ var Sections = []Section{
 	}},
 	{"Consumer groups", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
 	{"The agent itself", []*Metric{
-		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureConnections,
-		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderKafkaConns, DecoderNoResponse, AgentHeap,
+		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
+		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
-		StoreSnapshots, StoreSnapshotsEvicted,
+		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped,
 	}},
 }
 

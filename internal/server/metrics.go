@@ -15,7 +15,8 @@ type storeCollector struct{ store *store.Store }
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.StoreAdded, metrics.StoreExchanges, metrics.StoreBytes, metrics.StoreBudget, metrics.StoreEvicted,
-		metrics.StoreEvictedBytes, metrics.StoreSeconds, metrics.StoreSecondsEvicted, metrics.StoreSnapshots, metrics.StoreSnapshotsEvicted)
+		metrics.StoreEvictedBytes, metrics.StoreSeconds, metrics.StoreSecondsEvicted, metrics.StoreAggregateLate, metrics.StoreAggregateOther,
+		metrics.StorePartialOverflow, metrics.StoreTwinsDropped)
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -30,8 +31,10 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.StoreEvictedBytes.Value(float64(st.EvictedBytes))
 	ch <- metrics.StoreSeconds.Value(float64(st.Seconds))
 	ch <- metrics.StoreSecondsEvicted.Value(float64(st.SecondsEvicted))
-	ch <- metrics.StoreSnapshots.Value(float64(st.Snapshots))
-	ch <- metrics.StoreSnapshotsEvicted.Value(float64(st.SnapshotsEvicted))
+	ch <- metrics.StoreAggregateLate.Value(float64(st.Late))
+	ch <- metrics.StoreAggregateOther.Value(float64(st.Overflow))
+	ch <- metrics.StorePartialOverflow.Value(float64(st.PartialOverflow))
+	ch <- metrics.StoreTwinsDropped.Value(float64(st.TwinsDropped))
 }
 
 // trafficCollector exports the traffic counters: view.Totals, fed by the
@@ -84,12 +87,13 @@ func (c *trafficCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- metrics.RequestDuration.Observed(r.Answered, r.LatencySeconds, r.Buckets, k.API, k.Broker)
 	}
-	for _, kind := range []string{"topic", "group", "request", "client"} {
+	for _, kind := range []string{"topic", "group", "request"} {
 		ch <- metrics.TrafficOverflow.Value(float64(v.Overflow[kind]), overflowMetric[kind])
 	}
 	if !c.clientIDs {
 		return
 	}
+	ch <- metrics.TrafficOverflow.Value(float64(v.Overflow["client"]), overflowMetric["client"])
 	for k, f := range v.Produced {
 		ch <- metrics.ClientProducedRecords.Value(float64(f.Records), k.Client, k.Topic)
 		ch <- metrics.ClientProducedBytes.Value(float64(f.Bytes), k.Client, k.Topic)

@@ -36,8 +36,11 @@ type Totals struct {
 	overflow map[string]uint64
 	// groupOf is each client's group, named by its last group request
 	// (as the overview names it); bounded by maxGroupOf.
-	groupOf map[totalsClient]string
-	codes   []string
+	groupOf, oldGroupOf map[totalsClient]string
+	codes               []string
+	// overflowed are the kinds of label set the exchange being added
+	// overflowed: each counts once per exchange.
+	overflowed map[string]bool
 }
 
 // TotalsOptions say what Totals counts.
@@ -55,8 +58,9 @@ type TotalsOptions struct {
 	LatencyBuckets []float64
 }
 
-// maxGroupOf bounds the clients whose group Totals remembers; past it,
-// it starts learning again.
+// maxGroupOf bounds the clients whose group Totals remembers in each of
+// its two maps: when the newer fills, it becomes the older and the older
+// is dropped, so that a client seen lately keeps its group.
 const maxGroupOf = 100_000
 
 // totalsClient is a client as the overview tells clients apart (its
@@ -122,6 +126,8 @@ func NewTotals(opts TotalsOptions) *Totals {
 		consumed: make(map[ClientGroupTopic]*Flow),
 		overflow: make(map[string]uint64),
 		groupOf:  make(map[totalsClient]string),
+		// overflowed is cleared, not remade, for each exchange.
+		overflowed: make(map[string]bool, 4),
 	}
 }
 
@@ -136,7 +142,7 @@ func capped[K comparable, V any](t *Totals, m map[K]*V, k, over K, kind string) 
 		return v
 	}
 	if t.opts.MaxLabelSets > 0 && len(m) >= t.opts.MaxLabelSets {
-		t.overflow[kind]++
+		t.overflowed[kind] = true
 		k = over
 		if v := m[k]; v != nil {
 			return v
@@ -157,11 +163,17 @@ func (t *Totals) Add(e *exchange.Exchange) {
 		ck.host = ovHost(e.Client.Addr)
 	}
 	if e.Group != "" && namesOwnGroup(e) {
-		if len(t.groupOf) >= maxGroupOf {
-			clear(t.groupOf)
+		if _, ok := t.groupOf[ck]; !ok && len(t.groupOf) >= maxGroupOf {
+			t.oldGroupOf, t.groupOf = t.groupOf, make(map[totalsClient]string)
 		}
 		t.groupOf[ck] = e.Group
 	}
+	defer func() {
+		for kind := range t.overflowed {
+			t.overflow[kind]++
+		}
+		clear(t.overflowed)
+	}()
 	var records int64
 	switch {
 	case e.Is(kmsg.Produce):
@@ -198,7 +210,10 @@ func (t *Totals) Add(e *exchange.Exchange) {
 			}
 		}
 	case e.Is(kmsg.Fetch):
-		group := t.groupOf[ck]
+		group, ok := t.groupOf[ck]
+		if !ok {
+			group = t.oldGroupOf[ck]
+		}
 		for i := range e.Topics {
 			tp := &e.Topics[i]
 			tt := capped(t, t.topics, tp.Name, o, "topic")
