@@ -110,8 +110,12 @@ func (o *eventsOptions) query() url.Values {
 
 // events asks the agent and prints what it answers.
 func events(ctx context.Context, out io.Writer, o eventsOptions) error {
-	c := o.client("")
-	body, err := c.Stream(ctx, exchangesPath, o.query())
+	c := o.client()
+	open := c.Open
+	if o.follow {
+		open = c.Stream
+	}
+	body, err := open(ctx, exchangesPath, o.query())
 	if err != nil {
 		return err
 	}
@@ -134,7 +138,7 @@ func events(ctx context.Context, out io.Writer, o eventsOptions) error {
 			break
 		}
 		if err != nil {
-			return c.ReadError(ctx, exchangesPath, err)
+			return c.Lost(ctx, err)
 		}
 	}
 	switch o.output {
@@ -197,10 +201,10 @@ func follow(ctx context.Context, out io.Writer, c *api.Client, r *bufio.Reader, 
 			}
 		}
 		if err == io.EOF {
-			return c.ReadError(ctx, exchangesPath, errors.New("it closed the stream"))
+			return c.Lost(ctx, errors.New("it closed the stream"))
 		}
 		if err != nil {
-			return c.ReadError(ctx, exchangesPath, err)
+			return c.Lost(ctx, err)
 		}
 	}
 }

@@ -28,10 +28,9 @@ func (f *apiFlags) register(cmd *cobra.Command, what string) {
 	cmd.Flags().StringVar(&f.token, "token", "", "the API's token (default $"+api.TokenEnv+")")
 }
 
-// client asks the API at --server; who names it in errors ("" for the
-// agent).
-func (f *apiFlags) client(who string) *api.Client {
-	return &api.Client{Server: f.server, Token: api.Token(f.token), Who: who}
+// client asks the agent's API at --server.
+func (f *apiFlags) client() *api.Client {
+	return &api.Client{Server: f.server, Token: api.Token(f.token)}
 }
 
 // viewFlags say where a view comes from: a running agent, or capture files
@@ -111,6 +110,9 @@ func (o *viewFlags) capture(ctx context.Context, n view.Needs) (view.Input, erro
 			*b.dst = t
 		}
 	}
+	if !w.From.Before(w.To) && len(a.Exchanges) > 0 {
+		return view.Input{}, fmt.Errorf("--since %s is not before --until %s", w.From.Format(time.RFC3339Nano), w.To.Format(time.RFC3339Nano))
+	}
 	return view.Of(a.Exchanges, w), nil
 }
 
@@ -135,7 +137,7 @@ func show[V any](ctx context.Context, out io.Writer, o *viewFlags, path string, 
 	}
 	q.Set("since", o.since)
 	q.Set("until", o.until)
-	c := o.client("")
+	c := o.client()
 	raw, err := c.GetRaw(ctx, path, q)
 	if err != nil {
 		return err

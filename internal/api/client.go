@@ -94,8 +94,29 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &se) && se.Code == http.StatusNotFound
 }
 
-// BodyError is an answer that could not be read to its end, or is not
-// what was asked for.
+// LostError is a server lost while its answer was read: the connection
+// broke, or the server closed a stream it was meant to keep open.
+type LostError struct {
+	Who, Server string
+	Err         error
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("lost the %s at %s: %v", e.Who, e.Server, e.Err)
+}
+
+func (e *LostError) Unwrap() error { return e.Err }
+
+// Lost is err, met while reading an answer (a broken connection, a stream
+// that ended), as a LostError; ctx's error when ctx ended.
+func (c *Client) Lost(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &LostError{Who: c.who(), Server: c.Server, Err: err}
+}
+
+// BodyError is an answer that is not what was asked for.
 type BodyError struct {
 	Who, Server, Path string
 	Err               error
@@ -146,26 +167,32 @@ func (c *Client) Post(ctx context.Context, path string, q url.Values, v any) err
 
 // GetRaw asks for path and returns the answer as the server wrote it.
 func (c *Client) GetRaw(ctx context.Context, path string, q url.Values) ([]byte, error) {
-	body, err := c.do(ctx, http.MethodGet, path, q, requestTimeout)
+	body, err := c.Open(ctx, path, q)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
 	b, err := io.ReadAll(body)
 	if err != nil {
-		return nil, c.ReadError(ctx, path, err)
+		return nil, c.Lost(ctx, err)
 	}
 	return b, nil
 }
 
-// Stream asks for path and returns the answer's body as it comes, without
-// a time limit (following). The caller closes it.
+// Open asks for path and returns the answer's body, to be read within
+// the request's time limit (2 minutes). The caller closes it.
+func (c *Client) Open(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
+	return c.do(ctx, http.MethodGet, path, q, requestTimeout)
+}
+
+// Stream is Open without a time limit: following, for as long as the
+// user wants.
 func (c *Client) Stream(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
 	return c.do(ctx, http.MethodGet, path, q, 0)
 }
 
-// ReadError is err, met while reading the answer of path (a Stream's
-// reader calls it too), as a BodyError; ctx's error when ctx ended.
+// ReadError is err, met while decoding the answer of path, as a
+// BodyError; ctx's error when ctx ended.
 func (c *Client) ReadError(ctx context.Context, path string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -179,7 +206,11 @@ func (c *Client) decode(ctx context.Context, method, path string, q url.Values, 
 		return err
 	}
 	defer body.Close()
-	if err := json.NewDecoder(body).Decode(v); err != nil {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return c.Lost(ctx, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
 		return c.ReadError(ctx, path, err)
 	}
 	return nil

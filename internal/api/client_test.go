@@ -25,6 +25,13 @@ func TestClient(t *testing.T) {
 			w.Write([]byte("<html>"))
 		case "/plain":
 			w.WriteHeader(http.StatusBadGateway)
+		case "/cut":
+			// The server goes away in the middle of its answer.
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte(`{"query":`))
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
 		default:
 			http.NotFound(w, r)
 		}
@@ -64,6 +71,10 @@ func TestClient(t *testing.T) {
 			var be *BodyError
 			return errors.As(err, &be)
 		}, "answered /garbage with something unreadable"},
+		{"lost", c, "/cut", func(err error) bool {
+			var le *LostError
+			return errors.As(err, &le)
+		}, "lost the kscope agent at " + ts.URL},
 		{"bad address", &Client{Server: "127.0.0.1:7070"}, "/ok", func(err error) bool {
 			var ae *AddressError
 			return errors.As(err, &ae)
