@@ -52,8 +52,10 @@ func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *lagCollector) refresh() {
 	now := time.Now()
 	w := view.Window{From: now.Add(-lagMetricsWindow), To: now}
-	cv := view.Clients(view.FromStore(c.store, w, view.ClientsNeeds), view.ClientsFilter{})
-	lv := view.Latency(view.FromStore(c.store, w, view.LatencyNeeds), view.LatencyFilter{})
+	// One read of the store for both views.
+	in := view.FromStore(c.store, w, view.ClientsNeeds.And(view.LatencyNeeds))
+	cv := view.Clients(in, view.ClientsFilter{})
+	lv := view.Latency(in, view.LatencyFilter{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.computed.IsZero() {

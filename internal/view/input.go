@@ -1,6 +1,7 @@
 package view
 
 import (
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -59,6 +60,22 @@ var (
 	RebalancesNeeds = Needs{APIs: RebalanceAPIs}
 )
 
+// And is what two views read together: one input for both.
+func (n Needs) And(o Needs) Needs {
+	apis := n.APIs
+	if apis != nil && o.APIs != nil {
+		apis = slices.Clone(n.APIs)
+		for _, a := range o.APIs {
+			if !slices.Contains(apis, a) {
+				apis = append(apis, a)
+			}
+		}
+	} else {
+		apis = nil // one of them reads every API
+	}
+	return Needs{APIs: apis, History: n.History || o.History, Parts: n.Parts && o.Parts, Cluster: n.Cluster || o.Cluster}
+}
+
 // Needs is what the overview reads with this filter: a topic filter
 // changes which exchanges count for brokers and clients, which
 // per-second sums cannot undo.
@@ -101,29 +118,40 @@ func FromStore(st *store.Store, w Window, n Needs) Input {
 	if first := stats.FirstSeen; !first.IsZero() && first.After(w.From) && first.Before(w.To) {
 		w.From = first
 	}
-	in := Input{Window: w}
-	if n.Cluster {
-		in.Cluster = st.Snapshots(w.From, w.To)
+	if w.From.IsZero() {
+		w.From = w.To // nothing watched yet, or only after the window
 	}
+	in := Input{Window: w}
 	if n.Parts {
 		if part, pw, ok := storeParts(st, w, stats); ok {
 			in.Window, in.Overview = pw, part
-			return in
 		}
 	}
-	if stats.Evicted > 0 && stats.Oldest.After(in.Window.From) && stats.Oldest.Before(in.Window.To) {
-		in.Window.From = stats.Oldest
+	if in.Overview == nil {
+		in.Window, in.Exchanges = storeExchanges(st, w, n, stats)
 	}
-	q := store.Query{Filter: exchange.Filter{APIs: n.APIs}, Until: in.Window.To}
-	if !n.History {
-		q.Since = in.Window.From
-	}
-	recs, _ := st.Query(q)
-	in.Exchanges = make([]exchange.Exchange, len(recs))
-	for i := range recs {
-		in.Exchanges[i] = recs[i].Exchange
+	if n.Cluster {
+		in.Cluster = st.Snapshots(in.Window.From, in.Window.To)
 	}
 	return in
+}
+
+// storeExchanges reads the exchanges n asks for over w, which starts no
+// earlier than the oldest exchange held when the store dropped some.
+func storeExchanges(st *store.Store, w Window, n Needs, stats store.Stats) (Window, []exchange.Exchange) {
+	if stats.Evicted > 0 && stats.Oldest.After(w.From) && stats.Oldest.Before(w.To) {
+		w.From = stats.Oldest
+	}
+	q := store.Query{Filter: exchange.Filter{APIs: n.APIs}, Until: w.To}
+	if !n.History {
+		q.Since = w.From
+	}
+	recs, _ := st.Query(q)
+	xs := make([]exchange.Exchange, len(recs))
+	for i := range recs {
+		xs[i] = recs[i].Exchange
+	}
+	return w, xs
 }
 
 // storeParts merges the store's parts over the whole seconds of w; false

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,6 +54,11 @@ func TestFromStoreWindow(t *testing.T) {
 		t.Errorf("History read %d exchanges, want all 30 held", len(in.Exchanges))
 	}
 
+	// Nothing watched: an empty window at its end, not one from year 1.
+	if in := FromStore(store.New(store.Config{}), Window{To: t0}, ClientsNeeds); !in.Window.From.Equal(t0) || len(in.Exchanges) != 0 {
+		t.Errorf("empty store: window %v, %d exchanges", in.Window, len(in.Exchanges))
+	}
+
 	// A store that dropped its oldest exchanges counts from the oldest
 	// it holds.
 	small := store.New(store.Config{MemoryBytes: 64 << 10})
@@ -92,5 +98,17 @@ func TestParseTime(t *testing.T) {
 		if err != nil || !got.Equal(tc.want) {
 			t.Errorf("%q: %v %v, want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestNeedsAnd(t *testing.T) {
+	a := Needs{APIs: []string{"Produce", "Fetch"}, Parts: true}
+	b := Needs{APIs: []string{"Fetch", "OffsetCommit"}, History: true, Parts: true}
+	got := a.And(b)
+	if fmt.Sprint(got.APIs) != "[Produce Fetch OffsetCommit]" || !got.History || !got.Parts || got.Cluster {
+		t.Errorf("%+v", got)
+	}
+	if got := a.And(Needs{Cluster: true}); got.APIs != nil || got.Parts || !got.Cluster {
+		t.Errorf("with a view that reads every API: %+v", got)
 	}
 }
