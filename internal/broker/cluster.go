@@ -55,6 +55,7 @@ type Config struct {
 type Cluster struct {
 	kc    *kfake.Cluster
 	addrs []string
+	gates *gates
 }
 
 // StartCluster starts a cluster as cfg says. ctx bounds only the start:
@@ -73,11 +74,12 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, errors.New("start cluster: SASL needs both a user and a password")
 	}
 
+	gs := &gates{by: map[string]*gate{}}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(cfg.Brokers),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.AllowAutoTopicCreation(),
-		kfake.ListenFn(listenSASLv0),
+		kfake.ListenFn(gs.listen),
 	}
 	if cfg.Port != 0 {
 		if last := cfg.Port + cfg.Brokers - 1; last > 65535 {
@@ -111,7 +113,7 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start cluster: %w", err)
 	}
-	c := &Cluster{kc: kc, addrs: kc.ListenAddrs()}
+	c := &Cluster{kc: kc, addrs: kc.ListenAddrs(), gates: gs}
 
 	// kfake builds its ApiVersions answer internally; ask for it once,
 	// before our handler replaces kfake's, and serve an edited copy.
@@ -230,16 +232,6 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32
 
 // Close stops the cluster and, with a DataDir, saves its state.
 func (c *Cluster) Close() { c.kc.Close() }
-
-// listenSASLv0 is kfake's listener with SaslHandshake v0 support added to
-// every connection it accepts.
-func listenSASLv0(network, address string) (net.Listener, error) {
-	ln, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	return saslV0Listener{ln}, nil
-}
 
 // kfakeLogger hands kfake's log lines to slog.
 type kfakeLogger struct{ l *slog.Logger }

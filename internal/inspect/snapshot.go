@@ -6,7 +6,10 @@
 // snapshots and the views read them beside the traffic (view.Input).
 package inspect
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Snapshot is what one poll of a cluster learned. Fields the poll could
 // not learn are empty or -1, and Errors says why; a view never fills them
@@ -40,10 +43,34 @@ type Broker struct {
 // Topic is one topic and its partitions.
 type Topic struct {
 	Name string `json:"name"`
-	// ID is the topic id (KIP-516), in the UUID form Kafka prints.
+	// ID is the topic id (KIP-516), as Kafka's tools print it (URL-safe
+	// base64).
 	ID         string      `json:"id,omitempty"`
 	Internal   bool        `json:"internal,omitempty"`
+	Retention  Retention   `json:"retention"`
 	Partitions []Partition `json:"partitions"`
+}
+
+// Retention is how a topic's log is cut: the effective values of its
+// configs (DescribeConfigs), and where each came from.
+type Retention struct {
+	// CleanupPolicy is "delete", "compact" or "compact,delete"; empty
+	// when not learned.
+	CleanupPolicy string `json:"cleanup_policy,omitempty"`
+	// Ms is retention.ms, -1 for no limit; Bytes retention.bytes per
+	// partition, -1 for no limit; 0 and Known false when not learned.
+	Ms    int64 `json:"ms"`
+	Bytes int64 `json:"bytes"`
+	Known bool  `json:"known"`
+	// MsSource and BytesSource say where each value is set: "topic",
+	// "broker" (a broker's setting or default) or "default".
+	MsSource    string `json:"ms_source,omitempty"`
+	BytesSource string `json:"bytes_source,omitempty"`
+}
+
+// Deletes reports whether the policy deletes old segments.
+func (r Retention) Deletes() bool {
+	return r.Known && (r.CleanupPolicy == "" || strings.Contains(r.CleanupPolicy, "delete"))
 }
 
 // Partition is one partition: its replicas as Metadata told them, and
@@ -61,6 +88,41 @@ type Partition struct {
 	LogStartOffset   int64 `json:"log_start_offset"`
 	HighWatermark    int64 `json:"high_watermark"`
 	LastStableOffset int64 `json:"last_stable_offset"`
+	// SizeBytes is the leader replica's size on disk (DescribeLogDirs),
+	// -1 when not learned.
+	SizeBytes int64 `json:"size_bytes"`
+	// Batches are the record batches this poll looked up in the log
+	// (their headers only), for the append times of the offsets the lag
+	// needs: the last record, and each group's last committed and first
+	// unconsumed ones. Oldest first.
+	Batches []Batch `json:"batches,omitempty"`
+}
+
+// Batch is a record batch's header, as a one-batch Fetch returned it.
+type Batch struct {
+	BaseOffset int64 `json:"base_offset"`
+	LastOffset int64 `json:"last_offset"`
+	// MaxTimestamp is the batch's newest timestamp: the broker's append
+	// time with LogAppendTime, the producers' newest create time with
+	// CreateTime (TimestampType). kscope never reads the records
+	// themselves: a record's time is its batch's.
+	MaxTimestamp  time.Time `json:"max_timestamp"`
+	TimestampType string    `json:"timestamp_type"`
+	// Control is a transaction marker: no record a consumer sees.
+	Control bool `json:"control,omitempty"`
+}
+
+// Holds reports whether offset o is in b.
+func (b Batch) Holds(o int64) bool { return o >= b.BaseOffset && o <= b.LastOffset }
+
+// BatchAt returns the looked-up batch that holds offset o.
+func (p *Partition) BatchAt(o int64) (Batch, bool) {
+	for _, b := range p.Batches {
+		if b.Holds(o) {
+			return b, true
+		}
+	}
+	return Batch{}, false
 }
 
 // Group is one consumer group: its state and members (DescribeGroups,
@@ -108,7 +170,8 @@ type Offset struct {
 	LeaderEpoch int32 `json:"leader_epoch"`
 }
 
-// Error is what a poll could not learn, and from which broker.
+// Error is what a poll could not learn, and from which broker. A broker
+// that did not answer ApiVersions at all has Request "ApiVersions".
 type Error struct {
 	// Broker is the broker that failed to answer, -1 when the request
 	// went to the cluster as a whole.

@@ -109,6 +109,21 @@ func AppendBatches(dst []Batch, data []byte) (_ []Batch, complete bool) {
 	return dst, true
 }
 
+// BatchHeader reads the header of the record batch (magic 2) that data
+// starts with, also when data ends before the batch does: a Fetch cut at
+// its max bytes ends in the middle of a batch whose header is whole. It
+// does not read legacy message sets.
+func BatchHeader(data []byte) (Batch, bool) {
+	if len(data) < batchHeaderSize || int8(data[magicOffset]) != 2 {
+		return Batch{}, false
+	}
+	if size := int32(binary.BigEndian.Uint32(data[8:])); size < minBatchLength {
+		return Batch{}, false
+	}
+	b := batchV2(data)
+	return b, b.Records >= 0
+}
+
 // batchV2 reads a record batch header; the caller checked its length.
 func batchV2(d []byte) Batch {
 	_ = d[batchHeaderSize-1]

@@ -472,7 +472,35 @@ func FuzzParseBatches(f *testing.F) {
 				t.Fatalf("prefix batch %d differs", i)
 			}
 		}
+		// A whole v2 batch's header reads the same from its first 61
+		// bytes as from all of it.
+		if len(batches) > 0 && batches[0].Magic == 2 {
+			h, ok := BatchHeader(data[:batchHeaderSize])
+			want := batches[0]
+			want.Bytes = 0
+			if !ok || h != want {
+				t.Fatalf("BatchHeader of the first 61 bytes: %+v %v, want %+v", h, ok, want)
+			}
+		}
+		BatchHeader(data) // never panics
 	})
+}
+
+// TestBatchHeaderCut: a batch whose bytes end early still shows its
+// header; fewer than a header's bytes, or a legacy message, do not.
+func TestBatchHeaderCut(t *testing.T) {
+	full, _ := ParseBatches(appendTimeBatch)
+	want := full[0]
+	want.Bytes = 0
+	if b, ok := BatchHeader(appendTimeBatch[:batchHeaderSize+3]); !ok || b != want {
+		t.Errorf("cut batch: %+v %v, want %+v", b, ok, want)
+	}
+	if _, ok := BatchHeader(appendTimeBatch[:batchHeaderSize-1]); ok {
+		t.Error("a header of 60 bytes read")
+	}
+	if _, ok := BatchHeader(encodeMessageV1(10, 0, t0, "key", "value")); ok {
+		t.Error("a legacy message read as a batch header")
+	}
 }
 
 func beUint64(b []byte) uint64 {

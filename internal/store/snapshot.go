@@ -88,6 +88,7 @@ const (
 	snapOffsetSize = int64(unsafe.Sizeof(inspect.Offset{}))
 	snapErrorSize  = int64(unsafe.Sizeof(inspect.Error{}))
 	snapTPSize     = int64(unsafe.Sizeof(inspect.TopicPartitions{}))
+	snapBatchSize  = int64(unsafe.Sizeof(inspect.Batch{}))
 )
 
 // SnapshotSize estimates the memory a snapshot holds, by the capacity of
@@ -101,10 +102,11 @@ func SnapshotSize(sn *inspect.Snapshot) int64 {
 	n += int64(cap(sn.Topics))*snapTopicSize + allocOverhead
 	for i := range sn.Topics {
 		t := &sn.Topics[i]
-		n += int64(len(t.Name)+len(t.ID)) + int64(cap(t.Partitions))*snapPartSize + allocOverhead
+		n += int64(len(t.Name)+len(t.ID)+len(t.Retention.CleanupPolicy)) + int64(cap(t.Partitions))*snapPartSize + allocOverhead
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			n += int64(cap(p.Replicas)+cap(p.ISR)+cap(p.Offline))*4 + 3*allocOverhead
+			n += int64(cap(p.Batches))*snapBatchSize + allocOverhead
 		}
 	}
 	n += int64(cap(sn.Groups))*snapGroupSize + allocOverhead

@@ -1,0 +1,276 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Group protocols.
+const (
+	ProtocolClassic  = "classic"
+	ProtocolConsumer = "consumer" // KIP-848
+)
+
+// groups learns every consumer group: classic and KIP-848, Empty ones
+// too (their committed offsets still count), with their members and
+// committed offsets.
+func (p *poll) groups(ctx context.Context) {
+	listed := p.listGroups(ctx)
+	if len(listed) == 0 {
+		return
+	}
+	var classic, consumer, all []string
+	for name, g := range listed {
+		all = append(all, name)
+		if g.Protocol == ProtocolConsumer {
+			consumer = append(consumer, name)
+		} else if g.ProtocolType == "" || g.ProtocolType == "consumer" {
+			classic = append(classic, name)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.describeClassic(ctx, listed, classic) })
+	wg.Go(func() { p.describeConsumer(ctx, listed, consumer) })
+	wg.Go(func() { p.committed(ctx, listed, all) })
+	wg.Wait()
+	for _, g := range listed {
+		// Only consumer groups: Connect's and others' offsets are not
+		// a consumer's position.
+		if g.ProtocolType != "" && g.ProtocolType != "consumer" && g.Protocol != ProtocolConsumer {
+			continue
+		}
+		slices.SortFunc(g.Members, func(a, b Member) int { return strings.Compare(a.MemberID, b.MemberID) })
+		slices.SortFunc(g.Offsets, func(a, b Offset) int {
+			if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+				return c
+			}
+			return int(a.Partition - b.Partition)
+		})
+		p.s.Groups = append(p.s.Groups, *g)
+	}
+	slices.SortFunc(p.s.Groups, func(a, b Group) int { return strings.Compare(a.Group, b.Group) })
+}
+
+// listGroups asks every broker that answers for the groups it
+// coordinates.
+func (p *poll) listGroups(ctx context.Context) map[string]*Group {
+	listed := map[string]*Group{}
+	var mu sync.Mutex
+	p.eachBroker(ctx, p.answering(), func(ctx context.Context, id int32) {
+		kresp, ok := p.request(ctx, id, "ListGroups", kmsg.NewPtrListGroupsRequest())
+		if !ok {
+			return
+		}
+		resp := kresp.(*kmsg.ListGroupsResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			p.fail(id, "ListGroups", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, g := range resp.Groups {
+			proto := ProtocolClassic
+			if strings.EqualFold(g.GroupType, ProtocolConsumer) {
+				proto = ProtocolConsumer
+			}
+			listed[g.Group] = &Group{Group: g.Group, State: g.GroupState, Protocol: proto, ProtocolType: g.ProtocolType, Coordinator: id}
+		}
+	})
+	return listed
+}
+
+// answering are the brokers that answered ApiVersions.
+func (p *poll) answering() []int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids []int32
+	for _, id := range p.brokerIDs() {
+		if p.versions[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// supports reports whether broker id answers API key at version v or
+// later.
+func (p *poll) supports(id int32, key kmsg.Key, v int16) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	max, ok := p.versions[id][int16(key)]
+	return ok && max >= v
+}
+
+// byCoordinator splits names by the broker that coordinates each group.
+func byCoordinator(listed map[string]*Group, names []string) map[int32][]string {
+	out := map[int32][]string{}
+	for _, n := range names {
+		c := listed[n].Coordinator
+		out[c] = append(out[c], n)
+	}
+	return out
+}
+
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (p *poll) describeClassic(ctx context.Context, listed map[string]*Group, names []string) {
+	by := byCoordinator(listed, names)
+	p.eachBroker(ctx, keys(by), func(ctx context.Context, id int32) {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = by[id]
+		kresp, ok := p.request(ctx, id, "DescribeGroups", req)
+		if !ok {
+			return
+		}
+		for _, rg := range kresp.(*kmsg.DescribeGroupsResponse).Groups {
+			g := listed[rg.Group]
+			if g == nil {
+				continue
+			}
+			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+				p.fail(id, "DescribeGroups", fmt.Errorf("group %s: %w", rg.Group, err))
+				continue
+			}
+			g.State, g.ProtocolType, g.Assignor = rg.State, rg.ProtocolType, rg.Protocol
+			for _, m := range rg.Members {
+				mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+				if m.InstanceID != nil {
+					mem.InstanceID = *m.InstanceID
+				}
+				if rg.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
+					var a kmsg.ConsumerMemberAssignment
+					if a.ReadFrom(m.MemberAssignment) == nil {
+						for _, t := range a.Topics {
+							mem.Assigned = append(mem.Assigned, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
+						}
+					}
+				}
+				g.Members = append(g.Members, mem)
+			}
+		}
+	})
+}
+
+func (p *poll) describeConsumer(ctx context.Context, listed map[string]*Group, names []string) {
+	by := byCoordinator(listed, names)
+	p.eachBroker(ctx, keys(by), func(ctx context.Context, id int32) {
+		if !p.supports(id, kmsg.ConsumerGroupDescribe, 0) {
+			return
+		}
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = by[id]
+		kresp, ok := p.request(ctx, id, "ConsumerGroupDescribe", req)
+		if !ok {
+			return
+		}
+		for _, rg := range kresp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+			g := listed[rg.Group]
+			if g == nil {
+				continue
+			}
+			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+				p.fail(id, "ConsumerGroupDescribe", fmt.Errorf("group %s: %w", rg.Group, err))
+				continue
+			}
+			g.State, g.Assignor = rg.State, rg.AssignorName
+			for _, m := range rg.Members {
+				mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+				if m.InstanceID != nil {
+					mem.InstanceID = *m.InstanceID
+				}
+				for _, t := range m.Assignment.TopicPartitions {
+					name := t.Topic
+					if name == "" {
+						name = p.topicIDs[t.TopicID]
+					}
+					mem.Assigned = append(mem.Assigned, TopicPartitions{Topic: name, Partitions: t.Partitions})
+				}
+				g.Members = append(g.Members, mem)
+			}
+		}
+	})
+}
+
+// committed learns each group's committed offsets (OffsetFetch, every
+// topic), from its coordinator: many groups in one request where the
+// broker takes several (v8+), one each otherwise.
+func (p *poll) committed(ctx context.Context, listed map[string]*Group, names []string) {
+	by := byCoordinator(listed, names)
+	p.eachBroker(ctx, keys(by), func(ctx context.Context, id int32) {
+		var reqs []*kmsg.OffsetFetchRequest
+		if p.supports(id, kmsg.OffsetFetch, 8) {
+			req := kmsg.NewPtrOffsetFetchRequest()
+			for _, name := range by[id] {
+				rg := kmsg.NewOffsetFetchRequestGroup()
+				rg.Group = name
+				rg.MemberEpoch = -1
+				req.Groups = append(req.Groups, rg)
+			}
+			reqs = append(reqs, req)
+		} else {
+			for _, name := range by[id] {
+				req := kmsg.NewPtrOffsetFetchRequest()
+				req.Group = name
+				req.Topics = nil // every topic
+				reqs = append(reqs, req)
+			}
+		}
+		for _, req := range reqs {
+			kresp, ok := p.request(ctx, id, "OffsetFetch", req)
+			if !ok {
+				return
+			}
+			resp := kresp.(*kmsg.OffsetFetchResponse)
+			if len(resp.Groups) == 0 && req.Group != "" {
+				// Before v8 the answer is the one group's.
+				rg := kmsg.NewOffsetFetchResponseGroup()
+				rg.Group, rg.ErrorCode = req.Group, resp.ErrorCode
+				for _, t := range resp.Topics {
+					rt := kmsg.NewOffsetFetchResponseGroupTopic()
+					rt.Topic = t.Topic
+					for _, rp := range t.Partitions {
+						gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+						gp.Partition, gp.Offset, gp.LeaderEpoch, gp.ErrorCode = rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode
+						rt.Partitions = append(rt.Partitions, gp)
+					}
+					rg.Topics = append(rg.Topics, rt)
+				}
+				resp.Groups = append(resp.Groups, rg)
+			}
+			for _, rg := range resp.Groups {
+				g := listed[rg.Group]
+				if g == nil {
+					continue
+				}
+				if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+					p.fail(id, "OffsetFetch", fmt.Errorf("group %s: %w", rg.Group, err))
+					continue
+				}
+				for _, t := range rg.Topics {
+					name := t.Topic
+					if name == "" {
+						name = p.topicIDs[t.TopicID]
+					}
+					for _, rp := range t.Partitions {
+						if rp.ErrorCode != 0 || rp.Offset < 0 {
+							continue // no commit for this partition
+						}
+						g.Offsets = append(g.Offsets, Offset{Topic: name, Partition: rp.Partition, Committed: rp.Offset, LeaderEpoch: rp.LeaderEpoch})
+					}
+				}
+			}
+		}
+	})
+}

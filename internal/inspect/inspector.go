@@ -1,0 +1,521 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/kafka"
+)
+
+// Inspector polls one cluster. Poll and Run are called from one goroutine
+// at a time; Stats from any.
+type Inspector struct {
+	cfg Config
+	cl  *kgo.Client
+	log *slog.Logger
+
+	// batches, known and silent are owned by Poll: known are the
+	// brokers of the last metadata, silent those that did not answer the
+	// last poll, asked last for Metadata.
+	batches batchCache
+	known   []int32
+	silent  map[int32]bool
+
+	// mu guards stats.
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats are the inspector's own health, for /metrics.
+type Stats struct {
+	Polls uint64
+	// LastPoll is when the last poll started, LastSeconds how long it
+	// took.
+	LastPoll    time.Time
+	LastSeconds float64
+	// Errors counts the requests each broker did not answer as asked
+	// (-1: requests to the cluster as a whole), since start.
+	Errors map[int32]uint64
+	// Deferred counts record batch lookups left for a later poll
+	// (Config.MaxLookups).
+	Deferred uint64
+}
+
+// New makes an inspector of the cluster cfg names; nothing is sent before
+// the first poll.
+func New(cfg Config) (*Inspector, error) {
+	cfg.defaults()
+	opts, err := cfg.opts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Inspector{cfg: cfg, cl: cl, log: log.With("component", "inspector"), stats: Stats{Errors: map[int32]uint64{}}}, nil
+}
+
+// Close ends the inspector's connections.
+func (in *Inspector) Close() { in.cl.Close() }
+
+// Stats returns the inspector's counters.
+func (in *Inspector) Stats() Stats {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.stats
+	s.Errors = make(map[int32]uint64, len(in.stats.Errors))
+	for k, v := range in.stats.Errors {
+		s.Errors[k] = v
+	}
+	return s
+}
+
+// Run polls every interval until ctx ends, handing each snapshot to keep.
+// A poll that runs longer than the interval delays the next one: polls
+// never overlap.
+func (in *Inspector) Run(ctx context.Context, every time.Duration, keep func(Snapshot)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s := in.Poll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		keep(s)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Poll asks the cluster what it is now. It never fails: what it could not
+// learn is left empty (offsets -1) and said in Snapshot.Errors, with the
+// broker that did not answer. Each request has its own deadline
+// (RequestTimeout), so that one broker that hangs costs a poll a few
+// timeouts, not the poll.
+func (in *Inspector) Poll(ctx context.Context) Snapshot {
+	start := time.Now()
+	p := &poll{in: in, s: Snapshot{Time: start, Bootstrap: in.cfg.Brokers, Controller: -1}, versions: map[int32]map[int16]int16{}}
+	if p.metadata(ctx) {
+		// What a broker supports decides how groups are asked; the
+		// rest can start at once.
+		var wg sync.WaitGroup
+		wg.Go(func() { p.ping(ctx); p.groups(ctx) })
+		for _, step := range []func(context.Context){p.logOffsets, p.configs, p.logDirs} {
+			wg.Go(func() { step(ctx) })
+		}
+		wg.Wait()
+		p.lookups(ctx)
+	}
+	p.s.Seconds = time.Since(start).Seconds()
+	in.silent = map[int32]bool{}
+	for _, e := range p.s.Errors {
+		in.silent[e.Broker] = true
+	}
+	in.mu.Lock()
+	in.stats.Polls++
+	in.stats.LastPoll, in.stats.LastSeconds = start, p.s.Seconds
+	for _, e := range p.s.Errors {
+		in.stats.Errors[e.Broker]++
+	}
+	in.stats.Deferred += p.deferred
+	in.mu.Unlock()
+	return p.s
+}
+
+// poll is one poll in progress.
+type poll struct {
+	in *Inspector
+	// mu guards s while the steps run concurrently.
+	mu       sync.Mutex
+	s        Snapshot
+	parts    map[tp]*Partition // into s.Topics
+	topicIDs map[[16]byte]string
+	// versions are each broker's newest version of each API it answers
+	// (its ApiVersions answer).
+	versions map[int32]map[int16]int16
+	deferred uint64
+}
+
+// tp is a topic partition.
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// timeout is ctx with the request deadline.
+func (p *poll) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.in.cfg.RequestTimeout)
+}
+
+// fail records that broker (-1: the cluster) did not answer request.
+func (p *poll) fail(broker int32, request string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msg := errText(err)
+	for _, e := range p.s.Errors {
+		if e.Broker == broker && e.Request == request && e.Error == msg {
+			return
+		}
+	}
+	p.s.Errors = append(p.s.Errors, Error{Broker: broker, Request: request, Error: msg})
+	p.in.log.Debug("poll error", "broker", broker, "request", request, "err", msg)
+}
+
+// errText says err as a person reads it: Kafka's error name, a timeout,
+// the network's complaint.
+func errText(err error) string {
+	var ke *kerr.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &ke):
+		return ke.Message
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no answer within the request timeout"
+	}
+	return err.Error()
+}
+
+// metadata learns the brokers, topics and partitions; false when no
+// broker answered, and nothing else can be asked. Any broker can answer:
+// they are asked in turn, those that answered the last poll first.
+func (p *poll) metadata(ctx context.Context) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = nil // every topic
+	var brokers []*kgo.Broker
+	for _, silent := range []bool{false, true} {
+		for _, id := range p.in.known {
+			if p.in.silent[id] == silent {
+				brokers = append(brokers, p.in.cl.Broker(int(id)))
+			}
+		}
+	}
+	brokers = append(brokers, p.in.cl.SeedBrokers()...)
+	var resp *kmsg.MetadataResponse
+	var last error
+	for _, b := range brokers {
+		tctx, cancel := p.timeout(ctx)
+		kresp, err := b.Request(tctx, req)
+		cancel()
+		if err == nil {
+			resp = kresp.(*kmsg.MetadataResponse)
+			break
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if resp == nil {
+		if last == nil {
+			last = errors.New("no broker known")
+		}
+		p.fail(-1, "Metadata", fmt.Errorf("no broker answered: %w", last))
+		return false
+	}
+	s := &p.s
+	if resp.ClusterID != nil {
+		s.ClusterID = *resp.ClusterID
+	}
+	s.Controller = resp.ControllerID
+	for _, b := range resp.Brokers {
+		br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port}
+		if b.Rack != nil {
+			br.Rack = *b.Rack
+		}
+		s.Brokers = append(s.Brokers, br)
+	}
+	slices.SortFunc(s.Brokers, func(a, b Broker) int { return int(a.ID - b.ID) })
+	p.in.known = p.in.known[:0]
+	for _, b := range s.Brokers {
+		p.in.known = append(p.in.known, b.ID)
+	}
+	p.parts = make(map[tp]*Partition)
+	p.topicIDs = make(map[[16]byte]string)
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			p.fail(-1, "Metadata", fmt.Errorf("topic %s: %w", *t.Topic, err))
+			continue
+		}
+		topic := Topic{Name: *t.Topic, Internal: t.IsInternal}
+		if t.TopicID != ([16]byte{}) {
+			topic.ID = kafka.FormatTopicID(t.TopicID)
+			p.topicIDs[t.TopicID] = topic.Name
+		}
+		for _, pt := range t.Partitions {
+			topic.Partitions = append(topic.Partitions, Partition{
+				Partition: pt.Partition, Leader: pt.Leader, LeaderEpoch: pt.LeaderEpoch,
+				Replicas: pt.Replicas, ISR: pt.ISR, Offline: pt.OfflineReplicas,
+				LogStartOffset: -1, HighWatermark: -1, LastStableOffset: -1, SizeBytes: -1,
+			})
+		}
+		slices.SortFunc(topic.Partitions, func(a, b Partition) int { return int(a.Partition - b.Partition) })
+		s.Topics = append(s.Topics, topic)
+	}
+	slices.SortFunc(s.Topics, func(a, b Topic) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	for i := range s.Topics {
+		t := &s.Topics[i]
+		for j := range t.Partitions {
+			p.parts[tp{t.Name, t.Partitions[j].Partition}] = &t.Partitions[j]
+		}
+	}
+	return true
+}
+
+// ping asks every broker for its API versions: the cheapest request a
+// broker answers, so that one that answers nothing is named as such, and
+// what each supports shapes the requests sent to it.
+func (p *poll) ping(ctx context.Context) {
+	p.eachBroker(ctx, p.brokerIDs(), func(ctx context.Context, id int32) {
+		req := kmsg.NewPtrApiVersionsRequest()
+		// v3+ brokers refuse an empty software name (KIP-511).
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "kscope", "1"
+		kresp, err := p.in.cl.Broker(int(id)).Request(ctx, req)
+		if err == nil {
+			err = kerr.ErrorForCode(kresp.(*kmsg.ApiVersionsResponse).ErrorCode)
+		}
+		if err != nil {
+			p.fail(id, "ApiVersions", err)
+			return
+		}
+		max := map[int16]int16{}
+		for _, k := range kresp.(*kmsg.ApiVersionsResponse).ApiKeys {
+			max[k.ApiKey] = k.MaxVersion
+		}
+		p.mu.Lock()
+		p.versions[id] = max
+		p.mu.Unlock()
+	})
+}
+
+func (p *poll) brokerIDs() []int32 {
+	ids := make([]int32, len(p.s.Brokers))
+	for i, b := range p.s.Brokers {
+		ids[i] = b.ID
+	}
+	return ids
+}
+
+// eachBroker runs fn for each broker at once, each with the request
+// deadline, and returns when all have.
+func (p *poll) eachBroker(ctx context.Context, ids []int32, fn func(context.Context, int32)) {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			ctx, cancel := p.timeout(ctx)
+			defer cancel()
+			fn(ctx, id)
+		})
+	}
+	wg.Wait()
+}
+
+// request sends req to broker id; a failure is recorded under name.
+func (p *poll) request(ctx context.Context, id int32, name string, req kmsg.Request) (kmsg.Response, bool) {
+	resp, err := p.in.cl.Broker(int(id)).Request(ctx, req)
+	if err != nil {
+		p.fail(id, name, err)
+		return nil, false
+	}
+	return resp, true
+}
+
+// logOffsets learns each partition's log start, high watermark and last
+// stable offset (ListOffsets -2, and -1 read uncommitted and committed),
+// from its leader.
+func (p *poll) logOffsets(ctx context.Context) {
+	byLeader := map[int32][]tp{}
+	for _, t := range p.s.Topics {
+		for _, pt := range t.Partitions {
+			if pt.Leader >= 0 {
+				byLeader[pt.Leader] = append(byLeader[pt.Leader], tp{t.Name, pt.Partition})
+			}
+		}
+	}
+	leaders := make([]int32, 0, len(byLeader))
+	for id := range byLeader {
+		leaders = append(leaders, id)
+	}
+	p.eachBroker(ctx, leaders, func(ctx context.Context, id int32) {
+		for _, q := range []struct {
+			ts        int64
+			isolation int8
+			set       func(*Partition, int64)
+		}{
+			{-2, 0, func(pt *Partition, o int64) { pt.LogStartOffset = o }},
+			{-1, 0, func(pt *Partition, o int64) { pt.HighWatermark = o }},
+			{-1, 1, func(pt *Partition, o int64) { pt.LastStableOffset = o }},
+		} {
+			req := kmsg.NewPtrListOffsetsRequest()
+			req.ReplicaID = -1
+			req.IsolationLevel = q.isolation
+			idx := map[string]int{}
+			for _, x := range byLeader[id] {
+				i, ok := idx[x.topic]
+				if !ok {
+					i = len(req.Topics)
+					idx[x.topic] = i
+					rt := kmsg.NewListOffsetsRequestTopic()
+					rt.Topic = x.topic
+					req.Topics = append(req.Topics, rt)
+				}
+				rp := kmsg.NewListOffsetsRequestTopicPartition()
+				rp.Partition = x.partition
+				rp.CurrentLeaderEpoch = -1
+				rp.Timestamp = q.ts
+				req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+			}
+			kresp, ok := p.request(ctx, id, "ListOffsets", req)
+			if !ok {
+				return // the leader does not answer: the other two would wait as long
+			}
+			for _, t := range kresp.(*kmsg.ListOffsetsResponse).Topics {
+				for _, rp := range t.Partitions {
+					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+						p.fail(id, "ListOffsets", fmt.Errorf("%s/%d: %w", t.Topic, rp.Partition, err))
+						continue
+					}
+					p.mu.Lock()
+					if pt := p.parts[tp{t.Topic, rp.Partition}]; pt != nil {
+						q.set(pt, rp.Offset)
+					}
+					p.mu.Unlock()
+				}
+			}
+		}
+	})
+}
+
+// Config names read for each topic.
+const (
+	cfgRetentionMs    = "retention.ms"
+	cfgRetentionBytes = "retention.bytes"
+	cfgCleanupPolicy  = "cleanup.policy"
+)
+
+// configs learns each topic's retention (the effective values: topic
+// overrides, else broker settings, else Kafka's defaults).
+func (p *poll) configs(ctx context.Context) {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, t := range p.s.Topics {
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeTopic
+		r.ResourceName = t.Name
+		r.ConfigNames = []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy}
+		req.Resources = append(req.Resources, r)
+	}
+	if len(req.Resources) == 0 {
+		return
+	}
+	byName := map[string]*Topic{}
+	for i := range p.s.Topics {
+		byName[p.s.Topics[i].Name] = &p.s.Topics[i]
+	}
+	// Any broker answers for topics: the first that does.
+	var resp *kmsg.DescribeConfigsResponse
+	for _, id := range p.brokerIDs() {
+		tctx, cancel := p.timeout(ctx)
+		kresp, ok := p.request(tctx, id, "DescribeConfigs", req)
+		cancel()
+		if ok {
+			resp = kresp.(*kmsg.DescribeConfigsResponse)
+			break
+		}
+	}
+	if resp == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range resp.Resources {
+		t := byName[r.ResourceName]
+		if t == nil || r.ErrorCode != 0 {
+			continue
+		}
+		ret := Retention{Known: true, Ms: -1, Bytes: -1}
+		for _, c := range r.Configs {
+			if c.Value == nil {
+				continue
+			}
+			switch c.Name {
+			case cfgRetentionMs:
+				ret.Ms, _ = strconv.ParseInt(*c.Value, 10, 64)
+				ret.MsSource = configSource(c.Source)
+			case cfgRetentionBytes:
+				ret.Bytes, _ = strconv.ParseInt(*c.Value, 10, 64)
+				ret.BytesSource = configSource(c.Source)
+			case cfgCleanupPolicy:
+				ret.CleanupPolicy = *c.Value
+			}
+		}
+		t.Retention = ret
+	}
+}
+
+// configSource is where a config value comes from, as a person says it.
+func configSource(s kmsg.ConfigSource) string {
+	switch s {
+	case kmsg.ConfigSourceDynamicTopicConfig:
+		return "topic"
+	case kmsg.ConfigSourceDynamicBrokerConfig, kmsg.ConfigSourceDynamicDefaultBrokerConfig, kmsg.ConfigSourceStaticBrokerConfig:
+		return "broker"
+	}
+	return "default"
+}
+
+// logDirs learns each partition's size on its leader.
+func (p *poll) logDirs(ctx context.Context) {
+	p.eachBroker(ctx, p.brokerIDs(), func(ctx context.Context, id int32) {
+		req := kmsg.NewPtrDescribeLogDirsRequest()
+		req.Topics = nil // every partition
+		kresp, ok := p.request(ctx, id, "DescribeLogDirs", req)
+		if !ok {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, d := range kresp.(*kmsg.DescribeLogDirsResponse).Dirs {
+			if d.ErrorCode != 0 {
+				continue
+			}
+			for _, t := range d.Topics {
+				for _, rp := range t.Partitions {
+					pt := p.parts[tp{t.Topic, rp.Partition}]
+					// The leader's copy: followers may lag it.
+					if pt != nil && pt.Leader == id && !rp.IsFuture {
+						pt.SizeBytes = rp.Size
+					}
+				}
+			}
+		}
+	})
+}
