@@ -18,6 +18,7 @@ import (
 	"kscope/internal/agent"
 	"kscope/internal/api"
 	"kscope/internal/capture/ebpf"
+	"kscope/internal/inspect"
 	"kscope/internal/kafka"
 	"kscope/internal/metrics"
 	"kscope/internal/server"
@@ -36,6 +37,8 @@ func agentCmd() *cobra.Command {
 		nice                          int
 		cpuProfile                    string
 		metricsClientIDs              bool
+		cluster                       clusterFlags
+		poll                          time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -72,9 +75,24 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			for _, p := range pids {
 				opts.PIDs = append(opts.PIDs, uint32(p))
 			}
+			var in *inspect.Inspector
+			if cluster.set() {
+				if poll <= 0 {
+					return errors.New("--poll must be above 0")
+				}
+				cfg, err := cluster.config()
+				if err != nil {
+					return err
+				}
+				if in, err = inspect.New(cfg); err != nil {
+					return err
+				}
+				defer in.Close()
+			}
 			st := store.New(store.Config{MemoryBytes: budget})
 			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs}, st, func() any { return ag.Stats() })
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs, Inspecting: in != nil},
+				st, func() any { return ag.Stats() })
 			if err != nil {
 				return err
 			}
@@ -89,9 +107,10 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				defer stop()
 			}
 			ag, err = agent.Live(opts, agent.Config{
-				Decoder:  kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
-				Store:    st,
-				NoBodies: noBodies,
+				Decoder:      kafka.Options{MaxFrame: maxFrame, ResponseTimeout: timeout},
+				Store:        st,
+				NoBodies:     noBodies,
+				OwnClientIDs: []string{inspect.ClientID},
 			})
 			if err != nil {
 				return err
@@ -110,7 +129,18 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				}
 			}
 			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice)
-			return runAll(ctx, ag.Run, srv.Run)
+			run := []func(context.Context) error{ag.Run, srv.Run}
+			if in != nil {
+				if err := srv.Register(in.Collector()); err != nil {
+					return err
+				}
+				log.Info("inspecting a cluster", "brokers", cluster.brokersList(), "poll", poll)
+				run = append(run, func(ctx context.Context) error {
+					in.Run(ctx, poll, st.AddSnapshot)
+					return nil
+				})
+			}
+			return runAll(ctx, run...)
 		},
 	}
 	f := cmd.Flags()
@@ -126,6 +156,8 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
+	cluster.register(cmd, "cluster", "also poll this cluster for consumer lag (kscope lag), from the cluster itself")
+	f.DurationVar(&poll, "poll", 10*time.Second, "time between polls of --cluster")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")

@@ -12,10 +12,6 @@ import (
 	"kscope/internal/broker"
 )
 
-// passwordEnv lets scripts pass the SASL password without putting it on a
-// command line that every process can read.
-const passwordEnv = "KSCOPE_SASL_PASSWORD"
-
 func brokerCmd() *cobra.Command {
 	var (
 		cfg     broker.Config
@@ -31,20 +27,20 @@ kafka-python) are answered like a Kafka 3.x broker.
 
 With --sasl-user every client must log in with SASL/PLAIN or SCRAM-SHA-256/512
 as that user. The password comes from --sasl-password or, better, from the
-` + passwordEnv + ` environment variable.`,
+` + saslPasswordEnv + ` environment variable.`,
 		Example: `  kscope broker
   kscope broker --brokers 1 --port 19092 --topic orders --topic payments
   KSCOPE_SASL_PASSWORD=secret kscope broker --sasl-user alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.SASLPassword == "" {
-				cfg.SASLPassword = os.Getenv(passwordEnv)
+				cfg.SASLPassword = os.Getenv(saslPasswordEnv)
 			}
 			if cfg.SASLUser == "" && cfg.SASLPassword != "" {
 				return fmt.Errorf("a SASL password needs --sasl-user")
 			}
 			if cfg.SASLUser != "" && cfg.SASLPassword == "" {
-				return fmt.Errorf("--sasl-user needs a password: set --sasl-password or %s", passwordEnv)
+				return fmt.Errorf("--sasl-user needs a password: set --sasl-password or %s", saslPasswordEnv)
 			}
 			level := slog.LevelWarn
 			if verbose {
@@ -71,7 +67,7 @@ as that user. The password comes from --sasl-password or, better, from the
 	f.StringArrayVar(&cfg.Topics, "topic", nil, "topic to create at start (repeatable)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "keep the cluster's state in this directory across restarts (default: in memory)")
 	f.StringVar(&cfg.SASLUser, "sasl-user", "", "require SASL (PLAIN, SCRAM-SHA-256/512) and log this user in")
-	f.StringVar(&cfg.SASLPassword, "sasl-password", "", "the SASL user's password (default $"+passwordEnv+")")
+	f.StringVar(&cfg.SASLPassword, "sasl-password", "", "the SASL user's password (default $"+saslPasswordEnv+")")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the cluster's requests and group changes to stderr")
 	return cmd
 }

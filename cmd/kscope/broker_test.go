@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestBrokerCmd(t *testing.T) {
-	t.Setenv(passwordEnv, brokerTestPassword)
+	t.Setenv(saslPasswordEnv, brokerTestPassword)
 	cmd := brokerCmd()
 	out, outw := io.Pipe()
 	var errOut syncBuffer
@@ -94,13 +94,13 @@ func TestBrokerCmdSASLFlags(t *testing.T) {
 		args      []string
 		wantErr   string
 	}{
-		{name: "user without password", args: []string{"--sasl-user", "alice"}, wantErr: passwordEnv},
+		{name: "user without password", args: []string{"--sasl-user", "alice"}, wantErr: saslPasswordEnv},
 		{name: "password without user", args: []string{"--sasl-password", "pw"}, wantErr: "--sasl-user"},
 		{name: "env password without user", env: "pw", wantErr: "--sasl-user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(passwordEnv, tt.env)
+			t.Setenv(saslPasswordEnv, tt.env)
 			cmd := brokerCmd()
 			cmd.SetOut(io.Discard)
 			cmd.SetErr(io.Discard)

@@ -114,6 +114,19 @@ func (d *demoRun) status(t *testing.T) demo.Status {
 	return st
 }
 
+// groupLag is a group's row of the demo's lag view.
+func (d *demoRun) groupLag(t *testing.T, group string) view.GroupLag {
+	t.Helper()
+	var v view.LagView
+	if err := d.get("/api/v1/lag", url.Values{"group": {group}}, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Groups) != 1 {
+		return view.GroupLag{}
+	}
+	return v.Groups[0]
+}
+
 // kscope runs a kscope command against the demo and returns its output.
 func (d *demoRun) kscope(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -379,6 +392,29 @@ func TestDemoScenario(t *testing.T) {
 	t.Logf("invoicing lag with the delay off: %+v, then %+v", before, after)
 	if after.offset*2 > before.offset {
 		t.Errorf("invoicing's lag did not fall with its delay off: %+v, then %+v", before, after)
+	}
+
+	// The cluster's own lag: invoicing stopped, its group is Empty, and
+	// its Append Lag keeps rising while order produces.
+	if out, err := d.kscope(t, "demo", "scale", "invoicing", "0"); err != nil {
+		t.Fatalf("kscope demo scale invoicing 0: %v\n%s", err, out)
+	}
+	var empty view.GroupLag
+	for deadline := time.Now().Add(40 * time.Second); empty.State != "Empty" && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		empty = d.groupLag(t, demo.Invoicing)
+	}
+	if empty.State != "Empty" || empty.MaxAppendLagSeconds == nil {
+		t.Fatalf("invoicing after scaling to 0: %+v", empty)
+	}
+	time.Sleep(2*demo.LagPoll + time.Second)
+	later := d.groupLag(t, demo.Invoicing)
+	t.Logf("invoicing, Empty: Append Lag %.1fs, then %.1fs (status %s: %s)", *empty.MaxAppendLagSeconds, *later.MaxAppendLagSeconds, later.Status, later.Reason)
+	if later.State != "Empty" || *later.MaxAppendLagSeconds < *empty.MaxAppendLagSeconds+5 {
+		t.Errorf("invoicing's Append Lag did not keep rising while Empty: %+v then %+v", empty, later)
+	}
+	if out, err := d.kscope(t, "lag", "--group", demo.Invoicing); err != nil || !strings.Contains(out, "Empty") || !strings.Contains(out, "APPEND-LAG") {
+		t.Errorf("kscope lag --group invoicing: %v\n%s", err, out)
 	}
 
 	// One demo at a time.

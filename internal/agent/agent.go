@@ -7,6 +7,7 @@ package agent
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type Config struct {
 	// NoBodies leaves the whole request and response out of exchanges:
 	// rendering them is most of the agent's CPU per exchange.
 	NoBodies bool
+	// OwnClientIDs are the client ids of kscope's own Kafka clients (the
+	// cluster inspector): their exchanges are kscope polling, not the
+	// traffic it watches, and are left out (counted in Stats.Own).
+	OwnClientIDs []string
 }
 
 // Agent is a running pipeline.
@@ -44,8 +49,9 @@ type Agent struct {
 	cfg Config
 	ids kafka.TopicIDs
 
-	mu  sync.Mutex // guards dec: fed by Run, read by Stats
+	mu  sync.Mutex // guards dec and own: fed by Run, read by Stats
 	dec *kafka.Decoder
+	own uint64
 }
 
 // New builds an agent; Run starts it.
@@ -62,7 +68,12 @@ func New(cfg Config) *Agent {
 		bopt.Process = cfg.Processes.Lookup
 	}
 	a.dec = kafka.NewDecoder(opts, &a.ids, func(p kafka.Pair) {
-		cfg.Store.Add(exchange.Build(p, &a.ids, bopt))
+		e := exchange.Build(p, &a.ids, bopt)
+		if slices.Contains(cfg.OwnClientIDs, e.ClientID) {
+			a.own++
+			return
+		}
+		cfg.Store.Add(e)
 	})
 	return a
 }
@@ -150,16 +161,18 @@ type Stats struct {
 	Decoder kafka.Stats  `json:"decoder"`
 	// MemoryBytes is the heap in use by the whole agent process.
 	MemoryBytes uint64 `json:"memory_bytes"`
+	// Own counts the exchanges of kscope's own clients left out.
+	Own uint64 `json:"own_exchanges"`
 }
 
 // Stats returns the counters of every stage.
 func (a *Agent) Stats() Stats {
 	a.mu.Lock()
-	d := a.dec.Stats()
+	d, own := a.dec.Stats(), a.own
 	a.mu.Unlock()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	s := Stats{Decoder: d, MemoryBytes: ms.HeapInuse}
+	s := Stats{Decoder: d, MemoryBytes: ms.HeapInuse, Own: own}
 	if a.cfg.SourceStats != nil {
 		s.Capture = a.cfg.SourceStats()
 	}

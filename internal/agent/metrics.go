@@ -16,7 +16,8 @@ type collector struct{ a *Agent }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents,
 		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
-		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderNoResponse, metrics.AgentHeap)
+		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderNoResponse, metrics.AgentHeap,
+		metrics.AgentOwn)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -44,4 +45,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.DecoderKafkaConns.Value(float64(d.KafkaConnections))
 	ch <- metrics.DecoderNoResponse.Value(float64(d.NoResponse))
 	ch <- metrics.AgentHeap.Value(float64(s.MemoryBytes))
+	ch <- metrics.AgentOwn.Value(float64(s.Own))
 }

@@ -17,6 +17,7 @@ import (
 	"kscope/internal/api"
 	"kscope/internal/broker"
 	"kscope/internal/capture/ebpf"
+	"kscope/internal/inspect"
 	"kscope/internal/server"
 	"kscope/internal/store"
 )
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 
 	st := store.New(store.Config{MemoryBytes: cfg.MemoryBytes})
-	scfg := server.Config{Listen: cfg.Listen, Token: cfg.Token}
+	scfg := server.Config{Listen: cfg.Listen, Token: cfg.Token, Inspecting: true}
 	if cfg.NoTrace {
 		scfg.NoTraffic = "this kscope demo runs with --no-trace: nothing is traced, so there is no traffic to show; restart it as root (sudo " + cfg.Self + " demo) to see it"
 	}
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	// every connection from its first byte.
 	ports := cluster.Ports()
 	if !cfg.NoTrace {
-		ag, err = agent.Live(ebpf.Options{Ports: ports}, agent.Config{Store: st})
+		ag, err = agent.Live(ebpf.Options{Ports: ports}, agent.Config{Store: st, OwnClientIDs: []string{inspect.ClientID}})
 		if err != nil {
 			return err
 		}
@@ -135,6 +136,17 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		if err := srv.Register(ag.Collector()); err != nil {
 			return err
 		}
+	}
+
+	// The inspector polls the cluster for what traffic cannot show: lag
+	// from the committed offsets, also when consumers are gone.
+	in, err := inspect.New(inspect.Config{Brokers: cluster.Addrs(), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := srv.Register(in.Collector()); err != nil {
+		return err
 	}
 
 	exe, err := Executable()
@@ -153,9 +165,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errs := make(chan error, 2)
-	running := 1
+	errs := make(chan error, 3)
+	running := 2
 	go func() { errs <- srv.Serve(runCtx, ln) }()
+	go func() { in.Run(runCtx, LagPoll, st.AddSnapshot); errs <- nil }()
 	if ag != nil {
 		running++
 		go func() { errs <- ag.Run(runCtx) }()
@@ -200,6 +213,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	return failed
 }
+
+// LagPoll is how often the demo's inspector polls its cluster.
+const LagPoll = 5 * time.Second
 
 // AskStatus returns the status of the demo whose API is at server, if one
 // runs there; a kscope agent there is not a demo.
@@ -281,6 +297,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 			[2]string{k + " latency --consumer invoicing" + at, "how late each batch of orders reaches invoicing"},
 		)
 	}
+	hints = append(hints, [2]string{k + " lag" + at, "each group's lag from the cluster itself: Append Lag, time to loss, status"})
 	hints = append(hints, [2]string{k + " demo scale shipping 3" + at, "two more shipping processes join the group"})
 	if st.Traced {
 		hints = append(hints,
@@ -292,6 +309,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	} else {
 		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
 	}
+	hints = append(hints, [2]string{k + " demo scale invoicing 0" + at, "invoicing stops: its group is Empty, its Append Lag keeps rising in lag"})
 	for _, h := range hints {
 		fmt.Fprintf(tw, "  %s\t# %s\n", h[0], h[1])
 	}

@@ -29,7 +29,7 @@ type Config struct {
 	// times (default DefaultMaxLookups); the rest wait for the next
 	// poll, and are counted.
 	MaxLookups int
-	// ClientID names kscope to the brokers (default "kscope-inspector").
+	// ClientID names kscope to the brokers (default ClientID).
 	ClientID string
 	Logger   *slog.Logger
 }
@@ -52,6 +52,10 @@ type TLS struct {
 	Insecure                  bool
 }
 
+// ClientID is the client id the inspector sends by default: the agent
+// leaves the exchanges of its own inspector out of the traffic it shows.
+const ClientID = "kscope-inspector"
+
 // Defaults of Config.
 const (
 	DefaultRequestTimeout = 5 * time.Second
@@ -66,7 +70,7 @@ func (c *Config) defaults() {
 		c.MaxLookups = DefaultMaxLookups
 	}
 	if c.ClientID == "" {
-		c.ClientID = "kscope-inspector"
+		c.ClientID = ClientID
 	}
 }
 

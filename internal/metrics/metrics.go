@@ -128,6 +128,21 @@ var (
 	GroupMembers        = def(Gauge, "kscope_group_members", "Members of the group's last generation that have not left.", "group")
 	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
 
+	// Consumer groups and partitions, from the cluster inspector's polls.
+	GroupOffsetLag   = def(Gauge, "kscope_group_offset_lag", "Records of the partition the group has not committed: high watermark - committed offset, at the latest poll; 0 when only transaction markers are left.", "group", "topic", "partition")
+	GroupAppendLag   = def(Gauge, "kscope_group_append_lag_seconds", "Append time of the partition's last record - append time of the group's last committed record (seed 004's Append Lag): it keeps growing when nobody commits.", "group", "topic", "partition")
+	GroupCommitLag   = def(Gauge, "kscope_group_commit_lag_seconds", "When the group's last commit was made - append time of the last committed record.", "group", "topic", "partition")
+	GroupTimeLag     = def(Gauge, "kscope_group_time_lag_seconds", "Age of the first record the group has not consumed; 0 when caught up.", "group", "topic", "partition")
+	GroupTimeToLoss  = def(Gauge, "kscope_group_time_to_loss_seconds", "Time until retention (by time or by size) deletes the first record the group has not consumed; 0 when records were lost already.", "group", "topic", "partition")
+	GroupStatus      = def(Gauge, "kscope_group_status", "1 for the group's current lag status (OK, WARN, REWIND, STALL, STOP, ERR, LOST), 0 for the others.", "group", "status")
+	PartitionHWM     = def(Gauge, "kscope_partition_high_watermark", "The partition's high watermark at the latest poll.", "topic", "partition")
+	PartitionStart   = def(Gauge, "kscope_partition_log_start_offset", "The partition's log start offset at the latest poll.", "topic", "partition")
+	InspectorPolls   = def(Counter, "kscope_inspector_polls_total", "Polls of the cluster.")
+	InspectorErrors  = def(Counter, "kscope_inspector_poll_errors_total", "Requests of a poll a broker did not answer as asked, by broker (-1: the cluster as a whole).", "broker")
+	InspectorLast    = def(Gauge, "kscope_inspector_last_poll_timestamp_seconds", "When the last poll started (Unix time): alert when it falls behind.")
+	InspectorSeconds = def(Gauge, "kscope_inspector_poll_duration_seconds", "How long the last poll took.")
+	InspectorDefer   = def(Counter, "kscope_inspector_lookups_deferred_total", "Record batch lookups (for append times) left for a later poll, past the per-poll limit.")
+
 	// The agent: capture and decoder.
 	CaptureEvents        = def(Counter, "kscope_capture_events_total", "Events read from the kernel ring buffer.")
 	CaptureBytes         = def(Counter, "kscope_capture_bytes_total", "Payload bytes captured from traced sockets.")
@@ -142,6 +157,7 @@ var (
 	DecoderKafkaConns    = def(Counter, "kscope_decoder_kafka_connections_total", "Connections recognised as Kafka.")
 	DecoderNoResponse    = def(Counter, "kscope_decoder_requests_without_response_total", "Requests reported without a response (acks=0, lost, timeout, closed).")
 	AgentHeap            = def(Gauge, "kscope_agent_heap_bytes", "Heap in use by the agent.")
+	AgentOwn             = def(Counter, "kscope_agent_own_exchanges_total", "Exchanges of kscope's own cluster inspector, traced but left out of the views: kscope polling is not the traffic it watches.")
 	StoreAdded           = def(Counter, "kscope_store_exchanges_added_total", "Exchanges added to the store, by API: both copies of an exchange traced from the client's and the broker's side.", "api")
 	StoreExchanges       = def(Gauge, "kscope_store_exchanges", "Exchanges held in the store.")
 	StoreBytes           = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables.")
@@ -168,10 +184,14 @@ var Sections = []Section{
 	{"Consumer lag and delay, from the traffic of the last 5 minutes", []*Metric{
 		ConsumerOffsetLag, ConsumerTimeLag, ConsumerCommitLag, ProducerConsumerDelay, LagDroppedSeries,
 	}},
-	{"Consumer groups", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
+	{"Consumer groups, from their rebalancing requests", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
+	{"Consumer lag from the cluster (kscope agent --cluster), at the latest poll", []*Metric{
+		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart,
+	}},
+	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{
 		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
-		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap,
+		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
 		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped,
 	}},

@@ -41,6 +41,10 @@ type Config struct {
 	// --no-trace): the endpoints that show traffic answer it with 503
 	// instead of empty views that would read as "no Kafka traffic".
 	NoTraffic string
+	// Inspecting says that a cluster inspector feeds the store with
+	// snapshots (kscope agent --cluster): without one, the lag endpoint
+	// says how to start one.
+	Inspecting bool
 	// MetricsClientIDs exports the traffic counters per client id too
 	// (metrics.ClientIDsFlag): opt-in, since clients may make up a new
 	// client id at each start.
@@ -75,6 +79,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		storeCollector{st},
 		newTrafficCollector(st, cfg.MetricsClientIDs),
 		newLagCollector(st),
+		newClusterCollector(st),
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -84,11 +84,52 @@ func (s *Server) viewRoutes(mux *http.ServeMux) {
 		func(in view.Input, q url.Values) view.LatencyView {
 			return view.Latency(in, view.LatencyFilter{Topic: q.Get("topic"), Consumer: q.Get("consumer"), Producer: q.Get("producer")})
 		}))))
+	// GET /api/v1/lag?group=&topic=&warn=&error=&since=&until=: consumer
+	// lag from the cluster inspector's polls.
+	lag := viewHandler(s, DefaultLagSince, fixed(view.LagNeeds),
+		func(in view.Input, q url.Values) view.LagView {
+			f, _ := lagFilter(q) // checked below
+			return view.Lag(in, f)
+		})
+	mux.Handle("GET /api/v1/lag", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.Inspecting {
+			httpError(w, http.StatusServiceUnavailable, "this kscope agent inspects no cluster: start it with --cluster host:port, or run kscope lag --brokers host:port")
+			return
+		}
+		if _, err := lagFilter(r.URL.Query()); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		lag(w, r)
+	})))
 	// GET /api/v1/clients?topic=&client=&group=&since=&until=.
 	mux.Handle("GET /api/v1/clients", s.auth(s.traffic(viewHandler(s, 0, fixed(view.ClientsNeeds),
 		func(in view.Input, q url.Values) view.ClientsView {
 			return view.Clients(in, view.ClientsFilter{Topic: q.Get("topic"), Client: q.Get("client"), Group: q.Get("group")})
 		}))))
+}
+
+// DefaultLagSince is the window of GET /api/v1/lag without since: the
+// polls of the last five minutes, of which the last ten judge statuses.
+const DefaultLagSince = 5 * time.Minute
+
+// lagFilter reads group, topic and the Append Lag thresholds warn and
+// error (durations).
+func lagFilter(q url.Values) (view.LagFilter, error) {
+	f := view.LagFilter{Group: q.Get("group"), Topic: q.Get("topic")}
+	for _, x := range []struct {
+		key string
+		dst *time.Duration
+	}{{"warn", &f.WarnAfter}, {"error", &f.ErrorAfter}} {
+		if s := q.Get(x.key); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				return f, &queryError{x.key + ": use a duration such as 1m"}
+			}
+			*x.dst = d
+		}
+	}
+	return f, nil
 }
 
 func overviewFilter(q url.Values) view.OverviewFilter {

@@ -16,11 +16,11 @@ import (
 // producers.
 func Clients(w io.Writer, v *view.ClientsView) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONSUMER\tCLIENT ID\tGROUP\tTOPIC\tPARTITION\tNEXT OFFSET\tHIGH WATERMARK\tOFFSET LAG\tTIME LAG\tCOMMITTED\tCOMMIT LAG\tRECORDS/S")
+	fmt.Fprintln(tw, "CONSUMER\tCLIENT ID\tGROUP\tTOPIC\tPARTITION\tNEXT OFFSET\tHIGH WATERMARK\tOFFSET LAG\tTIME LAG\tCOMMITTED\tCOMMIT LAG\tRECORDS/S\tLAST FETCH")
 	for _, c := range v.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\n", clip(c.Process, 40), clip(c.ClientID, 24), dash(c.Group), c.Topic, c.Partition,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", clip(c.Process, 40), clip(c.ClientID, 24), dash(c.Group), c.Topic, c.Partition,
 			lagIntCell(c.NextOffset), lagIntCell(c.HighWatermark), lagIntCell(c.OffsetLag), lagSecondsPtr(c.TimeLagSeconds),
-			lagIntCell(c.CommittedOffset), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec)
+			lagIntCell(c.CommittedOffset), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec, agoCell(c.LastFetch, v.To))
 	}
 	if len(v.Producers) == 0 { // --group shows none
 		return tw.Flush()
@@ -37,6 +37,14 @@ func Clients(w io.Writer, v *view.ClientsView) error {
 			p.RecordsPerSec, p.BytesPerSec, dash(p.Acks), p.NoResponse, dash(strings.Join(errs, ",")))
 	}
 	return tw.Flush()
+}
+
+// agoCell is how long before end t was: "12.3s ago".
+func agoCell(t *time.Time, end time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return lagSecondsCell(max(end.Sub(*t).Seconds(), 0)) + " ago"
 }
 
 func lagSecondsPtr(s *float64) string {

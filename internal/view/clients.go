@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kscope/internal/exchange"
+	"kscope/internal/inspect"
 )
 
 // ClientsFilter selects clients. Empty fields match everything.
@@ -18,10 +19,11 @@ type ClientsFilter struct {
 	Group  string
 }
 
-// ClientsView is lag and throughput per client process, from traffic alone:
-// what each consumer process was told by the broker in its own fetches,
-// and what each producer process sent. A group's partition has one row:
-// its latest fetcher's (a rebalance moves it to the new owner).
+// ClientsView is lag and throughput per client process: where each
+// consumer process is in each partition (its own fetches and commits),
+// measured at the window's end against the freshest log end known, and
+// what each producer process sent. A group's partition has one row: its
+// latest fetcher's (a rebalance moves it to the new owner).
 type ClientsView struct {
 	From      time.Time      `json:"from"`
 	To        time.Time      `json:"to"`
@@ -29,9 +31,10 @@ type ClientsView struct {
 	Producers []ProducerRate `json:"producers"`
 }
 
-// ConsumerLag is one consumer process on one partition, as of its last
-// fetch (and last commit) in the window. Values this agent cannot know
-// are null, never estimated.
+// ConsumerLag is one consumer process on one partition: where its last
+// fetch (and last commit) in the window left it, against the partition's
+// log end at the window's end. Values this agent cannot know are null,
+// never estimated.
 type ConsumerLag struct {
 	// Process is "comm[pid]" for a traced process, else
 	// "client-id@host" (a capture file names no process).
@@ -46,16 +49,24 @@ type ConsumerLag struct {
 	// FetchOffset is the offset the last fetch asked from;
 	// NextOffset is the offset the consumer asks for next: one past the
 	// last complete batch that fetch returned, else FetchOffset.
-	FetchOffset   *int64 `json:"fetch_offset"`
-	NextOffset    *int64 `json:"next_offset"`
-	HighWatermark *int64 `json:"high_watermark"`
-	// OffsetLag is HighWatermark - NextOffset (at least 0) at the last
-	// fetch: records in the log this consumer had not yet received.
+	FetchOffset *int64 `json:"fetch_offset"`
+	NextOffset  *int64 `json:"next_offset"`
+	// HighWatermark is the freshest log end known for the partition:
+	// from this consumer's own fetch, another process's fetch (a follower
+	// broker's too), a Produce response, a ListOffsets answer or the
+	// cluster inspector (HighWatermarkSource), at HighWatermarkAt. A
+	// consumer that stops fetching (it has records buffered, or it hangs)
+	// sees its lag grow with the others' traffic.
+	HighWatermark       *int64     `json:"high_watermark"`
+	HighWatermarkSource string     `json:"high_watermark_source,omitempty"`
+	HighWatermarkAt     *time.Time `json:"high_watermark_at"`
+	// OffsetLag is HighWatermark - NextOffset (at least 0): records in
+	// the log this consumer had not yet received.
 	OffsetLag *int64 `json:"offset_lag"`
-	// TimeLagSeconds is the age of the record at NextOffset when the
-	// last fetch response arrived (now - its append time), 0 when the
-	// consumer had caught up; null when the offset index did not see
-	// that record produced.
+	// TimeLagSeconds is the age, at the window's end, of the record at
+	// NextOffset (0 when the consumer has caught up); null when its
+	// append time is not known (neither its Produce seen nor its batch
+	// read by the inspector).
 	TimeLagSeconds *float64 `json:"time_lag_seconds"`
 	// CommittedOffset is the last offset committed (OffsetCommit) by
 	// this process; CommitLagSeconds is the commit's time minus the
@@ -184,16 +195,8 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 					for _, b := range p.Batches {
 						next = max(next, b.BaseOffset+int64(b.LastOffsetDelta)+1)
 					}
-					hw := *p.HighWatermark
-					lag := max(hw-next, 0)
-					c.FetchOffset, c.NextOffset, c.HighWatermark, c.OffsetLag = lagPtr(fetchOffset), lagPtr(next), lagPtr(hw), lagPtr(lag)
+					c.FetchOffset, c.NextOffset = lagPtr(fetchOffset), lagPtr(next)
 					c.LastFetch = lagPtr(arrived)
-					c.TimeLagSeconds = nil
-					if lag == 0 {
-						c.TimeLagSeconds = lagPtr(0.0)
-					} else if at, ok := ix.Lookup(t.Name, p.Partition, next); ok {
-						c.TimeLagSeconds = lagPtr(max(arrived.Sub(at.Appended).Seconds(), 0))
-					}
 				}
 			}
 		case e.Is(kmsg.OffsetCommit):
@@ -264,6 +267,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 			owner[k] = c
 		}
 	}
+	ends := logEndsOf(xs, in.Cluster, w.To)
 	for _, c := range cons {
 		if f.Group != "" && c.Group != f.Group {
 			continue
@@ -272,6 +276,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 			continue
 		}
 		c.RecordsPerSec = float64(c.Records) / secs
+		measureLag(c, ends, ix, in.Cluster, w.To)
 		out.Consumers = append(out.Consumers, *c)
 	}
 	sort.Slice(out.Consumers, func(i, j int) bool {
@@ -313,6 +318,29 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 		return a.Process < b.Process
 	})
 	return out
+}
+
+// measureLag sets c's lag at the window's end (now) against the freshest
+// log end known.
+func measureLag(c *ConsumerLag, ends logEnds, ix *OffsetIndex, snaps []inspect.Snapshot, now time.Time) {
+	k := topicPartition{c.Topic, c.Partition}
+	end, ok := ends[k]
+	if c.NextOffset == nil || !ok {
+		return
+	}
+	next := *c.NextOffset
+	c.HighWatermark, c.HighWatermarkAt = lagPtr(end.offset), lagPtr(end.at)
+	c.HighWatermarkSource = end.source
+	if end.source == EndOwnFetch && end.by != c.Process {
+		c.HighWatermarkSource = EndOtherFetch
+	}
+	lag := max(end.offset-next, 0)
+	c.OffsetLag = lagPtr(lag)
+	if lag == 0 {
+		c.TimeLagSeconds = lagPtr(0.0)
+	} else if at, ok := appendedAt(ix, snaps, k, next); ok {
+		c.TimeLagSeconds = lagPtr(max(now.Sub(at).Seconds(), 0))
+	}
 }
 
 // lastSeen is when c last fetched, or committed if it never fetched.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"kscope/internal/exchange"
+	"kscope/internal/inspect"
 )
 
 func consumerOf(t *testing.T, v ClientsView, client string) ConsumerLag {
@@ -39,9 +40,15 @@ func TestClientsOffsetAndTimeLag(t *testing.T) {
 		t.Errorf("slow next %v lag %v, want 150 / 150", slow.NextOffset, slow.OffsetLag)
 	}
 	// Offset 150 was appended when the Produce at 15s was answered
-	// (15.002s); the fetch response arrived at 29.101s.
-	if slow.TimeLagSeconds == nil || math.Abs(*slow.TimeLagSeconds-14.099) > 1e-6 {
-		t.Errorf("slow time lag %v, want 14.099", slow.TimeLagSeconds)
+	// (15.002s); the window ends with the commit at 29.2s.
+	if slow.TimeLagSeconds == nil || math.Abs(*slow.TimeLagSeconds-14.198) > 1e-6 {
+		t.Errorf("slow time lag %v, want 14.198", slow.TimeLagSeconds)
+	}
+	// The freshest log end is the last Produce's (at 29.002s), newer
+	// than the slow consumer's own fetch (29.101s is later, but says
+	// 300 too: the later wins).
+	if slow.HighWatermark == nil || *slow.HighWatermark != 300 || slow.HighWatermarkAt == nil {
+		t.Errorf("slow high watermark %v at %v", slow.HighWatermark, slow.HighWatermarkAt)
 	}
 	if slow.Group != "billing" {
 		t.Errorf("group %q, want billing (from its OffsetCommit)", slow.Group)
@@ -195,5 +202,62 @@ func TestOnceNamesBrokerSideByConnection(t *testing.T) {
 	other.Client.Addr = "10.0.0.7:5000"
 	if out := Once(append(xs, other)); out[len(out)-1].Client.PID != 0 {
 		t.Errorf("a connection never seen from its client got a process: %+v", out[len(out)-1].Client)
+	}
+}
+
+// TestClientsLagWhenFetchesStop: a consumer with records buffered stops
+// fetching; its lag is measured at the window's end against the log end
+// others' traffic tells (the producer's responses, another consumer's
+// fetches), so it grows, not stays at what its last fetch said. Its row
+// says where the log end came from and since when it has not fetched.
+func TestClientsLagWhenFetchesStop(t *testing.T) {
+	var xs []exchange.Exchange
+	for s := range 40 {
+		xs = append(xs, produce("order", t0.Add(time.Duration(s)*time.Second), "orders", 0, int64(s*10), 10))
+	}
+	// The slow consumer fetched twice, early on; the fast one keeps up
+	// until 20 s.
+	for s := range 2 {
+		slow := fetch("invoicing", t0.Add(time.Duration(s)*time.Second+100*time.Millisecond), fetchPart{"orders", 0, int64(s * 5), 5, t0, int64(s*10 + 10)})
+		slow.Client.Addr = "10.0.0.3:42000"
+		xs = append(xs, slow)
+	}
+	for s := range 20 {
+		xs = append(xs, fetch("shipping", t0.Add(time.Duration(s)*time.Second+200*time.Millisecond), fetchPart{"orders", 0, int64(s * 10), 10, t0, int64(s*10 + 10)}))
+	}
+	w := Window{From: t0, To: t0.Add(40 * time.Second)}
+	v := Clients(Of(xs, w), ClientsFilter{})
+	slow := consumerOf(t, v, "invoicing")
+	// Next offset 10; the last Produce (39 s, answered 39.002 s) ended
+	// the log at 400.
+	if slow.OffsetLag == nil || *slow.OffsetLag != 390 || slow.HighWatermarkSource != EndProduce || !slow.HighWatermarkAt.Equal(t0.Add(39*time.Second+2*time.Millisecond)) {
+		t.Errorf("slow: lag %v, log end from %q at %v; want 390 from the producer at 39.002s", slow.OffsetLag, slow.HighWatermarkSource, slow.HighWatermarkAt)
+	}
+	// Offset 10 appended at 1.002 s: 38.998 s old at the window's end.
+	if slow.TimeLagSeconds == nil || math.Abs(*slow.TimeLagSeconds-38.998) > 1e-6 {
+		t.Errorf("slow time lag %v, want 38.998", slow.TimeLagSeconds)
+	}
+	if slow.LastFetch == nil || !slow.LastFetch.Equal(t0.Add(1100*time.Millisecond+time.Millisecond)) {
+		t.Errorf("last fetch %v", slow.LastFetch)
+	}
+	// Without the producer's traffic, the fast consumer's fetches tell
+	// the log end.
+	var noProduce []exchange.Exchange
+	for _, e := range xs {
+		if e.API != "Produce" {
+			noProduce = append(noProduce, e)
+		}
+	}
+	slow = consumerOf(t, Clients(Of(noProduce, w), ClientsFilter{}), "invoicing")
+	if slow.OffsetLag == nil || *slow.OffsetLag != 190 || slow.HighWatermarkSource != EndOtherFetch {
+		t.Errorf("without producers: lag %v from %q, want 190 from another fetch", slow.OffsetLag, slow.HighWatermarkSource)
+	}
+	// A cluster poll after that is fresher still.
+	in := Of(noProduce, w)
+	in.Cluster = []inspect.Snapshot{{Time: t0.Add(35 * time.Second), Topics: []inspect.Topic{{Name: "orders",
+		Partitions: []inspect.Partition{{Partition: 0, Leader: 1, LogStartOffset: 0, HighWatermark: 350, LastStableOffset: 350}}}}}}
+	slow = consumerOf(t, Clients(in, ClientsFilter{}), "invoicing")
+	if slow.OffsetLag == nil || *slow.OffsetLag != 340 || slow.HighWatermarkSource != EndCluster {
+		t.Errorf("with a poll: lag %v from %q, want 340 from the cluster", slow.OffsetLag, slow.HighWatermarkSource)
 	}
 }

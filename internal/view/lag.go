@@ -58,10 +58,11 @@ func lagRank(s string) int { return slices.Index(LagStatuses, s) }
 
 // LagWindow is how many of the latest polls a partition's status is
 // judged over (Burrow keeps the last 10 commits); minLagPolls how many it
-// takes at least.
+// takes at least. Over two polls a consumer that commits less often than
+// they are apart is STOP until it commits: the window is what it is.
 const (
 	LagWindow   = 10
-	minLagPolls = 3
+	minLagPolls = 2
 )
 
 // Default Append Lag thresholds.
@@ -206,14 +207,12 @@ func Lag(in Input, f LagFilter) LagView {
 				continue
 			}
 			pl := PartitionLag{Topic: k.topic, Partition: k.partition, Status: LagOK}
+			// The owner is the member the partition is assigned to,
+			// named by the process that fetches it for the group; a
+			// partition no member holds (an Empty group) has none,
+			// whoever fetched it last.
 			if m, ok := members[k]; ok {
-				pl.Owner = &LagOwner{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.Host}
-			}
-			if proc := tr.owner[lagKey{g.Group, k.topic, k.partition}]; proc != "" {
-				if pl.Owner == nil {
-					pl.Owner = &LagOwner{}
-				}
-				pl.Owner.Process = proc
+				pl.Owner = &LagOwner{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.Host, Process: tr.owner[lagKey{g.Group, k.topic, k.partition}]}
 			}
 			c, has := committed[k]
 			pt := parts.at(len(hist)-1, k)

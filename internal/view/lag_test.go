@@ -30,7 +30,7 @@ func lagSnapshots(polls []poll) []inspect.Snapshot {
 			LogStartOffset: p.start, HighWatermark: p.hw, LastStableOffset: p.hw, SizeBytes: 100 * (p.hw - p.start)}
 		for _, o := range []int64{p.hw - 1, p.committed - 1, p.committed} {
 			if o >= p.start && o < p.hw && !hasBatch(&pt, o) {
-				pt.Batches = append(pt.Batches, inspect.Batch{BaseOffset: o, LastOffset: o, MaxTimestamp: appendedAt(o), TimestampType: "CreateTime"})
+				pt.Batches = append(pt.Batches, inspect.Batch{BaseOffset: o, LastOffset: o, MaxTimestamp: recordTime(o), TimestampType: "CreateTime"})
 			}
 		}
 		slices.SortFunc(pt.Batches, func(a, b inspect.Batch) int { return int(a.BaseOffset - b.BaseOffset) })
@@ -47,7 +47,7 @@ func lagSnapshots(polls []poll) []inspect.Snapshot {
 	return out
 }
 
-func appendedAt(o int64) time.Time { return t0.Add(time.Duration(o) * 100 * time.Millisecond) }
+func recordTime(o int64) time.Time { return t0.Add(time.Duration(o) * 100 * time.Millisecond) }
 
 func lagOf(t *testing.T, polls []poll, xs []exchange.Exchange, f LagFilter) PartitionLag {
 	t.Helper()
@@ -96,7 +96,7 @@ func TestLagStatuses(t *testing.T) {
 			[]exchange.Exchange{commit(t0.Add(39*time.Second), 100)}, LagFilter{}, LagStall, "stay at offset 100"},
 		{"offset went back", []poll{{0, 300, 200}, {0, 310, 210}, {0, 320, 150}, {0, 330, 160}}, nil, LagFilter{}, LagRewind, "from 210 to 150"},
 		{"below the log start", steady(3, func(i int) poll { return poll{120, 300, 100} }), nil, LagFilter{}, LagLost, "20 records were deleted"},
-		{"one poll", []poll{{0, 130, 100}}, nil, LagFilter{}, LagOK, "1 polls so far, the status needs 3"},
+		{"one poll", []poll{{0, 130, 100}}, nil, LagFilter{}, LagOK, "1 polls so far, the status needs 2"},
 		{"append lag past the warning", steady(5, func(i int) poll { return poll{0, 200, int64(50 + 10*i)} }), nil,
 			LagFilter{WarnAfter: 5 * time.Second, ErrorAfter: time.Hour}, LagWarn, "Append Lag 11s is past 5s"},
 		{"append lag past the error", steady(5, func(i int) poll { return poll{0, 1000, int64(50 + 10*i)} }), nil,
@@ -187,6 +187,15 @@ func TestLagOwnerAndCommitFromTraffic(t *testing.T) {
 	}
 	if p.LastCommit == nil || !p.LastCommit.Equal(t0.Add(27*time.Second)) {
 		t.Errorf("last commit %v, want the OffsetCommit the agent saw at 27 s", p.LastCommit)
+	}
+	// The group emptied: nobody holds the partition, whoever fetched it.
+	snaps := lagSnapshots(polls)
+	for i := range snaps {
+		snaps[i].Groups[0].Members, snaps[i].Groups[0].State = nil, "Empty"
+	}
+	v := Lag(Input{Window: Window{From: t0, To: snaps[len(snaps)-1].Time}, Exchanges: xs, Cluster: snaps}, LagFilter{})
+	if o := v.Groups[0].Partitions[0].Owner; o != nil {
+		t.Errorf("an Empty group's partition has owner %+v", o)
 	}
 }
 

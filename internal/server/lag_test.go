@@ -1,0 +1,73 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"kscope/internal/inspect"
+	"kscope/internal/store"
+	"kscope/internal/view"
+)
+
+func lagSnapshot(at time.Time, hw, committed int64) inspect.Snapshot {
+	return inspect.Snapshot{Time: at, ClusterID: "c1", Controller: 0,
+		Brokers: []inspect.Broker{{ID: 0, Host: "127.0.0.1", Port: 9092}},
+		Topics: []inspect.Topic{{Name: "orders", Partitions: []inspect.Partition{{Partition: 0, Leader: 0, Replicas: []int32{0}, ISR: []int32{0},
+			LogStartOffset: 0, HighWatermark: hw, LastStableOffset: hw, SizeBytes: -1}}}},
+		Groups: []inspect.Group{{Group: "billing", State: "Empty", Protocol: "classic", Coordinator: 0,
+			Offsets: []inspect.Offset{{Topic: "orders", Partition: 0, Committed: committed, LeaderEpoch: -1}}}},
+	}
+}
+
+// GET /api/v1/lag and the kscope_group_* lag metrics render the lag view of
+// the inspector's snapshots; without an inspector the endpoint says how to
+// start one.
+func TestLagEndpointAndMetrics(t *testing.T) {
+	ts := newServer(t, Config{}, store.New(store.Config{}))
+	if resp, body := get(t, ts.URL+"/api/v1/lag", ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "--cluster") {
+		t.Errorf("without an inspector: %d %s", resp.StatusCode, body)
+	}
+
+	st := store.New(store.Config{})
+	now := time.Now()
+	for i := range 3 {
+		st.AddSnapshot(lagSnapshot(now.Add(time.Duration(i-3)*10*time.Second), int64(100+50*i), 40))
+	}
+	ts = newServer(t, Config{Inspecting: true}, st)
+	resp, body := get(t, ts.URL+"/api/v1/lag?group=billing", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var v view.LagView
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Groups) != 1 || v.Groups[0].Status != view.LagStop || v.Polls != 3 || *v.Groups[0].Partitions[0].OffsetLag != 160 {
+		t.Fatalf("lag view %s", body)
+	}
+	for _, key := range []string{`"groups"`, `"group"`, `"state"`, `"protocol"`, `"members"`, `"status"`, `"reason"`, `"offset_lag"`,
+		`"max_append_lag_seconds"`, `"max_time_lag_seconds"`, `"partitions"`, `"topic"`, `"partition"`, `"committed_offset"`, `"log_start_offset"`,
+		`"high_watermark"`, `"append_lag_seconds"`, `"commit_lag_seconds"`, `"time_lag_seconds"`, `"time_to_loss_seconds"`, `"last_commit"`} {
+		if !strings.Contains(body, key) {
+			t.Errorf("lag JSON lacks %s", key)
+		}
+	}
+	if resp, body := get(t, ts.URL+"/api/v1/lag?warn=soon", ""); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "warn") {
+		t.Errorf("bad warn: %d %s", resp.StatusCode, body)
+	}
+	_, m := get(t, ts.URL+"/metrics", "")
+	for _, want := range []string{
+		`kscope_group_offset_lag{group="billing",partition="0",topic="orders"} 160`,
+		`kscope_group_status{group="billing",status="STOP"} 1`,
+		`kscope_group_status{group="billing",status="OK"} 0`,
+		`kscope_partition_high_watermark{partition="0",topic="orders"} 200`,
+		`kscope_partition_log_start_offset{partition="0",topic="orders"} 0`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
