@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,10 +22,7 @@ const (
 // too (their committed offsets still count), with their members and
 // committed offsets.
 func (p *poll) groups(ctx context.Context) {
-	listed := p.listGroups(ctx)
-	if len(listed) == 0 {
-		return
-	}
+	listed, answered := p.listGroups(ctx)
 	var classic, consumer, all []string
 	for name, g := range listed {
 		all = append(all, name)
@@ -52,15 +50,96 @@ func (p *poll) groups(ctx context.Context) {
 			}
 			return int(a.Partition - b.Partition)
 		})
-		p.s.Groups = append(p.s.Groups, *g)
+		p.s.Groups = append(p.s.Groups, p.remember(g))
 	}
+	p.s.Groups = append(p.s.Groups, p.unanswered(listed, answered)...)
 	slices.SortFunc(p.s.Groups, func(a, b Group) int { return strings.Compare(a.Group, b.Group) })
 }
 
+// learned is a group as a poll learned it whole.
+type learned struct {
+	Group
+	at time.Time
+}
+
+// groupFault is what a group's coordinator did not answer in a poll.
+type groupFault struct {
+	describe, offsets bool
+	msg               string
+}
+
+// groupFail records that a group's coordinator did not answer request.
+func (p *poll) groupFail(names []string, id int32, request string, offsets bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range names {
+		f := p.groupErr[n]
+		if offsets {
+			f.offsets = true
+		} else {
+			f.describe = true
+		}
+		if f.msg == "" {
+			f.msg = fmt.Sprintf("coordinator %d did not answer %s: %s", id, request, errText(err))
+		}
+		p.groupErr[n] = f
+	}
+}
+
+// remember keeps g as learned when the poll learned it whole; otherwise
+// it fills what the poll did not learn from the last poll that did, and
+// says so.
+func (p *poll) remember(g *Group) Group {
+	if p.in.groups == nil {
+		p.in.groups = map[string]learned{}
+	}
+	f, bad := p.groupErr[g.Group]
+	if !bad {
+		p.in.groups[g.Group] = learned{*g, p.s.Time}
+		return *g
+	}
+	out := *g
+	out.Error = f.msg
+	if prev, ok := p.in.groups[g.Group]; ok {
+		if f.describe {
+			out.Members, out.Assignor = prev.Members, prev.Assignor
+		}
+		if f.offsets {
+			out.Offsets = prev.Offsets
+		}
+		at := prev.at
+		out.AsOf = &at
+	}
+	return out
+}
+
+// unanswered are the groups a previous poll learned whose coordinator
+// did not answer ListGroups in this one: they are still there, as last
+// learned, with the error. A group whose coordinator answered without it
+// is gone (deleted), and one whose broker left the cluster too.
+func (p *poll) unanswered(listed map[string]*Group, answered map[int32]bool) []Group {
+	var out []Group
+	for name, prev := range p.in.groups {
+		if listed[name] != nil {
+			continue
+		}
+		if answered[prev.Coordinator] || !slices.Contains(p.in.known, prev.Coordinator) {
+			delete(p.in.groups, name)
+			continue
+		}
+		g := prev.Group
+		g.Error = fmt.Sprintf("coordinator %d did not answer the poll", prev.Coordinator)
+		at := prev.at
+		g.AsOf = &at
+		out = append(out, g)
+	}
+	return out
+}
+
 // listGroups asks every broker that answers for the groups it
-// coordinates.
-func (p *poll) listGroups(ctx context.Context) map[string]*Group {
-	listed := map[string]*Group{}
+// coordinates; answered are the brokers that did.
+func (p *poll) listGroups(ctx context.Context) (listed map[string]*Group, answered map[int32]bool) {
+	listed, answered = map[string]*Group{}, map[int32]bool{}
 	var mu sync.Mutex
 	p.eachBroker(ctx, p.answering(), func(ctx context.Context, id int32) {
 		kresp, ok := p.request(ctx, id, "ListGroups", kmsg.NewPtrListGroupsRequest())
@@ -74,6 +153,7 @@ func (p *poll) listGroups(ctx context.Context) map[string]*Group {
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		answered[id] = true
 		for _, g := range resp.Groups {
 			proto := ProtocolClassic
 			if strings.EqualFold(g.GroupType, ProtocolConsumer) {
@@ -82,7 +162,7 @@ func (p *poll) listGroups(ctx context.Context) map[string]*Group {
 			listed[g.Group] = &Group{Group: g.Group, State: g.GroupState, Protocol: proto, ProtocolType: g.ProtocolType, Coordinator: id}
 		}
 	})
-	return listed
+	return listed, answered
 }
 
 // answering are the brokers that answered ApiVersions.
@@ -125,13 +205,23 @@ func keys[K comparable, V any](m map[K]V) []K {
 	return out
 }
 
+// groupRequest sends req about groups names to their coordinator id;
+// when it does not answer, the groups say so.
+func (p *poll) groupRequest(ctx context.Context, id int32, name string, req kmsg.Request, names []string, offsets bool) (kmsg.Response, error) {
+	resp, err := p.send(ctx, id, name, req)
+	if err != nil {
+		p.groupFail(names, id, name, offsets, err)
+	}
+	return resp, err
+}
+
 func (p *poll) describeClassic(ctx context.Context, listed map[string]*Group, names []string) {
 	by := byCoordinator(listed, names)
 	p.eachBroker(ctx, keys(by), func(ctx context.Context, id int32) {
 		req := kmsg.NewPtrDescribeGroupsRequest()
 		req.Groups = by[id]
-		kresp, ok := p.request(ctx, id, "DescribeGroups", req)
-		if !ok {
+		kresp, err := p.groupRequest(ctx, id, "DescribeGroups", req, by[id], false)
+		if err != nil {
 			return
 		}
 		for _, rg := range kresp.(*kmsg.DescribeGroupsResponse).Groups {
@@ -141,6 +231,7 @@ func (p *poll) describeClassic(ctx context.Context, listed map[string]*Group, na
 			}
 			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
 				p.fail(id, "DescribeGroups", fmt.Errorf("group %s: %w", rg.Group, err))
+				p.groupFail([]string{rg.Group}, id, "DescribeGroups", false, err)
 				continue
 			}
 			g.State, g.ProtocolType, g.Assignor = rg.State, rg.ProtocolType, rg.Protocol
@@ -171,8 +262,8 @@ func (p *poll) describeConsumer(ctx context.Context, listed map[string]*Group, n
 		}
 		req := kmsg.NewPtrConsumerGroupDescribeRequest()
 		req.Groups = by[id]
-		kresp, ok := p.request(ctx, id, "ConsumerGroupDescribe", req)
-		if !ok {
+		kresp, err := p.groupRequest(ctx, id, "ConsumerGroupDescribe", req, by[id], false)
+		if err != nil {
 			return
 		}
 		for _, rg := range kresp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
@@ -182,6 +273,7 @@ func (p *poll) describeConsumer(ctx context.Context, listed map[string]*Group, n
 			}
 			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
 				p.fail(id, "ConsumerGroupDescribe", fmt.Errorf("group %s: %w", rg.Group, err))
+				p.groupFail([]string{rg.Group}, id, "ConsumerGroupDescribe", false, err)
 				continue
 			}
 			g.State, g.Assignor = rg.State, rg.AssignorName
@@ -227,9 +319,16 @@ func (p *poll) committed(ctx context.Context, listed map[string]*Group, names []
 				reqs = append(reqs, req)
 			}
 		}
-		for _, req := range reqs {
-			kresp, ok := p.request(ctx, id, "OffsetFetch", req)
-			if !ok {
+		for i, req := range reqs {
+			names := by[id]
+			if req.Group != "" {
+				names = []string{req.Group}
+			}
+			kresp, err := p.groupRequest(ctx, id, "OffsetFetch", req, names, true)
+			if err != nil {
+				for _, r := range reqs[i+1:] {
+					p.groupFail([]string{r.Group}, id, "OffsetFetch", true, err)
+				}
 				return
 			}
 			resp := kresp.(*kmsg.OffsetFetchResponse)
@@ -256,6 +355,7 @@ func (p *poll) committed(ctx context.Context, listed map[string]*Group, names []
 				}
 				if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
 					p.fail(id, "OffsetFetch", fmt.Errorf("group %s: %w", rg.Group, err))
+					p.groupFail([]string{rg.Group}, id, "OffsetFetch", true, err)
 					continue
 				}
 				for _, t := range rg.Topics {

@@ -31,6 +31,9 @@ type Inspector struct {
 	batches batchCache
 	known   []int32
 	silent  map[int32]bool
+	// groups are each group as last learned whole, for a poll whose
+	// coordinator does not answer.
+	groups map[string]learned
 
 	// mu guards stats.
 	mu    sync.Mutex
@@ -113,7 +116,7 @@ func (in *Inspector) Run(ctx context.Context, every time.Duration, keep func(Sna
 // timeouts, not the poll.
 func (in *Inspector) Poll(ctx context.Context) Snapshot {
 	start := time.Now()
-	p := &poll{in: in, s: Snapshot{Time: start, Bootstrap: in.cfg.Brokers, Controller: -1}, versions: map[int32]map[int16]int16{}}
+	p := &poll{in: in, s: Snapshot{Time: start, Bootstrap: in.cfg.Brokers, Controller: -1}, versions: map[int32]map[int16]int16{}, groupErr: map[string]groupFault{}}
 	if p.metadata(ctx) {
 		// What a broker supports decides how groups are asked; the
 		// rest can start at once.
@@ -153,6 +156,8 @@ type poll struct {
 	// (its ApiVersions answer).
 	versions map[int32]map[int16]int16
 	deferred uint64
+	// groupErr says, by group, what its coordinator did not answer.
+	groupErr map[string]groupFault
 }
 
 // tp is a topic partition.
@@ -341,12 +346,18 @@ func (p *poll) eachBroker(ctx context.Context, ids []int32, fn func(context.Cont
 
 // request sends req to broker id; a failure is recorded under name.
 func (p *poll) request(ctx context.Context, id int32, name string, req kmsg.Request) (kmsg.Response, bool) {
+	resp, err := p.send(ctx, id, name, req)
+	return resp, err == nil
+}
+
+// send sends req to broker id; a failure is recorded under name.
+func (p *poll) send(ctx context.Context, id int32, name string, req kmsg.Request) (kmsg.Response, error) {
 	resp, err := p.in.cl.Broker(int(id)).Request(ctx, req)
 	if err != nil {
 		p.fail(id, name, err)
-		return nil, false
+		return nil, err
 	}
-	return resp, true
+	return resp, nil
 }
 
 // logOffsets learns each partition's log start, high watermark and last

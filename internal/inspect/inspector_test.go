@@ -196,10 +196,22 @@ func TestPollBrokerNotAnswering(t *testing.T) {
 	for p := range int32(4) {
 		produce(t, pr, "orders", p, 2, func(int) time.Time { return time.Now() })
 	}
+	// Groups on both coordinators.
+	adm := kadm.NewClient(pr)
+	groups := []string{"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"}
+	for i, g := range groups {
+		if err := adm.CommitAllOffsets(context.Background(), g, kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: int64(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	in := newInspector(t, c, Config{RequestTimeout: time.Second})
 	s := in.Poll(context.Background())
 	if len(s.Errors) != 0 {
 		t.Fatalf("errors before freezing: %+v", s.Errors)
+	}
+	coordinator := map[string]int32{}
+	for _, g := range s.Groups {
+		coordinator[g.Group] = g.Coordinator
 	}
 	if err := c.Freeze(1, true); err != nil {
 		t.Fatal(err)
@@ -237,6 +249,24 @@ func TestPollBrokerNotAnswering(t *testing.T) {
 	}
 	if learned == 0 {
 		t.Error("nothing learned of broker 0's partitions")
+	}
+	// Every group is still there: those the frozen broker coordinates
+	// as last learned, saying so.
+	for i, name := range groups {
+		g := s.group(name)
+		switch {
+		case g == nil:
+			t.Errorf("group %s (coordinator %d) missing", name, coordinator[name])
+		case len(g.Offsets) != 1 || g.Offsets[0].Committed != int64(i):
+			t.Errorf("group %s: offsets %+v", name, g.Offsets)
+		case coordinator[name] == 1 && (g.Error == "" || g.AsOf == nil):
+			t.Errorf("group %s, coordinated by the frozen broker: error %q, as of %v", name, g.Error, g.AsOf)
+		case coordinator[name] == 0 && g.Error != "":
+			t.Errorf("group %s, coordinated by broker 0: error %q", name, g.Error)
+		}
+		if g != nil && g.Error != "" {
+			t.Logf("group %s: %s (as of %v)", name, g.Error, g.AsOf)
+		}
 	}
 	// Thawed, it answers again.
 	c.Freeze(1, false)

@@ -143,6 +143,11 @@ type Group struct {
 	Coordinator  int32    `json:"coordinator"`
 	Members      []Member `json:"members"`
 	Offsets      []Offset `json:"offsets"`
+	// Error says what this poll could not learn of the group (its
+	// coordinator did not answer); what it did not learn is the last
+	// poll's that did, as of AsOf.
+	Error string     `json:"error,omitempty"`
+	AsOf  *time.Time `json:"as_of,omitempty"`
 }
 
 // Member is one member of a group.

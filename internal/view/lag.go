@@ -120,6 +120,10 @@ type GroupLag struct {
 	MaxAppendLagSeconds *float64       `json:"max_append_lag_seconds"`
 	MaxTimeLagSeconds   *float64       `json:"max_time_lag_seconds"`
 	Partitions          []PartitionLag `json:"partitions"`
+	// AsOf is set when the group's coordinator did not answer the last
+	// poll: its members and committed offsets are the last known, as of
+	// then (the status is ERR, the reason says which broker).
+	AsOf *time.Time `json:"as_of,omitempty"`
 }
 
 // PartitionLag is one group's lag on one partition. What kscope could not
@@ -230,6 +234,15 @@ func Lag(in Input, f LagFilter) LagView {
 		}
 		if len(gl.Partitions) == 0 && f.Topic != "" {
 			continue
+		}
+		if g.Error != "" && lagRank(gl.Status) < lagRank(LagErr) {
+			gl.Status, gl.Reason = LagErr, g.Error
+			if g.AsOf != nil {
+				gl.AsOf = g.AsOf
+				gl.Reason += fmt.Sprintf("; members and offsets as of %s ago", roundDur(now.Sub(*g.AsOf)))
+			} else {
+				gl.Reason += "; its members or offsets are not known"
+			}
 		}
 		if gl.Status == LagOK {
 			gl.Reason = groupOKReason(&gl)

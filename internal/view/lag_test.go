@@ -212,6 +212,22 @@ func TestLagErrorsSince(t *testing.T) {
 	}
 }
 
+// TestLagCoordinatorNotAnswering: a group whose coordinator did not
+// answer the last poll is ERR, says which and as of when its offsets are.
+func TestLagCoordinatorNotAnswering(t *testing.T) {
+	snaps := lagSnapshots(steady(3, func(i int) poll { return poll{0, 100, 100} }))
+	asOf := snaps[1].Time
+	snaps[2].Groups[0].Error, snaps[2].Groups[0].AsOf = "coordinator 2 did not answer the poll", &asOf
+	v := Lag(Input{Window: Window{To: snaps[2].Time}, Cluster: snaps}, LagFilter{})
+	g := v.Groups[0]
+	if g.Status != LagErr || g.AsOf == nil || !g.AsOf.Equal(asOf) || g.Reason != "coordinator 2 did not answer the poll; members and offsets as of 10s ago" {
+		t.Errorf("group %s (%s), as of %v", g.Status, g.Reason, g.AsOf)
+	}
+	if p := g.Partitions[0]; p.OffsetLag == nil || *p.OffsetLag != 0 {
+		t.Errorf("orders/0 lag %v: the last known offsets still count", p.OffsetLag)
+	}
+}
+
 // FuzzLag: on random histories of offsets, lag is never negative nor NaN,
 // statuses are known ones, LOST exactly when the commit is below the log
 // start, and a caught-up partition is OK.
