@@ -16,11 +16,13 @@ import (
 // producers.
 func Clients(w io.Writer, v *view.ClientsView) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONSUMER\tCLIENT ID\tGROUP\tTOPIC\tPARTITION\tNEXT OFFSET\tHIGH WATERMARK\tOFFSET LAG\tTIME LAG\tCOMMITTED\tCOMMIT LAG\tRECORDS/S\tLAST FETCH")
+	// LAG counts from the commit when the consumer commits (it is where
+	// the consumer is), FETCH LAG from what it fetched.
+	fmt.Fprintln(tw, "CONSUMER\tCLIENT ID\tGROUP\tTOPIC\tPARTITION\tCOMMITTED\tFETCHED TO\tLOG END\tLAG\tFETCH LAG\tTIME LAG\tCOMMIT LAG\tRECORDS/S\tLAST FETCH")
 	for _, c := range v.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", clip(c.Process, 40), clip(c.ClientID, 24), dash(c.Group), c.Topic, c.Partition,
-			lagIntCell(c.NextOffset), lagIntCell(c.HighWatermark), lagIntCell(c.OffsetLag), lagSecondsPtr(c.TimeLagSeconds),
-			lagIntCell(c.CommittedOffset), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec, agoCell(c.LastFetch, v.To))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", clip(c.Process, 40), clip(c.ClientID, 24), dash(c.Group), c.Topic, c.Partition,
+			lagIntCell(c.CommittedOffset), lagIntCell(c.NextOffset), lagIntCell(c.HighWatermark), lagIntCell(c.OffsetLag), lagIntCell(c.FetchLag),
+			lagSecondsPtr(c.TimeLagSeconds), lagSecondsPtr(c.CommitLagSeconds), c.RecordsPerSec, agoCell(c.LastFetch, v.To))
 	}
 	if len(v.Producers) == 0 { // --group shows none
 		return tw.Flush()

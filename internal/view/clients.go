@@ -60,13 +60,26 @@ type ConsumerLag struct {
 	HighWatermark       *int64     `json:"high_watermark"`
 	HighWatermarkSource string     `json:"high_watermark_source,omitempty"`
 	HighWatermarkAt     *time.Time `json:"high_watermark_at"`
-	// OffsetLag is HighWatermark - NextOffset (at least 0): records in
-	// the log this consumer had not yet received.
+	// Position is where the consumer is. A consumer holds what it
+	// fetched in a buffer and works through it, fetching again when the
+	// buffer runs low: when its last commit of a partition of the topic
+	// was below what it had fetched of it a second before, it is working
+	// through a backlog, and its position is its committed offset, the next record it will consume
+	// (PositionSource "commit"); on a partition it has not committed yet,
+	// where it first fetched from ("first fetch"). Otherwise it consumes
+	// what it fetches as it comes (or commits nothing): its position is
+	// NextOffset ("fetch"), and a commit interval does not count as lag.
+	Position       *int64 `json:"position"`
+	PositionSource string `json:"position_source,omitempty"`
+	// OffsetLag is HighWatermark - Position (at least 0): records in the
+	// log this consumer has not consumed. FetchLag is HighWatermark -
+	// NextOffset: those it has not even received.
 	OffsetLag *int64 `json:"offset_lag"`
+	FetchLag  *int64 `json:"fetch_lag"`
 	// TimeLagSeconds is the age, at the window's end, of the record at
-	// NextOffset (0 when the consumer has caught up); null when its
-	// append time is not known (neither its Produce seen nor its batch
-	// read by the inspector).
+	// Position (0 when the consumer has caught up); null when its append
+	// time is not known (neither its Produce seen nor its batch read by
+	// the inspector).
 	TimeLagSeconds *float64 `json:"time_lag_seconds"`
 	// CommittedOffset is the last offset committed (OffsetCommit) by
 	// this process; CommitLagSeconds is the commit's time minus the
@@ -81,6 +94,60 @@ type ConsumerLag struct {
 	Fetches       int     `json:"fetches"`
 	Records       int64   `json:"records"`
 	RecordsPerSec float64 `json:"records_per_sec"`
+
+	// fetched are the latest fetches' next offsets, by arrival, at
+	// least fetchPointGap apart, to tell what the consumer had fetched
+	// when it committed; buffered says whether its last commit was below
+	// it.
+	fetched    []fetchPoint
+	buffered   bool
+	firstFetch int64
+}
+
+// fetchPoint is what a consumer had fetched up to (next) when.
+type fetchPoint struct {
+	at   time.Time
+	next int64
+}
+
+// A consumer's fetch history: points fetchPointGap apart, at most
+// maxFetchPoints of them; a commit is compared with what was fetched
+// commitSettle before it, the time a consumer that keeps up takes to
+// hand what it fetched to the application and commit it.
+const (
+	fetchPointGap  = 200 * time.Millisecond
+	maxFetchPoints = 32
+	commitSettle   = time.Second
+)
+
+// fetchedTo records that c had fetched up to next at t.
+func (c *ConsumerLag) fetchedTo(t time.Time, from, next int64) {
+	if c.Fetches == 1 {
+		c.firstFetch = from
+	}
+	if n := len(c.fetched); n > 1 && t.Sub(c.fetched[n-2].at) < fetchPointGap {
+		c.fetched[n-1] = fetchPoint{t, next}
+		return
+	}
+	if len(c.fetched) == maxFetchPoints {
+		c.fetched = append(c.fetched[:0], c.fetched[1:]...)
+	}
+	c.fetched = append(c.fetched, fetchPoint{t, next})
+}
+
+// committedAt records a commit of offset at t: buffered when the
+// consumer had fetched past it commitSettle before, that is it works
+// through records it fetched long before; when nothing was fetched that
+// long before, it is taken as buffered (its commit is all that is known
+// of where it is).
+func (c *ConsumerLag) committedAt(t time.Time, offset int64) {
+	c.buffered = true
+	for i := len(c.fetched) - 1; i >= 0; i-- {
+		if p := c.fetched[i]; !p.at.After(t.Add(-commitSettle)) {
+			c.buffered = offset < p.next
+			return
+		}
+	}
 }
 
 // ProducerRate is one producer process on one topic in the window.
@@ -197,6 +264,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 					}
 					c.FetchOffset, c.NextOffset = lagPtr(fetchOffset), lagPtr(next)
 					c.LastFetch = lagPtr(arrived)
+					c.fetchedTo(arrived, fetchOffset, next)
 				}
 			}
 		case e.Is(kmsg.OffsetCommit):
@@ -216,6 +284,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 						c.Group = e.Group
 					}
 					c.CommittedOffset, c.LastCommit = lagPtr(*p.CommittedOffset), lagPtr(e.Time)
+					c.committedAt(e.Time, *p.CommittedOffset)
 					c.CommitLagSeconds = nil
 					if at, ok := ix.Lookup(t.Name, p.Partition, *p.CommittedOffset-1); ok {
 						c.CommitLagSeconds = lagPtr(max(e.Time.Sub(at.Appended).Seconds(), 0))
@@ -267,6 +336,16 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 			owner[k] = c
 		}
 	}
+	// Working through a backlog is the consumer's way, not one
+	// partition's: a consumer that drains one partition at a time has
+	// just caught up with its buffer on one when it commits, and not on
+	// the others.
+	backlog := make(map[procTopic]bool)
+	for _, c := range cons {
+		if c.CommittedOffset != nil && c.buffered {
+			backlog[procTopic{c.Process, c.Topic}] = true
+		}
+	}
 	ends := logEndsOf(xs, in.Cluster, w.To)
 	for _, c := range cons {
 		if f.Group != "" && c.Group != f.Group {
@@ -276,7 +355,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 			continue
 		}
 		c.RecordsPerSec = float64(c.Records) / secs
-		measureLag(c, ends, ix, in.Cluster, w.To)
+		measureLag(c, backlog[procTopic{c.Process, c.Topic}], ends, ix, in.Cluster, w.To)
 		out.Consumers = append(out.Consumers, *c)
 	}
 	sort.Slice(out.Consumers, func(i, j int) bool {
@@ -320,25 +399,45 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 	return out
 }
 
+// Where a consumer's position comes from (ConsumerLag.PositionSource).
+const (
+	PositionCommit = "commit"
+	PositionFetch  = "fetch"
+	// PositionFirstFetch: a consumer working through a backlog on the
+	// topic's other partitions has committed nothing of this one: it
+	// has consumed none of it since it first fetched it.
+	PositionFirstFetch = "first fetch"
+)
+
 // measureLag sets c's lag at the window's end (now) against the freshest
 // log end known.
-func measureLag(c *ConsumerLag, ends logEnds, ix *OffsetIndex, snaps []inspect.Snapshot, now time.Time) {
+func measureLag(c *ConsumerLag, backlog bool, ends logEnds, ix *OffsetIndex, snaps []inspect.Snapshot, now time.Time) {
 	k := topicPartition{c.Topic, c.Partition}
 	end, ok := ends[k]
 	if c.NextOffset == nil || !ok {
 		return
 	}
-	next := *c.NextOffset
 	c.HighWatermark, c.HighWatermarkAt = lagPtr(end.offset), lagPtr(end.at)
 	c.HighWatermarkSource = end.source
 	if end.source == EndOwnFetch && end.by != c.Process {
 		c.HighWatermarkSource = EndOtherFetch
 	}
-	lag := max(end.offset-next, 0)
+	// A commit past what was fetched is a seek: the next fetch starts
+	// there, the buffer is dropped.
+	pos, source := *c.NextOffset, PositionFetch
+	switch {
+	case c.CommittedOffset != nil && backlog && *c.CommittedOffset <= pos:
+		pos, source = *c.CommittedOffset, PositionCommit
+	case c.CommittedOffset == nil && backlog:
+		pos, source = c.firstFetch, PositionFirstFetch
+	}
+	c.Position, c.PositionSource = lagPtr(pos), source
+	c.FetchLag = lagPtr(max(end.offset-*c.NextOffset, 0))
+	lag := max(end.offset-pos, 0)
 	c.OffsetLag = lagPtr(lag)
 	if lag == 0 {
 		c.TimeLagSeconds = lagPtr(0.0)
-	} else if at, ok := appendedAt(ix, snaps, k, next); ok {
+	} else if at, ok := appendedAt(ix, snaps, k, pos); ok {
 		c.TimeLagSeconds = lagPtr(max(now.Sub(at).Seconds(), 0))
 	}
 }

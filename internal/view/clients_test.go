@@ -261,3 +261,60 @@ func TestClientsLagWhenFetchesStop(t *testing.T) {
 		t.Errorf("with a poll: lag %v from %q, want 340 from the cluster", slow.OffsetLag, slow.HighWatermarkSource)
 	}
 }
+
+// TestClientsPosition: a consumer whose commit is below what it had
+// fetched a second before works through a backlog: its lag counts from
+// its commit. One that commits what it fetched, every 5 s, counts from
+// its fetches: the commit interval is not lag.
+func TestClientsPosition(t *testing.T) {
+	var xs []exchange.Exchange
+	for s := range 30 {
+		at := t0.Add(time.Duration(s) * time.Second)
+		xs = append(xs, produce("order", at, "orders", 0, int64(s*10), 10))
+		// Both fetch all there is each second.
+		for _, c := range []struct {
+			id, addr string
+		}{{"buffered", "10.0.0.3:42000"}, {"prompt", "10.0.0.4:42000"}} {
+			f := fetch(c.id, at.Add(100*time.Millisecond), fetchPart{"orders", 0, int64(s * 10), 10, at, int64(s*10 + 10)})
+			f.Client.Addr = c.addr
+			xs = append(xs, f)
+			if s%5 != 4 {
+				continue
+			}
+			// Every 5 s: buffered commits 2 records a second, prompt all
+			// it fetched.
+			committed := int64(s*10 + 10)
+			if c.id == "buffered" {
+				committed = int64(2 * s)
+			}
+			xs = append(xs, exchange.Exchange{
+				Time: at.Add(500 * time.Millisecond), Latency: dur(time.Millisecond), APIKey: 8, API: "OffsetCommit", ClientID: c.id, Group: c.id,
+				Client: exchange.Endpoint{Addr: c.addr}, Server: exchange.Endpoint{Addr: "10.0.0.9:9092"},
+				Topics: []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: 0, CommittedOffset: lagPtr(committed)}}}},
+			})
+		}
+	}
+	// buffered also fetched orders/1 once, and has committed none of it.
+	xs = append(xs, produce("order", t0, "orders", 1, 0, 10))
+	f := fetch("buffered", t0.Add(100*time.Millisecond), fetchPart{"orders", 1, 0, 10, t0, 10})
+	f.Client.Addr = "10.0.0.3:42000"
+	xs = append(xs, f)
+	// The window ends at 29.9 s: the last commits were at 29.5 s.
+	v := Clients(Of(xs, Window{From: t0, To: t0.Add(29900 * time.Millisecond)}), ClientsFilter{})
+	b, p := consumerOf(t, v, "buffered"), consumerOf(t, v, "prompt")
+	for _, c := range v.Consumers {
+		if c.ClientID == "buffered" && c.Partition == 1 && (c.PositionSource != PositionFirstFetch || *c.Position != 0 || *c.OffsetLag != 10) {
+			t.Errorf("buffered orders/1: position %v from %s, lag %v; want 0 from its first fetch, 10", *c.Position, c.PositionSource, *c.OffsetLag)
+		}
+	}
+	if b.PositionSource != PositionCommit || *b.Position != 58 || *b.OffsetLag != 242 || *b.FetchLag != 0 {
+		t.Errorf("buffered: position %v from %s, lag %v, fetch lag %v; want 58 from its commit, 242, 0", *b.Position, b.PositionSource, *b.OffsetLag, *b.FetchLag)
+	}
+	// Record 58 was produced at 5.002 s.
+	if b.TimeLagSeconds == nil || math.Abs(*b.TimeLagSeconds-24.898) > 1e-6 {
+		t.Errorf("buffered time lag %v, want 24.898", b.TimeLagSeconds)
+	}
+	if p.PositionSource != PositionFetch || *p.Position != 300 || *p.OffsetLag != 0 || *p.TimeLagSeconds != 0 {
+		t.Errorf("prompt: position %v from %s, lag %v, time lag %v; want 300 from its fetches, 0", *p.Position, p.PositionSource, *p.OffsetLag, *p.TimeLagSeconds)
+	}
+}
