@@ -217,13 +217,7 @@ while time.time() < deadline:
 print(n)
 `
 
-func python(t *testing.T) string {
-	py := testenv.Command(t, "/usr/bin/python3", "python3")
-	if exec.Command(py, "-c", "import kafka").Run() != nil {
-		testenv.Skip(t, "python3-kafka not installed (apt-get install python3-kafka)")
-	}
-	return py
-}
+func python(t *testing.T) string { return testenv.Python(t, "kafka") }
 
 func TestLivePython(t *testing.T) {
 	py := python(t)

@@ -4,9 +4,13 @@
 package testenv
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI.
@@ -37,4 +41,52 @@ func Root(t testing.TB) {
 	if os.Geteuid() != 0 {
 		Skip(t, "needs root")
 	}
+}
+
+// Python returns Debian's python3, skipping t unless it imports every
+// module (python3-kafka: kafka; python3-confluent-kafka: confluent_kafka).
+func Python(t testing.TB, modules ...string) string {
+	t.Helper()
+	py := Command(t, "/usr/bin/python3", "python3")
+	for _, m := range modules {
+		if exec.Command(py, "-c", "import "+m).Run() != nil {
+			Skip(t, "python module "+m+" not installed (apt-get install python3-"+strings.ReplaceAll(m, "_", "-")+")")
+		}
+	}
+	return py
+}
+
+// StartReady runs a long-lived client process until t ends (killed, even
+// when stopped) and waits for it to print the line "ready".
+func StartReady(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				close(ready)
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s %v did not say it was ready within 20s", name, args)
+	}
+	return cmd
 }
