@@ -12,7 +12,7 @@ import (
 	"kscope/internal/broker"
 )
 
-func startCluster(t *testing.T, cfg broker.Config) *broker.Cluster {
+func startCluster(t testing.TB, cfg broker.Config) *broker.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -24,7 +24,7 @@ func startCluster(t *testing.T, cfg broker.Config) *broker.Cluster {
 	return c
 }
 
-func newInspector(t *testing.T, c *broker.Cluster, cfg Config) *Inspector {
+func newInspector(t testing.TB, c *broker.Cluster, cfg Config) *Inspector {
 	t.Helper()
 	cfg.Brokers = c.Addrs()
 	in, err := New(cfg)
@@ -35,7 +35,7 @@ func newInspector(t *testing.T, c *broker.Cluster, cfg Config) *Inspector {
 	return in
 }
 
-func client(t *testing.T, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
+func client(t testing.TB, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
 	if err != nil {

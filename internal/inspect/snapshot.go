@@ -7,6 +7,7 @@
 package inspect
 
 import (
+	"sort"
 	"strings"
 	"time"
 )
@@ -94,7 +95,7 @@ type Partition struct {
 	// Batches are the record batches this poll looked up in the log
 	// (their headers only), for the append times of the offsets the lag
 	// needs: the last record, and each group's last committed and first
-	// unconsumed ones. Oldest first.
+	// unconsumed ones. In offset order, none overlapping.
 	Batches []Batch `json:"batches,omitempty"`
 }
 
@@ -117,10 +118,10 @@ func (b Batch) Holds(o int64) bool { return o >= b.BaseOffset && o <= b.LastOffs
 
 // BatchAt returns the looked-up batch that holds offset o.
 func (p *Partition) BatchAt(o int64) (Batch, bool) {
-	for _, b := range p.Batches {
-		if b.Holds(o) {
-			return b, true
-		}
+	// Batches are in offset order and do not overlap.
+	i := sort.Search(len(p.Batches), func(i int) bool { return p.Batches[i].LastOffset >= o })
+	if i < len(p.Batches) && p.Batches[i].Holds(o) {
+		return p.Batches[i], true
 	}
 	return Batch{}, false
 }

@@ -352,7 +352,7 @@ func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory,
 	}
 	var es []entry
 	for i := range hist {
-		c, ok := committedAt(&hist[i], group, k)
+		c, ok := parts.committed(i, group, k)
 		pt := parts.at(i, k)
 		if !ok || pt == nil || pt.HighWatermark < 0 {
 			continue
@@ -490,31 +490,23 @@ func assignedTo(g *inspect.Group) map[tp]*inspect.Member {
 	return out
 }
 
-func committedAt(s *inspect.Snapshot, group string, k tp) (int64, bool) {
-	for i := range s.Groups {
-		if s.Groups[i].Group != group {
-			continue
-		}
-		for _, o := range s.Groups[i].Offsets {
-			if o.Topic == k.topic && o.Partition == k.partition {
-				return o.Committed, true
-			}
-		}
-	}
-	return 0, false
-}
-
-// partitionHistory indexes the partitions of each snapshot of a window.
+// partitionHistory indexes the partitions and committed offsets of each
+// snapshot of a window: the lag of 1,000 groups on 100 partitions each
+// looks them up millions of times.
 type partitionHistory struct {
 	parts  []map[tp]*inspect.Partition
 	topics []map[string]*inspect.Topic
+	// offsets are each group's, by topic and partition.
+	offsets []map[string][]inspect.Offset
 }
 
 func partitionsOf(hist []inspect.Snapshot) partitionHistory {
-	h := partitionHistory{parts: make([]map[tp]*inspect.Partition, len(hist)), topics: make([]map[string]*inspect.Topic, len(hist))}
+	h := partitionHistory{parts: make([]map[tp]*inspect.Partition, len(hist)), topics: make([]map[string]*inspect.Topic, len(hist)),
+		offsets: make([]map[string][]inspect.Offset, len(hist))}
 	for i := range hist {
 		h.parts[i] = map[tp]*inspect.Partition{}
 		h.topics[i] = map[string]*inspect.Topic{}
+		h.offsets[i] = make(map[string][]inspect.Offset, len(hist[i].Groups))
 		for ti := range hist[i].Topics {
 			t := &hist[i].Topics[ti]
 			h.topics[i][t.Name] = t
@@ -522,8 +514,30 @@ func partitionsOf(hist []inspect.Snapshot) partitionHistory {
 				h.parts[i][tp{t.Name, t.Partitions[pi].Partition}] = &t.Partitions[pi]
 			}
 		}
+		for gi := range hist[i].Groups {
+			g := &hist[i].Groups[gi]
+			os := g.Offsets
+			if !slices.IsSortedFunc(os, compareOffsets) { // the inspector sorts them
+				os = slices.SortedFunc(slices.Values(os), compareOffsets)
+			}
+			h.offsets[i][g.Group] = os
+		}
 	}
 	return h
+}
+
+func compareOffsets(a, b inspect.Offset) int {
+	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// committed is group's committed offset for k at poll i.
+func (h partitionHistory) committed(i int, group string, k tp) (int64, bool) {
+	os := h.offsets[i][group]
+	j, ok := slices.BinarySearchFunc(os, inspect.Offset{Topic: k.topic, Partition: k.partition}, compareOffsets)
+	if !ok {
+		return 0, false
+	}
+	return os[j].Committed, true
 }
 
 func (h partitionHistory) at(i int, k tp) *inspect.Partition { return h.parts[i][k] }
@@ -548,7 +562,7 @@ func (h partitionHistory) batch(k tp, o int64) (inspect.Batch, bool) {
 func (h partitionHistory) firstSeen(group string, k tp, c int64, hist []inspect.Snapshot) time.Time {
 	at := hist[len(hist)-1].Time
 	for i := len(hist) - 1; i >= 0; i-- {
-		o, ok := committedAt(&hist[i], group, k)
+		o, ok := h.committed(i, group, k)
 		if !ok || o != c {
 			break
 		}
