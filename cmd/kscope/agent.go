@@ -50,7 +50,10 @@ container and the Kubernetes pod that made it.
 
 The API listens on 127.0.0.1:7070: GET /api/v1/exchanges (JSON lines, the
 schema of kscope analyze -o jsonl plus the process fields and side),
-/api/v1/stats, /metrics (Prometheus), /healthz. Read it with kscope events.
+/api/v1/stats, the views (/api/v1/overview, clients, latency, rebalances),
+/metrics (Prometheus), /healthz. Read it with kscope events and the view
+commands. With --cluster it also polls the cluster (every --poll) for
+consumer lag that stays true when consumers stop: /api/v1/lag, kscope lag.
 Listening beyond loopback needs --token (or KSCOPE_TOKEN); clients then send
 "Authorization: Bearer <token>".
 
@@ -58,6 +61,7 @@ Tracing needs root, or the capabilities CAP_BPF, CAP_PERFMON and
 CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 		Example: `  sudo kscope agent
   sudo kscope agent --port 9092 --memory 512MiB
+  sudo kscope agent --cluster kafka-1:9092,kafka-2:9092 --poll 15s
   sudo KSCOPE_TOKEN=s3cret kscope agent --listen 0.0.0.0:7070`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

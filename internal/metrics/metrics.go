@@ -137,6 +137,7 @@ var (
 	GroupStatus      = def(Gauge, "kscope_group_status", "1 for the group's current lag status (OK, WARN, REWIND, STALL, STOP, ERR, LOST), 0 for the others.", "group", "status")
 	PartitionHWM     = def(Gauge, "kscope_partition_high_watermark", "The partition's high watermark at the latest poll.", "topic", "partition")
 	PartitionStart   = def(Gauge, "kscope_partition_log_start_offset", "The partition's log start offset at the latest poll.", "topic", "partition")
+	GroupLagDropped  = def(Gauge, "kscope_group_lag_metrics_dropped_series", "Group partitions left out of the kscope_group_*_lag and time to loss metrics beyond the cap (the worst, by status then Append Lag then offset lag, are kept).")
 	InspectorPolls   = def(Counter, "kscope_inspector_polls_total", "Polls of the cluster.")
 	InspectorErrors  = def(Counter, "kscope_inspector_poll_errors_total", "Requests of a poll a broker did not answer as asked, by broker (-1: the cluster as a whole).", "broker")
 	InspectorLast    = def(Gauge, "kscope_inspector_last_poll_timestamp_seconds", "When the last poll started (Unix time): alert when it falls behind.")
@@ -170,6 +171,9 @@ var (
 	StoreAggregateOther  = def(Counter, "kscope_store_aggregate_overflow_total", "Exchanges whose topic a second of aggregates counted under (other), that second having no budget left for another topic.")
 	StorePartialOverflow = def(Counter, "kscope_store_partial_overflow_total", "Exchanges left out of a second of the overview's parts because that second alone reached the aggregates' budget.")
 	StoreTwinsDropped    = def(Counter, "kscope_store_twins_dropped_total", "Broker-side copies of exchanges also traced from the client's side, counted once (not a loss).")
+	StoreSnapshots       = def(Gauge, "kscope_store_snapshots", "Cluster snapshots held (kscope agent --cluster): the lag statuses are judged over the last 10.")
+	StoreSnapshotBytes   = def(Gauge, "kscope_store_snapshot_bytes", "Estimated memory of the cluster snapshots held.")
+	StoreSnapshotsEvict  = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped, oldest first, to stay in their part of the budget.")
 	CaptureRingDropBytes = def(Counter, "kscope_capture_ring_dropped_bytes_total", "Payload bytes of the events dropped because the ring buffer was full.")
 	DecoderTruncated     = def(Counter, "kscope_decoder_truncated_frames_total", "Frames some of whose bytes were not captured; what was complete was decoded.")
 )
@@ -186,14 +190,14 @@ var Sections = []Section{
 	}},
 	{"Consumer groups, from their rebalancing requests", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
 	{"Consumer lag from the cluster (kscope agent --cluster), at the latest poll", []*Metric{
-		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart,
+		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart, GroupLagDropped,
 	}},
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{
 		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
 		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
-		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped,
+		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,
 	}},
 }
 

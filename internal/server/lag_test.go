@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kscope/internal/inspect"
+	"kscope/internal/metrics"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -65,9 +66,41 @@ func TestLagEndpointAndMetrics(t *testing.T) {
 		`kscope_group_status{group="billing",status="OK"} 0`,
 		`kscope_partition_high_watermark{partition="0",topic="orders"} 200`,
 		`kscope_partition_log_start_offset{partition="0",topic="orders"} 0`,
+		`kscope_group_lag_metrics_dropped_series 0`,
+		`kscope_store_snapshots 3`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestGroupLagMetricsCap: past the cap of label sets, the group lag
+// metrics keep the worst partitions and count the others.
+func TestGroupLagMetricsCap(t *testing.T) {
+	const n = metrics.MaxLabelSets + 50
+	s := lagSnapshot(time.Now(), 20000, 20000)
+	pt := s.Topics[0].Partitions[0]
+	s.Topics[0].Partitions, s.Groups[0].Offsets = nil, nil
+	for p := range int32(n) {
+		pt.Partition = p
+		s.Topics[0].Partitions = append(s.Topics[0].Partitions, pt)
+		// Partition p is p records behind: the first 50 are the least.
+		s.Groups[0].Offsets = append(s.Groups[0].Offsets, inspect.Offset{Topic: "orders", Partition: p, Committed: 20000 - int64(p), LeaderEpoch: -1})
+	}
+	st := store.New(store.Config{})
+	st.AddSnapshot(s)
+	ts := newServer(t, Config{Inspecting: true}, st)
+	_, m := get(t, ts.URL+"/metrics", "")
+	if got := strings.Count(m, "\nkscope_group_offset_lag{"); got != metrics.MaxLabelSets {
+		t.Errorf("%d offset lag series, want %d", got, metrics.MaxLabelSets)
+	}
+	for _, want := range []string{`kscope_group_lag_metrics_dropped_series 50`, `kscope_group_offset_lag{group="billing",partition="10049",topic="orders"} 10049`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, `kscope_group_offset_lag{group="billing",partition="49",topic="orders"}`) {
+		t.Error("a partition 49 records behind is kept, beyond the cap")
 	}
 }

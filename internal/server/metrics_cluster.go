@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -30,7 +32,7 @@ func newClusterCollector(st *store.Store) *clusterCollector { return &clusterCol
 
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.GroupOffsetLag, metrics.GroupAppendLag, metrics.GroupCommitLag, metrics.GroupTimeLag, metrics.GroupTimeToLoss,
-		metrics.GroupStatus, metrics.PartitionHWM, metrics.PartitionStart)
+		metrics.GroupStatus, metrics.PartitionHWM, metrics.PartitionStart, metrics.GroupLagDropped)
 }
 
 func (c *clusterCollector) refresh() {
@@ -58,8 +60,14 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	v := c.lag
 	c.mu.Unlock()
-	series := 0
-	for _, g := range v.Groups {
+	type row struct {
+		group  string
+		status int
+		p      *view.PartitionLag
+	}
+	var rows []row
+	for gi := range v.Groups {
+		g := &v.Groups[gi]
 		for _, s := range view.LagStatuses {
 			on := 0.0
 			if g.Status == s {
@@ -67,22 +75,40 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- metrics.GroupStatus.Value(on, g.Group, s)
 		}
-		for _, p := range g.Partitions {
-			if series >= metrics.MaxLabelSets {
-				break
+		for pi := range g.Partitions {
+			p := &g.Partitions[pi]
+			rows = append(rows, row{g.Group, slices.Index(view.LagStatuses, p.Status), p})
+		}
+	}
+	// Past the cap, the worst partitions stay: by status, then Append
+	// Lag, then offset lag.
+	dropped := 0
+	if len(rows) > metrics.MaxLabelSets {
+		orZero := func(f *float64) float64 {
+			if f == nil {
+				return 0
 			}
-			series++
-			part := strconv.Itoa(int(p.Partition))
-			if p.OffsetLag != nil {
-				ch <- metrics.GroupOffsetLag.Value(float64(*p.OffsetLag), g.Group, p.Topic, part)
-			}
-			for _, x := range []struct {
-				m *metrics.Metric
-				v *float64
-			}{{metrics.GroupAppendLag, p.AppendLagSeconds}, {metrics.GroupCommitLag, p.CommitLagSeconds}, {metrics.GroupTimeLag, p.TimeLagSeconds}, {metrics.GroupTimeToLoss, p.TimeToLossSeconds}} {
-				if x.v != nil {
-					ch <- x.m.Value(*x.v, g.Group, p.Topic, part)
-				}
+			return *f
+		}
+		slices.SortFunc(rows, func(a, b row) int {
+			return cmp.Or(cmp.Compare(b.status, a.status), cmp.Compare(orZero(b.p.AppendLagSeconds), orZero(a.p.AppendLagSeconds)),
+				cmp.Compare(lagOf(b.p), lagOf(a.p)))
+		})
+		dropped, rows = len(rows)-metrics.MaxLabelSets, rows[:metrics.MaxLabelSets]
+	}
+	ch <- metrics.GroupLagDropped.Value(float64(dropped))
+	for _, r := range rows {
+		p := r.p
+		part := strconv.Itoa(int(p.Partition))
+		if p.OffsetLag != nil {
+			ch <- metrics.GroupOffsetLag.Value(float64(*p.OffsetLag), r.group, p.Topic, part)
+		}
+		for _, x := range []struct {
+			m *metrics.Metric
+			v *float64
+		}{{metrics.GroupAppendLag, p.AppendLagSeconds}, {metrics.GroupCommitLag, p.CommitLagSeconds}, {metrics.GroupTimeLag, p.TimeLagSeconds}, {metrics.GroupTimeToLoss, p.TimeToLossSeconds}} {
+			if x.v != nil {
+				ch <- x.m.Value(*x.v, r.group, p.Topic, part)
 			}
 		}
 	}
@@ -102,4 +128,11 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+func lagOf(p *view.PartitionLag) int64 {
+	if p.OffsetLag == nil {
+		return 0
+	}
+	return *p.OffsetLag
 }
