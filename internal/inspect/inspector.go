@@ -365,9 +365,12 @@ func (p *poll) send(ctx context.Context, id int32, name string, req kmsg.Request
 // from its leader.
 func (p *poll) logOffsets(ctx context.Context) {
 	byLeader := map[int32][]tp{}
-	for _, t := range p.s.Topics {
-		for _, pt := range t.Partitions {
-			if pt.Leader >= 0 {
+	// The partitions are read field by field: the other steps write
+	// theirs meanwhile (under p.mu).
+	for ti := range p.s.Topics {
+		t := &p.s.Topics[ti]
+		for pi := range t.Partitions {
+			if pt := &t.Partitions[pi]; pt.Leader >= 0 {
 				byLeader[pt.Leader] = append(byLeader[pt.Leader], tp{t.Name, pt.Partition})
 			}
 		}
