@@ -44,7 +44,21 @@ func startCluster(t *testing.T, topics ...string) *broker.Cluster {
 	return c
 }
 
+// startAgent traces c's traffic, or what opts says when it says anything:
+// the other packages' tests run beside, and their Kafka traffic would
+// crowd this test's out of the store.
 func startAgent(t *testing.T, c *broker.Cluster, opts ebpf.Options) *live {
+	t.Helper()
+	if opts.Ports == nil && opts.PIDs == nil && opts.Cgroup == "" {
+		_, port, _ := net.SplitHostPort(c.Addrs()[0])
+		p, _ := strconv.Atoi(port)
+		opts.Ports = []uint16{uint16(p)}
+	}
+	return startAgentEverywhere(t, c, opts)
+}
+
+// startAgentEverywhere traces the whole machine, or what opts says.
+func startAgentEverywhere(t *testing.T, c *broker.Cluster, opts ebpf.Options) *live {
 	t.Helper()
 	testenv.Root(t)
 	src, err := ebpf.Open(opts)
@@ -300,7 +314,7 @@ func TestLiveFranzGo(t *testing.T) {
 // HTTP and a Redis-like line protocol on the same machine are no Kafka.
 func TestLiveHTTPIsNotKafka(t *testing.T) {
 	c := startCluster(t)
-	l := startAgent(t, c, ebpf.Options{})
+	l := startAgentEverywhere(t, c, ebpf.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

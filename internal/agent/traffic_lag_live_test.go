@@ -2,9 +2,7 @@ package agent
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,11 +69,7 @@ func TestLiveTrafficLag(t *testing.T) {
 	py := testenv.Python(t, "kafka")
 	kcat := testenv.Command(t, "kcat", "kcat")
 	c := startCluster(t, "orders") // kafka-python asks Metadata v1, which does not create topics
-	// Only this cluster's traffic: the other tests' must not crowd this
-	// one's out of the store.
-	_, port, _ := net.SplitHostPort(c.Addrs()[0])
-	p, _ := strconv.Atoi(port)
-	l := startAgent(t, c, ebpf.Options{Ports: []uint16{uint16(p)}})
+	l := startAgent(t, c, ebpf.Options{})
 	testenv.StartReady(t, py, lagClients, l.addr, "produce", "orders", "200")
 	testenv.StartReady(t, py, lagClients, l.addr, "consume", "orders", "slow", "5", "0.25")
 	paused := testenv.StartReady(t, py, lagClients, l.addr, "consume", "orders", "paused", "500", "0")
