@@ -38,8 +38,9 @@ commits), time lag (age of the first record not consumed), time to loss
 (when retention will delete it) and a status judged over the last polls
 as Burrow judges it: OK, WARN (lag growing, or Append Lag past --lag-warn),
 STALL (commits not moving), STOP (no commit for longer than the polls
-span), REWIND (offset went back), ERR (Append Lag past --lag-error), LOST
-(records deleted before they were consumed).
+span), REWIND (offset went back), ERR (Append Lag past --lag-error, or the
+group's coordinator not answering), LOST (records deleted before they were
+consumed).
 
 With --brokers it asks the cluster itself, polling twice --interval apart
 (no root needed); otherwise it asks a kscope agent started with --cluster,
