@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 	"kscope/internal/view"
 )
 
@@ -19,16 +20,8 @@ import (
 // cluster that is not there is one clear line.
 func TestLagCommand(t *testing.T) {
 	ctx := context.Background()
-	c, err := broker.StartCluster(ctx, broker.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	c := brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
+	cl := brokertest.Client(t, c, kgo.DefaultProduceTopic("orders"))
 	for range 30 {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("order")}).FirstErr(); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 	"kscope/internal/capture/ebpf"
 	"kscope/internal/conn"
 	"kscope/internal/exchange"
@@ -34,14 +35,7 @@ type live struct {
 
 func startCluster(t *testing.T, topics ...string) *broker.Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := broker.StartCluster(ctx, broker.Config{Brokers: 1, Partitions: 3, Topics: topics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 3, Topics: topics})
 }
 
 // startAgent traces c's traffic, or what opts says when it says anything:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,14 +18,14 @@ import (
 // The demo's topic is made as an administrator would: 5 partitions, each
 // on 3 brokers.
 func TestCreateTopic(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 3})
+	c := brokertest.Start(t, broker.Config{Brokers: 3})
 	ctx := context.Background()
 	for range 2 { // the second time, it exists: no error
 		if err := c.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cl := newClient(t, c)
+	cl := brokertest.Client(t, c)
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(Topic)
@@ -49,7 +50,7 @@ func TestCreateTopic(t *testing.T) {
 // order produces well-formed orders keyed by their id, over every
 // partition, and stops when its control input ends.
 func TestOrderService(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 3})
+	c := brokertest.Start(t, broker.Config{Brokers: 3})
 	ctx := context.Background()
 	if err := c.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestOrderService(t *testing.T) {
 		t.Fatal("order did not stop when its control input ended")
 	}
 
-	cl := newClient(t, c, kgo.ConsumeTopics(Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := brokertest.Client(t, c, kgo.ConsumeTopics(Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	seen := map[int32]int{}
@@ -96,7 +97,7 @@ func TestOrderService(t *testing.T) {
 // A consumer service joins its own group and stops when its control
 // input ends, leaving the group.
 func TestConsumerService(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 1})
+	c := brokertest.Start(t, broker.Config{Brokers: 1})
 	ctx := context.Background()
 	if err := c.CreateTopic(ctx, Topic, TopicPartitions, 1); err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestConsumerService(t *testing.T) {
 	go func() {
 		done <- RunService(ctx, ServiceConfig{Name: Invoicing, Bootstrap: c.Addrs(), Slow: true, Control: control})
 	}()
-	cl := newClient(t, c)
+	cl := brokertest.Client(t, c)
 	describe := func() kmsg.DescribeGroupsResponseGroup {
 		req := kmsg.NewPtrDescribeGroupsRequest()
 		req.Groups = []string{Invoicing}
@@ -145,26 +146,4 @@ func TestUnknownService(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "order, shipping, invoicing") {
 		t.Errorf("err = %v", err)
 	}
-}
-
-func startCluster(t *testing.T, cfg broker.Config) *broker.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := broker.StartCluster(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
-func newClient(t *testing.T, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
 }

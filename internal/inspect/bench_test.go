@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 )
 
 // BenchmarkPoll polls a cluster of 3 brokers with 1,000 consumer groups
@@ -27,8 +28,8 @@ func BenchmarkPoll(b *testing.B) {
 	for i := range topics {
 		names = append(names, fmt.Sprintf("t%02d", i))
 	}
-	c := startCluster(b, broker.Config{Brokers: 3, Partitions: partitions, Topics: names})
-	cl := client(b, c, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1<<20))
+	c := brokertest.Start(b, broker.Config{Brokers: 3, Partitions: partitions, Topics: names})
+	cl := brokertest.Client(b, c, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1<<20))
 	ctx := context.Background()
 	produceAll := func(n int) {
 		var wg sync.WaitGroup

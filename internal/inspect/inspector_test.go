@@ -10,19 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 )
-
-func startCluster(t testing.TB, cfg broker.Config) *broker.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := broker.StartCluster(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
 
 func newInspector(t testing.TB, c *broker.Cluster, cfg Config) *Inspector {
 	t.Helper()
@@ -33,16 +22,6 @@ func newInspector(t testing.TB, c *broker.Cluster, cfg Config) *Inspector {
 	}
 	t.Cleanup(in.Close)
 	return in
-}
-
-func client(t testing.TB, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
 }
 
 // produce writes n records to topic/partition, one batch each, at the
@@ -85,8 +64,8 @@ func (s *Snapshot) group(name string) *Group {
 // and committed offsets, and the batches that hold the offsets the lag
 // needs, read from the log.
 func TestPoll(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 2, Partitions: 2, Topics: []string{"orders"}})
-	cl := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	c := brokertest.Start(t, broker.Config{Brokers: 2, Partitions: 2, Topics: []string{"orders"}})
+	cl := brokertest.Client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	produce(t, cl, "orders", 0, 10, func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) })
@@ -98,7 +77,7 @@ func TestPoll(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "retention.ms", Value: ptr("86400000")}}, "orders"); err != nil {
 		t.Fatal(err)
 	}
-	co := client(t, c, kgo.ConsumerGroup("shipping"), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	co := brokertest.Client(t, c, kgo.ConsumerGroup("shipping"), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	for got := 0; got < 10; {
 		got += co.PollFetches(context.Background()).NumRecords()
 	}
@@ -160,10 +139,10 @@ func ptr[T any](v T) *T { return &v }
 // TestPollKIP848Group: a group of the consumer protocol (KIP-848) is
 // described by ConsumerGroupDescribe: its members and their assignments.
 func TestPollKIP848Group(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 1, Partitions: 3, Topics: []string{"events"}})
-	pr := client(t, c)
+	c := brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 3, Topics: []string{"events"}})
+	pr := brokertest.Client(t, c)
 	produce(t, pr, "events", 0, 6, func(int) time.Time { return time.Now() })
-	co := client(t, c, kgo.ConsumerGroup("nextgen"), kgo.ConsumeTopics("events"), kgo.ServerSideBalancer(),
+	co := brokertest.Client(t, c, kgo.ConsumerGroup("nextgen"), kgo.ConsumeTopics("events"), kgo.ServerSideBalancer(),
 		kgo.Balancers(kgo.RangeBalancer()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	for got := 0; got < 6; {
 		got += co.PollFetches(context.Background()).NumRecords()
@@ -191,8 +170,8 @@ func TestPollKIP848Group(t *testing.T) {
 // open, nothing read) is named in the snapshot's errors, the poll ends in a
 // few request timeouts, and what the other broker leads is still learned.
 func TestPollBrokerNotAnswering(t *testing.T) {
-	c := startCluster(t, broker.Config{Brokers: 2, Partitions: 4, Topics: []string{"orders"}})
-	pr := client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	c := brokertest.Start(t, broker.Config{Brokers: 2, Partitions: 4, Topics: []string{"orders"}})
+	pr := brokertest.Client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := range int32(4) {
 		produce(t, pr, "orders", p, 2, func(int) time.Time { return time.Now() })
 	}

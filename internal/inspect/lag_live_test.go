@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 	"kscope/internal/inspect"
 	"kscope/internal/testenv"
 	"kscope/internal/view"
@@ -124,13 +125,9 @@ func TestLagLive(t *testing.T) {
 	py := testenv.Python(t, "kafka", "confluent_kafka")
 	kcat := testenv.Command(t, "kcat", "kcat")
 	ctx := context.Background()
-	c, err := broker.StartCluster(ctx, broker.Config{Brokers: 3, Partitions: 3, Topics: []string{"orders", "txn", "del"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close) // after the clients are gone
+	c := brokertest.Start(t, broker.Config{Brokers: 3, Partitions: 3, Topics: []string{"orders", "txn", "del"}}) // closed after the clients are gone
 	b := strings.Join(c.Addrs(), ",")
-	adm := kadm.NewClient(mustClient(t, c))
+	adm := kadm.NewClient(brokertest.Client(t, c))
 	p := startPoller(t, c, time.Second)
 
 	testenv.StartReady(t, py, lagClients, b, "produce", "orders", "200")
@@ -224,7 +221,7 @@ func TestLagLive(t *testing.T) {
 	t.Logf("txn: %d records in committed transactions read, lag %d, %s", txn, g.OffsetLag, g.Status)
 
 	// Deleted before consumed: a time to loss first, then LOST.
-	pr := mustClient(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic("del"))
+	pr := brokertest.Client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic("del"))
 	for range 100 {
 		if err := pr.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Partition: 0}).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -289,7 +286,7 @@ func stoppedPid(t *testing.T, group string) int {
 func transactions(t *testing.T, c *broker.Cluster) int {
 	t.Helper()
 	ctx := context.Background()
-	pr := mustClient(t, c, kgo.TransactionalID("lag-txn"), kgo.DefaultProduceTopic("txn"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	pr := brokertest.Client(t, c, kgo.TransactionalID("lag-txn"), kgo.DefaultProduceTopic("txn"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for i := range 4 {
 		if err := pr.BeginTransaction(); err != nil {
 			t.Fatal(err)
@@ -303,7 +300,7 @@ func transactions(t *testing.T, c *broker.Cluster) int {
 			t.Fatal(err)
 		}
 	}
-	co := mustClient(t, c, kgo.ConsumerGroup("txn"), kgo.ConsumeTopics("txn"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	co := brokertest.Client(t, c, kgo.ConsumerGroup("txn"), kgo.ConsumeTopics("txn"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	n := 0
 	for deadline := time.Now().Add(20 * time.Second); n < 30 && time.Now().Before(deadline); {
@@ -316,16 +313,6 @@ func transactions(t *testing.T, c *broker.Cluster) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func mustClient(t *testing.T, c *broker.Cluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
 }
 
 func ptr[T any](v T) *T { return &v }
