@@ -86,6 +86,13 @@ func (p *poll) groupFail(names []string, id int32, request string, offsets bool,
 	}
 }
 
+// groupError records that the coordinator id answered request for group
+// with err.
+func (p *poll) groupError(id int32, request, group string, offsets bool, err error) {
+	p.fail(id, request, fmt.Errorf("group %s: %w", group, err))
+	p.groupFail([]string{group}, id, request, offsets, err)
+}
+
 // remember keeps g as learned when the poll learned it whole; otherwise
 // it fills what the poll did not learn from the last poll that did, and
 // says so.
@@ -230,8 +237,7 @@ func (p *poll) describeClassic(ctx context.Context, listed map[string]*Group, na
 				continue
 			}
 			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				p.fail(id, "DescribeGroups", fmt.Errorf("group %s: %w", rg.Group, err))
-				p.groupFail([]string{rg.Group}, id, "DescribeGroups", false, err)
+				p.groupError(id, "DescribeGroups", rg.Group, false, err)
 				continue
 			}
 			g.State, g.ProtocolType, g.Assignor = rg.State, rg.ProtocolType, rg.Protocol
@@ -272,8 +278,7 @@ func (p *poll) describeConsumer(ctx context.Context, listed map[string]*Group, n
 				continue
 			}
 			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				p.fail(id, "ConsumerGroupDescribe", fmt.Errorf("group %s: %w", rg.Group, err))
-				p.groupFail([]string{rg.Group}, id, "ConsumerGroupDescribe", false, err)
+				p.groupError(id, "ConsumerGroupDescribe", rg.Group, false, err)
 				continue
 			}
 			g.State, g.Assignor = rg.State, rg.AssignorName
@@ -354,8 +359,7 @@ func (p *poll) committed(ctx context.Context, listed map[string]*Group, names []
 					continue
 				}
 				if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-					p.fail(id, "OffsetFetch", fmt.Errorf("group %s: %w", rg.Group, err))
-					p.groupFail([]string{rg.Group}, id, "OffsetFetch", true, err)
+					p.groupError(id, "OffsetFetch", rg.Group, true, err)
 					continue
 				}
 				for _, t := range rg.Topics {
