@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,11 @@ type Config struct {
 	// with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 and is a superuser.
 	SASLUser     string
 	SASLPassword string
+	// TLS, if set, is the brokers' server side: they accept TLS only.
+	TLS *tls.Config
+	// Options are more kfake options, after kscope's (tests: users with
+	// ACLs, kfake.EnableACLs).
+	Options []kfake.Opt
 	// Logger receives kfake's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -108,6 +114,10 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Logger != nil {
 		opts = append(opts, kfake.WithLogger(kfakeLogger{cfg.Logger.With("component", "kfake")}))
 	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	opts = append(opts, cfg.Options...)
 
 	kc, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -153,6 +163,11 @@ func (c *Cluster) probe(ctx context.Context, cfg Config) (*kmsg.ApiVersionsRespo
 	opts := []kgo.Opt{kgo.SeedBrokers(c.addrs...), kgo.ClientID("kscope-probe")}
 	if cfg.SASLUser != "" {
 		opts = append(opts, kgo.SASL(plain.Auth{User: cfg.SASLUser, Pass: cfg.SASLPassword}.AsMechanism()))
+	}
+	if cfg.TLS != nil {
+		// Its own brokers, on loopback, whatever names their
+		// certificate gives.
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{InsecureSkipVerify: true}))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

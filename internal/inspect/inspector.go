@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -195,6 +197,10 @@ func errText(err error) string {
 		return ke.Message
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "no answer within the request timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		// Brokers hang up on a failed SASL login, and on a client that
+		// speaks plain text to a TLS listener.
+		return err.Error() + ": the broker closed the connection (check the SASL mechanism, user and password, and --tls)"
 	}
 	return err.Error()
 }
