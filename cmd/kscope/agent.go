@@ -95,7 +95,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			}
 			st := store.New(store.Config{MemoryBytes: budget})
 			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs, Inspecting: in != nil},
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs, Inspecting: in != nil, PollInterval: poll},
 				st, func() any { return ag.Stats() })
 			if err != nil {
 				return err

@@ -36,10 +36,10 @@ and the log end (offset lag), Append Lag (append time of the last record
 minus that of the last committed one: it keeps rising while nobody
 commits), time lag (age of the first record not consumed), time to loss
 (when retention will delete it) and a status judged over the last polls
-as Burrow judges it: OK, WARN (lag growing, or Append Lag past --lag-warn),
+as Burrow judges it: OK, WARN (lag not falling, or Append Lag past --lag-warn),
 STALL (commits not moving), STOP (no commit for longer than the polls
 span), REWIND (offset went back), ERR (Append Lag past --lag-error, or the
-group's coordinator not answering), LOST (records deleted before they were
+group's coordinator or the partition's leader not answering), LOST (records deleted before they were
 consumed).
 
 With --brokers it asks the cluster itself, polling twice --interval apart

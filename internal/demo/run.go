@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 
 	st := store.New(store.Config{MemoryBytes: cfg.MemoryBytes})
-	scfg := server.Config{Listen: cfg.Listen, Token: cfg.Token, Inspecting: true}
+	scfg := server.Config{Listen: cfg.Listen, Token: cfg.Token, Inspecting: true, PollInterval: LagPoll}
 	if cfg.NoTrace {
 		scfg.NoTraffic = "this kscope demo runs with --no-trace: nothing is traced, so there is no traffic to show; restart it as root (sudo " + cfg.Self + " demo) to see it"
 	}

@@ -106,27 +106,31 @@ func (p *poll) lookups(ctx context.Context) {
 	}
 	byName := map[string]*Topic{}
 	for i := range p.s.Topics {
-		t := &p.s.Topics[i]
-		byName[t.Name] = t
-		for j := range t.Partitions {
-			pt := &t.Partitions[j]
-			want(t, pt, pt.HighWatermark-1)
-		}
+		byName[p.s.Topics[i].Name] = &p.s.Topics[i]
 	}
+	// Only partitions a group committed: first each one's last record,
+	// which all its groups' Append Lag needs, then the groups' offsets.
+	// Past MaxLookups, the rest waits for the next poll.
+	type at struct {
+		t  *Topic
+		pt *Partition
+		o  Offset
+	}
+	var committed []at
 	for _, g := range p.s.Groups {
 		for _, o := range g.Offsets {
-			t := byName[o.Topic]
-			if t == nil {
-				continue
+			if t, pt := byName[o.Topic], p.parts[tp{o.Topic, o.Partition}]; t != nil && pt != nil {
+				committed = append(committed, at{t, pt, o})
 			}
-			pt := p.parts[tp{o.Topic, o.Partition}]
-			if pt == nil {
-				continue
-			}
-			want(t, pt, o.Committed-1)
-			if !pt.hasBatch(o.Committed) {
-				want(t, pt, o.Committed)
-			}
+		}
+	}
+	for _, c := range committed {
+		want(c.t, c.pt, c.pt.HighWatermark-1)
+	}
+	for _, c := range committed {
+		want(c.t, c.pt, c.o.Committed-1)
+		if !c.pt.hasBatch(c.o.Committed) {
+			want(c.t, c.pt, c.o.Committed)
 		}
 	}
 	if len(missing) > p.in.cfg.MaxLookups {

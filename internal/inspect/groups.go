@@ -53,6 +53,7 @@ func (p *poll) groups(ctx context.Context) {
 		p.s.Groups = append(p.s.Groups, p.remember(g))
 	}
 	p.s.Groups = append(p.s.Groups, p.unanswered(listed, answered)...)
+	p.forget()
 	slices.SortFunc(p.s.Groups, func(a, b Group) int { return strings.Compare(a.Group, b.Group) })
 }
 
@@ -101,6 +102,9 @@ func (p *poll) remember(g *Group) Group {
 		p.in.groups = map[string]learned{}
 	}
 	f, bad := p.groupErr[g.Group]
+	if !f.offsets {
+		p.stamp(g)
+	}
 	if !bad {
 		p.in.groups[g.Group] = learned{*g, p.s.Time}
 		return *g
@@ -120,17 +124,65 @@ func (p *poll) remember(g *Group) Group {
 	return out
 }
 
+// offsetKey is a group's offset for a partition.
+type offsetKey struct {
+	group, topic string
+	partition    int32
+}
+
+// seenOffset is a committed offset and the first poll that saw it.
+type seenOffset struct {
+	offset int64
+	at     time.Time
+}
+
+// stamp sets when each of g's committed offsets was first seen: by this
+// poll, or by an earlier one that saw the same offset.
+func (p *poll) stamp(g *Group) {
+	if p.in.seen == nil {
+		p.in.seen = map[offsetKey]seenOffset{}
+	}
+	for i := range g.Offsets {
+		o := &g.Offsets[i]
+		k := offsetKey{g.Group, o.Topic, o.Partition}
+		if s, ok := p.in.seen[k]; ok && s.offset == o.Committed {
+			o.SeenSince = s.at
+			continue
+		}
+		o.SeenSince = p.s.Time
+		p.in.seen[k] = seenOffset{o.Committed, p.s.Time}
+	}
+}
+
+// forget drops what the inspector keeps of groups no longer there.
+func (p *poll) forget() {
+	present := map[string]bool{}
+	for _, g := range p.s.Groups {
+		present[g.Group] = true
+	}
+	for k := range p.in.seen {
+		if !present[k.group] {
+			delete(p.in.seen, k)
+		}
+	}
+}
+
+// maxUnanswered is how long a group whose coordinator does not answer is
+// kept as last learned.
+const maxUnanswered = 24 * time.Hour
+
 // unanswered are the groups a previous poll learned whose coordinator
 // did not answer ListGroups in this one: they are still there, as last
-// learned, with the error. A group whose coordinator answered without it
-// is gone (deleted), and one whose broker left the cluster too.
+// learned, with the error, for up to maxUnanswered (a coordinator that
+// died: Kafka moves its groups to another broker, which lists them). A
+// group whose coordinator answered without it is gone (deleted).
 func (p *poll) unanswered(listed map[string]*Group, answered map[int32]bool) []Group {
 	var out []Group
 	for name, prev := range p.in.groups {
 		if listed[name] != nil {
 			continue
 		}
-		if answered[prev.Coordinator] || !slices.Contains(p.in.known, prev.Coordinator) {
+		if answered[prev.Coordinator] || p.s.Time.Sub(prev.at) > maxUnanswered {
 			delete(p.in.groups, name)
 			continue
 		}

@@ -34,8 +34,11 @@ type Inspector struct {
 	known   []int32
 	silent  map[int32]bool
 	// groups are each group as last learned whole, for a poll whose
-	// coordinator does not answer.
+	// coordinator does not answer; seen when each committed offset was
+	// first seen; last the last poll any broker answered.
 	groups map[string]learned
+	seen   map[offsetKey]seenOffset
+	last   *Snapshot
 
 	// mu guards stats.
 	mu    sync.Mutex
@@ -129,6 +132,9 @@ func (in *Inspector) Poll(ctx context.Context) Snapshot {
 		}
 		wg.Wait()
 		p.lookups(ctx)
+		in.last = &p.s
+	} else if in.last != nil {
+		p.asLast()
 	}
 	p.s.Seconds = time.Since(start).Seconds()
 	in.silent = map[int32]bool{}
@@ -144,6 +150,22 @@ func (in *Inspector) Poll(ctx context.Context) Snapshot {
 	in.stats.Deferred += p.deferred
 	in.mu.Unlock()
 	return p.s
+}
+
+// asLast fills a poll no broker answered with the last one's brokers,
+// topics and groups, each group saying so: an outage does not empty the
+// lag, it makes it ERR.
+func (p *poll) asLast() {
+	last := p.in.last
+	p.s.ClusterID, p.s.Controller, p.s.Brokers, p.s.Topics = last.ClusterID, last.Controller, last.Brokers, last.Topics
+	for _, g := range last.Groups {
+		if g.AsOf == nil {
+			at := last.Time
+			g.AsOf = &at
+		}
+		g.Error = "no broker answered the poll"
+		p.s.Groups = append(p.s.Groups, g)
+	}
 }
 
 // poll is one poll in progress.
@@ -310,7 +332,9 @@ func (p *poll) ping(ctx context.Context) {
 		req := kmsg.NewPtrApiVersionsRequest()
 		// v3+ brokers refuse an empty software name (KIP-511).
 		req.ClientSoftwareName, req.ClientSoftwareVersion = "kscope", "1"
-		kresp, err := p.in.cl.Broker(int(id)).Request(ctx, req)
+		tctx, cancel := p.timeout(ctx)
+		kresp, err := p.in.cl.Broker(int(id)).Request(tctx, req)
+		cancel()
 		if err == nil {
 			err = kerr.ErrorForCode(kresp.(*kmsg.ApiVersionsResponse).ErrorCode)
 		}
@@ -336,16 +360,12 @@ func (p *poll) brokerIDs() []int32 {
 	return ids
 }
 
-// eachBroker runs fn for each broker at once, each with the request
-// deadline, and returns when all have.
+// eachBroker runs fn for each broker at once, and returns when all have.
+// Each request fn sends has its own deadline (send).
 func (p *poll) eachBroker(ctx context.Context, ids []int32, fn func(context.Context, int32)) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
-		wg.Go(func() {
-			ctx, cancel := p.timeout(ctx)
-			defer cancel()
-			fn(ctx, id)
-		})
+		wg.Go(func() { fn(ctx, id) })
 	}
 	wg.Wait()
 }
@@ -358,6 +378,8 @@ func (p *poll) request(ctx context.Context, id int32, name string, req kmsg.Requ
 
 // send sends req to broker id; a failure is recorded under name.
 func (p *poll) send(ctx context.Context, id int32, name string, req kmsg.Request) (kmsg.Response, error) {
+	ctx, cancel := p.timeout(ctx)
+	defer cancel()
 	resp, err := p.in.cl.Broker(int(id)).Request(ctx, req)
 	if err != nil {
 		p.fail(id, name, err)
@@ -463,9 +485,7 @@ func (p *poll) configs(ctx context.Context) {
 	// Any broker answers for topics: the first that does.
 	var resp *kmsg.DescribeConfigsResponse
 	for _, id := range p.brokerIDs() {
-		tctx, cancel := p.timeout(ctx)
-		kresp, ok := p.request(tctx, id, "DescribeConfigs", req)
-		cancel()
+		kresp, ok := p.request(ctx, id, "DescribeConfigs", req)
 		if ok {
 			resp = kresp.(*kmsg.DescribeConfigsResponse)
 			break

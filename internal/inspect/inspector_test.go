@@ -170,9 +170,11 @@ func TestPollKIP848Group(t *testing.T) {
 // open, nothing read) is named in the snapshot's errors, the poll ends in a
 // few request timeouts, and what the other broker leads is still learned.
 func TestPollBrokerNotAnswering(t *testing.T) {
-	c := brokertest.Start(t, broker.Config{Brokers: 2, Partitions: 4, Topics: []string{"orders"}})
+	// Leaders are random: with 8 partitions, broker 0 leads some in 255
+	// runs of 256.
+	c := brokertest.Start(t, broker.Config{Brokers: 2, Partitions: 8, Topics: []string{"orders"}})
 	pr := brokertest.Client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	for p := range int32(4) {
+	for p := range int32(8) {
 		produce(t, pr, "orders", p, 2, func(int) time.Time { return time.Now() })
 	}
 	// Groups on both coordinators.
@@ -215,9 +217,12 @@ func TestPollBrokerNotAnswering(t *testing.T) {
 	if !named {
 		t.Errorf("broker 1 not named as not answering: %+v", s.Errors)
 	}
-	learned := 0
+	learned, led := 0, 0
 	for _, tp := range s.Topics {
 		for _, p := range tp.Partitions {
+			if p.Leader == 0 {
+				led++
+			}
 			if p.Leader == 0 && p.HighWatermark == 2 {
 				learned++
 			}
@@ -226,8 +231,10 @@ func TestPollBrokerNotAnswering(t *testing.T) {
 			}
 		}
 	}
-	if learned == 0 {
-		t.Error("nothing learned of broker 0's partitions")
+	if learned != led {
+		t.Errorf("%d of broker 0's %d partitions learned", learned, led)
+	} else if led == 0 {
+		t.Log("broker 0 leads none of the partitions this run (leaders are random)")
 	}
 	// Every group is still there: those the frozen broker coordinates
 	// as last learned, saying so.
@@ -247,9 +254,58 @@ func TestPollBrokerNotAnswering(t *testing.T) {
 			t.Logf("group %s: %s (as of %v)", name, g.Error, g.AsOf)
 		}
 	}
+	// With every broker frozen, the groups are still there as last
+	// learned, saying no broker answered.
+	c.Freeze(0, true)
+	s = in.Poll(context.Background())
+	c.Freeze(0, false)
+	for _, name := range groups {
+		if g := s.group(name); g == nil || g.Error != "no broker answered the poll" || g.AsOf == nil || len(g.Offsets) != 1 {
+			t.Errorf("no broker answering: group %s %+v", name, g)
+		}
+	}
+	if len(s.Topics) == 0 || len(s.Errors) == 0 || s.Errors[0].Request != "Metadata" {
+		t.Errorf("no broker answering: %d topics, errors %+v", len(s.Topics), s.Errors)
+	}
 	// Thawed, it answers again.
 	c.Freeze(1, false)
 	if s := in.Poll(context.Background()); len(s.Errors) != 0 {
 		t.Errorf("errors after thawing: %+v", s.Errors)
+	}
+}
+
+// TestPollOffsetsSeenSince: a committed offset keeps the time of the
+// first poll that saw it; a new one takes the poll's.
+func TestPollOffsetsSeenSince(t *testing.T) {
+	c := brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
+	adm := kadm.NewClient(brokertest.Client(t, c))
+	commit := func(o int64) {
+		if err := adm.CommitAllOffsets(context.Background(), "billing", kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: o}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := newInspector(t, c, Config{})
+	seen := func() time.Time {
+		t.Helper()
+		s := in.Poll(context.Background())
+		g := s.group("billing")
+		if g == nil || len(g.Offsets) != 1 {
+			t.Fatalf("billing: %+v", g)
+		}
+		return g.Offsets[0].SeenSince
+	}
+	commit(0)
+	first := seen()
+	if again := seen(); !again.Equal(first) {
+		t.Errorf("same offset: seen since %v, then %v", first, again)
+	}
+	commit(0) // committed again, same offset: nothing tells the polls
+	if again := seen(); !again.Equal(first) {
+		t.Errorf("same offset again: seen since %v, then %v", first, again)
+	}
+	start := time.Now()
+	commit(5)
+	if moved := seen(); !moved.After(first) || moved.Before(start) {
+		t.Errorf("new offset: seen since %v (first %v, committed after %v)", moved, first, start)
 	}
 }

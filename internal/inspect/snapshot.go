@@ -174,6 +174,10 @@ type Offset struct {
 	// LeaderEpoch is the leader epoch committed with it (KIP-320), -1
 	// when none.
 	LeaderEpoch int32 `json:"leader_epoch"`
+	// SeenSince is the first poll that saw this offset committed (the
+	// inspector keeps it across polls): the commit was made then or
+	// before.
+	SeenSince time.Time `json:"seen_since"`
 }
 
 // Error is what a poll could not learn, and from which broker. A broker

@@ -19,7 +19,8 @@ import (
 // latest poll. The view is computed in the background, like the traffic
 // lag's: a scrape answers from the last result.
 type clusterCollector struct {
-	store *store.Store
+	store  *store.Store
+	window time.Duration
 
 	// mu guards the cache below.
 	mu         sync.Mutex
@@ -28,7 +29,9 @@ type clusterCollector struct {
 	refreshing bool
 }
 
-func newClusterCollector(st *store.Store) *clusterCollector { return &clusterCollector{store: st} }
+func newClusterCollector(st *store.Store, window time.Duration) *clusterCollector {
+	return &clusterCollector{store: st, window: window}
+}
 
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.GroupOffsetLag, metrics.GroupAppendLag, metrics.GroupCommitLag, metrics.GroupTimeLag, metrics.GroupTimeToLoss,
@@ -37,7 +40,7 @@ func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *clusterCollector) refresh() {
 	now := time.Now()
-	v := view.Lag(view.FromStore(c.store, view.Window{From: now.Add(lagMetricsWindow * -1), To: now}, view.LagNeeds), view.LagFilter{})
+	v := view.Lag(view.FromStore(c.store, view.Window{From: now.Add(-c.window), To: now}, view.LagNeeds), view.LagFilter{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lag, c.computed, c.refreshing = v, now, false

@@ -43,8 +43,10 @@ type Config struct {
 	NoTraffic string
 	// Inspecting says that a cluster inspector feeds the store with
 	// snapshots (kscope agent --cluster): without one, the lag endpoint
-	// says how to start one.
-	Inspecting bool
+	// says how to start one. PollInterval is its interval: the lag's
+	// default window holds view.LagWindow polls.
+	Inspecting   bool
+	PollInterval time.Duration
 	// MetricsClientIDs exports the traffic counters per client id too
 	// (metrics.ClientIDsFlag): opt-in, since clients may make up a new
 	// client id at each start.
@@ -79,7 +81,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		storeCollector{st},
 		newTrafficCollector(st, cfg.MetricsClientIDs),
 		newLagCollector(st),
-		newClusterCollector(st),
+		newClusterCollector(st, cfg.lagSince()),
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -217,4 +219,10 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// lagSince is the lag's default window: five minutes, or view.LagWindow
+// polls and one more when they take longer.
+func (c Config) lagSince() time.Duration {
+	return max(DefaultLagSince, time.Duration(view.LagWindow+1)*c.PollInterval)
 }

@@ -86,7 +86,7 @@ func (s *Server) viewRoutes(mux *http.ServeMux) {
 		}))))
 	// GET /api/v1/lag?group=&topic=&warn=&error=&since=&until=: consumer
 	// lag from the cluster inspector's polls.
-	lag := viewHandler(s, DefaultLagSince, fixed(view.LagNeeds),
+	lag := viewHandler(s, s.cfg.lagSince(), fixed(view.LagNeeds),
 		func(in view.Input, q url.Values) view.LagView {
 			f, _ := lagFilter(q) // checked below
 			return view.Lag(in, f)
@@ -109,8 +109,9 @@ func (s *Server) viewRoutes(mux *http.ServeMux) {
 		}))))
 }
 
-// DefaultLagSince is the window of GET /api/v1/lag without since: the
-// polls of the last five minutes, of which the last ten judge statuses.
+// DefaultLagSince is the window of GET /api/v1/lag without since, at
+// least: the polls of the last five minutes, of which the last ten judge
+// statuses (longer when ten polls take longer: Config.PollInterval).
 const DefaultLagSince = 5 * time.Minute
 
 // lagFilter reads group, topic and the Append Lag thresholds warn and

@@ -257,7 +257,11 @@ func Lag(in Input, f LagFilter) LagView {
 func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt *inspect.Partition, hist []inspect.Snapshot, parts partitionHistory,
 	tr *lagFromTraffic, now time.Time, f LagFilter) {
 	if pt == nil || pt.HighWatermark < 0 {
-		pl.Reason = "the partition's log end is not known (its leader did not answer)"
+		// Not OK: an offline partition must not read as a healthy one.
+		pl.Status, pl.Reason = LagErr, "the partition's log end is not known (its leader did not answer)"
+		if pt == nil {
+			pl.Reason = "the partition is not in the cluster's metadata"
+		}
 		if has {
 			pl.CommittedOffset = lagPtr(c)
 		}
@@ -276,7 +280,12 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 	lag := offsetLag(pt, c)
 	pl.OffsetLag = lagPtr(lag)
 
-	appended := func(o int64) (inspect.Batch, bool) { return parts.batch(k, o) }
+	// A batch without a timestamp (-1: converted from an old format, or
+	// its producer set none) gives no time.
+	appended := func(o int64) (inspect.Batch, bool) {
+		b, ok := parts.batch(k, o)
+		return b, ok && !b.MaxTimestamp.IsZero()
+	}
 	latest, haveLatest := appended(hw - 1)
 	if haveLatest {
 		pl.TimestampType = latest.TimestampType
@@ -292,8 +301,8 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 			pl.TimeLagSeconds = lagPtr(max(now.Sub(next.MaxTimestamp).Seconds(), 0))
 		}
 	}
-	commitAt, seen := tr.commitAt(group, k, c)
-	if !seen {
+	commitAt, exact := tr.commitAt(group, k, c)
+	if !exact {
 		commitAt = parts.firstSeen(group, k, c, hist)
 	}
 	pl.LastCommit = lagPtr(commitAt)
@@ -315,7 +324,7 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 	}
 	// Judged as of the latest poll: polls that stopped do not say that
 	// commits did.
-	pl.Status, pl.Reason = burrow(group, k, hist, parts, commitAt, hist[len(hist)-1].Time)
+	pl.Status, pl.Reason = burrow(group, k, hist, parts, commitAt, exact, hist[len(hist)-1].Time)
 	if pl.AppendLagSeconds != nil && lagRank(pl.Status) < lagRank(LagErr) {
 		a := time.Duration(*pl.AppendLagSeconds * float64(time.Second))
 		switch {
@@ -345,7 +354,7 @@ func offsetLag(pt *inspect.Partition, c int64) int64 {
 // REWIND when the committed offset went back; OK when the lag was zero at
 // some poll; STALL when the offset did not move; WARN when the lag grew at
 // every poll; else OK.
-func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory, lastCommit, now time.Time) (string, string) {
+func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory, lastCommit time.Time, exact bool, now time.Time) (string, string) {
 	type entry struct {
 		at          time.Time
 		offset, lag int64
@@ -366,7 +375,12 @@ func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory,
 	// A commit the polls saw first at a poll was made then or before: no
 	// later commit came, when the offset stayed.
 	if since := now.Sub(lastCommit); since >= span {
-		return LagStop, fmt.Sprintf("no commit for %s, longer than the %d polls span (%s), while %d records wait", roundDur(since), len(es), roundDur(span), es[len(es)-1].lag)
+		// Seen by the polls only, the commit was made then or before.
+		atLeast := ""
+		if !exact {
+			atLeast = "at least "
+		}
+		return LagStop, fmt.Sprintf("no commit for %s%s, longer than the %d polls span (%s), while %d records wait", atLeast, roundDur(since), len(es), roundDur(span), es[len(es)-1].lag)
 	}
 	for i := 1; i < len(es); i++ {
 		if es[i].offset < es[i-1].offset {
@@ -387,16 +401,15 @@ func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory,
 	if !moved {
 		return LagStall, fmt.Sprintf("commits stay at offset %d while %d records wait", es[0].offset, es[len(es)-1].lag)
 	}
-	growing := true
+	// Burrow: the offset moves, but the lag never fell.
+	falling := false
 	for i := 1; i < len(es); i++ {
-		if es[i].lag <= es[i-1].lag {
-			growing = false
-		}
+		falling = falling || es[i].lag < es[i-1].lag
 	}
-	if growing {
-		return LagWarn, fmt.Sprintf("lag grew at each of the last %d polls, from %d to %d", len(es), es[0].lag, es[len(es)-1].lag)
+	if !falling {
+		return LagWarn, fmt.Sprintf("the lag did not fall at any of the last %d polls: %d, then %d", len(es), es[0].lag, es[len(es)-1].lag)
 	}
-	return LagOK, "consuming, lag not growing"
+	return LagOK, "consuming, the lag falls at times"
 }
 
 // timeToLoss is how long until retention deletes the first record not
@@ -445,7 +458,7 @@ func groupOKReason(g *GroupLag) string {
 	if g.OffsetLag == 0 {
 		return "caught up on every partition"
 	}
-	return "consuming, lag not growing"
+	return "consuming, the lag falls at times"
 }
 
 // pollErrors are the latest poll's errors, each since the first poll of
@@ -530,14 +543,20 @@ func compareOffsets(a, b inspect.Offset) int {
 	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
 
-// committed is group's committed offset for k at poll i.
-func (h partitionHistory) committed(i int, group string, k tp) (int64, bool) {
+// offset is group's committed offset for k at poll i.
+func (h partitionHistory) offset(i int, group string, k tp) (inspect.Offset, bool) {
 	os := h.offsets[i][group]
 	j, ok := slices.BinarySearchFunc(os, inspect.Offset{Topic: k.topic, Partition: k.partition}, compareOffsets)
 	if !ok {
-		return 0, false
+		return inspect.Offset{}, false
 	}
-	return os[j].Committed, true
+	return os[j], true
+}
+
+// committed is group's committed offset for k at poll i.
+func (h partitionHistory) committed(i int, group string, k tp) (int64, bool) {
+	o, ok := h.offset(i, group, k)
+	return o.Committed, ok
 }
 
 func (h partitionHistory) at(i int, k tp) *inspect.Partition { return h.parts[i][k] }
@@ -560,6 +579,10 @@ func (h partitionHistory) batch(k tp, o int64) (inspect.Batch, bool) {
 // firstSeen is the time of the first poll, in the latest run of polls
 // that saw group committed at c, that saw it.
 func (h partitionHistory) firstSeen(group string, k tp, c int64, hist []inspect.Snapshot) time.Time {
+	// The inspector keeps it across polls, beyond the window.
+	if o, ok := h.offset(len(hist)-1, group, k); ok && o.Committed == c && !o.SeenSince.IsZero() {
+		return o.SeenSince
+	}
 	at := hist[len(hist)-1].Time
 	for i := len(hist) - 1; i >= 0; i-- {
 		o, ok := h.committed(i, group, k)

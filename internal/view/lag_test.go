@@ -34,8 +34,10 @@ func lagSnapshots(polls []poll) []inspect.Snapshot {
 			}
 		}
 		slices.SortFunc(pt.Batches, func(a, b inspect.Batch) int { return int(a.BaseOffset - b.BaseOffset) })
+		// orders/1 is assigned, never committed, its log empty.
+		empty := inspect.Partition{Partition: 1, Leader: 1, Replicas: []int32{1}, ISR: []int32{1}, SizeBytes: 0}
 		s := inspect.Snapshot{Time: at, ClusterID: "c1", Controller: 1,
-			Topics: []inspect.Topic{{Name: "orders", Retention: inspect.Retention{Known: true, CleanupPolicy: "delete", Ms: 86400000, Bytes: 1 << 20}, Partitions: []inspect.Partition{pt}}}}
+			Topics: []inspect.Topic{{Name: "orders", Retention: inspect.Retention{Known: true, CleanupPolicy: "delete", Ms: 86400000, Bytes: 1 << 20}, Partitions: []inspect.Partition{pt, empty}}}}
 		g := inspect.Group{Group: "billing", State: "Stable", Protocol: "classic",
 			Members: []inspect.Member{{MemberID: "m1", ClientID: "invoicing-1", Host: "/10.0.0.3", Assigned: []inspect.TopicPartitions{{Topic: "orders", Partitions: []int32{0, 1}}}}}}
 		if p.committed >= 0 {
@@ -89,9 +91,11 @@ func TestLagStatuses(t *testing.T) {
 		reason string
 	}{
 		{"caught up", steady(5, func(i int) poll { return poll{0, int64(100 + 10*i), int64(100 + 10*i)} }), nil, LagFilter{}, LagOK, "caught up"},
-		{"consuming, lag falling", steady(5, func(i int) poll { return poll{0, 200, int64(150 + 10*i)} }), nil, LagFilter{}, LagOK, "not growing"},
-		{"lag growing at each poll", steady(5, func(i int) poll { return poll{0, int64(200 + 20*i), int64(100 + 10*i)} }), nil, LagFilter{}, LagWarn, "grew at each"},
-		{"nobody commits", steady(5, func(i int) poll { return poll{0, int64(200 + 10*i), 100} }), nil, LagFilter{}, LagStop, "no commit for"},
+		{"consuming, lag falling", steady(5, func(i int) poll { return poll{0, 200, int64(150 + 10*i)} }), nil, LagFilter{}, LagOK, "falls at times"},
+		{"lag growing at each poll", steady(5, func(i int) poll { return poll{0, int64(200 + 20*i), int64(100 + 10*i)} }), nil, LagFilter{}, LagWarn, "did not fall at any of the last 5 polls: 100, then 140"},
+		{"lag flat, offset moving (Burrow: WARN)", steady(5, func(i int) poll { return poll{0, int64(200 + 10*i), int64(100 + 10*i)} }), nil, LagFilter{}, LagWarn, "did not fall"},
+		{"lag up and down", []poll{{0, 200, 100}, {0, 220, 110}, {0, 230, 140}, {0, 260, 150}}, nil, LagFilter{}, LagOK, "falls at times"},
+		{"nobody commits", steady(5, func(i int) poll { return poll{0, int64(200 + 10*i), 100} }), nil, LagFilter{}, LagStop, "no commit for at least 40s"},
 		{"commits stuck at one offset", steady(5, func(i int) poll { return poll{0, int64(200 + 10*i), 100} }),
 			[]exchange.Exchange{commit(t0.Add(39*time.Second), 100)}, LagFilter{}, LagStall, "stay at offset 100"},
 		{"offset went back", []poll{{0, 300, 200}, {0, 310, 210}, {0, 320, 150}, {0, 330, 160}}, nil, LagFilter{}, LagRewind, "from 210 to 150"},
@@ -144,8 +148,15 @@ func TestLagFigures(t *testing.T) {
 	// A partition assigned but never committed: said, with no made-up lag.
 	v := Lag(Input{Window: Window{To: t0.Add(time.Minute)}, Cluster: lagSnapshots(polls)}, LagFilter{})
 	q := v.Groups[0].Partitions[1]
-	if q.Partition != 1 || q.CommittedOffset != nil || q.OffsetLag != nil || q.Reason != "the partition's log end is not known (its leader did not answer)" && q.Reason != "nothing committed" {
+	if q.Partition != 1 || q.CommittedOffset != nil || q.OffsetLag != nil || q.Reason != "nothing committed" || q.Status != LagOK {
 		t.Errorf("assigned, never committed: %+v", q)
+	}
+	// Its leader not answering: ERR, not OK.
+	snaps := lagSnapshots(polls)
+	snaps[len(snaps)-1].Topics[0].Partitions[1].HighWatermark = -1
+	v = Lag(Input{Window: Window{To: t0.Add(time.Minute)}, Cluster: snaps}, LagFilter{})
+	if q := v.Groups[0].Partitions[1]; q.Status != LagErr || !strings.Contains(q.Reason, "leader did not answer") {
+		t.Errorf("log end unknown: %s (%s)", q.Status, q.Reason)
 	}
 }
 
@@ -225,6 +236,37 @@ func TestLagCoordinatorNotAnswering(t *testing.T) {
 	}
 	if p := g.Partitions[0]; p.OffsetLag == nil || *p.OffsetLag != 0 {
 		t.Errorf("orders/0 lag %v: the last known offsets still count", p.OffsetLag)
+	}
+}
+
+// TestLagCommitSeenSince: an offset that stayed longer than the window
+// dates from the first poll that saw it, kept by the inspector, not from
+// the window's oldest poll.
+func TestLagCommitSeenSince(t *testing.T) {
+	snaps := lagSnapshots(steady(30, func(i int) poll { return poll{0, int64(200 + 10*i), 100} }))
+	for i := range snaps {
+		snaps[i].Groups[0].Offsets[0].SeenSince = t0
+	}
+	v := Lag(Input{Window: Window{To: snaps[29].Time}, Cluster: snaps}, LagFilter{})
+	p := v.Groups[0].Partitions[0]
+	if p.LastCommit == nil || !p.LastCommit.Equal(t0) || p.Status != LagStop || !strings.Contains(p.Reason, "no commit for at least 4m50s") {
+		t.Errorf("last commit %v, %s (%s); want t0, STOP for at least 4m50s", p.LastCommit, p.Status, p.Reason)
+	}
+}
+
+// TestLagNoTimestamp: batches without a timestamp (-1) give no times,
+// not centuries.
+func TestLagNoTimestamp(t *testing.T) {
+	snaps := lagSnapshots(steady(3, func(i int) poll { return poll{0, int64(200 + 10*i), int64(100 + 10*i)} }))
+	for i := range snaps {
+		for j := range snaps[i].Topics[0].Partitions[0].Batches {
+			snaps[i].Topics[0].Partitions[0].Batches[j].MaxTimestamp = time.Time{}
+		}
+	}
+	v := Lag(Input{Window: Window{To: snaps[2].Time}, Cluster: snaps}, LagFilter{})
+	p := v.Groups[0].Partitions[0]
+	if p.AppendLagSeconds != nil || p.TimeLagSeconds != nil || p.CommitLagSeconds != nil || *p.OffsetLag != 100 || p.Status == LagErr {
+		t.Errorf("no timestamps: %+v", p)
 	}
 }
 

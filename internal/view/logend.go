@@ -31,8 +31,8 @@ type logEnd struct {
 // logEnds are the freshest log ends of the partitions, learned from every
 // source: fetch responses (consumers' and followers': each carries the
 // leader's high watermark), Produce responses (the base offset plus the
-// records appended), ListOffsets answers for the latest offset, and the
-// cluster inspector's polls.
+// records appended), read_uncommitted ListOffsets answers for the latest
+// offset, and the cluster inspector's polls.
 type logEnds map[topicPartition]logEnd
 
 // see keeps what is newer, or as new and further.
@@ -67,6 +67,10 @@ func logEndsOf(xs []exchange.Exchange, snaps []inspect.Snapshot, until time.Time
 				}
 			}
 		case e.Is(kmsg.Produce):
+			// With acks=all the high watermark is past the records
+			// when the answer comes; with acks=1 (or 0) it follows
+			// once the followers have them, milliseconds later: the
+			// log end is taken as theirs all the same.
 			for _, t := range e.Topics {
 				for _, p := range t.Partitions {
 					if p.Error == "" && p.BaseOffset != nil && *p.BaseOffset >= 0 {
@@ -77,8 +81,13 @@ func logEndsOf(xs []exchange.Exchange, snaps []inspect.Snapshot, until time.Time
 		case e.Is(kmsg.ListOffsets):
 			for _, t := range e.Topics {
 				for _, p := range t.Partitions {
-					// Timestamp -1 asks for the latest offset: the log
-					// end (read uncommitted), or the last stable offset.
+					// Timestamp -1 asks for the latest offset: the high
+					// watermark read uncommitted (read_committed gets the
+					// last stable offset, below it while a transaction is
+					// open).
+					if e.Detail != nil && e.Detail.IsolationLevel == "read_committed" {
+						continue
+					}
 					if p.Error == "" && p.Timestamp != nil && *p.Timestamp == -1 && p.Offset != nil && *p.Offset >= 0 {
 						l.see(topicPartition{t.Name, p.Partition}, *p.Offset, arrived, EndListOffsets, "")
 					}
@@ -117,7 +126,7 @@ func appendedAt(ix *OffsetIndex, snaps []inspect.Snapshot, k topicPartition, o i
 				if t.Partitions[j].Partition != k.partition {
 					continue
 				}
-				if b, ok := t.Partitions[j].BatchAt(o); ok {
+				if b, ok := t.Partitions[j].BatchAt(o); ok && !b.MaxTimestamp.IsZero() {
 					return b.MaxTimestamp, true
 				}
 			}
