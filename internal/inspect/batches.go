@@ -111,26 +111,21 @@ func (p *poll) lookups(ctx context.Context) {
 	// Only partitions a group committed: first each one's last record,
 	// which all its groups' Append Lag needs, then the groups' offsets.
 	// Past MaxLookups, the rest waits for the next poll.
-	type at struct {
-		t  *Topic
-		pt *Partition
-		o  Offset
-	}
-	var committed []at
-	for _, g := range p.s.Groups {
-		for _, o := range g.Offsets {
-			if t, pt := byName[o.Topic], p.parts[tp{o.Topic, o.Partition}]; t != nil && pt != nil {
-				committed = append(committed, at{t, pt, o})
+	for _, last := range []bool{true, false} {
+		for gi := range p.s.Groups {
+			for _, o := range p.s.Groups[gi].Offsets {
+				t, pt := byName[o.Topic], p.parts[tp{o.Topic, o.Partition}]
+				switch {
+				case t == nil || pt == nil:
+				case last:
+					want(t, pt, pt.HighWatermark-1)
+				default:
+					want(t, pt, o.Committed-1)
+					if !pt.hasBatch(o.Committed) {
+						want(t, pt, o.Committed)
+					}
+				}
 			}
-		}
-	}
-	for _, c := range committed {
-		want(c.t, c.pt, c.pt.HighWatermark-1)
-	}
-	for _, c := range committed {
-		want(c.t, c.pt, c.o.Committed-1)
-		if !c.pt.hasBatch(c.o.Committed) {
-			want(c.t, c.pt, c.o.Committed)
 		}
 	}
 	if len(missing) > p.in.cfg.MaxLookups {

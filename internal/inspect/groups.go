@@ -44,16 +44,10 @@ func (p *poll) groups(ctx context.Context) {
 			continue
 		}
 		slices.SortFunc(g.Members, func(a, b Member) int { return strings.Compare(a.MemberID, b.MemberID) })
-		slices.SortFunc(g.Offsets, func(a, b Offset) int {
-			if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-				return c
-			}
-			return int(a.Partition - b.Partition)
-		})
+		slices.SortFunc(g.Offsets, compareOffset)
 		p.s.Groups = append(p.s.Groups, p.remember(g))
 	}
 	p.s.Groups = append(p.s.Groups, p.unanswered(listed, answered)...)
-	p.forget()
 	slices.SortFunc(p.s.Groups, func(a, b Group) int { return strings.Compare(a.Group, b.Group) })
 }
 
@@ -124,47 +118,30 @@ func (p *poll) remember(g *Group) Group {
 	return out
 }
 
-// offsetKey is a group's offset for a partition.
-type offsetKey struct {
-	group, topic string
-	partition    int32
-}
-
-// seenOffset is a committed offset and the first poll that saw it.
-type seenOffset struct {
-	offset int64
-	at     time.Time
-}
-
 // stamp sets when each of g's committed offsets was first seen: by this
-// poll, or by an earlier one that saw the same offset.
+// poll, or by the last that learned g and saw the same offset. Both
+// lists are in topic and partition order: one walk.
 func (p *poll) stamp(g *Group) {
-	if p.in.seen == nil {
-		p.in.seen = map[offsetKey]seenOffset{}
-	}
+	prev := p.in.groups[g.Group].Offsets
+	j := 0
 	for i := range g.Offsets {
 		o := &g.Offsets[i]
-		k := offsetKey{g.Group, o.Topic, o.Partition}
-		if s, ok := p.in.seen[k]; ok && s.offset == o.Committed {
-			o.SeenSince = s.at
-			continue
+		for j < len(prev) && compareOffset(prev[j], *o) < 0 {
+			j++
 		}
-		o.SeenSince = p.s.Time
-		p.in.seen[k] = seenOffset{o.Committed, p.s.Time}
+		if j < len(prev) && compareOffset(prev[j], *o) == 0 && prev[j].Committed == o.Committed && !prev[j].SeenSince.IsZero() {
+			o.SeenSince = prev[j].SeenSince
+		} else {
+			o.SeenSince = p.s.Time
+		}
 	}
 }
 
-// forget drops what the inspector keeps of groups no longer there.
-func (p *poll) forget() {
-	present := map[string]bool{}
-	for _, g := range p.s.Groups {
-		present[g.Group] = true
+func compareOffset(a, b Offset) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
 	}
-	for k := range p.in.seen {
-		if !present[k.group] {
-			delete(p.in.seen, k)
-		}
-	}
+	return int(a.Partition - b.Partition)
 }
 
 // maxUnanswered is how long a group whose coordinator does not answer is

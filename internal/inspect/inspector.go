@@ -33,11 +33,10 @@ type Inspector struct {
 	batches batchCache
 	known   []int32
 	silent  map[int32]bool
-	// groups are each group as last learned whole, for a poll whose
-	// coordinator does not answer; seen when each committed offset was
-	// first seen; last the last poll any broker answered.
+	// groups are each group as last learned whole (its offsets with
+	// when each was first seen), for a poll whose coordinator does not
+	// answer; last the last poll any broker answered.
 	groups map[string]learned
-	seen   map[offsetKey]seenOffset
 	last   *Snapshot
 
 	// mu guards stats.
