@@ -230,8 +230,6 @@ func errText(err error) string {
 // broker answered, and nothing else can be asked. Any broker can answer:
 // they are asked in turn, those that answered the last poll first.
 func (p *poll) metadata(ctx context.Context) bool {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = nil // every topic
 	var brokers []*kgo.Broker
 	for _, silent := range []bool{false, true} {
 		for _, id := range p.in.known {
@@ -244,6 +242,10 @@ func (p *poll) metadata(ctx context.Context) bool {
 	var resp *kmsg.MetadataResponse
 	var last error
 	for _, b := range brokers {
+		// A new request each time: the client may still be writing
+		// the last one to a broker that timed out.
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = nil // every topic
 		tctx, cancel := p.timeout(ctx)
 		kresp, err := b.Request(tctx, req)
 		cancel()
@@ -466,16 +468,21 @@ const (
 // configs learns each topic's retention (the effective values: topic
 // overrides, else broker settings, else Kafka's defaults).
 func (p *poll) configs(ctx context.Context) {
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	for _, t := range p.s.Topics {
-		r := kmsg.NewDescribeConfigsRequestResource()
-		r.ResourceType = kmsg.ConfigResourceTypeTopic
-		r.ResourceName = t.Name
-		r.ConfigNames = []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy}
-		req.Resources = append(req.Resources, r)
-	}
-	if len(req.Resources) == 0 {
+	if len(p.s.Topics) == 0 {
 		return
+	}
+	// A new request for each broker asked: the client may still be
+	// writing the last one to a broker that timed out.
+	newReq := func() *kmsg.DescribeConfigsRequest {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		for _, t := range p.s.Topics {
+			r := kmsg.NewDescribeConfigsRequestResource()
+			r.ResourceType = kmsg.ConfigResourceTypeTopic
+			r.ResourceName = t.Name
+			r.ConfigNames = []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy}
+			req.Resources = append(req.Resources, r)
+		}
+		return req
 	}
 	byName := map[string]*Topic{}
 	for i := range p.s.Topics {
@@ -484,7 +491,7 @@ func (p *poll) configs(ctx context.Context) {
 	// Any broker answers for topics: the first that does.
 	var resp *kmsg.DescribeConfigsResponse
 	for _, id := range p.brokerIDs() {
-		kresp, ok := p.request(ctx, id, "DescribeConfigs", req)
+		kresp, ok := p.request(ctx, id, "DescribeConfigs", newReq())
 		if ok {
 			resp = kresp.(*kmsg.DescribeConfigsResponse)
 			break
