@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -77,17 +75,8 @@ func TestLagCommandSASLAndTLS(t *testing.T) {
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "orders", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribeConfigs, Allow: true},
 			kfake.ACL{Resource: kmsg.ACLResourceTypeGroup, Name: "billing", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true},
 		)}})
-	ctx := context.Background()
-	cl := brokertest.Client(t, c, kgo.DefaultProduceTopic("orders"), kgo.DialTLSConfig(&tls.Config{InsecureSkipVerify: true}),
-		kgo.SASL(scram.Auth{User: "monitor", Pass: pass}.AsSha512Mechanism()))
-	for range 30 {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("order")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "billing", kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: 10}}}); err != nil {
-		t.Fatal(err)
-	}
+	billing20Behind(t, brokertest.Client(t, c, kgo.DialTLSConfig(&tls.Config{InsecureSkipVerify: true}),
+		kgo.SASL(scram.Auth{User: "monitor", Pass: pass}.AsSha512Mechanism())))
 	brokers := strings.Join(c.Addrs(), ",")
 	passFile := filepath.Join(t.TempDir(), "pass")
 	if err := os.WriteFile(passFile, []byte(pass+"\n"), 0o600); err != nil {

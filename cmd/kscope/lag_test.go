@@ -19,17 +19,8 @@ import (
 // part of a partition shows its lag, as a table and as the API's JSON; a
 // cluster that is not there is one clear line.
 func TestLagCommand(t *testing.T) {
-	ctx := context.Background()
 	c := brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
-	cl := brokertest.Client(t, c, kgo.DefaultProduceTopic("orders"))
-	for range 30 {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("order")}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "billing", kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: 10}}}); err != nil {
-		t.Fatal(err)
-	}
+	billing20Behind(t, brokertest.Client(t, c))
 	brokers := strings.Join(c.Addrs(), ",")
 	out := mustRun(t, lagCmd(), "--brokers", brokers, "--interval", "100ms")
 	for _, want := range []string{"GROUP", "APPEND-LAG", "billing", "orders", "Empty", "polled at"} {
@@ -50,5 +41,20 @@ func TestLagCommand(t *testing.T) {
 		t.Errorf("no cluster: %v", err)
 	} else if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v to say so", d)
+	}
+}
+
+// billing20Behind writes 30 records to orders/0 with cl and commits 10
+// for group billing: 20 behind.
+func billing20Behind(t *testing.T, cl *kgo.Client) {
+	t.Helper()
+	ctx := context.Background()
+	for range 30 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("order")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "billing", kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: 10}}}); err != nil {
+		t.Fatal(err)
 	}
 }
