@@ -61,14 +61,19 @@ func clientsCmd() *cobra.Command {
 	cmd := viewCmd(&cobra.Command{
 		Use:   "clients",
 		Short: "Show lag per consumer process and partition, and producer rates, from traffic",
-		Long: `Show, per consumer process and partition (not per group), what its own last
-fetch told: offset lag = the high watermark in the fetch response minus the
-offset the consumer fetches next (one past the last complete batch returned,
-or the fetch offset when none); time lag = the age of that next record when
-kscope saw it produced, 0 when caught up; commit lag = the time of its last
-OffsetCommit minus the append time of the last committed record (committed
-offset - 1) when kscope saw it produced. What kscope did not see is shown
-as "-", never estimated. Producers: records/s, bytes/s, acks, errors.
+		Long: `Show, per consumer process and partition (not per group), its lag at the
+window's end: the freshest log end known from any traffic (its own or
+another process's fetch, a Produce response, ListOffsets, or the cluster
+when the agent runs with --cluster) minus its position. A consumer that
+works through what it fetched (its commits stay below what it fetched a
+second before) is where it committed; one that consumes as it fetches is
+where it fetches next. FETCH LAG counts from what it fetched; LAST FETCH
+says since when it has not fetched, so a stopped consumer's lag grows.
+Time lag = the age of the record at its position, 0 when caught up;
+commit lag = the time of its last OffsetCommit minus the append time of the
+last committed record. What kscope did not see is shown as "-", never
+estimated. Producers: records/s, bytes/s, acks, errors. For each group's
+lag as the cluster keeps it, dead consumers included: kscope lag.
 
 From a running agent (--server) or from capture files (--pcap).`,
 		Example: `  kscope clients --since 5m
