@@ -1,12 +1,20 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"kscope/internal/broker"
+	"kscope/internal/broker/brokertest"
 	"kscope/internal/inspect"
 	"kscope/internal/metrics"
 	"kscope/internal/store"
@@ -103,4 +111,44 @@ func TestGroupLagMetricsCap(t *testing.T) {
 	if strings.Contains(m, `kscope_group_offset_lag{group="billing",partition="49",topic="orders"}`) {
 		t.Error("a partition 49 records behind is kept, beyond the cap")
 	}
+}
+
+// TestClusterMetricsDeclaredAndLinted: the lag gauges of a server fed by
+// an inspector, and the inspector's own metrics, are declared and clean
+// under promlint.
+func TestClusterMetricsDeclaredAndLinted(t *testing.T) {
+	c := brokertest.Start(t, broker.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
+	cl := brokertest.Client(t, c)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "orders", Value: []byte("o")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := kadm.NewClient(cl).CommitAllOffsets(context.Background(), "billing", kadm.Offsets{"orders": {0: {Topic: "orders", Partition: 0, At: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(inspect.Config{Brokers: c.Addrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	st := store.New(store.Config{})
+	s, err := New(Config{Inspecting: true, PollInterval: time.Second}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		st.AddSnapshot(in.Poll(context.Background()))
+	}
+	if err := s.Register(in.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := s.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kscope_group_offset_lag", "kscope_group_status", "kscope_partition_high_watermark", "kscope_inspector_polls_total", "kscope_store_snapshots"} {
+		if !slices.ContainsFunc(fams, func(f *dto.MetricFamily) bool { return f.GetName() == name }) {
+			t.Errorf("scrape lacks %s", name)
+		}
+	}
+	checkScrape(t, s.registry, fams)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -135,6 +136,14 @@ func TestTrafficMetrics(t *testing.T) {
 		}
 	}
 
+	checkScrape(t, s.registry, fams)
+}
+
+// checkScrape: every kscope metric of a scrape is declared (package
+// metrics), with its declared type and labels, and promlint finds
+// nothing.
+func checkScrape(t *testing.T, reg *prometheus.Registry, fams []*dto.MetricFamily) {
+	t.Helper()
 	declared := map[string]*metrics.Metric{}
 	for _, m := range metrics.All() {
 		declared[m.Name] = m
@@ -165,7 +174,7 @@ func TestTrafficMetrics(t *testing.T) {
 			}
 		}
 	}
-	problems, err := testutil.GatherAndLint(s.registry)
+	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
