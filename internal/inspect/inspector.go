@@ -27,17 +27,14 @@ type Inspector struct {
 	cl  *kgo.Client
 	log *slog.Logger
 
-	// batches, known and silent are owned by Poll: known are the
-	// brokers of the last metadata, silent those that did not answer the
-	// last poll, asked last for Metadata.
+	// The rest is owned by Poll. groups are each group as last learned
+	// whole (its offsets with when each was first seen), for a poll
+	// whose coordinator does not answer; last the last poll any broker
+	// answered (its brokers are asked first for Metadata, those that
+	// failed it last).
 	batches batchCache
-	known   []int32
-	silent  map[int32]bool
-	// groups are each group as last learned whole (its offsets with
-	// when each was first seen), for a poll whose coordinator does not
-	// answer; last the last poll any broker answered.
-	groups map[string]learned
-	last   *Snapshot
+	groups  map[string]learned
+	last    *Snapshot
 
 	// mu guards stats.
 	mu    sync.Mutex
@@ -136,10 +133,6 @@ func (in *Inspector) Poll(ctx context.Context) Snapshot {
 		p.asLast()
 	}
 	p.s.Seconds = time.Since(start).Seconds()
-	in.silent = map[int32]bool{}
-	for _, e := range p.s.Errors {
-		in.silent[e.Broker] = true
-	}
 	in.mu.Lock()
 	in.stats.Polls++
 	in.stats.LastPoll, in.stats.LastSeconds = start, p.s.Seconds
@@ -231,10 +224,13 @@ func errText(err error) string {
 // they are asked in turn, those that answered the last poll first.
 func (p *poll) metadata(ctx context.Context) bool {
 	var brokers []*kgo.Broker
-	for _, silent := range []bool{false, true} {
-		for _, id := range p.in.known {
-			if p.in.silent[id] == silent {
-				brokers = append(brokers, p.in.cl.Broker(int(id)))
+	if last := p.in.last; last != nil {
+		for _, silent := range []bool{false, true} {
+			for _, b := range last.Brokers {
+				failed := slices.ContainsFunc(last.Errors, func(e Error) bool { return e.Broker == b.ID })
+				if failed == silent {
+					brokers = append(brokers, p.in.cl.Broker(int(b.ID)))
+				}
 			}
 		}
 	}
@@ -278,10 +274,6 @@ func (p *poll) metadata(ctx context.Context) bool {
 		s.Brokers = append(s.Brokers, br)
 	}
 	slices.SortFunc(s.Brokers, func(a, b Broker) int { return int(a.ID - b.ID) })
-	p.in.known = p.in.known[:0]
-	for _, b := range s.Brokers {
-		p.in.known = append(p.in.known, b.ID)
-	}
 	p.parts = make(map[tp]*Partition)
 	p.topicIDs = make(map[[16]byte]string)
 	for _, t := range resp.Topics {
