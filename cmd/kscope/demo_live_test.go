@@ -471,6 +471,18 @@ func TestDemoNoTrace(t *testing.T) {
 		t.Errorf("kscope overview of an untraced demo: %v\n%s", err, out)
 	}
 
+	// The cluster is polled, not traced: kscope lag answers, as the
+	// banner says, once two polls came (5 s apart).
+	var lag string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if lag, err = d.kscope(t, "lag"); err == nil && strings.Contains(lag, "invoicing") && strings.Contains(lag, "shipping") {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(lag, "invoicing") || !strings.Contains(lag, "APPEND-LAG") {
+		t.Errorf("kscope lag of an untraced demo: %v\n%s", err, lag)
+	}
+
 	if out, err := d.kscope(t, "demo", "scale", "invoicing", "2"); err != nil || !strings.Contains(out, "invoicing: 2 processes, started pid ") {
 		t.Fatalf("scale invoicing 2: %v\n%s", err, out)
 	}
