@@ -74,6 +74,14 @@ func (c *Config) defaults() {
 	}
 }
 
+// ClientOpts are the franz-go options that reach the cluster as c says,
+// after its defaults: for other packages that talk to the same cluster
+// (internal/retention). The password goes into the SASL mechanism only.
+func (c Config) ClientOpts() ([]kgo.Opt, error) {
+	c.defaults()
+	return c.opts()
+}
+
 // opts are the franz-go options that reach the cluster as c says.
 func (c *Config) opts() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
