@@ -15,7 +15,8 @@ import (
 
 // The lag needs the append times of a few records per partition: the last
 // one (high watermark - 1), and for each group the last it committed
-// (committed - 1) and the first it has not consumed (committed). kscope
+// (committed - 1) and the first it has not consumed (committed); the
+// retention the oldest one (log start). kscope
 // reads them from the log itself, from the header of the record batch
 // that holds each (a Fetch at that offset: the broker answers with whole
 // batches from the one that holds it), never from the records. A batch
@@ -126,6 +127,18 @@ func (p *poll) lookups(ctx context.Context) {
 					}
 				}
 			}
+		}
+	}
+	// Then the oldest record of every partition retention deletes
+	// from: the time its log covers.
+	for i := range p.s.Topics {
+		t := &p.s.Topics[i]
+		if !t.Retention.Deletes() {
+			continue
+		}
+		for j := range t.Partitions {
+			pt := &t.Partitions[j]
+			want(t, pt, pt.LogStartOffset)
 		}
 	}
 	if len(missing) > p.in.cfg.MaxLookups {

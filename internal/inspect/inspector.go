@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -122,12 +123,21 @@ func (in *Inspector) Poll(ctx context.Context) Snapshot {
 		// What a broker supports decides how groups are asked; the
 		// rest can start at once.
 		var wg sync.WaitGroup
-		wg.Go(func() { p.ping(ctx); p.groups(ctx) })
+		wg.Go(func() {
+			p.ping(ctx)
+			var after sync.WaitGroup
+			after.Go(func() { p.groups(ctx) })
+			after.Go(func() { p.describeCluster(ctx) })
+			after.Go(func() { p.reassignments(ctx) })
+			after.Wait()
+		})
 		for _, step := range []func(context.Context){p.logOffsets, p.configs, p.logDirs} {
 			wg.Go(func() { step(ctx) })
 		}
 		wg.Wait()
 		p.lookups(ctx)
+		p.mergeBrokers()
+		in.track(&p.s)
 		in.last = &p.s
 	} else if in.last != nil {
 		p.asLast()
@@ -149,7 +159,15 @@ func (in *Inspector) Poll(ctx context.Context) Snapshot {
 // lag, it makes it ERR.
 func (p *poll) asLast() {
 	last := p.in.last
-	p.s.ClusterID, p.s.Controller, p.s.Brokers, p.s.Topics = last.ClusterID, last.Controller, last.Brokers, last.Topics
+	p.s.ClusterID, p.s.Controller, p.s.KRaft, p.s.Topics, p.s.Changes = last.ClusterID, last.Controller, last.KRaft, last.Topics, last.Changes
+	// No broker answered kscope: none is known up now.
+	for _, b := range last.Brokers {
+		if b.State != BrokerMissing {
+			b.State, b.Since = BrokerMissing, p.s.Time
+		}
+		b.LogDirs = nil
+		p.s.Brokers = append(p.s.Brokers, b)
+	}
 	for _, g := range last.Groups {
 		if g.AsOf == nil {
 			at := last.Time
@@ -174,6 +192,11 @@ type poll struct {
 	deferred uint64
 	// groupErr says, by group, what its coordinator did not answer.
 	groupErr map[string]groupFault
+	// fenced are the brokers DescribeCluster lists fenced, dirs each
+	// broker's log directories: merged into s.Brokers once every step
+	// is done (mergeBrokers), since the steps read s.Brokers meanwhile.
+	fenced []Broker
+	dirs   map[int32][]LogDir
 }
 
 // tp is a topic partition.
@@ -227,7 +250,7 @@ func (p *poll) metadata(ctx context.Context) bool {
 	if last := p.in.last; last != nil {
 		for _, silent := range []bool{false, true} {
 			for _, b := range last.Brokers {
-				failed := slices.ContainsFunc(last.Errors, func(e Error) bool { return e.Broker == b.ID })
+				failed := !b.Up() || slices.ContainsFunc(last.Errors, func(e Error) bool { return e.Broker == b.ID })
 				if failed == silent {
 					brokers = append(brokers, p.in.cl.Broker(int(b.ID)))
 				}
@@ -267,7 +290,7 @@ func (p *poll) metadata(ctx context.Context) bool {
 	}
 	s.Controller = resp.ControllerID
 	for _, b := range resp.Brokers {
-		br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port}
+		br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port, State: BrokerUp}
 		if b.Rack != nil {
 			br.Rack = *b.Rack
 		}
@@ -335,20 +358,29 @@ func (p *poll) ping(ctx context.Context) {
 			p.fail(id, "ApiVersions", err)
 			return
 		}
+		av := kresp.(*kmsg.ApiVersionsResponse)
 		max := map[int16]int16{}
-		for _, k := range kresp.(*kmsg.ApiVersionsResponse).ApiKeys {
+		for _, k := range av.ApiKeys {
 			max[k.ApiKey] = k.MaxVersion
 		}
+		// Only KRaft brokers finalize metadata.version (KIP-778).
+		kraft := slices.ContainsFunc(av.FinalizedFeatures, func(f kmsg.ApiVersionsResponseFinalizedFeature) bool {
+			return f.Name == "metadata.version" && f.MaxVersionLevel > 0
+		})
 		p.mu.Lock()
 		p.versions[id] = max
+		p.s.KRaft = p.s.KRaft || kraft
 		p.mu.Unlock()
 	})
 }
 
+// brokerIDs are the brokers Metadata listed: those to ask.
 func (p *poll) brokerIDs() []int32 {
-	ids := make([]int32, len(p.s.Brokers))
-	for i, b := range p.s.Brokers {
-		ids[i] = b.ID
+	ids := make([]int32, 0, len(p.s.Brokers))
+	for _, b := range p.s.Brokers {
+		if b.Up() {
+			ids = append(ids, b.ID)
+		}
 	}
 	return ids
 }
@@ -455,6 +487,7 @@ const (
 	cfgRetentionMs    = "retention.ms"
 	cfgRetentionBytes = "retention.bytes"
 	cfgCleanupPolicy  = "cleanup.policy"
+	cfgMinISR         = "min.insync.replicas"
 )
 
 // configs learns each topic's retention (the effective values: topic
@@ -471,9 +504,12 @@ func (p *poll) configs(ctx context.Context) {
 			r := kmsg.NewDescribeConfigsRequestResource()
 			r.ResourceType = kmsg.ConfigResourceTypeTopic
 			r.ResourceName = t.Name
-			r.ConfigNames = []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy}
+			r.ConfigNames = []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy, cfgMinISR}
 			req.Resources = append(req.Resources, r)
 		}
+		// Synonyms say where a value comes from on brokers that do not
+		// say its source (v0).
+		req.IncludeSynonyms = true
 		return req
 	}
 	byName := map[string]*Topic{}
@@ -507,16 +543,28 @@ func (p *poll) configs(ctx context.Context) {
 			switch c.Name {
 			case cfgRetentionMs:
 				ret.Ms, _ = strconv.ParseInt(*c.Value, 10, 64)
-				ret.MsSource = configSource(c.Source)
+				ret.MsSource = sourceOf(c)
 			case cfgRetentionBytes:
 				ret.Bytes, _ = strconv.ParseInt(*c.Value, 10, 64)
-				ret.BytesSource = configSource(c.Source)
+				ret.BytesSource = sourceOf(c)
 			case cfgCleanupPolicy:
 				ret.CleanupPolicy = *c.Value
+			case cfgMinISR:
+				n, _ := strconv.Atoi(*c.Value)
+				t.MinISR, t.MinISRSource = n, sourceOf(c)
 			}
 		}
 		t.Retention = ret
 	}
+}
+
+// sourceOf is where c's value comes from: its source, or (brokers that
+// do not say it) its first synonym's, the one in effect.
+func sourceOf(c kmsg.DescribeConfigsResponseResourceConfig) string {
+	if c.Source == kmsg.ConfigSourceUnknown && len(c.ConfigSynonyms) > 0 {
+		return configSource(c.ConfigSynonyms[0].Source)
+	}
+	return configSource(c.Source)
 }
 
 // configSource is where a config value comes from, as a person says it.
@@ -530,7 +578,8 @@ func configSource(s kmsg.ConfigSource) string {
 	return "default"
 }
 
-// logDirs learns each partition's size on its leader.
+// logDirs learns each broker's log directories, and each partition's
+// size on its leader.
 func (p *poll) logDirs(ctx context.Context) {
 	p.eachBroker(ctx, p.brokerIDs(), func(ctx context.Context, id int32) {
 		req := kmsg.NewPtrDescribeLogDirsRequest()
@@ -539,21 +588,138 @@ func (p *poll) logDirs(ctx context.Context) {
 		if !ok {
 			return
 		}
+		resp := kresp.(*kmsg.DescribeLogDirsResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			p.fail(id, "DescribeLogDirs", err)
+			return
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		for _, d := range kresp.(*kmsg.DescribeLogDirsResponse).Dirs {
-			if d.ErrorCode != 0 {
-				continue
+		var dirs []LogDir
+		for _, d := range resp.Dirs {
+			dir := LogDir{Dir: d.Dir, TotalBytes: d.TotalBytes, UsableBytes: d.UsableBytes}
+			if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
+				// The broker's OfflineLogDirectoryCount: a disk it
+				// cannot use.
+				dir.Error = errText(err)
 			}
 			for _, t := range d.Topics {
 				for _, rp := range t.Partitions {
+					if rp.IsFuture {
+						continue // a copy being moved here
+					}
+					dir.Bytes += rp.Size
+					dir.Replicas++
 					pt := p.parts[tp{t.Topic, rp.Partition}]
 					// The leader's copy: followers may lag it.
-					if pt != nil && pt.Leader == id && !rp.IsFuture {
+					if pt != nil && pt.Leader == id {
 						pt.SizeBytes = rp.Size
 					}
 				}
 			}
+			dirs = append(dirs, dir)
 		}
+		slices.SortFunc(dirs, func(a, b LogDir) int { return strings.Compare(a.Dir, b.Dir) })
+		if p.dirs == nil {
+			p.dirs = map[int32][]LogDir{}
+		}
+		p.dirs[id] = dirs
 	})
+}
+
+// describeCluster learns the brokers the controller fenced
+// (DescribeCluster v2): registered, but not listed by Metadata.
+func (p *poll) describeCluster(ctx context.Context) {
+	for _, id := range p.brokerIDs() {
+		p.mu.Lock()
+		v, ok := p.versions[id][int16(kmsg.DescribeCluster)]
+		p.mu.Unlock()
+		if !ok {
+			continue // too old, or did not answer ApiVersions
+		}
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.IncludeFencedBrokers = v >= 2
+		kresp, err := p.send(ctx, id, "DescribeCluster", req)
+		if err != nil {
+			continue
+		}
+		resp := kresp.(*kmsg.DescribeClusterResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			p.fail(id, "DescribeCluster", err)
+			return
+		}
+		var fenced []Broker
+		for _, b := range resp.Brokers {
+			if b.IsFenced {
+				br := Broker{ID: b.NodeID, Host: b.Host, Port: b.Port, State: BrokerFenced}
+				if b.Rack != nil {
+					br.Rack = *b.Rack
+				}
+				fenced = append(fenced, br)
+			}
+		}
+		p.mu.Lock()
+		p.fenced = fenced
+		p.mu.Unlock()
+		return
+	}
+}
+
+// reassignments learns the replicas being added and removed by
+// reassignments in progress (KIP-455): a replica being added is not yet
+// expected in the ISR. Any broker answers (KRaft brokers forward it to
+// the controller); a cluster too old for it has none to say.
+func (p *poll) reassignments(ctx context.Context) {
+	ids := p.brokerIDs()
+	// ZooKeeper clusters answer it on the controller only.
+	if i := slices.Index(ids, p.s.Controller); i > 0 {
+		ids[0], ids[i] = ids[i], ids[0]
+	}
+	for _, id := range ids {
+		p.mu.Lock()
+		_, ok := p.versions[id][int16(kmsg.ListPartitionReassignments)]
+		p.mu.Unlock()
+		if !ok {
+			continue
+		}
+		req := kmsg.NewPtrListPartitionReassignmentsRequest()
+		req.TimeoutMillis = int32(p.in.cfg.RequestTimeout.Milliseconds())
+		req.Topics = nil // every reassignment
+		kresp, err := p.send(ctx, id, "ListPartitionReassignments", req)
+		if err != nil {
+			continue
+		}
+		resp := kresp.(*kmsg.ListPartitionReassignmentsResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			if errors.Is(err, kerr.NotController) {
+				continue
+			}
+			p.fail(id, "ListPartitionReassignments", err)
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, t := range resp.Topics {
+			for _, rp := range t.Partitions {
+				if pt := p.parts[tp{t.Topic, rp.Partition}]; pt != nil {
+					pt.Adding, pt.Removing = rp.AddingReplicas, rp.RemovingReplicas
+				}
+			}
+		}
+		return
+	}
+}
+
+// mergeBrokers adds what the steps learned of the brokers: the fenced
+// ones, and each one's log directories.
+func (p *poll) mergeBrokers() {
+	for _, f := range p.fenced {
+		if !slices.ContainsFunc(p.s.Brokers, func(b Broker) bool { return b.ID == f.ID }) {
+			p.s.Brokers = append(p.s.Brokers, f)
+		}
+	}
+	for i := range p.s.Brokers {
+		p.s.Brokers[i].LogDirs = p.dirs[p.s.Brokers[i].ID]
+	}
+	slices.SortFunc(p.s.Brokers, func(a, b Broker) int { return int(a.ID - b.ID) })
 }

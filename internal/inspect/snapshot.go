@@ -26,11 +26,22 @@ type Snapshot struct {
 	// Controller is the broker Metadata names as the controller, -1 when
 	// none. Through the broker API a KRaft cluster names a random live
 	// broker here, not its active controller.
-	Controller int32    `json:"controller"`
-	Brokers    []Broker `json:"brokers"`
-	Topics     []Topic  `json:"topics"`
-	Groups     []Group  `json:"groups"`
-	Errors     []Error  `json:"errors,omitempty"`
+	Controller int32 `json:"controller"`
+	// KRaft says the cluster runs without ZooKeeper (its brokers
+	// finalize the metadata.version feature): its controller is then
+	// not one of the brokers listed.
+	KRaft bool `json:"kraft,omitempty"`
+	// Brokers are the brokers Metadata lists (State "up"), those
+	// DescribeCluster lists as fenced, and those missing: named by a
+	// replica list, or listed by an earlier poll, but by neither now.
+	Brokers []Broker `json:"brokers"`
+	Topics  []Topic  `json:"topics"`
+	Groups  []Group  `json:"groups"`
+	// Events are the changes this poll found since the last one (see
+	// Event); Changes counts them since the inspector started.
+	Events  []Event `json:"events,omitempty"`
+	Changes Changes `json:"changes"`
+	Errors  []Error `json:"errors,omitempty"`
 }
 
 // Broker is one broker as Metadata lists it.
@@ -39,6 +50,43 @@ type Broker struct {
 	Host string `json:"host"`
 	Port int32  `json:"port"`
 	Rack string `json:"rack,omitempty"`
+	// State is BrokerUp, BrokerFenced or BrokerMissing; Since is the
+	// first poll that saw it so.
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+	// LogDirs are its log directories as DescribeLogDirs told them;
+	// none when it did not answer.
+	LogDirs []LogDir `json:"log_dirs,omitempty"`
+}
+
+// Broker states.
+const (
+	BrokerUp = "up"
+	// BrokerFenced is a broker the controller fenced (DescribeCluster
+	// v2): registered, but it leads nothing and clients are not sent
+	// to it.
+	BrokerFenced = "fenced"
+	// BrokerMissing is a broker a replica list names, or an earlier
+	// poll listed, that the cluster no longer lists: down, or removed.
+	BrokerMissing = "missing"
+)
+
+// Up reports whether Metadata lists b: it answers clients.
+func (b *Broker) Up() bool { return b.State == BrokerUp }
+
+// LogDir is one log directory of a broker.
+type LogDir struct {
+	Dir string `json:"dir"`
+	// Error is why the broker cannot use it (KAFKA_STORAGE_ERROR: the
+	// disk failed); an offline directory's replicas are offline.
+	Error string `json:"error,omitempty"`
+	// Bytes sums the sizes of the replicas in it; TotalBytes and
+	// UsableBytes are the volume's (DescribeLogDirs v4+), -1 when not
+	// told.
+	Bytes       int64 `json:"bytes"`
+	Replicas    int   `json:"replicas"`
+	TotalBytes  int64 `json:"total_bytes"`
+	UsableBytes int64 `json:"usable_bytes"`
 }
 
 // Topic is one topic and its partitions.
@@ -46,10 +94,24 @@ type Topic struct {
 	Name string `json:"name"`
 	// ID is the topic id (KIP-516), as Kafka's tools print it (URL-safe
 	// base64).
-	ID         string      `json:"id,omitempty"`
-	Internal   bool        `json:"internal,omitempty"`
-	Retention  Retention   `json:"retention"`
-	Partitions []Partition `json:"partitions"`
+	ID        string    `json:"id,omitempty"`
+	Internal  bool      `json:"internal,omitempty"`
+	Retention Retention `json:"retention"`
+	// MinISR is min.insync.replicas as configured (0 when not
+	// learned), MinISRSource where it is set.
+	MinISR       int         `json:"min_insync_replicas"`
+	MinISRSource string      `json:"min_insync_replicas_source,omitempty"`
+	Partitions   []Partition `json:"partitions"`
+}
+
+// EffectiveMinISR is the ISR size below which producers with acks=all
+// are refused: min.insync.replicas, but never more than the replicas
+// (KIP-966); 0 when not learned.
+func (t *Topic) EffectiveMinISR(p *Partition) int {
+	if t.MinISR <= 0 {
+		return 0
+	}
+	return min(t.MinISR, len(p.Replicas))
 }
 
 // Retention is how a topic's log is cut: the effective values of its
@@ -85,6 +147,14 @@ type Partition struct {
 	Replicas []int32 `json:"replicas"`
 	ISR      []int32 `json:"isr"`
 	Offline  []int32 `json:"offline,omitempty"`
+	// Adding and Removing are the replicas a reassignment in progress
+	// adds and removes (ListPartitionReassignments).
+	Adding   []int32 `json:"adding,omitempty"`
+	Removing []int32 `json:"removing,omitempty"`
+	// Tier is the partition's replication tier (Tier), TierSince the
+	// first poll that saw it in it.
+	Tier      string    `json:"tier"`
+	TierSince time.Time `json:"tier_since"`
 
 	LogStartOffset   int64 `json:"log_start_offset"`
 	HighWatermark    int64 `json:"high_watermark"`

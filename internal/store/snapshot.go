@@ -89,6 +89,11 @@ const (
 	snapErrorSize  = int64(unsafe.Sizeof(inspect.Error{}))
 	snapTPSize     = int64(unsafe.Sizeof(inspect.TopicPartitions{}))
 	snapBatchSize  = int64(unsafe.Sizeof(inspect.Batch{}))
+	snapLogDirSize = int64(unsafe.Sizeof(inspect.LogDir{}))
+	snapEventSize  = int64(unsafe.Sizeof(inspect.Event{}))
+	// snapMapEntry is a map entry's cost, its key and value with the
+	// map's own overhead.
+	snapMapEntry = 48
 )
 
 // SnapshotSize estimates the memory a snapshot holds, by the capacity of
@@ -97,7 +102,21 @@ func SnapshotSize(sn *inspect.Snapshot) int64 {
 	n := snapshotBytes + stringsSize(sn.Bootstrap) + int64(len(sn.ClusterID))
 	n += int64(cap(sn.Brokers))*snapBrokerSize + allocOverhead
 	for i := range sn.Brokers {
-		n += int64(len(sn.Brokers[i].Host) + len(sn.Brokers[i].Rack))
+		b := &sn.Brokers[i]
+		n += int64(len(b.Host)+len(b.Rack)) + int64(cap(b.LogDirs))*snapLogDirSize + allocOverhead
+		for j := range b.LogDirs {
+			n += int64(len(b.LogDirs[j].Dir) + len(b.LogDirs[j].Error))
+		}
+	}
+	n += int64(cap(sn.Events))*snapEventSize + allocOverhead
+	for i := range sn.Events {
+		e := &sn.Events[i]
+		n += int64(len(e.Topic)+len(e.From)+len(e.To)+len(e.Detail)) + int64(cap(e.Brokers))*4 + allocOverhead
+	}
+	c := &sn.Changes
+	n += int64(len(c.ISRShrinks)+len(c.ISRExpands)+len(c.LeaderElections)+len(c.LeaderElectionsByTopic))*snapMapEntry + 4*allocOverhead
+	for t := range c.LeaderElectionsByTopic {
+		n += int64(len(t))
 	}
 	n += int64(cap(sn.Topics))*snapTopicSize + allocOverhead
 	for i := range sn.Topics {
@@ -105,7 +124,13 @@ func SnapshotSize(sn *inspect.Snapshot) int64 {
 		n += int64(len(t.Name)+len(t.ID)+len(t.Retention.CleanupPolicy)) + int64(cap(t.Partitions))*snapPartSize + allocOverhead
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			n += int64(cap(p.Replicas)+cap(p.ISR)+cap(p.Offline))*4 + 3*allocOverhead
+			// Replicas and ISR come from one Metadata answer each
+			// poll; the tier names are constants.
+			for _, ids := range [][]int32{p.Replicas, p.ISR, p.Offline, p.Adding, p.Removing} {
+				if cap(ids) > 0 {
+					n += int64(cap(ids))*4 + allocOverhead
+				}
+			}
 			n += int64(cap(p.Batches))*snapBatchSize + allocOverhead
 		}
 	}
