@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,6 +166,28 @@ func (c *Client) Post(ctx context.Context, path string, q url.Values, v any) err
 	return c.decode(ctx, http.MethodPost, path, q, v)
 }
 
+// PostJSON sends in as the JSON body of a POST to path (a retention
+// change), and decodes the JSON answer into out.
+func (c *Client) PostJSON(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	body, err := c.send(ctx, http.MethodPost, path, nil, b, requestTimeout)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return c.Lost(ctx, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return c.ReadError(ctx, path, err)
+	}
+	return nil
+}
+
 // GetRaw asks for path and returns the answer as the server wrote it.
 func (c *Client) GetRaw(ctx context.Context, path string, q url.Values) ([]byte, error) {
 	body, err := c.Open(ctx, path, q)
@@ -219,6 +242,11 @@ func (c *Client) decode(ctx context.Context, method, path string, q url.Values, 
 // do sends the request and returns the body of a 200 answer; any other
 // outcome is one of the errors above.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, timeout time.Duration) (io.ReadCloser, error) {
+	return c.send(ctx, method, path, q, nil, timeout)
+}
+
+// send is do with a JSON body, when body is not nil.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte, timeout time.Duration) (io.ReadCloser, error) {
 	u, err := c.URL(path, q)
 	if err != nil {
 		return nil, err
@@ -229,9 +257,16 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, time
 		TLSHandshakeTimeout:   dialTimeout,
 		ResponseHeaderTimeout: headerTimeout,
 	}}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

@@ -1,6 +1,7 @@
 // Package server serves the agent's HTTP API: exchanges as JSON lines
 // (with following), stats, Prometheus metrics and a health check. It reads
-// from the store and never computes views of its own.
+// from the store and never computes views of its own; the one change it
+// makes, retention's, goes through package retention, which audits it.
 //
 // Remote access is always authenticated: it refuses to listen beyond
 // loopback without a token.
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"kscope/internal/retention"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -37,6 +39,15 @@ type Config struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN" on
 	// every endpoint but /healthz.
 	Token string
+	// TokenName names the token in the retention audit log: changes made
+	// through the API are "api:" and this name (DefaultTokenName when
+	// empty), or "api:loopback" without a token.
+	TokenName string
+	// Retention, when set, changes the retention of the cluster the
+	// agent inspects (/api/v1/retention/...), logging each change to its
+	// audit log; without it those endpoints say how to start one. The
+	// caller closes it.
+	Retention *retention.Admin
 	// NoTraffic, when set, says why nothing is traced (kscope demo
 	// --no-trace): the endpoints that show traffic answer it with 503
 	// instead of empty views that would read as "no Kafka traffic".
@@ -61,7 +72,14 @@ type Server struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	handler  http.Handler
+	// retention is Config.Retention, or the one SetRetention gave
+	// before Serve.
+	retention *retention.Admin
 }
+
+// DefaultTokenName is the token's name in the audit log when
+// Config.TokenName is empty: "api:default".
+const DefaultTokenName = "default"
 
 // New checks cfg and returns a server over st. stats, when not nil,
 // returns what /api/v1/stats shows beside the store's own stats (capture
@@ -73,7 +91,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	if !isLoopback(cfg.Listen) && cfg.Token == "" {
 		return nil, fmt.Errorf("listening on %s needs --token: remote access must be authenticated", cfg.Listen)
 	}
-	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, store: st, stats: stats, registry: prometheus.NewRegistry(), retention: cfg.Retention}
 	// From now on the store keeps the overview's per-second parts and
 	// feeds the traffic counters.
 	view.KeepParts(st)
@@ -82,6 +100,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		newTrafficCollector(st, cfg.MetricsClientIDs),
 		newLagCollector(st),
 		newClusterCollector(st, cfg.lagSince()),
+		&healthCollector{store: st},
 		newRebalanceCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -94,6 +113,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	mux.Handle("GET /api/v1/exchanges", s.auth(s.traffic(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
 	s.viewRoutes(mux)
+	s.retentionRoutes(mux)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.mux = mux
 	s.handler = mux
@@ -105,6 +125,10 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.auth(h))
 }
+
+// SetRetention is Config.Retention for a cluster started after the server
+// (kscope demo's): call it before Serve.
+func (s *Server) SetRetention(a *retention.Admin) { s.retention = a }
 
 // traffic serves h, or, when nothing is traced, says so.
 func (s *Server) traffic(h http.HandlerFunc) http.Handler {
