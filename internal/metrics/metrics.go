@@ -129,15 +129,35 @@ var (
 	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
 
 	// Consumer groups and partitions, from the cluster inspector's polls.
-	GroupOffsetLag   = def(Gauge, "kscope_group_offset_lag", "Records of the partition the group has not committed: high watermark - committed offset, at the latest poll; 0 when only transaction markers are left.", "group", "topic", "partition")
-	GroupAppendLag   = def(Gauge, "kscope_group_append_lag_seconds", "Append time of the partition's last record - append time of the group's last committed record (seed 004's Append Lag): it keeps growing when nobody commits.", "group", "topic", "partition")
-	GroupCommitLag   = def(Gauge, "kscope_group_commit_lag_seconds", "When the group's last commit was made - append time of the last committed record.", "group", "topic", "partition")
-	GroupTimeLag     = def(Gauge, "kscope_group_time_lag_seconds", "Age of the first record the group has not consumed; 0 when caught up.", "group", "topic", "partition")
-	GroupTimeToLoss  = def(Gauge, "kscope_group_time_to_loss_seconds", "Time until retention (by time or by size) deletes the first record the group has not consumed; 0 when records were lost already.", "group", "topic", "partition")
-	GroupStatus      = def(Gauge, "kscope_group_status", "1 for the group's current lag status (OK, WARN, REWIND, STALL, STOP, ERR, LOST), 0 for the others.", "group", "status")
-	PartitionHWM     = def(Gauge, "kscope_partition_high_watermark", "The partition's high watermark at the latest poll.", "topic", "partition")
-	PartitionStart   = def(Gauge, "kscope_partition_log_start_offset", "The partition's log start offset at the latest poll.", "topic", "partition")
-	GroupLagDropped  = def(Gauge, "kscope_group_lag_metrics_dropped_series", "Group partitions left out of the kscope_group_*_lag and time to loss metrics beyond the cap (the worst, by status then Append Lag then offset lag, are kept).")
+	GroupOffsetLag  = def(Gauge, "kscope_group_offset_lag", "Records of the partition the group has not committed: high watermark - committed offset, at the latest poll; 0 when only transaction markers are left.", "group", "topic", "partition")
+	GroupAppendLag  = def(Gauge, "kscope_group_append_lag_seconds", "Append time of the partition's last record - append time of the group's last committed record (seed 004's Append Lag): it keeps growing when nobody commits.", "group", "topic", "partition")
+	GroupCommitLag  = def(Gauge, "kscope_group_commit_lag_seconds", "When the group's last commit was made - append time of the last committed record.", "group", "topic", "partition")
+	GroupTimeLag    = def(Gauge, "kscope_group_time_lag_seconds", "Age of the first record the group has not consumed; 0 when caught up.", "group", "topic", "partition")
+	GroupTimeToLoss = def(Gauge, "kscope_group_time_to_loss_seconds", "Time until retention (by time or by size) deletes the first record the group has not consumed; 0 when records were lost already.", "group", "topic", "partition")
+	GroupStatus     = def(Gauge, "kscope_group_status", "1 for the group's current lag status (OK, WARN, REWIND, STALL, STOP, ERR, LOST), 0 for the others.", "group", "status")
+	PartitionHWM    = def(Gauge, "kscope_partition_high_watermark", "The partition's high watermark at the latest poll.", "topic", "partition")
+	PartitionStart  = def(Gauge, "kscope_partition_log_start_offset", "The partition's log start offset at the latest poll.", "topic", "partition")
+	GroupLagDropped = def(Gauge, "kscope_group_lag_metrics_dropped_series", "Group partitions left out of the kscope_group_*_lag and time to loss metrics beyond the cap (the worst, by status then Append Lag then offset lag, are kept).")
+
+	// Cluster health, from the cluster inspector's polls.
+	PartitionTier      = def(Gauge, "kscope_partition_replication_tier", "1 for each replication tier the partition is in (under-replicated, at-min-isr, under-min-isr, offline; a partition at min ISR is under-replicated too), at the latest poll; partitions that are ok have no series.", "topic", "partition", "tier")
+	PartitionsByTier   = def(Gauge, "kscope_partitions", "Partitions in each replication tier at the latest poll, counted as the brokers count UnderReplicatedPartitions, AtMinIsrPartitionCount, UnderMinIsrPartitionCount and OfflinePartitionsCount; ok counts those in none.", "tier")
+	ISRShrinks         = def(Counter, "kscope_isr_shrinks_total", "Times the broker left a partition's ISR, seen between polls since the inspector started.", "broker")
+	ISRExpands         = def(Counter, "kscope_isr_expands_total", "Times the broker joined a partition's ISR, seen between polls since the inspector started.", "broker")
+	UncleanSuspected   = def(Counter, "kscope_unclean_leader_elections_suspected_total", "New leaders that were not in the partition's last ISR seen: records may be lost.")
+	LeaderElections    = def(Counter, "kscope_leader_elections_total", "Leader elections (leader epoch increases) seen between polls, by the broker elected.", "broker")
+	BrokerUp           = def(Gauge, "kscope_broker_up", "1 when the cluster lists the broker, 0 when it is fenced or missing (named by a replica list or an earlier poll).", "broker", "rack")
+	BrokerLeaders      = def(Gauge, "kscope_broker_leaders", "Partitions the broker leads.", "broker")
+	BrokerBytes        = def(Gauge, "kscope_broker_bytes", "Size on disk of the broker's replicas (DescribeLogDirs).", "broker")
+	BrokerLogDirsOff   = def(Gauge, "kscope_broker_log_dirs_offline", "The broker's log directories it cannot use (like OfflineLogDirectoryCount).", "broker")
+	NotPreferredLeader = def(Gauge, "kscope_partitions_not_preferred_leader", "Partitions not led by their preferred (first) replica.")
+	RackConflicts      = def(Gauge, "kscope_partitions_rack_conflict", "Partitions with two or more replicas in one rack: one rack failure costs two copies.")
+	TopicRetentionSecs = def(Gauge, "kscope_topic_retention_seconds", "The topic's retention.ms in seconds; -1 for no limit by time.", "topic")
+	TopicRetentionByte = def(Gauge, "kscope_topic_retention_bytes", "The topic's retention.bytes (per partition); -1 for no limit by size.", "topic")
+	PartitionSize      = def(Gauge, "kscope_partition_size_bytes", "The partition's size on its leader (DescribeLogDirs).", "topic", "partition")
+	TopicCovered       = def(Gauge, "kscope_topic_retention_covered_seconds", "The least time any of the topic's partitions covers: now - the timestamp of its oldest record batch.", "topic")
+	HealthDropped      = def(Gauge, "kscope_health_metrics_dropped_series", "Partitions left out of kscope_partition_replication_tier and kscope_partition_size_bytes beyond the cap (the worst tiers and the fullest partitions are kept).")
+
 	InspectorPolls   = def(Counter, "kscope_inspector_polls_total", "Polls of the cluster.")
 	InspectorErrors  = def(Counter, "kscope_inspector_poll_errors_total", "Requests of a poll a broker did not answer as asked, by broker (-1: the cluster as a whole).", "broker")
 	InspectorLast    = def(Gauge, "kscope_inspector_last_poll_timestamp_seconds", "When the last poll started (Unix time): alert when it falls behind.")
@@ -191,6 +211,10 @@ var Sections = []Section{
 	{"Consumer groups, from their rebalancing requests", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
 	{"Consumer lag from the cluster (kscope agent --cluster), at the latest poll", []*Metric{
 		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart, GroupLagDropped,
+	}},
+	{"Cluster health (kscope agent --cluster), at the latest poll", []*Metric{
+		PartitionTier, PartitionsByTier, ISRShrinks, ISRExpands, UncleanSuspected, LeaderElections, BrokerUp, BrokerLeaders, BrokerBytes,
+		BrokerLogDirsOff, NotPreferredLeader, RackConflicts, TopicRetentionSecs, TopicRetentionByte, PartitionSize, TopicCovered, HealthDropped,
 	}},
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{

@@ -145,7 +145,9 @@ func TestClusterMetricsDeclaredAndLinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"kscope_group_offset_lag", "kscope_group_status", "kscope_partition_high_watermark", "kscope_inspector_polls_total", "kscope_store_snapshots"} {
+	for _, name := range []string{"kscope_group_offset_lag", "kscope_group_status", "kscope_partition_high_watermark", "kscope_inspector_polls_total", "kscope_store_snapshots",
+		"kscope_partitions", "kscope_broker_up", "kscope_broker_leaders", "kscope_broker_bytes", "kscope_partition_size_bytes", "kscope_topic_retention_seconds",
+		"kscope_topic_retention_bytes", "kscope_partitions_rack_conflict", "kscope_partitions_not_preferred_leader", "kscope_unclean_leader_elections_suspected_total"} {
 		if !slices.ContainsFunc(fams, func(f *dto.MetricFamily) bool { return f.GetName() == name }) {
 			t.Errorf("scrape lacks %s", name)
 		}

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"kscope/internal/inspect"
 	"kscope/internal/view"
 )
 
@@ -91,17 +95,27 @@ func (s *Server) viewRoutes(mux *http.ServeMux) {
 			f, _ := lagFilter(q) // checked below
 			return view.Lag(in, f)
 		})
-	mux.Handle("GET /api/v1/lag", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.Inspecting {
-			httpError(w, http.StatusServiceUnavailable, "this kscope agent inspects no cluster: start it with --cluster host:port, or run kscope lag --brokers host:port")
-			return
-		}
+	mux.Handle("GET /api/v1/lag", s.auth(s.inspecting(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := lagFilter(r.URL.Query()); err != nil {
 			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		lag(w, r)
-	})))
+	}))))
+	// GET /api/v1/health?tier=&topic=&all=&since=&until=: replication
+	// tiers, brokers, racks, retention and the events of the cluster
+	// inspector's polls, with each broker's and topic's traffic.
+	health := viewHandler(s, DefaultHealthSince, fixed(view.HealthNeeds),
+		func(in view.Input, q url.Values) view.HealthView {
+			return view.Health(in, healthFilter(q))
+		})
+	mux.Handle("GET /api/v1/health", s.auth(s.inspecting(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t := r.URL.Query().Get("tier"); t != "" && !slices.Contains(inspect.Tiers, t) {
+			httpError(w, http.StatusBadRequest, "tier: one of "+strings.Join(inspect.Tiers, ", "))
+			return
+		}
+		health(w, r)
+	}))))
 	// GET /api/v1/clients?topic=&client=&group=&since=&until=.
 	mux.Handle("GET /api/v1/clients", s.auth(s.traffic(viewHandler(s, 0, fixed(view.ClientsNeeds),
 		func(in view.Input, q url.Values) view.ClientsView {
@@ -135,4 +149,27 @@ func lagFilter(q url.Values) (view.LagFilter, error) {
 
 func overviewFilter(q url.Values) view.OverviewFilter {
 	return view.OverviewFilter{Topics: list(q, "topic")}
+}
+
+// inspecting answers 503 when no inspector feeds the store, saying how to
+// start one, instead of an empty view that would read as a healthy
+// cluster.
+func (s *Server) inspecting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.Inspecting {
+			httpError(w, http.StatusServiceUnavailable, "this kscope agent inspects no cluster: start it with --cluster host:port, or run kscope "+
+				strings.TrimPrefix(r.URL.Path, "/api/v1/")+" --brokers host:port")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// DefaultHealthSince is the window of GET /api/v1/health without since:
+// the events and elections of the polls of the last hour.
+const DefaultHealthSince = time.Hour
+
+func healthFilter(q url.Values) view.HealthFilter {
+	all, _ := strconv.ParseBool(q.Get("all"))
+	return view.HealthFilter{Tier: q.Get("tier"), Topic: q.Get("topic"), All: all}
 }
