@@ -21,6 +21,7 @@ import (
 	"kscope/internal/inspect"
 	"kscope/internal/kafka"
 	"kscope/internal/metrics"
+	"kscope/internal/retention"
 	"kscope/internal/server"
 	"kscope/internal/store"
 )
@@ -39,6 +40,7 @@ func agentCmd() *cobra.Command {
 		metricsClientIDs              bool
 		cluster                       clusterFlags
 		poll                          time.Duration
+		auditLog, tokenName           string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -53,7 +55,9 @@ schema of kscope analyze -o jsonl plus the process fields and side),
 /api/v1/stats, the views (/api/v1/overview, clients, latency, rebalances),
 /metrics (Prometheus), /healthz. Read it with kscope events and the view
 commands. With --cluster it also polls the cluster (every --poll) for
-consumer lag that stays true when consumers stop: /api/v1/lag, kscope lag.
+consumer lag that stays true when consumers stop: /api/v1/lag, kscope lag;
+and changes retention through the API, each change appended to its audit
+log (--audit-log): /api/v1/retention/..., kscope retention.
 Listening beyond loopback needs --token (or KSCOPE_TOKEN); clients then send
 "Authorization: Bearer <token>".
 
@@ -79,7 +83,10 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			for _, p := range pids {
 				opts.PIDs = append(opts.PIDs, uint32(p))
 			}
-			var in *inspect.Inspector
+			var (
+				in  *inspect.Inspector
+				ret *retention.Admin
+			)
 			if cluster.set() {
 				if poll <= 0 {
 					return errors.New("--poll must be above 0")
@@ -92,10 +99,14 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 					return err
 				}
 				defer in.Close()
+				if ret, err = newRetentionAdmin(cfg, auditLog); err != nil {
+					return err
+				}
+				defer ret.Close()
 			}
 			st := store.New(store.Config{MemoryBytes: budget})
 			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), MetricsClientIDs: metricsClientIDs, Inspecting: in != nil, PollInterval: poll},
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), TokenName: tokenName, Retention: ret, MetricsClientIDs: metricsClientIDs, Inspecting: in != nil, PollInterval: poll},
 				st, func() any { return ag.Stats() })
 			if err != nil {
 				return err
@@ -162,6 +173,8 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
 	cluster.register(cmd, "cluster", "also poll this cluster for consumer lag (kscope lag), from the cluster itself")
 	f.DurationVar(&poll, "poll", 10*time.Second, "time between polls of --cluster")
+	f.StringVar(&auditLog, "audit-log", "", "the audit log of retention changes made through the API (kscope retention; default $XDG_STATE_HOME/kscope/"+retention.DefaultAuditLogName+")")
+	f.StringVar(&tokenName, "token-name", server.DefaultTokenName, "the token's name in the audit log: changes through the API are logged as made by api:NAME")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")

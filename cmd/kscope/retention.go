@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kscope/internal/inspect"
 	"kscope/internal/retention"
 	"kscope/internal/server"
 	"kscope/internal/table"
@@ -67,9 +68,17 @@ func (f *retentionFlags) admin() (*retention.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := f.auditLogPath()
-	if err != nil {
-		return nil, err
+	return newRetentionAdmin(cfg, f.auditLog)
+}
+
+// newRetentionAdmin changes the retention of the cluster cfg reaches,
+// logging to the audit log at path (default: the state directory's).
+func newRetentionAdmin(cfg inspect.Config, path string) (*retention.Admin, error) {
+	if path == "" {
+		var err error
+		if path, err = retention.DefaultAuditLog(); err != nil {
+			return nil, err
+		}
 	}
 	return retention.New(cfg, path)
 }
