@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"kscope/internal/broker"
 	"kscope/internal/capture/ebpf"
 	"kscope/internal/inspect"
+	"kscope/internal/retention"
 	"kscope/internal/server"
 	"kscope/internal/store"
 )
@@ -148,6 +150,18 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err := srv.Register(in.Collector()); err != nil {
 		return err
 	}
+	// kscope retention works on the demo's cluster too, with an audit log
+	// of its own: the demo's changes stay out of a real cluster's.
+	state, err := retention.StateDir()
+	if err != nil {
+		return err
+	}
+	ret, err := retention.New(inspect.Config{Brokers: cluster.Addrs()}, filepath.Join(state, "demo-"+retention.DefaultAuditLogName))
+	if err != nil {
+		return err
+	}
+	defer ret.Close()
+	srv.SetRetention(ret)
 
 	exe, err := Executable()
 	if err != nil {
