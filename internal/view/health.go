@@ -716,8 +716,8 @@ func (h *healthAgg) findings() {
 	}
 	if n := v.Racks.ConflictsTotal; n > 0 {
 		c := v.Racks.Conflicts[0]
-		what := fmt.Sprintf("%d partition%s have two or more replicas in one rack: losing rack %s costs %s/%d %d copies (brokers %s)",
-			n, plural(n), c.Rack, c.Topic, c.Partition, len(c.Brokers), joinIDs(c.Brokers))
+		what := fmt.Sprintf("%d partition%s two or more replicas in one rack: losing rack %s costs %s/%d %d copies (brokers %s)",
+			n, plural(n)+map[bool]string{true: " has", false: " have"}[n == 1], c.Rack, c.Topic, c.Partition, len(c.Brokers), joinIDs(c.Brokers))
 		do := "spread each partition's replicas over racks (then reassign them): one rack failure must not cost two copies"
 		if len(v.Racks.Racks) == 1 && len(v.Racks.NoRack) == 0 {
 			what = fmt.Sprintf("every broker is in rack %s: losing it loses every copy of all %d partitions", c.Rack, n)
@@ -749,7 +749,7 @@ func (h *healthAgg) findings() {
 	}
 	if n := v.Summary.NotPreferredLeader; n > 0 {
 		add(Finding{Severity: "info", Kind: "not-preferred-leader", Count: n,
-			What: fmt.Sprintf("%d partition%s are not led by their preferred replica", n, plural(n)),
+			What: fmt.Sprintf("%d partition%s not led by the preferred replica", n, plural(n)+areIs(n)),
 			Do:   "a preferred leader election moves them back (auto.leader.rebalance.enable does it every leader.imbalance.check.interval.seconds)"})
 	}
 	var timeOnly []string
@@ -779,7 +779,7 @@ func (h *healthAgg) findings() {
 	}
 	if n := len(timeOnly); n > 0 {
 		ex := timeOnly[:min(n, 3)]
-		what := fmt.Sprintf("%d topic%s are kept by time only (retention.bytes unlimited): %s", n, plural(n), strings.Join(ex, ", "))
+		what := fmt.Sprintf("%d topic%s kept by time only (retention.bytes unlimited): %s", n, plural(n)+areIs(n), strings.Join(ex, ", "))
 		if n > len(ex) {
 			what += ", ..."
 		}
@@ -810,6 +810,13 @@ func (h *healthAgg) findings() {
 	slices.SortStableFunc(v.Findings, func(a, b Finding) int {
 		return cmp.Compare(slices.Index(Severities, a.Severity), slices.Index(Severities, b.Severity))
 	})
+}
+
+func areIs(n int) string {
+	if n == 1 {
+		return " is"
+	}
+	return " are"
 }
 
 func plural(n int) string {
