@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +133,8 @@ type BrokerHealth struct {
 	// window.
 	Elections uint64 `json:"elections"`
 	// ProduceBytesPerSec and FetchBytesPerSec are what clients wrote to
-	// and read from it, from the traffic (nil without).
+	// and read from it, from the traffic (nil without, or when the
+	// traffic did not reach it at the address it advertises).
 	ProduceBytesPerSec *float64 `json:"produce_bytes_per_sec,omitempty"`
 	FetchBytesPerSec   *float64 `json:"fetch_bytes_per_sec,omitempty"`
 }
@@ -299,9 +301,10 @@ func (h *healthAgg) brokers(traffic *OverviewView) {
 			row.Bytes = max(row.Bytes, 0) + d.Bytes
 		}
 		if traffic != nil && b.Host != "" {
-			addr := fmt.Sprintf("%s:%d", b.Host, b.Port)
-			zero := 0.0
-			row.ProduceBytesPerSec, row.FetchBytesPerSec = &zero, &zero
+			// The traffic names brokers by the address connected to:
+			// a broker whose advertised name is not that address, or
+			// that nobody talked to, shows no rate rather than 0.
+			addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
 			if i := slices.IndexFunc(traffic.Brokers, func(r BrokerRow) bool { return r.Broker == addr }); i >= 0 {
 				in, out := traffic.Brokers[i].BytesInPerSec, traffic.Brokers[i].BytesOutPerSec
 				row.ProduceBytesPerSec, row.FetchBytesPerSec = &in, &out

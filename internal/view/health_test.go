@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"kscope/internal/exchange"
 	"kscope/internal/inspect"
 )
 
@@ -128,8 +129,32 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// From2 is the view's window.
-func (v HealthView) From2() Window { return Window{From: v.From, To: v.To} }
+// TestHealthTraffic: with traffic, each broker's produce and fetch rates
+// come from it, matched by the address it advertises, and each topic's
+// produce rate sets when size-based deletion starts.
+func TestHealthTraffic(t *testing.T) {
+	xs := []exchange.Exchange{
+		ovX(0, "Produce", "10.0.0.9:5000", "10.0.0.1:9093", "order", time.Millisecond, ovTT{"clicks", []ovPart{{p: 0, records: 10, bytes: 60 << 10}}}),
+		ovX(30*time.Second, "Fetch", "10.0.0.9:5001", "10.0.0.1:9093", "reader", time.Millisecond, ovTT{"clicks", []ovPart{{p: 0, records: 10, bytes: 30 << 10}}}),
+	}
+	poll := healthPoll(ovT0, []int32{0, 1, 2}, 512<<10, inspect.Changes{})
+	v := Health(Input{Window: Window{From: ovT0, To: ovT0.Add(time.Minute)}, Exchanges: xs, Cluster: []inspect.Snapshot{poll}}, HealthFilter{})
+	if !v.Traffic {
+		t.Fatal("the view says no traffic")
+	}
+	b1 := v.Brokers[1]
+	if b1.ProduceBytesPerSec == nil || *b1.ProduceBytesPerSec != 1024 || *b1.FetchBytesPerSec != 512 {
+		t.Errorf("broker 1's traffic: %+v", b1)
+	}
+	if b0 := v.Brokers[0]; b0.ProduceBytesPerSec != nil {
+		t.Errorf("broker 0 served nothing seen: %v", *b0.ProduceBytesPerSec)
+	}
+	for _, r := range v.Retention {
+		if r.Topic == "clicks" && (r.RateSource != "traffic" || *r.ProduceBytesPerSec != 1024 || *r.SizeDeletionInSeconds != 512) {
+			t.Errorf("clicks at 1 KiB/s with 512 KiB to go: %+v", r)
+		}
+	}
+}
 
 // TestHealthNoPoll: no poll yet is an empty view, not a healthy one.
 func TestHealthNoPoll(t *testing.T) {
