@@ -219,8 +219,21 @@ func (c *Cluster) Ports() []uint16 {
 func (c *Cluster) Bootstrap() string { return strings.Join(c.addrs, ",") }
 
 // CreateTopic creates a topic with this many partitions and replicas, as
-// an administrator would. A topic that exists already is left as it is.
-func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32, replicas int16) error {
+// an administrator would, with configs given as kafka-topics.sh --config
+// takes them ("min.insync.replicas=2", "retention.bytes=262144"). A topic
+// that exists already is left as it is.
+func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32, replicas int16, configs ...string) error {
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, replicas
+	for _, kv := range configs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("create topic %s: config %q: want name=value", name, kv)
+		}
+		rc := kmsg.NewCreateTopicsRequestTopicConfig()
+		rc.Name, rc.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, rc)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ClientID("kscope-demo-admin"))
 	if err != nil {
 		return err
@@ -229,8 +242,6 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, replicas
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 10000
 	resp, err := req.RequestWith(ctx, cl)
@@ -244,6 +255,11 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32
 	}
 	return nil
 }
+
+// ApplyRetention deletes what retention.ms and retention.bytes leave out of
+// every topic that sets them, now. kfake applies it by itself only every
+// log.cleaner.backoff.ms (an hour by default), a batch at a time.
+func (c *Cluster) ApplyRetention() { c.kc.ApplyRetention() }
 
 // Close stops the cluster and, with a DataDir, saves its state.
 func (c *Cluster) Close() { c.kc.Close() }

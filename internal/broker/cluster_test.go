@@ -558,3 +558,33 @@ func TestLibrdkafka(t *testing.T) {
 		t.Errorf("kcat -L over SASL/PLAIN: %v\n%s", err, out)
 	}
 }
+
+// Topic configs given at creation are the topic's.
+func TestCreateTopicConfigs(t *testing.T) {
+	c := startCluster(t, Config{Brokers: 1})
+	ctx := context.Background()
+	if err := c.CreateTopic(ctx, "audit", 2, 1, "retention.bytes=262144", "retention.ms=-1"); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "audit"
+	rr.ConfigNames = []string{"retention.bytes", "retention.ms"}
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(ctx, newClient(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, cfg := range resp.Resources[0].Configs {
+		if cfg.Value != nil {
+			got[cfg.Name] = *cfg.Value
+		}
+	}
+	if got["retention.bytes"] != "262144" || got["retention.ms"] != "-1" {
+		t.Errorf("configs %v", got)
+	}
+	if err := c.CreateTopic(ctx, "bad", 1, 1, "retention.bytes"); err == nil {
+		t.Error("a config without a value: no error")
+	}
+}
