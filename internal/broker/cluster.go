@@ -61,7 +61,7 @@ type Config struct {
 type Cluster struct {
 	kc    *kfake.Cluster
 	addrs []string
-	gates *gates
+	lns   *listeners
 }
 
 // StartCluster starts a cluster as cfg says. ctx bounds only the start:
@@ -80,12 +80,12 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, errors.New("start cluster: SASL needs both a user and a password")
 	}
 
-	gs := &gates{by: map[string]*gate{}}
+	lns := &listeners{by: map[string]*listener{}}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(cfg.Brokers),
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.AllowAutoTopicCreation(),
-		kfake.ListenFn(gs.listen),
+		kfake.ListenFn(lns.listen),
 	}
 	if cfg.Port != 0 {
 		if last := cfg.Port + cfg.Brokers - 1; last > 65535 {
@@ -123,7 +123,7 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start cluster: %w", err)
 	}
-	c := &Cluster{kc: kc, addrs: kc.ListenAddrs(), gates: gs}
+	c := &Cluster{kc: kc, addrs: kc.ListenAddrs(), lns: lns}
 
 	// kfake builds its ApiVersions answer internally; ask for it once,
 	// before our handler replaces kfake's, and serve an edited copy.
