@@ -55,6 +55,18 @@ type Config struct {
 	Options []kfake.Opt
 	// Logger receives kfake's log lines; nil discards them.
 	Logger *slog.Logger
+
+	// Replication makes the cluster model replication as a real one
+	// does, which kfake alone does not (replication.go): brokers can be
+	// stopped and started (StopBroker), ISRs shrink and grow with them,
+	// leaders move to in-sync replicas, coordinators to live brokers,
+	// and acks=all produce below min.insync.replicas is refused. Not
+	// with SASL or ACLs: the model asks kfake over connections of its
+	// own, which do not log in.
+	Replication bool
+	// Racks are the brokers' racks, by node id (Replication only): one
+	// for each broker, or none, and brokers report no rack.
+	Racks []string
 }
 
 // Cluster is a running embedded cluster.
@@ -62,6 +74,7 @@ type Cluster struct {
 	kc    *kfake.Cluster
 	addrs []string
 	lns   *listeners
+	repl  *replication // nil without Config.Replication
 }
 
 // StartCluster starts a cluster as cfg says. ctx bounds only the start:
@@ -78,6 +91,14 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if (cfg.SASLUser == "") != (cfg.SASLPassword == "") {
 		return nil, errors.New("start cluster: SASL needs both a user and a password")
+	}
+	switch {
+	case len(cfg.Racks) > 0 && !cfg.Replication:
+		return nil, errors.New("start cluster: racks need the replication model (Config.Replication)")
+	case len(cfg.Racks) > 0 && len(cfg.Racks) != cfg.Brokers:
+		return nil, fmt.Errorf("start cluster: %d racks for %d brokers: give one for each", len(cfg.Racks), cfg.Brokers)
+	case cfg.Replication && cfg.SASLUser != "":
+		return nil, errors.New("start cluster: the replication model does not work with SASL")
 	}
 
 	lns := &listeners{by: map[string]*listener{}}
@@ -134,6 +155,17 @@ func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	av := &apiVersions{base: base, clusterID: clusterID, node: kc.CurrentNode}
 	c.controlAPIVersions(av)
+	if cfg.Replication {
+		log := slog.New(slog.DiscardHandler)
+		if cfg.Logger != nil {
+			log = cfg.Logger.With("component", "replication")
+		}
+		c.repl, err = newReplication(kc, c.addrs, cfg.Racks, cfg.TLS != nil, log)
+		if err != nil {
+			kc.Close()
+			return nil, fmt.Errorf("start cluster: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -262,7 +294,12 @@ func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions int32
 func (c *Cluster) ApplyRetention() { c.kc.ApplyRetention() }
 
 // Close stops the cluster and, with a DataDir, saves its state.
-func (c *Cluster) Close() { c.kc.Close() }
+func (c *Cluster) Close() {
+	if c.repl != nil {
+		c.repl.close()
+	}
+	c.kc.Close()
+}
 
 // kfakeLogger hands kfake's log lines to slog.
 type kfakeLogger struct{ l *slog.Logger }
