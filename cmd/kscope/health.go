@@ -173,3 +173,51 @@ func printHealth(out io.Writer, v *view.HealthView, t table.HealthTables, output
 	}
 	return table.Health(out, v, t)
 }
+
+// showRetention makes kscope retention, without a subcommand, show each
+// topic's retention as kscope health --retention does: its limits, the
+// time its log covers, when size-based deletion cuts in.
+func showRetention(cmd *cobra.Command) {
+	var (
+		server   apiFlags
+		cluster  clusterFlags
+		f        view.HealthFilter
+		output   string
+		interval time.Duration
+		watch    bool
+	)
+	cmd.Args = cobra.NoArgs
+	cmd.Example = `  kscope retention --brokers kafka-1:9092
+  kscope retention --topic clicks -o json
+  kscope retention bump clicks --to 72h --reason "consumers down, INC-1234"`
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(output, "table", "json"); err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		return runHealth(cmd, server, cluster, f, interval, watch, func(v *view.HealthView) error {
+			if output == "json" {
+				enc := json.NewEncoder(out)
+				if !watch {
+					enc.SetIndent("", "  ")
+				}
+				return enc.Encode(v.Retention)
+			}
+			if watch {
+				fmt.Fprintln(out)
+			}
+			if v.AsOf.IsZero() {
+				_, err := fmt.Fprintln(out, "no poll of the cluster yet: the inspector polls every few seconds, try again")
+				return err
+			}
+			return table.Retention(out, v)
+		})
+	}
+	server.register(cmd, "kscope agent")
+	cluster.register(cmd, "brokers", "ask this cluster itself instead of an agent")
+	fl := cmd.Flags()
+	fl.StringVar(&f.Topic, "topic", "", "only this topic")
+	fl.DurationVar(&interval, "interval", 5*time.Second, "time between polls (--brokers --watch), or between refreshes (--watch)")
+	fl.BoolVar(&watch, "watch", false, "keep polling and printing every --interval")
+	fl.StringVarP(&output, "output", "o", "table", "output format: table or json")
+}

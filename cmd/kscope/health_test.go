@@ -45,6 +45,16 @@ func TestHealthCommand(t *testing.T) {
 	if len(v.Partitions) != 2 || v.Partitions[0].Tier != inspect.TierOK || len(v.Partitions[0].Replicas) != 3 || len(v.Brokers) != 3 || v.Brokers[0].Bytes < 0 {
 		t.Errorf("json: %+v", v)
 	}
+	// kscope retention, without a subcommand, is the same retention
+	// table; -o json its rows.
+	if out := mustRun(t, retentionCmd(), "--brokers", brokers, "--topic", "clicks"); !strings.Contains(out, "size-only") || strings.Contains(out, "orders") {
+		t.Errorf("kscope retention --topic clicks:\n%s", out)
+	}
+	var rows []view.TopicRetention
+	if err := json.Unmarshal([]byte(mustRun(t, retentionCmd(), "--brokers", brokers, "-o", "json")), &rows); err != nil || len(rows) != 2 ||
+		rows[0].Topic != "clicks" || rows[0].RetentionBytes != 1<<20 || rows[0].BytesSource != "topic" || rows[1].Limits != "time-only" {
+		t.Errorf("kscope retention -o json: %v %+v", err, rows)
+	}
 	if _, err := run(t, healthCmd(), "--brokers", brokers, "--tier", "bad"); err == nil || !strings.Contains(err.Error(), "under-min-isr") {
 		t.Errorf("bad tier: %v", err)
 	}

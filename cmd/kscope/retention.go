@@ -35,6 +35,7 @@ with --cluster (--server), which changes its cluster and writes its own
 audit log.`,
 	}
 	cmd.AddCommand(retentionChangeCmd(retention.ActionBump), retentionChangeCmd(retention.ActionSet), retentionRevertCmd(), retentionHistoryCmd())
+	showRetention(cmd)
 	return cmd
 }
 
