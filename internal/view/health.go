@@ -336,6 +336,13 @@ func (h *healthAgg) partitions() {
 			rack[b.ID] = b.Rack
 		}
 	}
+	if h.f.All {
+		n := 0
+		for ti := range s.Topics {
+			n += len(s.Topics[ti].Partitions)
+		}
+		v.Partitions = make([]PartitionHealth, 0, n)
+	}
 	for ti := range s.Topics {
 		t := &s.Topics[ti]
 		v.Summary.Topics++
@@ -374,20 +381,29 @@ func (h *healthAgg) partitions() {
 					}
 				}
 			}
-			// Racks: replicas sharing one.
-			byRack := map[string][]int32{}
-			for _, r := range p.Replicas {
-				if rk, ok := rack[r]; ok {
-					byRack[rk] = append(byRack[rk], r)
+			// Racks: the first rack two replicas share (a partition
+			// has a few replicas: no map needed).
+		racks:
+			for i, r := range p.Replicas {
+				rk, ok := rack[r]
+				if !ok {
+					continue
 				}
-			}
-			for _, rk := range slices.Sorted(maps.Keys(byRack)) {
-				if bs := byRack[rk]; len(bs) > 1 {
+				for _, o := range p.Replicas[i+1:] {
+					if rack[o] != rk {
+						continue
+					}
 					v.Racks.ConflictsTotal++
 					if len(v.Racks.Conflicts) < MaxRackConflicts {
+						var bs []int32
+						for _, x := range p.Replicas {
+							if rack[x] == rk {
+								bs = append(bs, x)
+							}
+						}
 						v.Racks.Conflicts = append(v.Racks.Conflicts, RackConflict{Topic: t.Name, Partition: p.Partition, Rack: rk, Brokers: bs})
 					}
-					break
+					break racks
 				}
 			}
 			keep := h.f.All
@@ -418,7 +434,7 @@ func (h *healthAgg) partitions() {
 		v.Summary.Worst = inspect.TierOK
 	}
 	// Worst first: tier, then since (oldest first), then name.
-	slices.SortStableFunc(v.Partitions, func(a, b PartitionHealth) int {
+	slices.SortFunc(v.Partitions, func(a, b PartitionHealth) int {
 		return cmp.Or(cmp.Compare(slices.Index(inspect.Tiers, b.Tier), slices.Index(inspect.Tiers, a.Tier)),
 			a.Since.Compare(b.Since), strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
