@@ -46,6 +46,8 @@ import (
 //     and over min ISR has those under refused and the others appended,
 //     as Kafka answers it.
 //   - Coordinators move off stopped brokers (coordinator.go).
+//   - OffsetForLeaderEpoch tells where an epoch ended also when nothing
+//     was appended since the leader moved (leaderepoch.go).
 //
 // kfake's admin calls (MoveTopicPartition, ...) are run by its loop and
 // wait for good once the cluster has closed (they do not watch for its
@@ -145,6 +147,7 @@ func newReplication(kc *kfake.Cluster, addrs, racks []string, tls bool, log *slo
 	r.control(kmsg.DescribeTopicPartitions, r.describeTopicPartitions)
 	r.control(kmsg.DescribeCluster, r.describeCluster)
 	r.control(kmsg.FindCoordinator, r.findCoordinator)
+	r.control(kmsg.OffsetForLeaderEpoch, r.offsetForLeaderEpoch)
 	go r.keep()
 	return r, nil
 }
@@ -179,10 +182,17 @@ func (r *replication) control(key kmsg.Key, fn func(kmsg.Request) (kmsg.Response
 	})
 }
 
-// ask has kfake answer req, from a control: the control sleeps, which frees
-// kfake's loop to answer req on the side connection to the broker that
-// received the request.
+// ask has kfake answer req, from a control: see askWith.
 func (r *replication) ask(req kmsg.Request) (kmsg.Response, error) {
+	return r.askWith(func(ctx context.Context, side *sideConn) (kmsg.Response, error) {
+		return side.request(ctx, req)
+	})
+}
+
+// askWith runs fn with the side connection to the broker that received
+// the request, from a control: the control sleeps, which frees kfake's
+// loop to answer what fn asks there.
+func (r *replication) askWith(fn func(context.Context, *sideConn) (kmsg.Response, error)) (kmsg.Response, error) {
 	node := r.kc.CurrentNode()
 	if node < 0 || int(node) >= len(r.side) {
 		return nil, fmt.Errorf("no broker %d", node)
@@ -193,9 +203,9 @@ func (r *replication) ask(req kmsg.Request) (kmsg.Response, error) {
 	}
 	ch := make(chan answer, 1)
 	r.kc.SleepControl(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), sideTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*sideTimeout)
 		defer cancel()
-		resp, err := r.side[node].request(ctx, req)
+		resp, err := fn(ctx, r.side[node])
 		ch <- answer{resp, err}
 	})
 	select {

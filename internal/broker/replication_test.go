@@ -616,3 +616,87 @@ func TestReplicationBusy(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that read a partition to its end goes on where it was when
+// the leader moves before anything else is appended: the epoch it read
+// ends at the log end. kfake alone answers that it does not know where
+// the epoch ended, and franz-go would read the partition again from its
+// start.
+func TestReplicationEpochEndAfterMove(t *testing.T) {
+	c := startCluster(t, Config{Brokers: 3, Replication: true})
+	ctx := context.Background()
+	const topic = "moves"
+	if err := c.CreateTopic(ctx, topic, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	quick := kgo.MetadataMinAge(100 * time.Millisecond)
+	producer := newClient(t, c, kgo.DefaultProduceTopic(topic), quick)
+	consumer := newClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), quick)
+	produce := func(n int) {
+		t.Helper()
+		for range n {
+			if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// consume polls for d and returns the offsets it got.
+	consume := func(d time.Duration) []int64 {
+		t.Helper()
+		pctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		var got []int64
+		for pctx.Err() == nil {
+			fs := consumer.PollFetches(pctx)
+			fs.EachError(func(_ string, _ int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("fetch: %v", err)
+				}
+			})
+			fs.EachRecord(func(r *kgo.Record) { got = append(got, r.Offset) })
+		}
+		return got
+	}
+
+	produce(5)
+	if got := consume(time.Second); len(got) != 5 {
+		t.Fatalf("consumed offsets %v, want 0-4", got)
+	}
+	md, err := metadata(ctx, consumer, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := md.Topics[0].Partitions[0].Leader
+	if err := c.StopBroker(leader); err != nil {
+		t.Fatal(err)
+	}
+	md, err = metadata(ctx, consumer, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := md.Topics[0].Partitions[0]
+
+	// Asked directly, as the consumer asks.
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.LeaderEpoch, rp.CurrentLeaderEpoch = 0, p.LeaderEpoch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Topics[0].Partitions[0]; got.ErrorCode != 0 || got.LeaderEpoch != 0 || got.EndOffset != 5 {
+		t.Errorf("epoch 0 ends at %d (epoch %d, error %d), want 5", got.EndOffset, got.LeaderEpoch, got.ErrorCode)
+	}
+
+	if got := consume(2 * time.Second); len(got) != 0 {
+		t.Errorf("after the move, nothing new: consumed offsets %v again", got)
+	}
+	produce(3)
+	if got := consume(2 * time.Second); !slices.Equal(got, []int64{5, 6, 7}) {
+		t.Errorf("consumed offsets %v, want 5, 6, 7", got)
+	}
+}
