@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	defer ln.Close()
 
-	ccfg := broker.Config{Brokers: 3, Port: cfg.Port, Partitions: TopicPartitions}
+	ccfg := clusterConfig(cfg.Port)
 	if cfg.Verbose {
 		ccfg.Logger = log
 	}
@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return err
 	}
 	defer cluster.Close()
-	if err := cluster.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
+	if err := CreateTopics(ctx, cluster); err != nil {
 		return err
 	}
 
@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	// every connection from its first byte.
 	ports := cluster.Ports()
 	if !cfg.NoTrace {
-		ag, err = agent.Live(ebpf.Options{Ports: ports}, agent.Config{Store: st, OwnClientIDs: []string{inspect.ClientID}})
+		ag, err = agent.Live(ebpf.Options{Ports: ports}, agent.Config{Store: st, OwnClientIDs: []string{inspect.ClientID, broker.ReplicationClientID}})
 		if err != nil {
 			return err
 		}
@@ -179,10 +179,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errs := make(chan error, 3)
-	running := 2
+	errs := make(chan error, 4)
+	running := 3
 	go func() { errs <- srv.Serve(runCtx, ln) }()
 	go func() { in.Run(runCtx, LagPoll, st.AddSnapshot); errs <- nil }()
+	go func() { applyRetention(runCtx, cluster); errs <- nil }()
 	if ag != nil {
 		running++
 		go func() { errs <- ag.Run(runCtx) }()

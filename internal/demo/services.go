@@ -27,9 +27,20 @@ const (
 
 	// Topic is the topic the services talk through.
 	Topic = "order"
-	// TopicPartitions and TopicReplicas are how the demo creates Topic.
+	// TopicPartitions, TopicReplicas and TopicMinISR are how the demo
+	// creates Topic: with min.insync.replicas 2, one broker down leaves
+	// its partitions at min ISR, two refuse order's acks=all produce.
 	TopicPartitions = 5
 	TopicReplicas   = 3
+	TopicMinISR     = 2
+
+	// AuditTopic is where order also writes each order, for an audit
+	// trail, kept by size only (retention.bytes, retention.ms -1): the
+	// time it covers shrinks when orders come faster, as in a burst.
+	AuditTopic          = "order-audit"
+	AuditPartitions     = 3
+	AuditReplicas       = 2
+	AuditRetentionBytes = 256 << 10 // per partition
 )
 
 // Services lists the demo's services, the producer first.
@@ -138,6 +149,28 @@ type orderItem struct {
 	PriceCents int    `json:"price_cents"`
 }
 
+// auditEvent is what order writes to AuditTopic for each order.
+type auditEvent struct {
+	Event     string      `json:"event"`
+	OrderID   string      `json:"order_id"`
+	Customer  string      `json:"customer"`
+	Items     []orderItem `json:"items"`
+	Total     int         `json:"total_cents"`
+	Currency  string      `json:"currency"`
+	Service   string      `json:"service"`
+	TraceID   string      `json:"trace_id"`
+	Timestamp time.Time   `json:"at"`
+}
+
+func newAudit(o orderEvent) auditEvent {
+	return auditEvent{
+		Event: "order.created", OrderID: o.OrderID, Customer: o.Customer, Items: o.Items,
+		Total: o.TotalCents, Currency: o.Currency, Service: clientID(Order),
+		TraceID:   fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()),
+		Timestamp: o.CreatedAt,
+	}
+}
+
 func newOrder(n int64, now time.Time) orderEvent {
 	o := orderEvent{
 		OrderID:   fmt.Sprintf("ord-%08d", n),
@@ -154,7 +187,8 @@ func newOrder(n int64, now time.Time) orderEvent {
 }
 
 // produceOrders sends orders at cfg.Rate, with a burst now and then, each
-// keyed by its order id so that the orders spread over the partitions.
+// keyed by its order id so that the orders spread over the partitions, and
+// writes each to the audit trail too.
 func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Bootstrap...),
@@ -165,6 +199,10 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 		// batches, which a slow consumer's small fetches take a few at a
 		// time, rather than one a consumer chews on for a minute.
 		kgo.ProducerBatchMaxBytes(orderBatchBytes),
+		// An order not written within this is given up and counted,
+		// as a shop's service would, rather than held while brokers
+		// are down until the buffer fills and the service stalls.
+		kgo.RecordDeliveryTimeout(orderDeliveryTimeout),
 	)
 	if err != nil {
 		return err
@@ -172,9 +210,10 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 	defer cl.Close()
 
 	var (
-		n       int64
-		failed  atomic.Int64
-		lastLog time.Time
+		n           int64
+		failed      atomic.Int64
+		auditFailed atomic.Int64
+		lastLog     time.Time
 	)
 	produce := func(now time.Time) {
 		n++
@@ -183,6 +222,12 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 		cl.Produce(ctx, &kgo.Record{Key: []byte(o.OrderID), Value: b}, func(_ *kgo.Record, err error) {
 			if err != nil && ctx.Err() == nil {
 				failed.Add(1)
+			}
+		})
+		a, _ := json.Marshal(newAudit(o))
+		cl.Produce(ctx, &kgo.Record{Topic: AuditTopic, Key: []byte(o.OrderID), Value: a}, func(_ *kgo.Record, err error) {
+			if err != nil && ctx.Err() == nil {
+				auditFailed.Add(1)
 			}
 		})
 	}
@@ -217,8 +262,8 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 			}
 			// At most one line per 10 s, counting every failure since.
 			if now.Sub(lastLog) > 10*time.Second {
-				if f := failed.Swap(0); f > 0 {
-					cfg.Log.Warn("orders not produced", "failed", f)
+				if f, a := failed.Swap(0), auditFailed.Swap(0); f > 0 || a > 0 {
+					cfg.Log.Warn("orders not produced", "failed", f, "audit_failed", a)
 					lastLog = now
 				}
 			}
@@ -230,6 +275,9 @@ func produceOrders(ctx context.Context, cfg ServiceConfig) error {
 
 // orderBatchBytes bounds order's record batches: about 6 orders.
 const orderBatchBytes = 2 << 10
+
+// orderDeliveryTimeout is how long order tries to write an order.
+const orderDeliveryTimeout = 30 * time.Second
 
 // Consumer settings. Small fetches keep a slow consumer's backlog in the
 // topic, where offset lag shows it, instead of in the client's buffer.

@@ -15,13 +15,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The demo's topic is made as an administrator would: 5 partitions, each
-// on 3 brokers.
-func TestCreateTopic(t *testing.T) {
-	c := brokertest.Start(t, broker.Config{Brokers: 3})
+// The demo's topics are made as an administrator would: order with 5
+// partitions, each on 3 brokers, and min.insync.replicas 2; order-audit
+// kept by size only.
+func TestCreateTopics(t *testing.T) {
+	c := brokertest.Start(t, clusterConfig(0))
 	ctx := context.Background()
-	for range 2 { // the second time, it exists: no error
-		if err := c.CreateTopic(ctx, Topic, TopicPartitions, TopicReplicas); err != nil {
+	for range 2 { // the second time, they exist: no error
+		if err := CreateTopics(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,6 +41,39 @@ func TestCreateTopic(t *testing.T) {
 	for _, p := range resp.Topics[0].Partitions {
 		if len(p.Replicas) != TopicReplicas || len(p.ISR) != TopicReplicas {
 			t.Errorf("partition %d: replicas %v, isr %v", p.Partition, p.Replicas, p.ISR)
+		}
+	}
+	for _, b := range resp.Brokers {
+		if b.Rack == nil || *b.Rack != Racks[b.NodeID] {
+			t.Errorf("broker %d: rack %v, want %s", b.NodeID, b.Rack, Racks[b.NodeID])
+		}
+	}
+
+	for _, tt := range []struct {
+		topic string
+		want  map[string]string
+	}{
+		{Topic, map[string]string{"min.insync.replicas": "2"}},
+		{AuditTopic, map[string]string{"retention.bytes": "262144", "retention.ms": "-1"}},
+	} {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, tt.topic
+		for k := range tt.want {
+			rr.ConfigNames = append(rr.ConfigNames, k)
+		}
+		req.Resources = append(req.Resources, rr)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Resources) != 1 {
+			t.Fatalf("describe %s: %v", tt.topic, err)
+		}
+		for _, cfg := range resp.Resources[0].Configs {
+			if cfg.Value == nil || *cfg.Value != tt.want[cfg.Name] || cfg.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				t.Errorf("%s: %s = %v (source %v), want %s set on the topic", tt.topic, cfg.Name, cfg.Value, cfg.Source, tt.want[cfg.Name])
+			}
+		}
+		if len(resp.Resources[0].Configs) != len(tt.want) {
+			t.Errorf("%s: configs %+v", tt.topic, resp.Resources[0].Configs)
 		}
 	}
 	if err := c.CreateTopic(ctx, "bad", 1, 4); err == nil {
