@@ -29,15 +29,18 @@ func demoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Run an embedded Kafka, three microservices and the agent tracing them: kscope on a real scenario",
 		Long: `Run, in one command, what kscope is for: an embedded 3-broker Kafka cluster
-with the topic "order" (5 partitions, replication factor 3); three services,
+in two racks, with the topic "order" (5 partitions, replication factor 3,
+min.insync.replicas 2) and "order-audit", kept by size only; three services,
 each a process of its own: "order" produces orders (steadily, with a burst
 now and then), "shipping" consumes them and keeps up, "invoicing" consumes
 them and, slowed down, falls behind; and the agent tracing them, its API on
 127.0.0.1:7070 for kscope overview, clients, latency, rebalances and events.
 
 While it runs, "kscope demo invoicing-delay on|off" slows invoicing down or
-lets it catch up, and "kscope demo scale shipping 3" adds shipping processes
-to their group, which rebalances. Ctrl-C stops everything it started.
+lets it catch up, "kscope demo scale shipping 3" adds shipping processes
+to their group, which rebalances, and "kscope demo broker stop 1" takes a
+broker down as in a real cluster (start brings it back). Ctrl-C stops
+everything it started.
 
 Tracing needs root (or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH). With
 --no-trace the cluster and the services run without the agent.`,
@@ -70,7 +73,7 @@ Tracing needs root (or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH). With
 	f.BoolVar(&cfg.Slow, "slow", true, "start with invoicing slowed down (kscope demo invoicing-delay on|off switches it)")
 	f.StringVar(&memory, "memory", "256MiB", "memory budget of the agent's exchange store")
 	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "log the cluster's and the services' details to stderr")
-	cmd.AddCommand(demoDelayCmd(), demoScaleCmd(), demoStatusCmd())
+	cmd.AddCommand(demoDelayCmd(), demoScaleCmd(), demoBrokerCmd(), demoStatusCmd())
 	return cmd
 }
 
@@ -185,6 +188,62 @@ rebalances, which kscope rebalances shows.`,
 			fmt.Fprintln(out)
 			if res.Service != demo.Order && len(res.Started)+len(res.Stopped) > 0 {
 				fmt.Fprintf(out, "group %s rebalances; see it in a few seconds: %s rebalances --group %s\n", res.Service, selfCommand(), res.Service)
+			}
+			return nil
+		},
+	}
+	c.register(cmd, "running demo")
+	return cmd
+}
+
+func demoBrokerCmd() *cobra.Command {
+	var c demoControl
+	cmd := &cobra.Command{
+		Use:   "broker stop|start ID",
+		Short: "Stop one of the running demo's brokers, or start it again",
+		Long: `Stop one of the running demo's brokers as its process would stop, or start
+it again. A stopped broker's port refuses connections; it leaves every ISR,
+so its partitions are under-replicated, and those it led get a new leader;
+clients fail over. With two of the three stopped, order's partitions are
+below min.insync.replicas 2 and its producer's acks=all requests fail with
+NOT_ENOUGH_REPLICAS. Started again, the broker rejoins every ISR. The last
+running broker cannot be stopped.`,
+		Example: `  kscope demo broker stop 1
+  kscope demo broker start 1`,
+		Args: usageArgs(2, "kscope demo broker stop|start ID, e.g. kscope demo broker stop 1"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			action := args[0]
+			if action != "stop" && action != "start" {
+				return fmt.Errorf("broker %q: say stop or start", action)
+			}
+			if _, err := strconv.ParseInt(args[1], 10, 32); err != nil {
+				return fmt.Errorf("broker %s %q: ID is a broker id, such as 1", action, args[1])
+			}
+			var res demo.BrokerResult
+			if err := c.call(cmd, true, demo.BrokerPath, url.Values{"id": {args[1]}, "action": {action}}, &res); err != nil {
+				return err
+			}
+			up := 0
+			for _, b := range res.Status.Brokers {
+				if b.Up {
+					up++
+				}
+			}
+			b := res.Broker
+			out := cmd.OutOrStdout()
+			where := b.Address
+			if b.Rack != "" {
+				where += ", " + b.Rack
+			}
+			running := fmt.Sprintf("%d of %d brokers run", up, len(res.Status.Brokers))
+			if action == "stop" {
+				fmt.Fprintf(out, "broker %d stopped (%s); %s: its partitions are under-replicated, those it led have new leaders\n", b.ID, where, running)
+				if up < demo.TopicMinISR {
+					fmt.Fprintf(out, "order is below min.insync.replicas %d: its producer's acks=all requests fail with NOT_ENOUGH_REPLICAS\n", demo.TopicMinISR)
+				}
+				fmt.Fprintf(out, "watch: %s overview; bring it back: %s demo broker start %d\n", selfCommand(), selfCommand(), b.ID)
+			} else {
+				fmt.Fprintf(out, "broker %d started (%s); %s: it rejoins every ISR\n", b.ID, where, running)
 			}
 			return nil
 		},

@@ -2,9 +2,12 @@ package demo
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"kscope/internal/broker"
 )
 
 // The running demo's control endpoints, served beside the agent's API.
@@ -12,6 +15,7 @@ const (
 	StatusPath = "/api/v1/demo"
 	DelayPath  = "/api/v1/demo/invoicing-delay"
 	ScalePath  = "/api/v1/demo/scale"
+	BrokerPath = "/api/v1/demo/broker"
 )
 
 // Status is what a running demo says of itself (GET /api/v1/demo).
@@ -24,6 +28,8 @@ type Status struct {
 	API     string    `json:"api"`
 	// Bootstrap are the brokers' addresses, in node order.
 	Bootstrap []string `json:"bootstrap"`
+	// Brokers are the brokers, running or stopped (kscope demo broker).
+	Brokers []BrokerInfo `json:"brokers"`
 	// Traced says whether the agent traces the services (false with
 	// --no-trace).
 	Traced         bool          `json:"traced"`
@@ -37,6 +43,29 @@ type TopicInfo struct {
 	Name              string `json:"name"`
 	Partitions        int    `json:"partitions"`
 	ReplicationFactor int    `json:"replication_factor"`
+}
+
+// BrokerInfo is one broker of the demo's cluster.
+type BrokerInfo struct {
+	ID      int32  `json:"id"`
+	Address string `json:"address"`
+	Rack    string `json:"rack,omitempty"`
+	// Up is false while the broker is stopped.
+	Up bool `json:"up"`
+}
+
+// BrokerResult answers a broker stop or start.
+type BrokerResult struct {
+	Action string     `json:"action"` // stop or start
+	Broker BrokerInfo `json:"broker"`
+	Status Status     `json:"status"`
+}
+
+// Cluster is what the controls need of the demo's cluster.
+type Cluster interface {
+	Brokers() []broker.BrokerState
+	StopBroker(id int32) error
+	StartBroker(id int32) error
 }
 
 // Delay is invoicing's slow-down.
@@ -57,20 +86,22 @@ type ScaleResult struct {
 
 // Control serves a running demo's status and controls.
 type Control struct {
-	sup  *Supervisor
-	base Status
+	sup     *Supervisor
+	cluster Cluster
+	base    Status
 }
 
 // NewControl serves the status of a demo whose fixed facts are base; the
-// processes and the delay come from sup.
-func NewControl(sup *Supervisor, base Status) *Control {
+// processes and the delay come from sup, the brokers from cluster.
+func NewControl(sup *Supervisor, cluster Cluster, base Status) *Control {
 	base.Demo = true
-	return &Control{sup: sup, base: base}
+	return &Control{sup: sup, cluster: cluster, base: base}
 }
 
 // Status returns the demo's status now.
 func (c *Control) Status() Status {
 	s := c.base
+	s.Brokers = brokerInfos(c.cluster)
 	s.Processes = c.sup.Processes()
 	s.InvoicingDelay = Delay{On: c.sup.Slow(), PerOrderSeconds: c.sup.cfg.SlowDelay.Seconds()}
 	return s
@@ -109,6 +140,47 @@ func (c *Control) Register(handle func(pattern string, h http.Handler)) {
 		writeJSON(w, http.StatusOK, ScaleResult{Service: service, Processes: n,
 			Started: nonNil(started), Stopped: nonNil(stopped), Status: c.Status()})
 	}))
+	handle("POST "+BrokerPath, http.HandlerFunc(c.serveBroker))
+}
+
+// serveBroker stops or starts a broker: POST BrokerPath?id=N&action=stop.
+func (c *Control) serveBroker(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n := len(c.cluster.Brokers())
+	id, err := strconv.ParseInt(q.Get("id"), 10, 32)
+	if err != nil || id < 0 || int(id) >= n {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("broker %q: a broker id, 0 to %d", q.Get("id"), n-1)})
+		return
+	}
+	action := q.Get("action")
+	switch action {
+	case "stop":
+		err = c.cluster.StopBroker(int32(id))
+	case "start":
+		err = c.cluster.StartBroker(int32(id))
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "action must be stop or start"})
+		return
+	}
+	if err != nil {
+		// Stopping the last broker, starting a running one: the
+		// cluster's state forbids it.
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	st := c.Status()
+	msg := map[string]string{"stop": "broker stopped", "start": "broker started"}[action]
+	c.sup.cfg.Log.Info(msg, "broker", id, "addr", st.Brokers[id].Address, "rack", st.Brokers[id].Rack)
+	writeJSON(w, http.StatusOK, BrokerResult{Action: action, Broker: st.Brokers[id], Status: st})
+}
+
+// brokerInfos is the status of c's brokers.
+func brokerInfos(c Cluster) []BrokerInfo {
+	var out []BrokerInfo
+	for _, b := range c.Brokers() {
+		out = append(out, BrokerInfo{ID: b.ID, Address: b.Addr, Rack: b.Rack, Up: b.Up})
+	}
+	return out
 }
 
 func nonNil(s []int) []int {

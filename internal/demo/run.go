@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		Exe: exe, Bootstrap: cluster.Addrs(), Rate: cfg.Rate, Burst: cfg.Burst,
 		SlowDelay: cfg.SlowDelay, Slow: cfg.Slow, Stderr: cfg.Err, Log: log,
 	})
-	ctl := NewControl(sup, Status{
+	ctl := NewControl(sup, cluster, Status{
 		PID: os.Getpid(), Started: time.Now(), API: "http://" + ln.Addr().String(), Bootstrap: cluster.Addrs(), Traced: !cfg.NoTrace,
 		Topic: TopicInfo{Name: Topic, Partitions: TopicPartitions, ReplicationFactor: TopicReplicas},
 	})
@@ -325,6 +326,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
 	}
 	hints = append(hints, [2]string{k + " demo scale invoicing 0" + at, "invoicing stops: its group is Empty, its Append Lag keeps rising in lag"})
+	hints = append(hints, [2]string{k + " demo broker stop 1" + at, "a broker goes down: partitions under-replicated, leaders move"})
 	for _, h := range hints {
 		fmt.Fprintf(tw, "  %s\t# %s\n", h[0], h[1])
 	}
@@ -350,9 +352,23 @@ func PrintStatus(w io.Writer, st Status) error {
 		onOff = "on"
 	}
 	fmt.Fprintf(w, "kscope demo pid %d since %s, API %s, %s\n", st.PID, st.Started.Format(time.TimeOnly), st.API, traced)
-	fmt.Fprintf(w, "brokers %s; topic %s: %d partitions, replication factor %d\n", strings.Join(st.Bootstrap, ","), st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
+	if len(st.Brokers) == 0 { // the table below lists them
+		fmt.Fprintf(w, "brokers %s; ", strings.Join(st.Bootstrap, ","))
+	}
+	fmt.Fprintf(w, "topic %s: %d partitions, replication factor %d\n", st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
 	fmt.Fprintf(w, "invoicing delay %s (%s per order while on)\n", onOff, time.Duration(st.InvoicingDelay.PerOrderSeconds*float64(time.Second)))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(st.Brokers) > 0 {
+		fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tSTATE")
+		for _, b := range st.Brokers {
+			state := "up"
+			if !b.Up {
+				state = "stopped"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, b.Address, cmp.Or(b.Rack, "-"), state)
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintln(tw, "SERVICE\tPID\tSTARTED\tCLIENT ID\tGROUP")
 	for _, p := range st.Processes {
 		group := p.Group
