@@ -569,7 +569,10 @@ func TestReplicationMetadataOldVersion(t *testing.T) {
 // the model's controls survive replacing themselves. A request in flight
 // to a broker that stops fails, as it would with a real one; none hangs.
 func TestReplicationBusy(t *testing.T) {
-	defer func(n int64) { renewControlEvery = n }(renewControlEvery)
+	// Restored after the cluster closes (cleanups run last first): its
+	// controls read it.
+	n := renewControlEvery
+	t.Cleanup(func() { renewControlEvery = n })
 	renewControlEvery = 7
 	c := startCluster(t, Config{Brokers: 3, Replication: true, Topics: []string{"busy"}})
 	ctx, cancel := context.WithCancel(context.Background())
