@@ -33,7 +33,10 @@ func Health(w io.Writer, v *view.HealthView, t HealthTables) error {
 	}
 	fmt.Fprintf(w, "%s as of %s (%d poll%s in the window)\n", cluster, v.AsOf.Format(time.TimeOnly), v.Polls, plural(v.Polls))
 	ctl := fmt.Sprintf("controller %d", v.Controller)
-	if v.ControllerNote != "" {
+	switch {
+	case v.Controller < 0:
+		ctl = "no controller named by the brokers"
+	case v.ControllerNote != "":
 		ctl += " as the brokers name it (KRaft: the active controller is known only on the controllers' listener)"
 	}
 	fmt.Fprintf(w, "brokers %d of %d up; %s\n", s.BrokersUp, s.Brokers, ctl)
