@@ -268,8 +268,9 @@ func ControlError(err error, server string) error {
 func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "kscope demo is running; Ctrl-C stops all of it.\n\n")
-	fmt.Fprintf(tw, "  Kafka\t3 brokers at %s, in this process (pid %d)\n", strings.Join(st.Bootstrap, ","), st.PID)
-	fmt.Fprintf(tw, "  topic\t%s: %d partitions, replication factor %d\n", st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
+	fmt.Fprintf(tw, "  Kafka\t3 brokers at %s, in this process (pid %d), in racks %s\n", strings.Join(st.Bootstrap, ","), st.PID, rackList(st.Brokers))
+	fmt.Fprintf(tw, "  topic\t%s: %d partitions, replication factor %d, min.insync.replicas %d\n", st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor, TopicMinISR)
+	fmt.Fprintf(tw, "  topic\t%s: %d partitions, replication factor %d, kept by size only (%d KiB per partition)\n", AuditTopic, AuditPartitions, AuditReplicas, AuditRetentionBytes>>10)
 	for _, p := range st.Processes {
 		what := ""
 		switch p.Service {
@@ -326,11 +327,36 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
 	}
 	hints = append(hints, [2]string{k + " demo scale invoicing 0" + at, "invoicing stops: its group is Empty, its Append Lag keeps rising in lag"})
-	hints = append(hints, [2]string{k + " demo broker stop 1" + at, "a broker goes down: partitions under-replicated, leaders move"})
+	hints = append(hints,
+		[2]string{k + " health" + at, "is the cluster safe: replication tiers, racks, leaders, retention; worst first"},
+		[2]string{k + " demo broker stop 1" + at, "a broker goes down: partitions under-replicated, leaders move"},
+		[2]string{k + " health --partitions --events" + at, "which partitions miss broker 1 and since when, what changed"},
+		[2]string{k + " demo broker stop 2" + at, "a second one: under min ISR, order's producer gets NOT_ENOUGH_REPLICAS"},
+		[2]string{k + " demo broker start 1" + at + "; " + k + " demo broker start 2" + at, "both back: the ISRs fill again"},
+		[2]string{k + " retention" + at, AuditTopic + " deletes by size: the time its log covers shrinks"},
+		[2]string{k + " retention bump " + AuditTopic + " --bytes 1MiB --reason demo" + at, "the Big Red Retention Button, audited (retention history, revert)"},
+	)
 	for _, h := range hints {
 		fmt.Fprintf(tw, "  %s\t# %s\n", h[0], h[1])
 	}
 	tw.Flush()
+}
+
+// rackList says which brokers are in which rack: "rack-a (0,1), rack-b (2)".
+func rackList(bs []BrokerInfo) string {
+	var racks []string
+	by := map[string][]string{}
+	for _, b := range bs {
+		if _, ok := by[b.Rack]; !ok {
+			racks = append(racks, b.Rack)
+		}
+		by[b.Rack] = append(by[b.Rack], strconv.Itoa(int(b.ID)))
+	}
+	out := make([]string, len(racks))
+	for i, r := range racks {
+		out[i] = fmt.Sprintf("%s (%s)", r, strings.Join(by[r], ","))
+	}
+	return strings.Join(out, ", ")
 }
 
 func joinPorts(ports []uint16) string {
