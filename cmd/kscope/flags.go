@@ -151,3 +151,22 @@ func show[V any](ctx context.Context, out io.Writer, o *viewFlags, path string, 
 	}
 	return table(out, &v)
 }
+
+// repeat runs fn once, or (watch) every interval until ctx ends or fn
+// fails; an interrupt while watching is no error.
+func repeat(ctx context.Context, watch bool, interval time.Duration, fn func() error) error {
+	for {
+		err := fn()
+		if !watch || err != nil {
+			if watch && ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}

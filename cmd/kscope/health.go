@@ -141,23 +141,13 @@ func runHealth(cmd *cobra.Command, server apiFlags, cluster clusterFlags, f view
 			return &v, nil
 		}
 	}
-	for {
+	return repeat(ctx, watch, interval, func() error {
 		v, err := next(ctx)
-		if err == nil {
-			err = print(v)
-		}
-		if !watch || err != nil {
-			if watch && ctx.Err() != nil {
-				return nil
-			}
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
+		return print(v)
+	})
 }
 
 func printHealth(out io.Writer, v *view.HealthView, t table.HealthTables, output string, watch bool) error {

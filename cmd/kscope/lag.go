@@ -71,20 +71,7 @@ which also names the process that holds each partition.`,
 				}
 				return err
 			}
-			for {
-				err := lagFromAgent(ctx, out, server, f, output)
-				if !watch || err != nil {
-					if watch && ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(interval):
-				}
-			}
+			return repeat(ctx, watch, interval, func() error { return lagFromAgent(ctx, out, server, f, output) })
 		},
 	}
 	server.register(cmd, "kscope agent")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,29 +133,11 @@ one is refused, and so is raising one that is unlimited already.`,
 					return fmt.Errorf("--bytes: %w", err)
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			var res retention.Result
-			where := ""
-			if f.cluster.set() {
-				a, err := f.admin()
-				if err != nil {
-					return err
-				}
-				defer a.Close()
+			req := server.RetentionRequest{Topic: ch.Topic, To: to, Bytes: server.Size(bytes), Reason: c.reason, RequestedBy: c.as, DryRun: c.dryRun}
+			return f.change(cmd, "/api/v1/retention/"+string(action), req, func(ctx context.Context, a *retention.Admin) (retention.Result, error) {
 				ch.Who = osUser()
-				if res, err = a.Apply(ctx, ch); err != nil {
-					return err
-				}
-				where = a.AuditLog()
-			} else {
-				req := server.RetentionRequest{Topic: ch.Topic, To: to, Bytes: server.Size(bytes), Reason: c.reason, RequestedBy: c.as, DryRun: c.dryRun}
-				if err := f.server.client().PostJSON(ctx, "/api/v1/retention/"+string(action), req, &res); err != nil {
-					return err
-				}
-				where = "the agent's audit log, at " + f.server.server
-			}
-			return printChange(cmd.OutOrStdout(), &res, f.output, where)
+				return a.Apply(ctx, ch)
+			})
 		},
 	}
 	if action == retention.ActionSet {
@@ -195,28 +178,10 @@ other than the change's.`,
 			if err := checkOutput(f.output, "table", "json"); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			var res retention.Result
-			where := ""
-			if f.cluster.set() {
-				a, err := f.admin()
-				if err != nil {
-					return err
-				}
-				defer a.Close()
-				if res, err = a.Revert(ctx, retention.Revert{ID: args[0], Reason: c.reason, Who: osUser(), RequestedBy: c.as, DryRun: c.dryRun}); err != nil {
-					return err
-				}
-				where = a.AuditLog()
-			} else {
-				req := server.RevertRequest{ID: args[0], Reason: c.reason, RequestedBy: c.as, DryRun: c.dryRun}
-				if err := f.server.client().PostJSON(ctx, "/api/v1/retention/revert", req, &res); err != nil {
-					return err
-				}
-				where = "the agent's audit log, at " + f.server.server
-			}
-			return printChange(cmd.OutOrStdout(), &res, f.output, where)
+			req := server.RevertRequest{ID: args[0], Reason: c.reason, RequestedBy: c.as, DryRun: c.dryRun}
+			return f.change(cmd, "/api/v1/retention/revert", req, func(ctx context.Context, a *retention.Admin) (retention.Result, error) {
+				return a.Revert(ctx, retention.Revert{ID: args[0], Reason: c.reason, Who: osUser(), RequestedBy: c.as, DryRun: c.dryRun})
+			})
 		},
 	}
 	f.register(cmd)
@@ -322,4 +287,28 @@ func osUser() string {
 		name += " (sudo by " + by + ")"
 	}
 	return name
+}
+
+// change makes a retention change on the cluster itself (--brokers: local
+// runs it, logged here) or through the agent (POST path with req), and
+// prints what it did.
+func (f *retentionFlags) change(cmd *cobra.Command, path string, req any, local func(context.Context, *retention.Admin) (retention.Result, error)) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	var res retention.Result
+	where := "the agent's audit log, at " + f.server.server
+	if f.cluster.set() {
+		a, err := f.admin()
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if res, err = local(ctx, a); err != nil {
+			return err
+		}
+		where = a.AuditLog()
+	} else if err := f.server.client().PostJSON(ctx, path, req, &res); err != nil {
+		return err
+	}
+	return printChange(cmd.OutOrStdout(), &res, f.output, where)
 }

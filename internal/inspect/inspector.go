@@ -562,13 +562,14 @@ func (p *poll) configs(ctx context.Context) {
 // do not say it) its first synonym's, the one in effect.
 func sourceOf(c kmsg.DescribeConfigsResponseResourceConfig) string {
 	if c.Source == kmsg.ConfigSourceUnknown && len(c.ConfigSynonyms) > 0 {
-		return configSource(c.ConfigSynonyms[0].Source)
+		return ConfigSource(c.ConfigSynonyms[0].Source)
 	}
-	return configSource(c.Source)
+	return ConfigSource(c.Source)
 }
 
-// configSource is where a config value comes from, as a person says it.
-func configSource(s kmsg.ConfigSource) string {
+// ConfigSource is where a config value comes from, as a person says it:
+// "topic", "broker" (a broker's setting, dynamic or static) or "default".
+func ConfigSource(s kmsg.ConfigSource) string {
 	switch s {
 	case kmsg.ConfigSourceDynamicTopicConfig:
 		return "topic"

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"kscope/internal/inspect"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -87,7 +89,7 @@ func (a *Admin) state(ctx context.Context, topic string) (topicState, error) {
 		if err != nil {
 			return st, &Error{ErrCluster, fmt.Errorf("topic %s's %s is %q, not a number", topic, c.Name, *c.Value)}
 		}
-		s := setting{Value: v, Source: source(c.Source)}
+		s := setting{Value: v, Source: inspect.ConfigSource(c.Source)}
 		// The first synonym not of the topic's is what the topic
 		// falls back to. Kafka lists the entry itself first, then the
 		// broker's keys in precedence order (log.retention.ms before
@@ -97,7 +99,7 @@ func (a *Admin) state(ctx context.Context, topic string) (topicState, error) {
 				continue
 			}
 			if b, ok := synonymValue(syn.Name, *syn.Value); ok {
-				s.Below, s.BelowSource, s.BelowKnown = b, source(syn.Source), true
+				s.Below, s.BelowSource, s.BelowKnown = b, inspect.ConfigSource(syn.Source), true
 				break
 			}
 		}
@@ -132,17 +134,6 @@ func synonymValue(name, value string) (int64, bool) {
 		return Unlimited, true
 	}
 	return v * mult, true
-}
-
-// source says where a value comes from, as a person says it.
-func source(s kmsg.ConfigSource) string {
-	switch s {
-	case kmsg.ConfigSourceDynamicTopicConfig:
-		return "topic"
-	case kmsg.ConfigSourceDynamicBrokerConfig, kmsg.ConfigSourceDynamicDefaultBrokerConfig, kmsg.ConfigSourceStaticBrokerConfig:
-		return "broker"
-	}
-	return "default"
 }
 
 // op is one key to set (Delete false) or whose topic override to delete.
