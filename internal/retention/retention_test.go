@@ -39,7 +39,6 @@ const (
 type fixture struct {
 	c     *broker.Cluster
 	admin *Admin
-	log   string
 	py    string
 }
 
