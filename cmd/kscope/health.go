@@ -122,7 +122,14 @@ func runHealth(cmd *cobra.Command, server apiFlags, cluster clusterFlags, f view
 				}
 				return nil, fmt.Errorf("cannot reach the cluster at %v: %s", cfg.Brokers, msg)
 			}
-			// The polls of the last hour, as an agent keeps them.
+			// The polls of the last hour, as an agent keeps them; of
+			// those between the first and the last, the view reads
+			// only their events and counts: the rest is let go, so
+			// that watching a large cluster for an hour holds two
+			// polls, not 720.
+			if n := len(polls); n > 1 {
+				polls[n-1] = inspect.Snapshot{Time: polls[n-1].Time, Events: polls[n-1].Events, Changes: polls[n-1].Changes}
+			}
 			polls = append(polls, s)
 			for len(polls) > 1 && s.Time.Sub(polls[0].Time) > time.Hour {
 				polls = polls[1:]

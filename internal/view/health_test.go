@@ -120,6 +120,14 @@ func TestHealth(t *testing.T) {
 		}
 	}
 
+	// kscope health --watch keeps only the events and counts of older
+	// polls: the elections and events stay, the growth rates go.
+	stripped := []inspect.Snapshot{{Time: polls[0].Time, Events: polls[0].Events, Changes: polls[0].Changes}, polls[1]}
+	if sv := Health(Input{Window: Window{From: t0, To: t0.Add(2 * time.Minute)}, Cluster: stripped}, HealthFilter{}); sv.Elections.Total != 2 ||
+		len(sv.Events) != 2 || sv.Summary.Partitions != 4 || sv.Retention[0].ProduceBytesPerSec != nil {
+		t.Errorf("with the first poll stripped: elections %+v, %d events, retention %+v", sv.Elections, len(sv.Events), sv.Retention[0])
+	}
+
 	// A tier filter keeps the partitions in it, an unknown topic none.
 	if v := Health(Input{Window: Window{From: v.From, To: v.To}, Cluster: polls}, HealthFilter{Tier: inspect.TierUnderReplicated}); len(v.Partitions) != 1 {
 		t.Errorf("under-replicated: %+v", v.Partitions)
