@@ -34,7 +34,7 @@ type exchangesRequest struct {
 // match, oldest first, then with follow=1 each new match as it is added
 // until the client goes away.
 func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
-	req, err := parseQuery(r.URL.Query(), time.Now())
+	req, err := parseQuery(r.URL.Query(), s.now())
 	q, follow := req.Query, req.Follow
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())

@@ -64,9 +64,9 @@ const maxRetentionBody = 64 << 10
 // retentionRoutes are the retention button's endpoints: changes of the
 // agent's --cluster, each appended to its audit log.
 func (s *Server) retentionRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/retention/bump", s.auth(s.retentionChange(retention.ActionBump)))
-	mux.Handle("POST /api/v1/retention/set", s.auth(s.retentionChange(retention.ActionSet)))
-	mux.Handle("POST /api/v1/retention/revert", s.auth(s.withRetention(s.retentionRevert)))
+	mux.Handle("POST /api/v1/retention/bump", s.auth(s.acting(s.retentionChange(retention.ActionBump))))
+	mux.Handle("POST /api/v1/retention/set", s.auth(s.acting(s.retentionChange(retention.ActionSet))))
+	mux.Handle("POST /api/v1/retention/revert", s.auth(s.acting(s.withRetention(s.retentionRevert))))
 	// GET /api/v1/retention/history?topic=: the audit log.
 	mux.Handle("GET /api/v1/retention/history", s.auth(s.withRetention(func(w http.ResponseWriter, r *http.Request, a *retention.Admin) {
 		entries, err := a.History(r.URL.Query().Get("topic"))

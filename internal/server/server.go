@@ -62,6 +62,16 @@ type Config struct {
 	// (metrics.ClientIDsFlag): opt-in, since clients may make up a new
 	// client id at each start.
 	MetricsClientIDs bool
+	// ReadOnly serves what the store holds and changes nothing (kscope
+	// analyze --ui): the endpoints that act (retention, the demo's
+	// controls) refuse with 403 and say so.
+	ReadOnly bool
+	// Span, when set, is the time the store's exchanges cover (capture
+	// files'): its end stands for now, so that "since=15m" counts back
+	// from the capture's end, and the views' default window is all of
+	// it rather than the minutes before the clock's now, which hold
+	// nothing.
+	Span view.Window
 }
 
 // Server is the HTTP API over a store.
@@ -123,7 +133,31 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 // Handle serves h at pattern (as http.ServeMux takes it), behind the same
 // token as the rest of the API: kscope demo's controls.
 func (s *Server) Handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.auth(h))
+	s.mux.Handle(pattern, s.auth(s.acting(h)))
+}
+
+// acting serves h, an endpoint that changes something when asked with
+// any method but GET and HEAD, unless the server is read-only.
+func (s *Server) acting(h http.Handler) http.Handler {
+	if !s.cfg.ReadOnly {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			httpError(w, http.StatusForbidden, "this kscope serves capture files read-only (kscope analyze --ui): it changes nothing; ask a kscope agent started with --cluster host:port")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// now is the clock the API's windows count back from: the end of
+// Config.Span when set.
+func (s *Server) now() time.Time {
+	if !s.cfg.Span.To.IsZero() {
+		return s.cfg.Span.To
+	}
+	return time.Now()
 }
 
 // SetRetention is Config.Retention for a cluster started after the server

@@ -17,13 +17,13 @@ import (
 const DefaultOverviewSince = 5 * time.Minute
 
 // viewHandler serves a view over the store: the window from since (or
-// defaultSince before now; zero: from the store's first exchange) to until
-// (default now), its input read as needs says, computed by compute, as
-// JSON.
+// defaultSince before now; zero: from the store's first exchange; all of
+// Config.Span when set) to until (default now), its input read as needs
+// says, computed by compute, as JSON.
 func viewHandler[V any](s *Server, defaultSince time.Duration, needs func(url.Values) view.Needs, compute func(view.Input, url.Values) V) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		win, err := queryWindow(q, time.Now(), defaultSince)
+		win, err := s.window(q, defaultSince)
 		if err != nil {
 			httpError(w, http.StatusBadRequest, err.Error())
 			return
@@ -35,6 +35,20 @@ func viewHandler[V any](s *Server, defaultSince time.Duration, needs func(url.Va
 		enc.SetIndent("", "  ")
 		enc.Encode(v)
 	}
+}
+
+// window is the window since and until ask for: queryWindow, counted
+// back from the end of Config.Span when set, which is also the default
+// window then.
+func (s *Server) window(q url.Values, defaultSince time.Duration) (view.Window, error) {
+	if s.cfg.Span.To.IsZero() {
+		return queryWindow(q, time.Now(), defaultSince)
+	}
+	w, err := queryWindow(q, s.cfg.Span.To, 0)
+	if err == nil && q.Get("since") == "" && w.To.After(s.cfg.Span.From) {
+		w.From = s.cfg.Span.From
+	}
+	return w, err
 }
 
 // queryWindow is the window since and until ask for: each an RFC 3339 time
@@ -157,8 +171,12 @@ func overviewFilter(q url.Values) view.OverviewFilter {
 func (s *Server) inspecting(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.Inspecting {
-			httpError(w, http.StatusServiceUnavailable, "this kscope agent inspects no cluster: start it with --cluster host:port, or run kscope "+
-				strings.TrimPrefix(r.URL.Path, "/api/v1/")+" --brokers host:port")
+			run := "kscope " + strings.TrimPrefix(r.URL.Path, "/api/v1/") + " --brokers host:port"
+			msg := "this kscope agent inspects no cluster: start it with --cluster host:port, or run " + run
+			if !s.cfg.Span.To.IsZero() {
+				msg = "capture files hold no cluster state: run kscope agent with --cluster host:port, or " + run
+			}
+			httpError(w, http.StatusServiceUnavailable, msg)
 			return
 		}
 		h.ServeHTTP(w, r)
