@@ -473,3 +473,23 @@ function init() {
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();
+
+// ---- vendored libraries ----
+
+let uplotLoading = null;
+
+// loadUPlot loads the vendored uPlot (a classic script and its CSS) once
+// and resolves to its constructor.
+export function loadUPlot() {
+  if (window.uPlot) return Promise.resolve(window.uPlot);
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve, reject) => {
+      document.head.appendChild(h('link', { rel: 'stylesheet', href: '/static/vendor/uplot/uPlot.min.css' }));
+      const s = h('script', { src: '/static/vendor/uplot/uPlot.iife.min.js' });
+      s.addEventListener('load', () => resolve(window.uPlot));
+      s.addEventListener('error', () => { uplotLoading = null; reject(new Error('could not load uPlot')); });
+      document.head.appendChild(s);
+    });
+  }
+  return uplotLoading;
+}
