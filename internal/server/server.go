@@ -123,6 +123,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	mux.Handle("GET /api/v1/exchanges", s.auth(s.traffic(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
 	s.viewRoutes(mux)
+	s.historyRoutes(mux)
 	s.retentionRoutes(mux)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.mux = mux

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"kscope/internal/view"
+)
+
+// Defaults of the history endpoints' windows.
+const (
+	DefaultRequestHistorySince = 15 * time.Minute
+	DefaultLagHistorySince     = time.Hour
+)
+
+// historyRoutes serves the views over time the web UI charts.
+func (s *Server) historyRoutes(mux *http.ServeMux) {
+	// GET /api/v1/history/requests?since=&until=&step=: request counts,
+	// errors and latency quantiles per API and broker, one point per
+	// step (default: about 60 points).
+	mux.Handle("GET /api/v1/history/requests", s.auth(s.traffic(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		win, err := s.window(q, DefaultRequestHistorySince)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var step time.Duration
+		if v := q.Get("step"); v != "" {
+			if step, err = time.ParseDuration(v); err != nil || step <= 0 {
+				httpError(w, http.StatusBadRequest, "step: use a duration such as 10s")
+				return
+			}
+		}
+		if win.From.IsZero() {
+			win.From = s.store.Stats().FirstSeen
+		}
+		step = view.HistoryStep(win, step, 0)
+		var steps []view.Input
+		for t := win.From; t.Before(win.To); t = t.Add(step) {
+			end := t.Add(step)
+			if end.After(win.To) {
+				end = win.To
+			}
+			steps = append(steps, view.FromStore(s.store, view.Window{From: t, To: end}, view.Needs{Parts: true}))
+		}
+		writeView(w, view.RequestsOverTime(win, step, steps))
+	})))
+	// GET /api/v1/history/lag?since=&until=&group=&topic=&offset=&limit=&points=:
+	// each group's lag over the inspector's polls, worst first, a page
+	// at a time; with group, its partitions too.
+	mux.Handle("GET /api/v1/history/lag", s.auth(s.inspecting(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		win, err := s.window(q, DefaultLagHistorySince)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		f := view.LagHistoryFilter{Group: q.Get("group"), Topic: q.Get("topic")}
+		for _, x := range []struct {
+			key string
+			dst *int
+		}{{"offset", &f.Offset}, {"limit", &f.Limit}, {"points", &f.Points}} {
+			if v := q.Get(x.key); v != "" {
+				if *x.dst, err = strconv.Atoi(v); err != nil || *x.dst < 0 {
+					httpError(w, http.StatusBadRequest, x.key+": a number, 0 or more")
+					return
+				}
+			}
+		}
+		writeView(w, view.LagOverTime(view.FromStore(s.store, win, view.LagNeeds), f))
+	}))))
+}
+
+func writeView(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
