@@ -1,18 +1,29 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"kscope/internal/api"
+	"kscope/internal/capture/pcap"
 	"kscope/internal/kafka"
 	"kscope/internal/offline"
+	"kscope/internal/server"
+	"kscope/internal/store"
 	"kscope/internal/table"
+	"kscope/internal/view"
 )
 
 func analyzeCmd() *cobra.Command {
@@ -20,6 +31,7 @@ func analyzeCmd() *cobra.Command {
 		output   string
 		opts     offline.Options
 		noBodies bool
+		ui       uiFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "analyze FILE...",
@@ -31,8 +43,13 @@ any port: which side is the client is learned from the traffic.
 Latency is measured from the first byte of the request to the last byte of
 the response, as seen at the capture point.
 
-Record keys and values are never shown, nor SASL passwords.`,
+Record keys and values are never shown, nor SASL passwords.
+
+With --ui, kscope serves the agent's API and web console over the captures
+instead, read-only, until interrupted: the console's pages show the
+capture's time span (time ranges count back from its end).`,
 		Example: `  kscope analyze testdata/captures/kcat.pcap
+  kscope analyze --ui capture.pcap   # then open http://127.0.0.1:7071/
   kscope analyze --api Fetch --topic orders --min-latency 100ms capture.pcapng
   kscope analyze -o jsonl capture.pcap | jq .latency_ns`,
 		Args: cobra.MinimumNArgs(1),
@@ -43,8 +60,15 @@ Record keys and values are never shown, nor SASL passwords.`,
 			if err := checkOutput(output, "table", "jsonl", "json"); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if ui.on {
+				if cmd.Flags().Changed("output") {
+					return errors.New("--output shows exchanges in the terminal; --ui serves them: use one")
+				}
+				opts.Build.Bodies = !noBodies
+				return serveCaptures(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, opts, ui)
+			}
 			opts.Build.Bodies = !noBodies && output != "table"
 			a, err := offline.Analyze(ctx, args, opts)
 			if err != nil {
@@ -64,8 +88,87 @@ Record keys and values are never shown, nor SASL passwords.`,
 	f.DurationVar(&opts.Filter.MinLatency, "min-latency", 0, "only exchanges at least this slow (e.g. 50ms)")
 	f.IntVar(&opts.Decoder.MaxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.DurationVar(&opts.Decoder.ResponseTimeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait (fetch max wait, produce timeout) is reported without response")
-	f.BoolVar(&noBodies, "no-bodies", false, "leave the whole request and response out of JSON output")
+	f.BoolVar(&noBodies, "no-bodies", false, "leave the whole request and response out of JSON output (and of --ui)")
+	ui.register(f)
 	return cmd
+}
+
+// uiFlags are analyze's flags for serving the captures (--ui).
+type uiFlags struct {
+	on     bool
+	listen string
+	token  string
+	memory string
+}
+
+// DefaultUIListen is where analyze --ui listens: beside an agent's
+// server.DefaultListen, so that both can run.
+const DefaultUIListen = "127.0.0.1:7071"
+
+func (u *uiFlags) register(f *pflag.FlagSet) {
+	f.BoolVar(&u.on, "ui", false, "serve the web console and the API over the captures, read-only, until interrupted")
+	f.StringVar(&u.listen, "listen", DefaultUIListen, "with --ui: address to serve on; beyond loopback it needs --token")
+	f.StringVar(&u.token, "token", "", "with --ui: bearer token the console and API require (default $KSCOPE_TOKEN)")
+	f.StringVar(&u.memory, "memory", "1GiB", "with --ui: memory budget of the exchanges held (e.g. 512MiB, 4GiB)")
+}
+
+// serveCaptures decodes files into a store and serves the API and the
+// console over it, read-only, until ctx ends.
+func serveCaptures(ctx context.Context, out, errw io.Writer, files []string, opts offline.Options, u uiFlags) error {
+	budget, err := parseBytes(u.memory)
+	if err != nil {
+		return fmt.Errorf("--memory: %w", err)
+	}
+	a, err := offline.Analyze(ctx, files, opts)
+	if err != nil {
+		return err
+	}
+	if err := a.Err(); err != nil {
+		if len(a.Exchanges) == 0 {
+			return err
+		}
+		fmt.Fprintf(errw, "serving what could be read: %v\n", err)
+	}
+	if len(a.Exchanges) == 0 {
+		return fmt.Errorf("no Kafka exchanges in %s (%d TCP connections, %d packets): nothing to show", strings.Join(files, ", "), a.Decoder.Connections, a.Capture.Packets)
+	}
+	span := view.WindowOf(a.Exchanges)
+	st := store.New(store.Config{MemoryBytes: budget})
+	// The server first: from then on the store keeps the overview's
+	// per-second parts of every exchange added.
+	srv, err := server.New(server.Config{Listen: u.listen, Token: api.Token(u.token), ReadOnly: true, Span: span}, st,
+		func() any {
+			return captureStats{Files: a.Files, Decoder: a.Decoder, Capture: a.Capture, Errors: a.Errors}
+		})
+	if err != nil {
+		return err
+	}
+	for _, e := range a.Exchanges {
+		st.Add(e)
+	}
+	// No newer traffic will release the broker-side copies held for
+	// their client side (none from a capture, which has no sides).
+	st.Flush(span.To.Add(time.Hour))
+	if ev := st.Stats().Evicted; ev > 0 {
+		fmt.Fprintf(errw, "kept the newest %d of %d exchanges: raise --memory to keep them all\n", uint64(len(a.Exchanges))-ev, len(a.Exchanges))
+	}
+	ln, err := net.Listen("tcp", u.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	fmt.Fprintf(out, "%d exchanges from %s to %s (%s) in %s\n", len(a.Exchanges),
+		span.From.UTC().Format(time.DateTime), span.To.UTC().Format(time.DateTime),
+		span.To.Sub(span.From).Round(time.Millisecond), strings.Join(files, ", "))
+	fmt.Fprintf(out, "serving http://%s/ read-only; Ctrl-C to stop\n", ln.Addr())
+	return srv.Serve(ctx, ln)
+}
+
+// captureStats is what /api/v1/stats shows of the captures served.
+type captureStats struct {
+	Files   []string    `json:"files"`
+	Decoder kafka.Stats `json:"decoder"`
+	Capture pcap.Stats  `json:"capture"`
+	Errors  []string    `json:"errors,omitempty"`
 }
 
 // printAnalysis prints the exchanges in format, and the summary (on errw
