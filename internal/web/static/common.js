@@ -240,8 +240,8 @@ export function replace(el, ...children) {
 // ---- status words ----
 
 const STATUS = {
-  ok: 'st-ok', info: 'st-ok', up: 'st-ok', stable: 'st-ok',
-  warn: 'st-warn', warning: 'st-warn', rewind: 'st-warn', 'under-replicated': 'st-warn', 'at-min-isr': 'st-warn',
+  ok: 'st-ok', up: 'st-ok', stable: 'st-ok', fenced: 'st-warn', missing: 'st-err',
+  warn: 'st-warn', warning: 'st-warn', errors: 'st-warn', rewind: 'st-warn', 'under-replicated': 'st-warn', 'at-min-isr': 'st-warn',
   preparingrebalance: 'st-warn', completingrebalance: 'st-warn', reconciling: 'st-warn', assigning: 'st-warn',
   stall: 'st-err', stop: 'st-err', err: 'st-err', error: 'st-err', lost: 'st-err', page: 'st-err',
   'under-min-isr': 'st-err', offline: 'st-err', down: 'st-err', dead: 'st-err',
@@ -412,8 +412,8 @@ export function fmtSeconds(s) {
   const d = Math.floor(r / 86400); r -= d * 86400;
   const hh = Math.floor(r / 3600); r -= hh * 3600;
   const m = Math.floor(r / 60); r -= m * 60;
-  if (d) return `${sign}${d}d${hh}h`;
-  if (hh) return `${sign}${hh}h${m}m`;
+  if (d) return hh ? `${sign}${d}d${hh}h` : `${sign}${d}d`;
+  if (hh) return m ? `${sign}${hh}h${m}m` : `${sign}${hh}h`;
   return `${sign}${m}m${r}s`;
 }
 
