@@ -128,6 +128,10 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.mux = mux
 	s.handler = mux
+	// The web console at /: last, since its session wraps every route.
+	if err := s.uiRoutes(mux); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
