@@ -37,7 +37,7 @@ function makeTables() {
   tables.brokers = table([
     { key: 'id', label: 'Broker', num: true, format: (v, r) => (r.controller ? `${v} (controller)` : String(v)) },
     { key: 'addr', label: 'Address', value: (r) => `${r.host || '?'}:${r.port}`, class: () => 'nowrap' },
-    { key: 'rack', label: 'Rack' },
+    { key: 'rack', label: 'Rack', class: () => 'nowrap' },
     { key: 'state', label: 'State', format: (v, r) => [status(v), ` since ${fmtTime(r.since)}`], class: () => 'nowrap' },
     { key: 'leaders', label: 'Leaders', num: true },
     { key: 'leader_skew_pct', label: 'Leader skew', num: true, format: (v) => `${v > 0 ? '+' : ''}${Number(v).toFixed(0)}%`, title: 'leaders against the mean of the brokers up' },
@@ -129,10 +129,10 @@ function render(v) {
   const tiers = ['offline', 'under-min-isr', 'at-min-isr', 'under-replicated'];
   replace(document.getElementById('summary'),
     item('brokers up', `${s.brokers_up} of ${s.brokers}`, s.brokers_up < s.brokers ? 'err' : 'ok'),
-    item('worst tier', s.worst || '–', s.worst || null),
+    h('li', null, 'worst tier ', s.worst ? status(s.worst) : '–'),
     item('partitions', fmtNumber(s.partitions)),
     item('topics', fmtNumber(s.topics)),
-    tiers.filter((t) => s.by_tier[t]).map((t) => item(t, fmtNumber(s.by_tier[t]), t)),
+    tiers.filter((t) => s.by_tier[t]).map((t) => h('li', null, h('b', null, fmtNumber(s.by_tier[t])), ' partitions ', status(t))),
     s.offline_log_dirs ? item('offline log dirs', s.offline_log_dirs, 'err') : null,
     s.partitions_not_preferred_leader ? item('not led by their preferred replica', s.partitions_not_preferred_leader, 'warn') : null,
     s.partitions_rack_conflict ? item('with replicas sharing a rack', s.partitions_rack_conflict, 'warn') : null,

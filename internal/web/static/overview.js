@@ -13,7 +13,7 @@ const LAG = ['OK', 'WARN', 'REWIND', 'STALL', 'STOP', 'ERR', 'LOST'];
 const NODE_H = 36;
 const EDGE_MIN = 1.5;
 const EDGE_MAX = 14;
-const LABEL_MAX = 44;
+const LABEL_MAX = 40;
 const GROUP_LABEL_MAX = 40;
 
 let data = null; // the model of the last answer
@@ -33,12 +33,18 @@ async function optional(p) {
   }
 }
 
+// noCluster is the agent's answer once it said it inspects no cluster:
+// that lasts until it restarts, so the page stops asking.
+let noCluster = null;
+
 async function load() {
+  const skip = Promise.resolve({ err: noCluster });
   const [ov, lag, health] = await Promise.all([
     api('/api/v1/overview', { since: param('since', DEFAULT_SINCE), topic: param('topic') }),
-    optional(api('/api/v1/lag')),
-    optional(api('/api/v1/health')),
+    noCluster ? skip : optional(api('/api/v1/lag')),
+    noCluster ? skip : optional(api('/api/v1/health')),
   ]);
+  if (lag.err && lag.err.status === 503 && health.err && health.err.status === 503) noCluster = lag.err;
   data = model(ov, lag, health);
   render();
 }
@@ -165,11 +171,11 @@ function truncate(s, n = LABEL_MAX) {
 // consumers inside a cluster.
 function layoutOf(m) {
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({ rankdir: 'LR', nodesep: 10, ranksep: 140, edgesep: 6, marginx: 12, marginy: 28 });
+  g.setGraph({ rankdir: 'LR', nodesep: 10, ranksep: 110, edgesep: 6, marginx: 12, marginy: 28 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of m.nodes.values()) {
     const chars = Math.max(truncate(n.name).length, n.sub.length);
-    g.setNode(n.id, { width: Math.min(340, Math.max(100, 16 + chars * 7)), height: NODE_H });
+    g.setNode(n.id, { width: Math.min(300, Math.max(100, 16 + chars * 7)), height: NODE_H });
   }
   for (const [group, ids] of m.groups) {
     g.setNode('group:' + group, {});
@@ -538,7 +544,9 @@ function init() {
   document.getElementById('zoom-fit').addEventListener('click', () => {
     if (!drawn) return;
     const wrap = document.getElementById('graph');
-    setZoom(Math.min(1, (wrap.clientWidth - 4) / drawn.W, (window.innerHeight * 0.75 - 4) / drawn.H));
+    // Fit the width: the height scrolls, and text below half size is
+    // no longer readable.
+    setZoom(Math.max(0.5, Math.min(1, (wrap.clientWidth - 4) / drawn.W)));
   });
   refresh(load);
 }
