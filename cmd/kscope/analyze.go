@@ -133,10 +133,13 @@ func serveCaptures(ctx context.Context, out, errw io.Writer, files []string, opt
 		return fmt.Errorf("no Kafka exchanges in %s (%d TCP connections, %d packets): nothing to show", strings.Join(files, ", "), a.Decoder.Connections, a.Capture.Packets)
 	}
 	span := view.WindowOf(a.Exchanges)
+	// The overview sums whole seconds: the capture's last second counts
+	// only once the window holds all of it.
+	served := view.Window{From: span.From, To: span.To.Add(-time.Nanosecond).Truncate(time.Second).Add(time.Second)}
 	st := store.New(store.Config{MemoryBytes: budget})
 	// The server first: from then on the store keeps the overview's
 	// per-second parts of every exchange added.
-	srv, err := server.New(server.Config{Listen: u.listen, Token: api.Token(u.token), ReadOnly: true, Span: span}, st,
+	srv, err := server.New(server.Config{Listen: u.listen, Token: api.Token(u.token), ReadOnly: true, Span: served}, st,
 		func() any {
 			return captureStats{Files: a.Files, Decoder: a.Decoder, Capture: a.Capture, Errors: a.Errors}
 		})
@@ -148,7 +151,7 @@ func serveCaptures(ctx context.Context, out, errw io.Writer, files []string, opt
 	}
 	// No newer traffic will release the broker-side copies held for
 	// their client side (none from a capture, which has no sides).
-	st.Flush(span.To.Add(time.Hour))
+	st.Flush(served.To.Add(time.Hour))
 	if ev := st.Stats().Evicted; ev > 0 {
 		fmt.Fprintf(errw, "kept the newest %d of %d exchanges: raise --memory to keep them all\n", uint64(len(a.Exchanges))-ev, len(a.Exchanges))
 	}
