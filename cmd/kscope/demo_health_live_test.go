@@ -62,7 +62,7 @@ func all(tiers []string, tier string) bool {
 func TestDemoBrokerFailure(t *testing.T) {
 	testenv.Root(t)
 	d := startDemo(t)
-	for _, want := range []string{"kscope health", "kscope demo broker stop 1", "kscope retention bump " + demo.AuditTopic, "rack-a (0,1), rack-b (2)"} {
+	for _, want := range []string{"kscope health", "kscope demo broker stop 1", "kscope retention bump " + demo.AuditTopic, "rack-a (0,1), rack-b (2)", "web UI", d.api + "/ in a browser"} {
 		if !strings.Contains(d.stdout.String(), want) {
 			t.Errorf("the demo's banner lacks %q:\n%s", want, d.stdout.String())
 		}

@@ -289,6 +289,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		}
 		fmt.Fprintf(tw, "  %s\tpid %d: %s (client id %s)\n", p.Service, p.PID, what, p.ClientID)
 	}
+	fmt.Fprintf(tw, "  web UI\t%s/ in a browser: the flow graph, latency, consumers, rebalances, events, cluster\n", st.API)
 	if st.Traced {
 		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
 	} else {
