@@ -456,7 +456,7 @@ function makeTables() {
     { key: 'replication_bytes_per_sec', label: 'Replication B/s', num: true, format: bps },
   ], [], { id: 'ov-topics', pageSize: 50, sortKey: 'name', empty: 'no topics' });
   tablesEl.brokers = table([
-    { key: 'broker', label: 'Broker' },
+    { key: 'broker', label: 'Broker', class: () => 'nowrap' },
     { key: 'requests_per_sec', label: 'Requests/s', num: true, format: rate },
     { key: 'produce_requests_per_sec', label: 'Produce/s', num: true, format: rate },
     { key: 'fetch_requests_per_sec', label: 'Fetch/s', num: true, format: rate },
@@ -522,7 +522,8 @@ function render() {
   const ov = m.ov;
   replace(document.getElementById('summary'),
     `${fmtNumber(ov.exchanges)} exchanges over ${fmtSeconds(ov.seconds)}, ${fmtTime(ov.from)} to ${fmtTime(ov.to)}: `,
-    `${ov.producers.length} producers, ${ov.topics.length} topics, ${ov.consumers.length} consumers, ${ov.brokers.length} brokers.`);
+    [[ov.producers.length, 'producer'], [ov.topics.length, 'topic'], [ov.consumers.length, 'consumer'], [ov.brokers.length, 'broker']]
+      .map(([n, w]) => `${n} ${w}${n === 1 ? '' : 's'}`).join(', ') + '.');
   const notes = [];
   if (m.lagNote) notes.push(`No lag colours: ${m.lagNote}`);
   if (m.healthNote && m.healthNote !== m.lagNote) notes.push(`No replication colours: ${m.healthNote}`);
