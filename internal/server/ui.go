@@ -94,7 +94,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) error {
 		web.SetHeaders(w)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
-	s.handler = s.withSession(mux)
+	s.handler = s.guardOrigin(s.withSession(mux))
 	return nil
 }
 
