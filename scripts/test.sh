@@ -2,8 +2,9 @@
 # Runs every kscope test. Installs what the tests need first (Debian
 # packages: tshark to compare with Wireshark's dissector, real Kafka
 # clients, tcpdump, Prometheus to scrape the agent, clang to rebuild the
-# BPF objects), when run as root; otherwise the tests that need them skip
-# and say why (under CI=true they fail instead).
+# BPF objects, chromium for the web console's browser tests), when run as
+# root; otherwise the tests that need them skip and say why (under CI=true
+# they fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ command -v llvm-strip >/dev/null || need+=(llvm)
 command -v kcat >/dev/null || need+=(kcat)
 /usr/bin/python3 -c 'import kafka' 2>/dev/null || need+=(python3-kafka)
 /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need+=(python3-confluent-kafka)
+# The web console's browser tests (test/browser) drive it.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need[*]}"
@@ -32,3 +35,6 @@ fi
 
 go vet ./...
 go test -race -timeout 30m ./...
+# The browser tests are a module of their own, so that kscope's go.mod
+# stays free of the browser driver.
+(cd test/browser && go vet ./... && go test -race -timeout 20m ./...)
