@@ -224,11 +224,6 @@ export function stepFor(span, n = 600) {
   return Math.max(1, Math.ceil(span / n));
 }
 
-// pending shows a short text in el while nothing is there yet.
-export function notice(el, text, cls = 'notice') {
-  el.replaceChildren(h('p', { class: cls }, text));
-}
-
 // tagRows gives each clickable body row of a table() element the
 // data-testid testid, now and whenever the table re-renders its rows
 // (sorting, paging), so that browser tests can find them.
