@@ -15,7 +15,8 @@ import (
 // group's partitions; bad numbers refused; 503 without an inspector.
 func TestLagHistoryEndpoint(t *testing.T) {
 	ts := newServer(t, Config{}, store.New(store.Config{}))
-	if resp, body := get(t, ts.URL+"/api/v1/history/lag", ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "--cluster") {
+	if resp, body := get(t, ts.URL+"/api/v1/history/lag", ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "--cluster") ||
+		!strings.Contains(body, "kscope lag --brokers") {
 		t.Errorf("without an inspector: %d %s", resp.StatusCode, body)
 	}
 	st := store.New(store.Config{})

@@ -171,7 +171,8 @@ func overviewFilter(q url.Values) view.OverviewFilter {
 func (s *Server) inspecting(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.Inspecting {
-			run := "kscope " + strings.TrimPrefix(r.URL.Path, "/api/v1/") + " --brokers host:port"
+			// /api/v1/lag and /api/v1/history/lag: kscope lag.
+			run := "kscope " + r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:] + " --brokers host:port"
 			msg := "this kscope agent inspects no cluster: start it with --cluster host:port, or run " + run
 			if !s.cfg.Span.To.IsZero() {
 				msg = "capture files hold no cluster state: run kscope agent with --cluster host:port, or " + run
