@@ -25,7 +25,8 @@ const (
 )
 
 // ScreenshotsEnv names the directory where each test saves screenshots
-// of the pages it saw (PNG); none are taken without it.
+// of the pages it saw (PNG), test/browser/screenshots when it is 1; none
+// are taken without it.
 const ScreenshotsEnv = "KSCOPE_SCREENSHOTS"
 
 // browser is a headless chromium, one tab, that records what the pages
@@ -226,8 +227,11 @@ func (b *browser) noErrors(page string, allow ...string) {
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	dir := os.Getenv(ScreenshotsEnv)
-	if dir == "" {
+	switch dir {
+	case "":
 		return
+	case "1":
+		dir = "screenshots"
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
