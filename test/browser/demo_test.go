@@ -86,7 +86,8 @@ func TestDemoConsole(t *testing.T) {
 		first := waitFor(b, 30*time.Second, "events", maxSeq, func(n float64) bool { return n > 0 })
 		waitFor(b, 30*time.Second, "new events arriving", maxSeq, func(n float64) bool { return n > first })
 
-		// Paused, the table holds still; resumed, it moves on.
+		// Paused, the table holds still (and a row stays where one
+		// clicks); resumed, it moves on.
 		b.click("Pause", `document.querySelector('[data-testid=events-pause]')`)
 		time.Sleep(time.Second) // what was on its way
 		held := eval[float64](b, maxSeq)
@@ -94,9 +95,6 @@ func TestDemoConsole(t *testing.T) {
 		if now := eval[float64](b, maxSeq); now != held {
 			t.Errorf("paused, the events went on from seq %v to %v", held, now)
 		}
-		b.click("Resume", `document.querySelector('[data-testid=events-pause]')`)
-		waitFor(b, 30*time.Second, "events after resuming", maxSeq, func(n float64) bool { return n > held })
-
 		b.click("a Fetch row", `[...document.querySelectorAll('[data-testid=event-row]')].find((tr) => tr.textContent.includes('Fetch'))`)
 		resp := waitFor(b, 10*time.Second, "the decoded response", `document.querySelector('[data-testid=event-response]').textContent`,
 			func(s string) bool { return strings.Contains(s, "{") })
@@ -104,6 +102,9 @@ func TestDemoConsole(t *testing.T) {
 			t.Errorf("a Fetch's decoded response shows no topics or partitions: %.300s", resp)
 		}
 		b.screenshot("events")
+		b.click("Close", `document.getElementById('evd-close')`)
+		b.click("Resume", `document.querySelector('[data-testid=events-pause]')`)
+		waitFor(b, 30*time.Second, "events after resuming", maxSeq, func(n float64) bool { return n > held })
 		b.noErrors("events")
 	})
 
