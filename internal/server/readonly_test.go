@@ -72,8 +72,18 @@ func TestReadOnlyCapture(t *testing.T) {
 	if names, _ := topics("?since=5m"); len(names) != 1 || names[0] != "audit" {
 		t.Errorf("overview?since=5m: topics %v, want audit, the last 5 minutes of the capture", names)
 	}
+	// A chart of the last day has its points over the capture, not one
+	// point for the capture after a day of nothing.
+	resp, body := get(t, ts.URL+"/api/v1/history/requests?since=24h", "")
+	var h view.RequestHistory
+	if err := json.Unmarshal([]byte(body), &h); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("history/requests?since=24h: %d %v %s", resp.StatusCode, err, body)
+	}
+	if !h.From.Equal(span.From) || h.StepSeconds > 60 {
+		t.Errorf("history/requests?since=24h: from %v, a point per %vs; want from the capture's start %v, a point every minute or less", h.From, h.StepSeconds, span.From)
+	}
 
-	resp, body := get(t, ts.URL+"/api/v1/exchanges?since=1m", "")
+	resp, body = get(t, ts.URL+"/api/v1/exchanges?since=1m", "")
 	if n := len(records(t, body)); resp.StatusCode != http.StatusOK || n < 5 || n > 7 {
 		t.Errorf("exchanges?since=1m: status %d, %d records; want the capture's last minute, 6 records", resp.StatusCode, n)
 	}

@@ -39,13 +39,15 @@ func viewHandler[V any](s *Server, defaultSince time.Duration, needs func(url.Va
 
 // window is the window since and until ask for: queryWindow, counted
 // back from the end of Config.Span when set, which is also the default
-// window then.
+// window then. A window reaching before the span starts with it: charts
+// of a short capture get their points over the capture, not over the
+// empty time before it.
 func (s *Server) window(q url.Values, defaultSince time.Duration) (view.Window, error) {
 	if s.cfg.Span.To.IsZero() {
 		return queryWindow(q, time.Now(), defaultSince)
 	}
 	w, err := queryWindow(q, s.cfg.Span.To, 0)
-	if err == nil && q.Get("since") == "" && w.To.After(s.cfg.Span.From) {
+	if err == nil && w.From.Before(s.cfg.Span.From) && w.To.After(s.cfg.Span.From) {
 		w.From = s.cfg.Span.From
 	}
 	return w, err
