@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -71,6 +72,12 @@ func TestAnalyzeConsole(t *testing.T) {
 		}
 		waitFor(b, 30*time.Second, "request latency lines", `document.querySelectorAll('[data-testid=request-chart] .legend-item').length`,
 			func(n int) bool { return n > 0 })
+		// Over the capture's 7 seconds, not one point for all of it.
+		plot := eval[string](b, `document.querySelector('[data-testid=request-chart] .plot').getAttribute('aria-label')`)
+		t.Log(plot)
+		if !regexp.MustCompile(`, ([5-9]|\d\d+) points`).MatchString(plot) {
+			t.Errorf("request latency chart: %q, want points over the capture", plot)
+		}
 		b.screenshot("analyze-latency")
 		b.noErrors("latency", noCluster...)
 	})
