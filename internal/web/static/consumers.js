@@ -34,9 +34,9 @@ function ownerText(o) {
 // ---- groups ----
 
 const groupColumns = [
-  { key: 'group', label: 'Group' },
+  { key: 'group', label: 'Group', class: () => 'name' },
   { key: 'status', label: 'Status', format: (v, r) => status(v, r.reason) },
-  { key: 'state', label: 'State' },
+  { key: 'state', label: 'State', class: () => 'name' },
   { key: 'offset_lag', label: 'Offset lag', num: true, value: (r) => last(r.points, 'offset_lag'), format: fmtNumber },
   {
     key: 'offset_trend', label: 'Offset lag trend', value: (r) => last(r.points, 'offset_lag'),
