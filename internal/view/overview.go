@@ -30,6 +30,11 @@ type OverviewView struct {
 	// Exchanges counts the exchanges the overview is made of (each once,
 	// in the window, matching the filter).
 	Exchanges int `json:"exchanges"`
+	// ResolutionSeconds is the length of the longest part of the
+	// agent's store merged into the overview (1 for seconds, 60 once
+	// rolled up into minutes), which From and To are cut to; zero when
+	// it was computed from the exchanges themselves.
+	ResolutionSeconds float64 `json:"resolution_seconds"`
 
 	// The flow graph: producers -> topics -> consumers.
 	Nodes []Node `json:"nodes"`
