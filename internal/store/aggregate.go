@@ -1,7 +1,6 @@
 package store
 
 import (
-	"sort"
 	"time"
 	"unsafe"
 
@@ -31,33 +30,35 @@ type Agg struct {
 	LatencyMaxNS int64  `json:"latency_max_ns"`
 }
 
-// Second is the aggregates of one second of exchange time.
+// Second is the aggregates of one part of exchange time: a second, or
+// more once rolled up (see Resolution).
 type Second struct {
-	Time   time.Time      `json:"time"`
-	APIs   map[string]Agg `json:"apis"`
-	Topics map[string]Agg `json:"topics"`
+	Time time.Time `json:"time"`
+	// Seconds is the length of the part.
+	Seconds int            `json:"seconds"`
+	APIs    map[string]Agg `json:"apis"`
+	Topics  map[string]Agg `json:"topics"`
 }
 
-// Aggregates returns copies of the seconds held in [since, until) (zero
-// bounds are open), oldest first.
+// Aggregates returns copies of the aggregates held over [since, until)
+// (zero bounds are open), oldest first, at the finest resolution held for
+// each time, cut to whole parts as Parts cuts a window.
 func (s *Store) Aggregates(since, until time.Time) []Second {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Second
-	for _, sec := range s.agg.seconds {
-		t := time.Unix(sec.unix, 0)
-		if (!since.IsZero() && t.Add(time.Second).Before(since)) || (!until.IsZero() && !t.Before(until)) {
-			continue
-		}
-		c := Second{Time: t, APIs: make(map[string]Agg, len(sec.apis)), Topics: make(map[string]Agg, len(sec.topics))}
-		for k, v := range sec.apis {
+	a := &s.agg
+	a.cover(since, until, time.Second, false, func(sl *slot) {
+		c := Second{Time: time.Unix(sl.unix, 0), Seconds: int(a.levels[sl.level].length),
+			APIs: make(map[string]Agg, len(sl.apis)), Topics: make(map[string]Agg, len(sl.topics))}
+		for k, v := range sl.apis {
 			c.APIs[k] = *v
 		}
-		for k, v := range sec.topics {
+		for k, v := range sl.topics {
 			c.Topics[k] = *v
 		}
 		out = append(out, c)
-	}
+	})
 	return out
 }
 
@@ -65,54 +66,67 @@ func (s *Store) Aggregates(since, until time.Time) []Second {
 // of the map's buckets; each Agg is its own allocation.
 const (
 	aggEntryBytes = int64(unsafe.Sizeof(Agg{})) + allocOverhead + 64
-	secondBytes   = int64(unsafe.Sizeof(second{})) + allocOverhead + 2*48 + 8
+	aggSlotBytes  = int64(unsafe.Sizeof(slot{})) + allocOverhead + 2*48 + 8
 	aggReserve    = 4 * aggEntryBytes // room kept for OtherTopic entries
 )
 
-type second struct {
+// slot is the aggregates of one part of time, [unix, unix+length of its
+// level).
+type slot struct {
 	unix   int64
+	level  int
 	apis   map[string]*Agg
 	topics map[string]*Agg
 	bytes  int64
-	// partial is the views' state of the second (see KeepPartials), of
+	// partial is the views' state of the part (see KeepPartials), of
 	// partialBytes; partialFull when the budget stopped it growing.
 	partial      Partial
 	partialBytes int64
 	partialFull  bool
+	// dirty: the partial changed since it was last compacted; gone:
+	// the slot was evicted.
+	dirty, gone bool
 }
 
 // aggregates is guarded by Store.mu.
 type aggregates struct {
-	budget   int64
-	bytes    int64
-	seconds  []*second // by unix second, ascending
-	evicted  uint64
+	budget int64
+	bytes  int64
+	// levels hold the parts by resolution, finest first (see rollup.go).
+	levels []level
+	// newest is the newest second held (math.MinInt64 before the first).
+	newest int64
+	// dirty are the slots whose partial waits to be compacted.
+	dirty    []*slot
+	evicted  uint64 // seconds no longer held at any resolution, for the budget
+	expired  uint64 // seconds dropped for age by the coarsest resolution
 	late     uint64
 	overflow uint64
 
-	// newPartial, when set, makes each second's partial.
+	// newPartial, when set, makes each part's partial.
 	newPartial func() Partial
 	// counters are fed each exchange once, with the partials.
 	counters []Counter
 	twins    twins
-	// partialSince is the first second from which partials are whole:
-	// after KeepPartials, and after the last evicted second.
+	// partialSince is the first second of whole partials: KeepPartials
+	// was called then.
 	partialSince    int64
 	partialOverflow uint64
 }
 
 func (a *aggregates) add(e *exchange.Exchange) {
-	unix := e.Time.Unix()
-	sec := a.second(unix)
-	if sec == nil {
-		a.late++
-		return
-	}
 	var lat int64 = -1
 	if e.LatencyNS != nil {
 		lat = *e.LatencyNS
 	}
-	if g := a.entry(sec, sec.apis, e.API); g != nil {
+	if !a.forSlots(e.Time.Unix(), false, func(sl *slot) { a.addAgg(sl, e, lat) }) {
+		a.late++
+	}
+}
+
+// addAgg counts e in sl's sums.
+func (a *aggregates) addAgg(sl *slot, e *exchange.Exchange, lat int64) {
+	if g := a.entry(sl, sl.apis, e.API); g != nil {
 		g.Requests++
 		if e.Error != "" {
 			g.Errors++
@@ -130,10 +144,10 @@ func (a *aggregates) add(e *exchange.Exchange) {
 	}
 	for i := range e.Topics {
 		t := &e.Topics[i]
-		g := a.entry(sec, sec.topics, t.Name)
+		g := a.entry(sl, sl.topics, t.Name)
 		if g == nil {
 			a.overflow++
-			g = a.other(sec)
+			g = a.other(sl)
 		}
 		g.Requests++
 		failed := e.Error != ""
@@ -159,74 +173,53 @@ func addLatency(g *Agg, lat int64) {
 	g.LatencyMaxNS = max(g.LatencyMaxNS, lat)
 }
 
-// second finds or makes the second unix; nil when it is older than every
-// second held and there is no room for it.
-func (a *aggregates) second(unix int64) *second {
-	n := len(a.seconds)
-	if n > 0 && a.seconds[n-1].unix == unix {
-		return a.seconds[n-1]
-	}
-	i := sort.Search(n, func(i int) bool { return a.seconds[i].unix >= unix })
-	if i < n && a.seconds[i].unix == unix {
-		return a.seconds[i]
-	}
-	if i == 0 && n > 0 && a.bytes+secondBytes+aggReserve > a.budget {
-		// Older than all we hold, and room would be made by dropping
-		// newer data: not worth it.
-		return nil
-	}
-	sec := &second{unix: unix, apis: make(map[string]*Agg), topics: make(map[string]*Agg), bytes: secondBytes}
-	a.seconds = append(a.seconds, nil)
-	copy(a.seconds[i+1:], a.seconds[i:])
-	a.seconds[i] = sec
-	a.bytes += secondBytes
-	a.makeRoom(sec, 0)
-	return sec
+// mergeAgg adds b to a.
+func mergeAgg(a *Agg, b *Agg) {
+	a.Requests += b.Requests
+	a.Errors += b.Errors
+	a.RequestBytes += b.RequestBytes
+	a.ResponseBytes += b.ResponseBytes
+	a.Records += b.Records
+	a.RecordBytes += b.RecordBytes
+	a.Responses += b.Responses
+	a.LatencySumNS += b.LatencySumNS
+	a.LatencyMaxNS = max(a.LatencyMaxNS, b.LatencyMaxNS)
 }
 
-// entry finds or makes m[key] in sec; nil when the budget has no room for
-// a new key even after dropping every older second.
-func (a *aggregates) entry(sec *second, m map[string]*Agg, key string) *Agg {
+// entry finds or makes m[key] in sl; nil when the budget has no room for
+// a new key even after dropping every other part it may drop.
+func (a *aggregates) entry(sl *slot, m map[string]*Agg, key string) *Agg {
 	if g := m[key]; g != nil {
 		return g
 	}
 	cost := aggEntryBytes + int64(len(key))
-	if !a.makeRoom(sec, cost) {
+	if !a.makeRoom(sl, cost) {
 		return nil
 	}
 	g := &Agg{}
 	m[key] = g
-	sec.bytes += cost
-	a.bytes += cost
+	a.grow(sl, cost)
 	return g
 }
 
-// other is sec's OtherTopic entry, made from the reserve when needed.
-func (a *aggregates) other(sec *second) *Agg {
-	if g := sec.topics[OtherTopic]; g != nil {
+// other is sl's OtherTopic entry, made from the reserve when needed.
+func (a *aggregates) other(sl *slot) *Agg {
+	if g := sl.topics[OtherTopic]; g != nil {
 		return g
 	}
 	cost := aggEntryBytes + int64(len(OtherTopic))
-	// When even this does not fit, sec is the oldest second held and
-	// the entry comes out of the reserve.
-	a.makeRoom(sec, cost)
+	// When even this does not fit, sl is the only part left and the
+	// entry comes out of the reserve.
+	a.makeRoom(sl, cost)
 	g := &Agg{}
-	sec.topics[OtherTopic] = g
-	sec.bytes += cost
-	a.bytes += cost
+	sl.topics[OtherTopic] = g
+	a.grow(sl, cost)
 	return g
 }
 
-// makeRoom drops the oldest seconds, never keep, until need more bytes fit
-// with the reserve kept; it reports whether they do.
-func (a *aggregates) makeRoom(keep *second, need int64) bool {
-	for a.bytes+need+aggReserve > a.budget && len(a.seconds) > 0 && a.seconds[0] != keep {
-		old := a.seconds[0]
-		a.seconds[0] = nil
-		a.seconds = a.seconds[1:]
-		a.bytes -= old.bytes
-		a.evicted++
-		a.partialSince = max(a.partialSince, old.unix+1)
-	}
-	return a.bytes+need+aggReserve <= a.budget
+// grow accounts n more bytes in sl.
+func (a *aggregates) grow(sl *slot, n int64) {
+	sl.bytes += n
+	a.levels[sl.level].bytes += n
+	a.bytes += n
 }

@@ -7,18 +7,22 @@ import (
 	"kscope/internal/exchange"
 )
 
-// Partial is per-second state a view keeps in the store so that it can
-// answer for a long window by merging seconds instead of reading every
-// exchange (the overview: view.OverviewPart). The store feeds it each
-// exchange once, bounds it with the other aggregates and evicts it with
-// its second.
+// Partial is state a view keeps in the store so that it can answer for a
+// long window by merging parts of it instead of reading every exchange
+// (the overview: view.OverviewPart). The store keeps one per part of
+// time (see Resolution), feeds the finest with each exchange once, makes
+// the coarser ones by merging finer ones, bounds them with the other
+// aggregates and evicts them with their part.
 type Partial interface {
-	// Add counts an exchange of the second.
+	// Add counts an exchange of the part.
 	Add(e *exchange.Exchange)
+	// Merge adds what p counted; p is only read.
+	Merge(p Partial)
 	// Bytes estimates the memory held.
 	Bytes() int64
-	// Compact drops what only speeds up Add; called when a newer second
-	// starts. Add must still work after.
+	// Compact makes the partial as small as it can be: called once its
+	// part of time is settled. Add and Merge must still work after (an
+	// exchange may still come late).
 	Compact()
 }
 
@@ -213,10 +217,9 @@ func (s *Store) Flush(now time.Time) {
 	s.agg.twins.release(now.UnixNano()-int64(twinHold), s.agg.countOnce)
 }
 
-// KeepPartials makes the store keep, from now on, a Partial per second
-// made by newPartial, fed with every exchange added (each once: see
-// twinHold). Seconds already held get none; calling it again does
-// nothing.
+// KeepPartials makes the store keep, from now on, a Partial per part of
+// time made by newPartial, fed with every exchange added (each once: see
+// twinHold). Time already held gets none; calling it again does nothing.
 func (s *Store) KeepPartials(newPartial func() Partial) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,66 +229,97 @@ func (s *Store) KeepPartials(newPartial func() Partial) {
 	}
 	a.newPartial = newPartial
 	a.partialSince = math.MinInt64
-	if n := len(a.seconds); n > 0 {
-		a.partialSince = a.seconds[n-1].unix + 1
+	if a.newest != math.MinInt64 {
+		a.partialSince = a.newest + 1
+	}
+	for k := range a.levels {
+		lv := &a.levels[k]
+		lv.partFrom = max(lv.from, ceilTo(a.partialSince, lv.length))
 	}
 }
 
-// Partials calls fn, under the store's read lock, with the partials of the
-// seconds held in [since, until) (by the second's start; zero bounds are
-// open), oldest first, and one more made of the broker-side copies still
-// held in that range (see twinHold). fn must only read them, not keep
-// them, and return quickly: the writer waits meanwhile.
+// Part is a Partial the store holds: what was counted from Start for
+// Length.
+type Part struct {
+	Start   time.Time
+	Length  time.Duration
+	Partial Partial
+}
+
+// Cover is the parts that answer for a window.
+type Cover struct {
+	// From and To are the window the parts cover whole: the one asked
+	// for, cut to whole parts (it starts with the part holding its
+	// start, and ends with the last part that ends by its end, so that
+	// the second still being filled is left out) and to the time held.
+	From, To time.Time
+	// Whole is where the parts start to be whole: before it they were
+	// evicted, or not kept yet. A window that starts earlier starts
+	// there.
+	Whole time.Time
+	// Resolution is the longest Length of the parts (zero without any).
+	Resolution time.Duration
+	// Parts are in time order and do not overlap, but for the
+	// broker-side copies still held for their twins (see twinHold):
+	// those come as parts of their own second, to be added to it.
+	Parts []Part
+}
+
+// Parts calls fn, under the store's read lock, with the parts that cover
+// [since, until) (zero bounds are open): at each time the coarsest part
+// held no longer than step, or the finest held when all are longer; any
+// length when step is zero (the fewest parts, for one answer over the
+// window). A chart of points step apart asks for its step. fn must only
+// read the parts, not keep them, and return quickly: the writer waits
+// meanwhile.
 //
-// It returns the start of the first second from which the partials are
-// whole (since when they cover it all: nothing after since was evicted or
-// came before KeepPartials), and false, without calling fn, when
-// KeepPartials was not called.
-func (s *Store) Partials(since, until time.Time, fn func([]Partial)) (time.Time, bool) {
+// It returns false, without calling fn, when KeepPartials was not called.
+func (s *Store) Parts(since, until time.Time, step time.Duration, fn func(Cover)) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a := &s.agg
 	if a.newPartial == nil {
-		return time.Time{}, false
+		return false
 	}
-	from, to := since.Unix(), int64(0)
-	if !until.IsZero() {
-		to = until.Unix()
-		if until.Before(time.Unix(to, 0)) {
-			to-- // Unix rounds towards zero
+	var c Cover
+	from, to, whole := a.cover(since, until, step, true, func(sl *slot) {
+		if sl.partial == nil {
+			return
 		}
+		l := time.Duration(a.levels[sl.level].length) * time.Second
+		c.Parts = append(c.Parts, Part{Start: time.Unix(sl.unix, 0), Length: l, Partial: sl.partial})
+		c.Resolution = max(c.Resolution, l)
+	})
+	if to > from {
+		c.From, c.To = time.Unix(0, from), time.Unix(0, to)
 	}
-	whole := since
-	if a.partialSince > from || (since.IsZero() && a.partialSince != math.MinInt64) {
-		whole = time.Unix(a.partialSince, 0)
+	if whole != 0 {
+		c.Whole = time.Unix(0, whole)
 	}
-	var ps []Partial
-	for _, sec := range a.seconds {
-		if (!since.IsZero() && sec.unix < from) || (!until.IsZero() && sec.unix >= to) {
-			continue
-		}
-		if sec.partial != nil && sec.unix >= a.partialSince {
-			ps = append(ps, sec.partial)
-		}
-	}
-	if n := a.twins.held.len(); n > 0 {
-		p := a.newPartial()
+	if n := a.twins.held.len(); n > 0 && to > from {
+		held := map[int64]Partial{}
 		for i := range n {
 			h := a.twins.held.at(i)
 			u := h.e.Time.Unix()
-			if h.dropped || (!since.IsZero() && u < from) || (!until.IsZero() && u >= to) {
+			if h.dropped || u*int64(time.Second) < from || u*int64(time.Second) >= to {
 				continue
+			}
+			p := held[u]
+			if p == nil {
+				p = a.newPartial()
+				held[u] = p
+				c.Parts = append(c.Parts, Part{Start: time.Unix(u, 0), Length: time.Second, Partial: p})
+				c.Resolution = max(c.Resolution, time.Second)
 			}
 			p.Add(h.e)
 		}
-		ps = append(ps, p)
 	}
-	fn(ps)
-	return whole, true
+	fn(c)
+	return true
 }
 
-// addPartial counts e once (the twin rule) in the counters and in its
-// second's partial, within the budget.
+// addPartial counts e once (the twin rule) in the counters and in the
+// partials of its parts, within the budget.
 func (a *aggregates) addPartial(e *exchange.Exchange) {
 	a.twins.add(e, a.countOnce)
 }
@@ -300,44 +334,37 @@ func (a *aggregates) countOnce(e *exchange.Exchange) {
 }
 
 func (a *aggregates) countPartial(e *exchange.Exchange) {
-	unix := e.Time.Unix()
-	sec := a.second(unix)
-	if sec == nil {
+	if !a.forSlots(e.Time.Unix(), true, func(sl *slot) { a.partialAdd(sl, e) }) {
 		a.late++
-		return
-	}
-	if sec.partial == nil {
-		if n := len(a.seconds); n > 1 && a.seconds[n-1] == sec {
-			// A newer second started: the previous one is mostly
-			// done with.
-			if prev := a.seconds[n-2]; prev.partial != nil {
-				a.resize(prev, prev.partial.Compact)
-			}
-		}
-		sec.partial = a.newPartial()
-		a.resize(sec, nil)
-	}
-	if sec.partialFull {
-		a.partialOverflow++
-		return
-	}
-	sec.partial.Add(e)
-	a.resize(sec, nil)
-	if !a.makeRoom(sec, 0) {
-		// This one second alone fills the budget: it stops counting
-		// (what it missed is counted) rather than grow without bound.
-		sec.partialFull = true
 	}
 }
 
-// resize runs f and accounts the change in sec's partial's size.
-func (a *aggregates) resize(sec *second, f func()) {
-	before := sec.partialBytes
+// partialAdd counts e in sl's partial, made when needed.
+func (a *aggregates) partialAdd(sl *slot, e *exchange.Exchange) {
+	if sl.partial == nil {
+		sl.partial = a.newPartial()
+		a.resize(sl, nil)
+	}
+	if sl.partialFull {
+		a.partialOverflow++
+		return
+	}
+	sl.partial.Add(e)
+	a.touch(sl)
+	a.resize(sl, nil)
+	if !a.makeRoom(sl, 0) {
+		// This one part alone fills the budget: it stops counting
+		// (what it missed is counted) rather than grow without bound.
+		sl.partialFull = true
+	}
+}
+
+// resize runs f and accounts the change in sl's partial's size.
+func (a *aggregates) resize(sl *slot, f func()) {
+	before := sl.partialBytes
 	if f != nil {
 		f()
 	}
-	sec.partialBytes = sec.partial.Bytes()
-	d := sec.partialBytes - before
-	sec.bytes += d
-	a.bytes += d
+	sl.partialBytes = sl.partial.Bytes()
+	a.grow(sl, sl.partialBytes-before)
 }

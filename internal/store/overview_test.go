@@ -130,8 +130,13 @@ func partsOverview(t *testing.T, xs []exchange.Exchange, w view.Window, cfg stor
 		st.Add(e)
 	}
 	var o view.OverviewView
-	if whole, ok := st.Partials(w.From, w.To, func(ps []store.Partial) { o = view.OverviewOfParts(w, overviewParts(ps)) }); !ok || !whole.Equal(w.From) {
-		t.Fatalf("partials do not cover %v", w)
+	if ok := st.Parts(w.From, w.To, 0, func(c store.Cover) {
+		if !c.From.Equal(w.From) || !c.To.Equal(w.To) {
+			t.Fatalf("the parts cover %v-%v, want %v", c.From, c.To, w)
+		}
+		o = view.OverviewOfParts(w, overviewParts(c.Parts))
+	}); !ok {
+		t.Fatal("no parts kept")
 	}
 	return o, st
 }
@@ -260,7 +265,7 @@ func TestOverviewPartsBudget(t *testing.T) {
 			xs[len(xs)-1-i].Time = xs[len(xs)-1-i].Time.Add(time.Duration(len(xs)/1200) * 30 * time.Second)
 		}
 	}
-	const budget = 4 << 20
+	const budget = 512 << 10
 	st := store.New(store.Config{MemoryBytes: budget})
 	st.KeepPartials(func() store.Partial { return view.NewOverviewPart() })
 	for _, e := range xs {
@@ -268,23 +273,26 @@ func TestOverviewPartsBudget(t *testing.T) {
 	}
 	s := st.Stats()
 	if s.AggregateBytes > s.AggregateBudget || s.SecondsEvicted == 0 {
-		t.Fatalf("aggregates %d bytes of %d, %d seconds evicted: want within budget and some evicted", s.AggregateBytes, s.AggregateBudget, s.SecondsEvicted)
+		t.Fatalf("aggregates %d bytes of %d, %d seconds evicted: want within budget and some evicted; %+v", s.AggregateBytes, s.AggregateBudget, s.SecondsEvicted, s.Resolutions)
 	}
 	last := xs[len(xs)-1].Time.Truncate(time.Second)
-	if whole, _ := st.Partials(ovT0, last, func([]store.Partial) {}); !whole.After(ovT0) {
-		t.Errorf("Partials says it covers evicted seconds from %v", whole)
-	}
-	var n int
-	if whole, _ := st.Partials(last.Add(-2*time.Second), last, func(ps []store.Partial) { n = len(ps) }); !whole.Equal(last.Add(-2*time.Second)) || n == 0 {
-		t.Error("the newest seconds are not covered")
-	}
-	t.Logf("%d seconds held in %d bytes (%d per second)", s.Seconds, s.AggregateBytes, s.AggregateBytes/int64(max(s.Seconds, 1)))
+	st.Parts(ovT0, last, 0, func(c store.Cover) {
+		if !c.Whole.After(ovT0) || c.From.Before(c.Whole) {
+			t.Errorf("Parts says it covers evicted seconds: whole from %v, window from %v", c.Whole, c.From)
+		}
+	})
+	st.Parts(last.Add(-2*time.Second), last, 0, func(c store.Cover) {
+		if !c.From.Equal(last.Add(-2*time.Second)) || !c.To.Equal(last) || len(c.Parts) == 0 {
+			t.Errorf("the newest seconds are not covered: %v-%v, %d parts", c.From, c.To, len(c.Parts))
+		}
+	})
+	t.Logf("%d seconds held in %d bytes (%d per second): %+v", s.Seconds, s.AggregateBytes, s.AggregateBytes/int64(max(s.Seconds, 1)), s.Resolutions)
 }
 
-func overviewParts(ps []store.Partial) []*view.OverviewPart {
+func overviewParts(ps []store.Part) []*view.OverviewPart {
 	out := make([]*view.OverviewPart, len(ps))
 	for i, p := range ps {
-		out[i] = p.(*view.OverviewPart)
+		out[i] = p.Partial.(*view.OverviewPart)
 	}
 	return out
 }

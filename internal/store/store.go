@@ -1,13 +1,16 @@
 // Package store keeps what the agent saw in bounded in-memory tables: the
-// recent exchanges, each with a sequence number, and per-second aggregates
-// per API and per topic. Memory is bounded by configuration, never by
-// traffic: when a table reaches its share of the budget its oldest data
-// goes first, and what went is counted.
+// recent exchanges, each with a sequence number, and aggregates per API
+// and per topic by part of time: per second, rolled up into longer parts
+// as they age (see Resolution). Memory is bounded by configuration, never
+// by traffic: when a table reaches its share of the budget its oldest
+// data goes first (for the aggregates, their finest detail first), and
+// what went is counted.
 //
-// A view may also ask the store to keep per-second partial state of its
-// own (KeepPartials: the overview's sums and histograms), which the store
-// feeds with each exchange once and bounds and evicts with the other
-// aggregates, so that a long window is answered by merging seconds.
+// A view may also ask the store to keep partial state of its own per part
+// of time (KeepPartials: the overview's sums and histograms), which the
+// store feeds with each exchange once, rolls up, bounds and evicts with
+// the other aggregates, so that a long window is answered by merging
+// parts.
 //
 // The store never decodes and never computes views itself: views read
 // from it, the decoder writes to it. Readers hold its read lock only while
@@ -17,6 +20,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -28,7 +32,7 @@ import (
 const DefaultMemoryBytes = 256 << 20
 
 // aggregateShare is the part of the budget (1/aggregateShare) that the
-// per-second aggregates may use by default; the exchanges get the rest.
+// aggregates may use by default; the exchanges get the rest.
 const aggregateShare = 8
 
 // Config sizes the store.
@@ -36,11 +40,15 @@ type Config struct {
 	// MemoryBytes bounds the estimated memory of all tables
 	// (DefaultMemoryBytes when zero or negative).
 	MemoryBytes int64
-	// AggregateBytes is the part of MemoryBytes for the per-second
-	// aggregates and partials (MemoryBytes/8 when zero or negative;
-	// at most MemoryBytes/2). Busy agents that want long overviews
-	// give it more.
+	// AggregateBytes is the part of MemoryBytes for the aggregates and
+	// partials (MemoryBytes/8 when zero or negative; at most
+	// MemoryBytes/2). Busy agents that want long overviews at a fine
+	// resolution give it more.
 	AggregateBytes int64
+	// Resolutions are the lengths of the aggregates' parts, finest
+	// (1s) first, and how long each is kept (DefaultResolutions when
+	// nil). New panics when they are not as Resolution says.
+	Resolutions []Resolution
 	// SnapshotBytes is the part of MemoryBytes for cluster snapshots
 	// (MemoryBytes/8 when zero or negative; at most MemoryBytes/4),
 	// taken from the exchanges' part when the first snapshot is added.
@@ -147,20 +155,27 @@ type Stats struct {
 	// AddedByAPI counts exchanges added per API name, since start.
 	AddedByAPI map[string]uint64 `json:"added_by_api,omitempty"`
 
+	// Seconds is the time the aggregates cover, at any resolution
+	// (seconds without traffic do not count).
 	Seconds         int   `json:"aggregate_seconds"`
 	AggregateBytes  int64 `json:"aggregate_bytes"`
 	AggregateBudget int64 `json:"aggregate_budget_bytes"`
-	// SecondsEvicted counts seconds of aggregates dropped to stay in
-	// budget; Late counts exchanges older than every second held, not
-	// aggregated; Overflow counts topics aggregated under OtherTopic
-	// because one second held too many.
+	// Resolutions tell what each resolution holds, finest first.
+	Resolutions []ResolutionStats `json:"aggregate_resolutions"`
+	// SecondsEvicted counts seconds of aggregates dropped at every
+	// resolution to stay in budget (parts dropped while a coarser one
+	// holds their time do not count); SecondsExpired those the coarsest
+	// resolution dropped for age. Late counts exchanges older than
+	// every part held, not aggregated; Overflow counts topics
+	// aggregated under OtherTopic because one part held too many.
 	SecondsEvicted uint64 `json:"aggregate_seconds_evicted"`
+	SecondsExpired uint64 `json:"aggregate_seconds_expired"`
 	Late           uint64 `json:"aggregate_late"`
 	Overflow       uint64 `json:"aggregate_overflow"`
-	// PartialOverflow counts exchanges left out of a second's partial
-	// (the overview's per-second state) because that second alone
-	// reached the aggregates' budget; TwinsDropped counts broker-side
-	// copies of exchanges also seen from the client, counted once.
+	// PartialOverflow counts exchanges left out of a part's partial
+	// (the overview's state) because that part alone reached the
+	// aggregates' budget; TwinsDropped counts broker-side copies of
+	// exchanges also seen from the client, counted once.
 	PartialOverflow uint64 `json:"partial_overflow"`
 	TwinsDropped    uint64 `json:"twins_dropped"`
 
@@ -171,6 +186,15 @@ type Stats struct {
 	SnapshotBytes    int64  `json:"snapshot_bytes"`
 	SnapshotBudget   int64  `json:"snapshot_budget_bytes"`
 	SnapshotsEvicted uint64 `json:"snapshots_evicted"`
+}
+
+// ResolutionStats is what the aggregates hold at one resolution.
+type ResolutionStats struct {
+	Seconds int   `json:"seconds"` // the length of a part
+	Parts   int   `json:"parts"`
+	Bytes   int64 `json:"bytes"`
+	// From is the start of the oldest part held.
+	From time.Time `json:"from,omitzero"`
 }
 
 // Store holds the tables. Its methods may be called from any goroutine.
@@ -219,7 +243,14 @@ func New(cfg Config) *Store {
 		s.snapshotBudget = min(cfg.SnapshotBytes, budget/4)
 	}
 	s.exchangeBudget = budget - s.aggregateBudget
-	s.agg.budget = s.aggregateBudget
+	rs := cfg.Resolutions
+	if rs == nil {
+		rs = DefaultResolutions
+	}
+	if err := checkResolutions(rs); err != nil {
+		panic(err)
+	}
+	s.agg = aggregates{budget: s.aggregateBudget, levels: newLevels(rs), newest: math.MinInt64, partialSince: math.MinInt64}
 	return s
 }
 
@@ -363,10 +394,11 @@ func (s *Store) Stats() Stats {
 		LastSeq:         s.seq,
 		FirstSeen:       s.firstSeen,
 		AddedByAPI:      make(map[string]uint64, len(s.byAPI)),
-		Seconds:         len(s.agg.seconds),
+		Seconds:         s.agg.heldSeconds(),
 		AggregateBytes:  s.agg.bytes,
 		AggregateBudget: s.aggregateBudget,
 		SecondsEvicted:  s.agg.evicted,
+		SecondsExpired:  s.agg.expired,
 		Late:            s.agg.late,
 		Overflow:        s.agg.overflow,
 		PartialOverflow: s.agg.partialOverflow,
@@ -379,6 +411,14 @@ func (s *Store) Stats() Stats {
 	}
 	for k, v := range s.byAPI {
 		st.AddedByAPI[k] = v
+	}
+	for k := range s.agg.levels {
+		lv := &s.agg.levels[k]
+		r := ResolutionStats{Seconds: int(lv.length), Parts: len(lv.slots), Bytes: lv.bytes}
+		if len(lv.slots) > 0 {
+			r.From = time.Unix(lv.slots[0].unix, 0)
+		}
+		st.Resolutions = append(st.Resolutions, r)
 	}
 	if s.ring.len() > 0 {
 		first := s.ring.at(0).rec

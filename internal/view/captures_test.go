@@ -59,6 +59,10 @@ func TestOverviewPartsOnCaptures(t *testing.T) {
 				t.Fatalf("the store's parts do not cover the capture: input over %v, capture %v", in.Window, w)
 			}
 			got := view.Overview(in, view.OverviewFilter{})
+			if got.ResolutionSeconds != 1 {
+				t.Errorf("resolution %v s, want 1 (seconds, not rolled up)", got.ResolutionSeconds)
+			}
+			got.ResolutionSeconds = 0 // what the exchanges say
 			gj, _ := json.Marshal(got)
 			wj, _ := json.Marshal(want)
 			var g, wv any

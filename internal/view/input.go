@@ -13,7 +13,7 @@ import (
 
 // Input is what a view is computed from. Each source fills in what it
 // has: a capture file its exchanges (Of); the agent's store its exchanges,
-// the overview's per-second parts and the cluster inspector's snapshots
+// the overview's parts and the cluster inspector's snapshots
 // (FromStore). A view reads what it needs and never where it came from,
 // so there is one way of computing each view, whatever the source.
 type Input struct {
@@ -25,7 +25,7 @@ type Input struct {
 	// exchange once (Once) and only those in Window.
 	Exchanges []exchange.Exchange
 	// Overview, when set, is the overview already summed over Window
-	// (merged from the store's per-second parts): the overview reads it
+	// (merged from the store's parts): the overview reads it
 	// instead of Exchanges.
 	Overview *OverviewPart
 	// Cluster are the cluster snapshots taken in Window, oldest first;
@@ -41,7 +41,7 @@ type Needs struct {
 	// store holds): the offset index learns offsets from every Produce,
 	// and a consumer's group from its last group request.
 	History bool
-	// Parts lets the overview's per-second parts stand for the
+	// Parts lets the overview's parts stand for the
 	// exchanges.
 	Parts bool
 	// Cluster asks for the cluster snapshots of the window.
@@ -78,7 +78,7 @@ func (n Needs) And(o Needs) Needs {
 
 // Needs is what the overview reads with this filter: a topic filter
 // changes which exchanges count for brokers and clients, which
-// per-second sums cannot undo.
+// sums per part of time cannot undo.
 func (f OverviewFilter) Needs() Needs {
 	return Needs{Parts: len(f.Topics) == 0}
 }
@@ -92,9 +92,9 @@ func Of(xs []exchange.Exchange, w Window) Input {
 	return Input{Window: w, Exchanges: xs}
 }
 
-// KeepParts makes the store keep the overview's per-second parts, from
-// now on, so that FromStore answers the overview of a long window by
-// merging seconds.
+// KeepParts makes the store keep the overview's parts, from now on, so
+// that FromStore answers the overview of a long window by merging parts of
+// it (seconds, rolled up into longer parts as they age).
 func KeepParts(st *store.Store) {
 	st.KeepPartials(func() store.Partial { return NewOverviewPart() })
 }
@@ -105,11 +105,14 @@ func KeepParts(st *store.Store) {
 // dropped are not there to count (a zero From starts there), so that
 // rates are over what was counted.
 //
-// With n.Parts and per-second parts kept (KeepParts), the overview is
-// merged from them over whole seconds: the window is cut to them, the
-// last partial second left out. Where the parts no longer cover its start
-// (evicted), the exchanges are read instead if the store still holds
-// them all; else the window starts where the parts do.
+// With n.Parts and parts kept (KeepParts), the overview is merged from
+// them over whole parts: the window is cut to them (it starts with the
+// part holding its start and ends with the last part that ends by its
+// end: the second still being filled is left out), and the overview says
+// the longest part's length. Where
+// the parts no longer cover its start (evicted), the exchanges are read
+// instead if the store still holds them all; else the window starts where
+// the parts do.
 func FromStore(st *store.Store, w Window, n Needs) Input {
 	if w.To.IsZero() {
 		w.To = time.Now()
@@ -154,30 +157,37 @@ func storeExchanges(st *store.Store, w Window, n Needs, stats store.Stats) (Wind
 	return w, xs
 }
 
-// storeParts merges the store's parts over the whole seconds of w; false
+// storeParts merges the store's parts over the whole parts of w; false
 // when the exchanges answer better (no parts kept, or they were evicted
 // where the exchanges are still held).
 func storeParts(st *store.Store, w Window, stats store.Stats) (*OverviewPart, Window, bool) {
-	sw := Window{From: w.From.Truncate(time.Second), To: w.To.Truncate(time.Second)}
-	if !sw.To.After(sw.From) {
-		sw.To = sw.From.Add(time.Second)
-	}
-	var acc *OverviewPart
-	whole, ok := st.Partials(sw.From, sw.To, func(ps []store.Partial) {
-		parts := make([]*OverviewPart, len(ps))
-		for i, p := range ps {
-			parts[i] = p.(*OverviewPart)
+	var (
+		acc *OverviewPart
+		c   store.Cover
+	)
+	ok := st.Parts(w.From, w.To, 0, func(cv store.Cover) {
+		c = cv
+		parts := make([]*OverviewPart, len(cv.Parts))
+		for i, p := range cv.Parts {
+			parts[i] = p.Partial.(*OverviewPart)
 		}
 		acc = MergeParts(parts)
 	})
-	switch {
-	case !ok:
+	if !ok {
 		return nil, w, false
-	case whole.After(sw.From) && (!stats.Oldest.After(w.From) || !whole.Before(sw.To)):
+	}
+	held := stats.FirstSeen // what the exchanges cover from
+	if stats.Evicted > 0 {
+		held = stats.Oldest
+	}
+	if c.Whole.After(w.From) && held.Before(c.Whole) {
 		// The exchanges go back further than the parts.
 		return nil, w, false
-	case whole.After(sw.From):
-		sw.From = whole
 	}
-	return acc, sw, true
+	acc.resolution = c.Resolution.Seconds()
+	if !c.To.After(c.From) {
+		// No whole part in the window: nothing counted over it.
+		return acc, w, true
+	}
+	return acc, Window{From: c.From.In(w.From.Location()), To: c.To.In(w.To.Location())}, true
 }
