@@ -191,3 +191,36 @@ func storeParts(st *store.Store, w Window, stats store.Stats) (*OverviewPart, Wi
 	}
 	return acc, Window{From: c.From.In(w.From.Location()), To: c.To.In(w.To.Location())}, true
 }
+
+// StoreSteps cuts w into the windows of a chart of points step apart over
+// the agent's store, each to be read with FromStore. The step is made a
+// multiple of the parts a window merges, and no finer than the coarsest
+// part held over w (10 s points asked over an hour whose older half is
+// held in 1 min parts are 1 min points); the windows are aligned to it and
+// cut to whole parts as FromStore cuts w, so that every part counts whole
+// in one window: a point is never empty for its part being counted in the
+// next. It returns the windows, oldest first, and the step.
+func StoreSteps(st *store.Store, w Window, step time.Duration) ([]Window, time.Duration) {
+	step = max(step.Truncate(time.Second), time.Second)
+	for _, r := range st.Stats().Resolutions {
+		if l := time.Duration(r.Seconds) * time.Second; l <= step {
+			step = (step + l - 1) / l * l
+		}
+	}
+	st.Parts(w.From, w.To, step, func(c store.Cover) {
+		step = max(step, c.Resolution)
+		if c.To.After(c.From) {
+			w = Window{From: c.From.In(w.From.Location()), To: c.To.In(w.To.Location())}
+		}
+	})
+	var ws []Window
+	for t := w.From; t.Before(w.To); {
+		end := time.Unix(0, (t.UnixNano()/int64(step)+1)*int64(step)).In(t.Location())
+		if end.After(w.To) {
+			end = w.To
+		}
+		ws = append(ws, Window{From: t, To: end})
+		t = end
+	}
+	return ws, step
+}

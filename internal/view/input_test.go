@@ -112,3 +112,43 @@ func TestNeedsAnd(t *testing.T) {
 		t.Errorf("with a view that reads every API: %+v", got)
 	}
 }
+
+// TestStoreSteps: a chart over parts rolled up into minutes gets a point a
+// minute, aligned to them and cut to the minutes whole (the window's
+// edges fall inside two), every point counting its minute: none empty,
+// none counted twice.
+func TestStoreSteps(t *testing.T) {
+	st := store.New(store.Config{Resolutions: []store.Resolution{
+		{Length: time.Second, Keep: 20 * time.Second},
+		{Length: 10 * time.Second, Keep: time.Minute},
+		{Length: time.Minute, Keep: time.Hour},
+	}})
+	KeepParts(st)
+	const secs = 8 * 60
+	for s := range secs {
+		for i := range 10 {
+			st.Add(produce("order", t0.Add(time.Duration(s)*time.Second+time.Duration(i)*100*time.Millisecond), "orders", 0, int64(10*i), 10))
+		}
+	}
+	w := Window{From: t0.Add(30 * time.Second), To: t0.Add(6*time.Minute + 30*time.Second)}
+	ws, step := StoreSteps(st, w, 10*time.Second)
+	if step != time.Minute || len(ws) != 6 || !ws[0].From.Equal(t0) || !ws[5].To.Equal(t0.Add(6*time.Minute)) {
+		t.Fatalf("step %v, %d windows from %v: want 1 min points aligned to the minutes", step, len(ws), ws[0].From)
+	}
+	total := 0
+	for _, sw := range ws {
+		o := Overview(FromStore(st, sw, Needs{Parts: true}), OverviewFilter{})
+		if o.Exchanges != 600 {
+			t.Errorf("point %v-%v: %d exchanges over %v-%v, want a whole minute of 600", sw.From.Sub(t0), sw.To.Sub(t0), o.Exchanges, o.From.Sub(t0), o.To.Sub(t0))
+		}
+		total += o.Exchanges
+	}
+	if total != 6*600 {
+		t.Errorf("the points count %d exchanges, want each of the 6 minutes once", total)
+	}
+	// Where 10 s parts are held, 10 s points.
+	last := t0.Add(secs * time.Second)
+	if ws, step := StoreSteps(st, Window{From: last.Add(-50 * time.Second), To: last}, 10*time.Second); step != 10*time.Second || len(ws) != 5 {
+		t.Errorf("the last 50 s: step %v, %d windows, want 5 of 10 s", step, len(ws))
+	}
+}
