@@ -37,14 +37,13 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 		if win.From.IsZero() {
 			win.From = s.store.Stats().FirstSeen
 		}
-		step = view.HistoryStep(win, step, 0)
-		var steps []view.Input
-		for t := win.From; t.Before(win.To); t = t.Add(step) {
-			end := t.Add(step)
-			if end.After(win.To) {
-				end = win.To
-			}
-			steps = append(steps, view.FromStore(s.store, view.Window{From: t, To: end}, view.Needs{Parts: true}))
+		// Points over the store's parts: aligned to them, never finer
+		// than the coarsest held (a minute already rolled up is one
+		// point, not one full point among five empty ones).
+		ws, step := view.StoreSteps(s.store, win, view.HistoryStep(win, step, 0))
+		steps := make([]view.Input, len(ws))
+		for i, sw := range ws {
+			steps[i] = view.FromStore(s.store, sw, view.Needs{Parts: true})
 		}
 		writeView(w, view.RequestsOverTime(win, step, steps))
 	})))

@@ -19,8 +19,8 @@ type RequestHistory struct {
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
 	StepSeconds float64   `json:"step_seconds"`
-	// ResolutionSeconds is the coarsest time unit the answer was
-	// computed from: a step can never be finer.
+	// ResolutionSeconds is the longest part of the agent's store a point
+	// merged (1, 10 or 60): a step is never finer.
 	ResolutionSeconds float64         `json:"resolution_seconds"`
 	Series            []RequestSeries `json:"series"`
 }
@@ -68,6 +68,7 @@ func RequestsOverTime(w Window, step time.Duration, steps []Input) RequestHistor
 	idx := map[key]int{}
 	for i, in := range steps {
 		o := Overview(in, OverviewFilter{})
+		h.ResolutionSeconds = max(h.ResolutionSeconds, o.ResolutionSeconds)
 		for _, r := range o.Latency.ByBroker {
 			k := key{r.API, r.Broker}
 			j, ok := idx[k]
