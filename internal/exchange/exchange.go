@@ -75,6 +75,22 @@ type Exchange struct {
 // Is reports whether e is a request of API k.
 func (e *Exchange) Is(k kmsg.Key) bool { return e.APIKey == int16(k) }
 
+// Failed reports whether e got an error, top-level or in any partition,
+// or no response.
+func (e *Exchange) Failed() bool {
+	if e.Error != "" || e.NoResponse != "" {
+		return true
+	}
+	for ti := range e.Topics {
+		for pi := range e.Topics[ti].Partitions {
+			if e.Topics[ti].Partitions[pi].Error != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Endpoint is one side of an exchange. For traffic traced live, the
 // traced side also names its process.
 type Endpoint struct {

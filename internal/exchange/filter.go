@@ -27,6 +27,9 @@ type Filter struct {
 	Processes []string
 	// Side keeps exchanges traced on this side: "client" or "server".
 	Side string
+	// Errors keeps the exchanges that failed: an error, top-level or in
+	// a partition, or no response.
+	Errors bool
 }
 
 // Validate reports an API filter that names no API.
@@ -74,6 +77,9 @@ func (f Filter) Match(e *Exchange) bool {
 		return false
 	}
 	if len(f.Processes) > 0 && !f.matchProcess(e) {
+		return false
+	}
+	if f.Errors && !e.Failed() {
 		return false
 	}
 	return true

@@ -113,6 +113,13 @@ func parseQuery(v url.Values, now time.Time) (exchangesRequest, error) {
 	if q.Filter.Side == "any" {
 		q.Filter.Side = ""
 	}
+	if s := v.Get("errors"); s != "" {
+		on, err := strconv.ParseBool(s)
+		if err != nil {
+			return req, fmt.Errorf("errors %q: use 1 for the failed exchanges only", s)
+		}
+		q.Filter.Errors = on
+	}
 	if err := q.Filter.Validate(); err != nil {
 		return req, err
 	}

@@ -93,6 +93,9 @@ func TestExchanges(t *testing.T) {
 			e.Client = exchange.Endpoint{Addr: "10.0.0.3:6000"}
 			e.Server.PID, e.Server.Process, e.Side = 77, "shipping", "server"
 		}
+		if i == 5 {
+			e.Topics[0].Partitions[0].Error = "NOT_ENOUGH_REPLICAS"
+		}
 		st.Add(e)
 	}
 	ts := newServer(t, Config{}, st)
@@ -117,6 +120,8 @@ func TestExchanges(t *testing.T) {
 		{"after=7", "[8 9 10]"},
 		{"after=3&limit=2", "[4 5]"},
 		{"api=Fetch&limit=2", "[8 10]"},
+		{"errors=1", "[5]"},
+		{"errors=0", "[1 2 3 4 5 6 7 8 9 10]"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			resp, body := get(t, ts.URL+"/api/v1/exchanges?"+tc.query, "")
@@ -150,7 +155,7 @@ func TestExchangeLineSchema(t *testing.T) {
 
 func TestBadQueries(t *testing.T) {
 	ts := newServer(t, Config{}, store.New(store.Config{}))
-	for _, q := range []string{"api=Nope", "side=both", "min_latency=fast", "since=yesterday", "until=x", "limit=0", "limit=100001", "after=-1", "follow=maybe"} {
+	for _, q := range []string{"api=Nope", "side=both", "min_latency=fast", "since=yesterday", "until=x", "limit=0", "limit=100001", "after=-1", "follow=maybe", "errors=some"} {
 		resp, body := get(t, ts.URL+"/api/v1/exchanges?"+q, "")
 		var msg struct{ Error string }
 		if resp.StatusCode != 400 || json.Unmarshal([]byte(body), &msg) != nil || msg.Error == "" {

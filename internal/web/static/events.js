@@ -54,6 +54,8 @@ function streamURL() {
   u.searchParams.set('bodies', '0');
   u.searchParams.set('limit', String(MAX_ROWS));
   for (const k of FILTERS) if (param(k)) u.searchParams.set(k, param(k));
+  // The agent keeps the failed ones only: the stream carries no others.
+  if (param('errors') === '1') u.searchParams.set('errors', '1');
   return u;
 }
 

@@ -1,0 +1,26 @@
+package exchange
+
+import "testing"
+
+// Errors keeps the exchanges that failed: a top-level error, a partition's
+// error, or no response; never a clean one.
+func TestFilterErrors(t *testing.T) {
+	f := Filter{Errors: true}
+	for _, c := range []struct {
+		name string
+		e    Exchange
+		want bool
+	}{
+		{"clean", Exchange{API: "Produce", Topics: []Topic{{Name: "o", Partitions: []Partition{{Partition: 0}}}}}, false},
+		{"top-level error", Exchange{API: "JoinGroup", Error: "REBALANCE_IN_PROGRESS"}, true},
+		{"a partition's error", Exchange{API: "Produce", Topics: []Topic{{Name: "o", Partitions: []Partition{{Partition: 0}, {Partition: 1, Error: "NOT_ENOUGH_REPLICAS"}}}}}, true},
+		{"no response", Exchange{API: "Produce", NoResponse: "acks=0"}, true},
+	} {
+		if got := f.Match(&c.e); got != c.want {
+			t.Errorf("%s: kept %v, want %v", c.name, got, c.want)
+		}
+		if !(Filter{}).Match(&c.e) {
+			t.Errorf("%s: the empty filter dropped it", c.name)
+		}
+	}
+}
