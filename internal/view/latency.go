@@ -87,26 +87,27 @@ func Latency(in Input, f LatencyFilter) LatencyView {
 	series := make(map[key]*LatencySeries)
 	for i := range xs {
 		e := &xs[i]
-		if !e.Is(kmsg.Fetch) || e.Latency == nil || IsReplication(e) || !inWindow(w, e.Time) {
+		arrived, ok := fetchArrival(e)
+		if !ok || !inWindow(w, e.Time) {
 			continue
 		}
 		consumer := procKey(e)
 		if f.Consumer != "" && !matchesProc(f.Consumer, consumer, &e.Client, e.ClientID) {
 			continue
 		}
-		arrived := e.Time.Add(*e.Latency)
 		for _, t := range e.Topics {
 			if f.Topic != "" && t.Name != f.Topic {
 				continue
 			}
 			for _, p := range t.Partitions {
 				for _, b := range p.Batches {
-					if b.Control || b.Records <= 0 || b.MaxTimestamp.UnixMilli() < 0 {
+					d, ok := batchDelay(arrived, &b)
+					if !ok {
 						continue
 					}
 					pt := LatencyPoint{
 						Time:          arrived,
-						DelaySeconds:  arrived.Sub(b.MaxTimestamp).Seconds(),
+						DelaySeconds:  d.Seconds(),
 						TimestampType: b.TimestampType,
 						BaseOffset:    b.BaseOffset,
 						Records:       b.Records,
@@ -153,6 +154,28 @@ func Latency(in Input, f LatencyFilter) LatencyView {
 		return a.Producer < b.Producer
 	})
 	return out
+}
+
+// fetchArrival is when the response to e, a consumer's Fetch, arrived;
+// false for a replica fetch (replication, not a consumer), any other API
+// or a Fetch without response.
+func fetchArrival(e *exchange.Exchange) (time.Time, bool) {
+	if !e.Is(kmsg.Fetch) || e.Latency == nil || IsReplication(e) {
+		return time.Time{}, false
+	}
+	return e.Time.Add(*e.Latency), true
+}
+
+// batchDelay is how late batch b reached its consumer, whose Fetch
+// response arrived at arrived: arrived minus the batch's max timestamp
+// (negative when the producer's clock is ahead). False for a batch that
+// dates no record: a control batch (KIP-98 transaction markers), an
+// empty one, or one without timestamp (-1, message format v0).
+func batchDelay(arrived time.Time, b *exchange.Batch) (time.Duration, bool) {
+	if b.Control || b.Records <= 0 || b.MaxTimestamp.UnixMilli() < 0 {
+		return 0, false
+	}
+	return arrived.Sub(b.MaxTimestamp), true
 }
 
 // inWindow reports t in [From, To); a zero bound is open.

@@ -1,7 +1,9 @@
 package view
 
 import (
+	"cmp"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,7 +33,7 @@ const (
 	ovBrokerBytes   = 192
 	ovTopicBytes    = 96
 	ovRoleBytes     = 80
-	ovEdgeBytes     = 96
+	ovEdgeBytes     = 120
 	ovStatsBytes    = 144
 	ovConnTopicSize = 80
 )
@@ -146,6 +148,137 @@ type ovRole struct {
 
 type ovEdge struct {
 	bytes, records, requests int64
+	// delays are, on a consumer's edge, the delays of the batches it
+	// fetched, per partition in order.
+	delays []ovDelay
+}
+
+// dlShift coarsens the request latency buckets (rlBucket) for batch
+// delays: 16 buckets a power of two, so that a bucket's middle is within
+// 3.2% of any delay in it. The store keeps a histogram per consumer,
+// topic and partition for an hour, most with a few batches a second:
+// fewer bins count more than the last percent, and timestamps are whole
+// milliseconds anyway.
+const dlShift = 1
+
+// ovDelay is the delay of the batches one consumer fetched from one
+// partition (see batchDelay): their count, the largest, and a sparse
+// histogram, which merges exactly.
+type ovDelay struct {
+	partition int32
+	batches   int64
+	max       time.Duration
+	// bins count the batches per bucket (rlBucket >> dlShift) in
+	// bucket order; a negative delay (the producer's clock ahead)
+	// counts as 0.
+	bins []rlBin
+}
+
+// ovDelaySize is an ovDelay in its edge's slice.
+const ovDelaySize = 48
+
+// countDelays counts the batches of p, fetched by the consumer of ed and
+// arrived at arrived; it returns the bytes ed grew by.
+func (ed *ovEdge) countDelays(p *exchange.Partition, arrived time.Time) int64 {
+	var (
+		s    *ovDelay
+		grew int64
+	)
+	for bi := range p.Batches {
+		d, ok := batchDelay(arrived, &p.Batches[bi])
+		if !ok {
+			continue
+		}
+		if s == nil {
+			s, grew = ed.delay(p.Partition)
+		}
+		grew += s.add(d)
+	}
+	return grew
+}
+
+// delay is ed's delays of partition p, and the bytes ed grew by to make
+// it.
+func (ed *ovEdge) delay(p int32) (*ovDelay, int64) {
+	i, ok := slices.BinarySearchFunc(ed.delays, p, func(x ovDelay, p int32) int { return cmp.Compare(x.partition, p) })
+	if ok {
+		return &ed.delays[i], 0
+	}
+	c := cap(ed.delays)
+	ed.delays = slices.Insert(ed.delays, i, ovDelay{partition: p})
+	return &ed.delays[i], int64(cap(ed.delays)-c) * ovDelaySize
+}
+
+// add counts one batch d late; it returns the bytes s grew by.
+func (s *ovDelay) add(d time.Duration) int64 {
+	if s.batches == 0 || d > s.max {
+		s.max = d
+	}
+	s.batches++
+	b := uint16(rlBucket(uint64(max(d, 0))) >> dlShift)
+	i, ok := slices.BinarySearchFunc(s.bins, b, func(x rlBin, b uint16) int { return cmp.Compare(x.b, b) })
+	if ok {
+		s.bins[i].n++
+		return 0
+	}
+	c := cap(s.bins)
+	s.bins = slices.Insert(s.bins, i, rlBin{b: b, n: 1})
+	return int64(cap(s.bins)-c) * rlBinSize
+}
+
+// merge adds o to s; o is not changed (its bins may be a decoder's
+// scratch: they are copied).
+func (s *ovDelay) merge(o *ovDelay) {
+	if o.batches == 0 {
+		return
+	}
+	if s.batches == 0 || o.max > s.max {
+		s.max = o.max
+	}
+	s.batches += o.batches
+	out := make([]rlBin, 0, len(s.bins)+len(o.bins))
+	i, j := 0, 0
+	for i < len(s.bins) && j < len(o.bins) {
+		switch x, y := s.bins[i], o.bins[j]; {
+		case x.b < y.b:
+			out = append(out, x)
+			i++
+		case x.b > y.b:
+			out = append(out, y)
+			j++
+		default:
+			out = append(out, rlBin{b: x.b, n: x.n + y.n})
+			i, j = i+1, j+1
+		}
+	}
+	out = append(append(out, s.bins[i:]...), o.bins[j:]...)
+	s.bins = out[:len(out):len(out)]
+}
+
+// quantile is the q-quantile of the delays in seconds: the nearest-rank
+// delay's bucket middle, no more than the largest delay.
+func (s *ovDelay) quantile(q float64) float64 {
+	if s.batches == 0 {
+		return 0
+	}
+	rank := min(max(int64(q*float64(s.batches)+0.999999), 1), s.batches)
+	var seen int64
+	for _, x := range s.bins {
+		if seen += int64(x.n); seen >= rank {
+			lo := int(x.b) << dlShift
+			mid := (rlBucketMid(lo) + rlBucketMid(lo+1<<dlShift-1)) / 2
+			return min(mid, float64(s.max)) / 1e9
+		}
+	}
+	return s.max.Seconds()
+}
+
+// mergeDelays adds the delays o to ed's.
+func (ed *ovEdge) mergeDelays(o []ovDelay) {
+	for i := range o {
+		s, _ := ed.delay(o[i].partition)
+		s.merge(&o[i])
+	}
 }
 
 type ovBroker struct {
@@ -372,6 +505,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 		}
 	case e.Is(kmsg.Fetch): // by a consumer
 		br.fetch++
+		arrived, timed := fetchArrival(e)
 		if c.cl.cons == nil {
 			c.cl.cons = &ovRole{}
 			a.size += ovRoleBytes
@@ -393,6 +527,9 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 				ed.records += p.Records
 				br.bytesOut += p.Bytes
 				records += p.Records
+				if timed && len(p.Batches) > 0 {
+					a.size += ed.countDelays(p, arrived)
+				}
 			}
 		}
 	}

@@ -43,6 +43,7 @@ func (a *ovAgg) merge(b *ovAgg) {
 			ae.bytes += be.bytes
 			ae.records += be.records
 			ae.requests += be.requests
+			ae.mergeDelays(be.delays)
 		}
 		return ar
 	}
@@ -93,7 +94,8 @@ func (a *ovAgg) merge(b *ovAgg) {
 // (process, pid, pod, host, client id, group and when it was named,
 // producer and consumer roles with their edges by topic index, latency
 // rows). A latency row: API, counts, errors by name, min, max, buckets as
-// (index delta, count).
+// (index delta, count). An edge ends with its delays per partition:
+// partition, batches, max, bins as (index delta, count).
 
 // freeze encodes a.
 func freeze(a *ovAgg) []byte {
@@ -194,6 +196,24 @@ func (e *ovEncoder) role(r *ovRole) {
 		e.int(ed.bytes)
 		e.int(ed.records)
 		e.int(ed.requests)
+		e.delays(ed.delays)
+	}
+}
+
+func (e *ovEncoder) delays(ds []ovDelay) {
+	e.uint(uint64(len(ds)))
+	for i := range ds {
+		s := &ds[i]
+		e.int(int64(s.partition))
+		e.int(s.batches)
+		e.int(int64(s.max))
+		e.uint(uint64(len(s.bins)))
+		prev := 0
+		for _, x := range s.bins {
+			e.uint(uint64(int(x.b) - prev))
+			e.uint(uint64(x.n))
+			prev = int(x.b)
+		}
 	}
 }
 
@@ -368,8 +388,24 @@ func (d *ovDecoder) role(r *ovReader, ar *ovRole) *ovRole {
 		ed.bytes += r.int()
 		ed.records += r.int()
 		ed.requests += r.int()
+		d.delays(r, ed)
 	}
 	return ar
+}
+
+func (d *ovDecoder) delays(r *ovReader, ed *ovEdge) {
+	for n := r.uint(); n > 0; n-- {
+		o := ovDelay{partition: int32(r.int()), batches: r.int(), max: time.Duration(r.int())}
+		d.bins = d.bins[:0]
+		b := 0
+		for m := r.uint(); m > 0; m-- {
+			b += int(r.uint())
+			d.bins = append(d.bins, rlBin{b: uint16(b), n: uint32(r.uint())})
+		}
+		o.bins = d.bins
+		s, _ := ed.delay(o.partition)
+		s.merge(&o)
+	}
 }
 
 func (d *ovDecoder) lat(r *ovReader, set rlSet) {
@@ -428,6 +464,12 @@ func (a *ovAgg) estimate() int64 {
 		for _, r := range []*ovRole{c.prod, c.cons} {
 			if r != nil {
 				n += ovRoleBytes + int64(len(r.edges))*ovEdgeBytes + codes(r.errorsByCode)
+				for _, ed := range r.edges {
+					n += int64(cap(ed.delays)) * ovDelaySize
+					for i := range ed.delays {
+						n += int64(cap(ed.delays[i].bins)) * rlBinSize
+					}
+				}
 			}
 		}
 	}
