@@ -13,6 +13,7 @@ import (
 const (
 	DefaultRequestHistorySince = 15 * time.Minute
 	DefaultLagHistorySince     = time.Hour
+	DefaultDelayHistorySince   = 15 * time.Minute
 )
 
 // historyRoutes serves the views over time the web UI charts.
@@ -46,6 +47,34 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 			steps[i] = view.FromStore(s.store, sw, view.Needs{Parts: true})
 		}
 		writeView(w, view.RequestsOverTime(win, step, steps))
+	})))
+	// GET /api/v1/history/delay?since=&until=&step=&topic=&consumer=:
+	// producer -> consumer delay per consumer, topic and partition, one
+	// point per step, from the overview's parts: it lasts as long as
+	// they do, where /api/v1/latency lasts as long as the exchanges.
+	mux.Handle("GET /api/v1/history/delay", s.auth(s.traffic(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		win, err := s.window(q, DefaultDelayHistorySince)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var step time.Duration
+		if v := q.Get("step"); v != "" {
+			if step, err = time.ParseDuration(v); err != nil || step <= 0 {
+				httpError(w, http.StatusBadRequest, "step: use a duration such as 10s")
+				return
+			}
+		}
+		if win.From.IsZero() {
+			win.From = s.store.Stats().FirstSeen
+		}
+		ws, step := view.StoreSteps(s.store, win, view.HistoryStep(win, step, 0))
+		steps := make([]view.Input, len(ws))
+		for i, sw := range ws {
+			steps[i] = view.FromStore(s.store, sw, view.Needs{Parts: true})
+		}
+		writeView(w, view.DelayOverTime(win, step, steps, view.DelayHistoryFilter{Topic: q.Get("topic"), Consumer: q.Get("consumer")}))
 	})))
 	// GET /api/v1/history/lag?since=&until=&group=&topic=&offset=&limit=&points=:
 	// each group's lag over the inspector's polls, worst first, a page
