@@ -1,6 +1,9 @@
 // Latency page: producer -> consumer delay per topic, partition, consumer
-// and producer (GET /api/v1/latency), and request latency p50/p99 per API
-// and broker (GET /api/v1/history/requests), both over time.
+// and producer (GET /api/v1/latency: every batch, while the agent holds
+// the exchanges) or, over longer ranges, per topic, partition and consumer
+// (GET /api/v1/history/delay: p99 and max per step, from the agent's
+// history), and request latency p50/p99 per API and broker (GET
+// /api/v1/history/requests), all over time.
 
 import { api, refresh, param, setParams, onParams, h, replace, fmtSeconds, DEFAULT_SINCE } from './common.js';
 import { lineChart, colorOf, bucket, align, secs, stepFor } from './charts.js';
@@ -17,6 +20,17 @@ function durationSeconds(s) {
 
 // ---- producer -> consumer delay ----
 
+// Ranges up to RAW_MAX_SECONDS chart every fetched batch: the agent holds
+// the exchanges for tens of seconds to minutes. Longer ones chart the
+// delay history, which lasts as long as the overview's parts (an hour and
+// more), a p99 and a max per step.
+const RAW_MAX_SECONDS = 120;
+
+function historyMode() {
+  const span = durationSeconds(param('since', DEFAULT_SINCE));
+  return Number.isFinite(span) && span > RAW_MAX_SECONDS && !delay.noHistory;
+}
+
 // The delay series are fetched whole once, then only what is new (with an
 // overlap, since a fetch is stored when its response arrives): a window of
 // an hour holds thousands of points per line, the next 5 seconds a few.
@@ -30,6 +44,8 @@ const delay = {
   span: 0, // the window's length, seconds
   indexed: 0,
   dropped: 0,
+  history: null, // the last GET /api/v1/history/delay answer
+  noHistory: false, // the agent has no delay history (404): raw points only
 };
 
 function seriesKey(s) { return `${s.topic}\u0000${s.partition}\u0000${s.consumer}\u0000${s.producer}`; }
@@ -75,6 +91,8 @@ function merge(view, incremental, fromSecs) {
 }
 
 async function loadDelay() {
+  if (historyMode()) return loadDelayHistory();
+  delay.history = null;
   const f = filters();
   const key = JSON.stringify(f);
   const incremental = key === delay.cacheKey && delay.to > 0;
@@ -109,6 +127,94 @@ async function loadDelay() {
   await drawDelay();
 }
 
+async function loadDelayHistory() {
+  const f = filters();
+  let view;
+  try {
+    view = await api('/api/v1/history/delay', { since: f.since, topic: f.topic, consumer: f.consumer });
+  } catch (e) {
+    if (e.status === 404) {
+      // An agent from before the delay history: its raw points, as far
+      // back as they go.
+      delay.noHistory = true;
+      return loadDelay();
+    }
+    if (e.status === 503 || e.status === 400) {
+      showDelayMessage(e.message);
+      return;
+    }
+    throw e;
+  }
+  // The raw points' cache starts over when the range comes back under
+  // RAW_MAX_SECONDS.
+  delay.cacheKey = '';
+  delay.series.clear();
+  delay.to = 0;
+  delay.history = view;
+  await drawDelayHistory();
+}
+
+function setMode(text) {
+  document.getElementById('latency-mode').textContent = text;
+}
+
+async function drawDelayHistory() {
+  const view = delay.history;
+  if (!view) return;
+  const showMax = param('delaymax') === '1';
+  const list = (view.series || []).map((s) => ({ ...s, producer: '' }));
+  const pairs = [];
+  const series = [];
+  list.forEach((s, i) => {
+    const at = (q) => s.points.map((p) => [secs(p.time), p.batches > 0 ? p[q + '_seconds'] : null]);
+    pairs.push(at('p99'));
+    series.push({ key: seriesKey(s) + '\u0000p99', label: `${seriesLabel(s)} p99`, color: colorOf(i) });
+    if (showMax) {
+      pairs.push(at('max'));
+      series.push({ key: seriesKey(s) + '\u0000max', label: `${seriesLabel(s)} max`, color: colorOf(i), dash: true });
+    }
+  });
+  const { xs, ys } = align(pairs);
+  series.forEach((s, i) => { s.values = ys[i]; });
+  updateDatalists(list);
+  const step = fmtSeconds(view.step_seconds);
+  setMode(`Over more than ${fmtSeconds(RAW_MAX_SECONDS)}: the agent's delay history, p99${showMax ? ' and max' : ''} of the batches fetched per ${step}` +
+    ` (merged from ${fmtSeconds(view.resolution_seconds)} parts), measured from the batch timestamp, per topic, partition and consumer` +
+    ` (no producer). Choose ${fmtSeconds(RAW_MAX_SECONDS)} or less for every batch.`);
+  const summary = document.getElementById('latency-summary');
+  if (list.length === 0) {
+    summary.textContent = param('topic') || param('consumer')
+      ? 'No consumer fetched a matching record batch in this window.'
+      : 'No consumer fetched a record batch in this window.';
+  } else {
+    let worst = null;
+    list.forEach((s) => {
+      for (let j = s.points.length - 1; j >= 0; j--) {
+        const p = s.points[j];
+        if (p.batches === 0) continue;
+        if (!worst || p.p99_seconds > worst.v) worst = { v: p.p99_seconds, label: seriesLabel(s) };
+        break;
+      }
+    });
+    const parts = [`${list.length} consumer partition${list.length === 1 ? '' : 's'}`];
+    if (worst) parts.push(`latest p99 at most ${fmtSeconds(worst.v)} (${worst.label})`);
+    if (view.dropped_series) parts.push(`${view.dropped_series} with smaller delays left out by the agent`);
+    if (param('producer')) parts.push(`the producer filter applies to ${fmtSeconds(RAW_MAX_SECONDS)} or less`);
+    if (param('measure') === 'exact') parts.push(`the exact delay is shown for ${fmtSeconds(RAW_MAX_SECONDS)} or less`);
+    summary.textContent = parts.join('; ') + '.';
+  }
+  if (!delay.chart) {
+    delay.chart = lineChart(document.getElementById('latency-chart'), {
+      label: 'Producer to consumer delay', yFormat: fmtSeconds, testid: 'latency-chart', height: 300,
+    });
+  }
+  await delay.chart.update(xs, series);
+}
+
+function redrawDelay() {
+  return delay.history && historyMode() ? drawDelayHistory() : drawDelay();
+}
+
 function showDelayMessage(text) {
   document.getElementById('latency-summary').textContent = text;
   if (delay.chart) { delay.chart.destroy(); delay.chart = null; }
@@ -125,6 +231,8 @@ async function drawDelay() {
   const { xs, ys } = align(pairs);
   const series = list.map((c, i) => ({ key: seriesKey(c.meta), label: seriesLabel(c.meta), values: ys[i], color: colorOf(i) }));
   updateDatalists(list.map((c) => c.meta));
+  setMode(`Every batch fetched${delay.noHistory ? '' : ` (ranges of ${fmtSeconds(RAW_MAX_SECONDS)} or less)`}, from the exchanges the agent still holds` +
+    (delay.noHistory ? ': this agent keeps no delay history.' : '; longer ranges chart its history.'));
   const summary = document.getElementById('latency-summary');
   if (list.length === 0) {
     summary.textContent = param('topic') || param('consumer') || param('producer')
@@ -172,9 +280,11 @@ function updateDatalists(metas) {
 function bindFilters() {
   const form = document.getElementById('latency-filters');
   const measure = document.getElementById('f-measure');
+  const showMax = document.getElementById('f-max');
   const sync = () => {
     for (const k of FILTERS) document.getElementById('f-' + k).value = param(k);
     measure.value = param('measure', 'timestamp');
+    showMax.checked = param('delaymax') === '1';
   };
   sync();
   onParams(sync);
@@ -188,6 +298,7 @@ function bindFilters() {
   measure.addEventListener('change', () => {
     setParams({ measure: measure.value === 'timestamp' ? null : measure.value });
   });
+  showMax.addEventListener('change', () => setParams({ delaymax: showMax.checked ? '1' : null }));
 }
 
 // ---- request latency ----
@@ -264,9 +375,10 @@ bindFilters();
 bindRequests();
 refresh(loadDelay);
 refresh(loadRequests);
-// Switching between the timestamp and the exact delay, or the API, needs
-// no new answer: redraw what is there (setParams also refreshes).
+// Switching between the timestamp and the exact delay, showing the max, or
+// the API, needs no new answer: redraw what is there (setParams also
+// refreshes).
 onParams((changed) => {
-  if ('measure' in changed) drawDelay();
+  if ('measure' in changed || 'delaymax' in changed) redrawDelay();
   if ('api' in changed) drawRequests();
 });
