@@ -78,7 +78,10 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	})))
 	// GET /api/v1/history/lag?since=&until=&group=&topic=&offset=&limit=&points=:
 	// each group's lag over the inspector's polls, worst first, a page
-	// at a time; with group, its partitions too.
+	// at a time; with group, its partitions too. Polls whose snapshots
+	// the store dropped come from its lag series (each poll for the last
+	// minutes, then one point a minute), which the answer's
+	// resolution_seconds tells.
 	mux.Handle("GET /api/v1/history/lag", s.auth(s.inspecting(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		win, err := s.window(q, DefaultLagHistorySince)
@@ -98,7 +101,7 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 				}
 			}
 		}
-		writeView(w, view.LagOverTime(view.FromStore(s.store, win, view.LagNeeds), f))
+		writeView(w, view.LagOverStore(s.store, win, f))
 	}))))
 }
 

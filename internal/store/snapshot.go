@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 	"unsafe"
 
@@ -13,13 +14,17 @@ import (
 // all for exchanges.
 const snapshotShare = 8
 
-// snapshots is the table of cluster snapshots, oldest first; guarded by
-// Store.mu.
+// snapshots is the table of cluster snapshots, oldest first, and the lag
+// series of every poll (lagseries.go), which share one part of the
+// budget; guarded by Store.mu.
 type snapshots struct {
-	budget  int64 // 0 until the first snapshot
-	bytes   int64
-	list    []heldSnapshot
-	evicted uint64
+	budget int64 // 0 until the first snapshot
+	// bytes is the estimate of the snapshots and the series together,
+	// full the snapshots' alone.
+	bytes, full int64
+	list        []heldSnapshot
+	evicted     uint64
+	series      lagSeries
 }
 
 type heldSnapshot struct {
@@ -27,11 +32,23 @@ type heldSnapshot struct {
 	size int64
 }
 
-// AddSnapshot keeps what one poll of a cluster learned, dropping the
-// oldest snapshots (counted) to stay in budget. Its slices are the
-// store's from now on: the caller must not change them.
+// keepSnapshots is how many full snapshots are kept before the lag
+// series gives up any of its history: the lag view judges statuses over
+// the last 10 polls (view.LagWindow), and older polls' lags are in the
+// series anyway.
+const keepSnapshots = 12
+
+// AddSnapshot keeps what one poll of a cluster learned, and its lags in
+// the lag series. To stay in budget it drops, in this order: the oldest
+// snapshots beyond the newest keepSnapshots or while they take more than
+// half the budget (a cluster so large that its polls are megabytes keeps
+// fewer of them rather than less history), the series' finest detail
+// (see lagSeries.evict), then the oldest snapshots but the newest one
+// (dropped snapshots are counted). Its slices are the store's from now
+// on: the caller must not change them.
 func (s *Store) AddSnapshot(snap inspect.Snapshot) {
 	size := SnapshotSize(&snap)
+	lags := snap.Lags()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &s.snaps
@@ -40,24 +57,34 @@ func (s *Store) AddSnapshot(snap inspect.Snapshot) {
 		s.exchangeBudget -= t.budget
 		s.trimExchanges()
 	}
-	// The newest is kept even alone over budget: it is the cluster's
-	// state now, which no view can do without.
-	for t.bytes+size > t.budget && len(t.list) > 0 {
-		t.bytes -= t.list[0].size
-		t.list[0] = heldSnapshot{}
-		t.list = t.list[1:]
-		t.evicted++
-	}
+	t.series.add(snap.Time, lags)
 	// Polls come in time order; one that does not goes where it
 	// belongs.
 	i := len(t.list)
 	for i > 0 && t.list[i-1].s.Time.After(snap.Time) {
 		i--
 	}
-	t.list = append(t.list, heldSnapshot{})
-	copy(t.list[i+1:], t.list[i:])
-	t.list[i] = heldSnapshot{s: snap, size: size}
-	t.bytes += size
+	t.list = slices.Insert(t.list, i, heldSnapshot{s: snap, size: size})
+	t.full += size
+	// The newest is kept even alone over budget: it is the cluster's
+	// state now, which no view can do without.
+	for t.full+t.series.bytes > t.budget {
+		switch {
+		case len(t.list) > keepSnapshots:
+		case len(t.list) > 1 && t.full > t.budget/2:
+		case t.series.evict():
+			continue
+		case len(t.list) > 1:
+		default:
+			t.bytes = t.full + t.series.bytes
+			return
+		}
+		t.full -= t.list[0].size
+		t.list[0] = heldSnapshot{}
+		t.list = t.list[1:]
+		t.evicted++
+	}
+	t.bytes = t.full + t.series.bytes
 }
 
 // Snapshots returns the snapshots held taken in [since, until) (zero

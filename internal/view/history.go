@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kscope/internal/inspect"
+	"kscope/internal/store"
 )
 
 // History views: the same facts as the overview and the lag, over time,
@@ -92,9 +93,16 @@ func RequestsOverTime(w Window, step time.Duration, steps []Input) RequestHistor
 // LagHistory is each group's lag over the cluster's polls, worst groups
 // first; a group's partitions only when one group is asked for.
 type LagHistory struct {
-	From  time.Time `json:"from"`
-	To    time.Time `json:"to"`
-	Polls int       `json:"polls"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Polls counts the polls the points were computed from (a minute
+	// rolled up counts its polls).
+	Polls int `json:"polls"`
+	// ResolutionSeconds is the coarsest the points were computed at: 60
+	// where the agent's store had rolled a minute of polls up into one
+	// point (at its last poll's time, each lag the worst of the
+	// minute's), else the interval of the polls.
+	ResolutionSeconds float64 `json:"resolution_seconds"`
 	// Total counts the groups that matched; Groups are those from
 	// Offset, at most Limit of them.
 	Total  int              `json:"total"`
@@ -150,6 +158,37 @@ type LagPoint struct {
 // lag view judges them now, the points from each poll's own offsets and
 // batch headers.
 func LagOverTime(in Input, f LagHistoryFilter) LagHistory {
+	return lagOverTime(in, nil, f)
+}
+
+// LagOverStore is the lag history over w from the agent's store: the
+// statuses from its recent snapshots as LagOverTime judges them, the
+// points from the snapshots it still holds and, before the oldest, from
+// its lag series (store.LagSeries: each poll for the last minutes, then
+// minutes rolled up), which lasts far longer.
+func LagOverStore(st *store.Store, w Window, f LagHistoryFilter) LagHistory {
+	in := FromStore(st, w, LagNeeds)
+	older := func(groups []string, partitions bool) []store.LagPoll {
+		until := in.Window.To
+		if len(in.Cluster) > 0 {
+			until = in.Cluster[0].Time
+		}
+		return st.LagSeries(in.Window.From, until, groups, partitions)
+	}
+	return lagOverTime(in, older, f)
+}
+
+// lagSource is one point of a lag history: a full snapshot, or a point of
+// the store's lag series.
+type lagSource struct {
+	at   time.Time
+	snap *inspect.Snapshot
+	poll *store.LagPoll
+}
+
+// lagOverTime is LagOverTime with the points before in's polls read from
+// older (nil: none), for the page's groups only.
+func lagOverTime(in Input, older func(groups []string, partitions bool) []store.LagPoll, f LagHistoryFilter) LagHistory {
 	if f.Limit <= 0 {
 		f.Limit = DefaultLagHistoryLimit
 	}
@@ -166,17 +205,42 @@ func LagOverTime(in Input, f LagHistoryFilter) LagHistory {
 	out.Total = len(groups)
 	groups = groups[min(f.Offset, len(groups)):]
 	groups = groups[:min(f.Limit, len(groups))]
-	polls := thin(in.Cluster, f.Points)
+
+	var sources []lagSource
+	if older != nil && len(groups) > 0 {
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = g.Group
+		}
+		// A topic filter sums the group's partitions of that topic
+		// only: the rows are needed.
+		polls := older(names, f.Group != "" || f.Topic != "")
+		for i := range polls {
+			sources = append(sources, lagSource{at: polls[i].Time, poll: &polls[i]})
+			out.Polls += polls[i].Polls
+			out.ResolutionSeconds = max(out.ResolutionSeconds, float64(polls[i].Seconds))
+		}
+	}
+	for i := range in.Cluster {
+		sources = append(sources, lagSource{at: in.Cluster[i].Time, snap: &in.Cluster[i]})
+	}
+	if out.ResolutionSeconds == 0 && len(sources) > 1 {
+		// Single polls: as fine as they came.
+		span := sources[len(sources)-1].at.Sub(sources[0].at)
+		out.ResolutionSeconds = (span / time.Duration(len(sources)-1)).Round(time.Second).Seconds()
+	}
+	sources = thin(sources, f.Points)
+
 	page := make(map[string]int, len(groups))
 	wants := make([]map[tp]*PartitionLagSeries, len(groups))
 	for gi, g := range groups {
 		page[g.Group] = gi
-		gs := GroupLagSeries{Group: g.Group, State: g.State, Status: g.Status, Reason: g.Reason, Points: make([]LagPoint, len(polls))}
+		gs := GroupLagSeries{Group: g.Group, State: g.State, Status: g.Status, Reason: g.Reason, Points: make([]LagPoint, len(sources))}
 		if f.Group != "" {
 			gs.Partitions = make([]PartitionLagSeries, len(g.Partitions))
 			for i, p := range g.Partitions {
 				gs.Partitions[i] = PartitionLagSeries{Topic: p.Topic, Partition: p.Partition, Status: p.Status, Reason: p.Reason, Owner: p.Owner,
-					Points: make([]LagPoint, len(polls))}
+					Points: make([]LagPoint, len(sources))}
 			}
 		}
 		out.Groups = append(out.Groups, gs)
@@ -189,84 +253,87 @@ func LagOverTime(in Input, f LagHistoryFilter) LagHistory {
 		}
 		wants[gi] = want
 	}
-	for i := range polls {
-		s := &polls[i]
+	// partition counts a partition's lag at point i in acc (when set)
+	// and in its own series.
+	partition := func(i, gi int, acc *inspect.GroupLag, p inspect.PartitionLag) {
+		if f.Topic != "" && p.Topic != f.Topic {
+			return
+		}
+		if acc != nil {
+			acc.Add(p)
+		}
+		if ps := wants[gi][tp{p.Topic, p.Partition}]; ps != nil {
+			ps.Points[i] = lagPoint(sources[i].at, p.OffsetLag, p.AppendLag, p.TimeLag)
+		}
+	}
+	for i, src := range sources {
 		for gi := range out.Groups {
-			out.Groups[gi].Points[i].Time = s.Time
+			out.Groups[gi].Points[i].Time = src.at
 			for _, ps := range wants[gi] {
-				ps.Points[i].Time = s.Time
+				ps.Points[i].Time = src.at
 			}
 		}
-		for _, grp := range s.Groups {
-			gi, ok := page[grp.Group]
+		if s := src.snap; s != nil {
+			for _, grp := range s.Groups {
+				gi, ok := page[grp.Group]
+				if !ok {
+					continue
+				}
+				acc := inspect.GroupLag{AppendLag: inspect.UnknownLag, TimeLag: inspect.UnknownLag}
+				for _, o := range grp.Offsets {
+					if p, ok := s.LagOf(o.Topic, o.Partition, o.Committed); ok {
+						partition(i, gi, &acc, p)
+					}
+				}
+				out.Groups[gi].Points[i] = lagPoint(src.at, acc.OffsetLag, acc.AppendLag, acc.TimeLag)
+			}
+			continue
+		}
+		for _, g := range src.poll.Groups {
+			gi, ok := page[g.Group]
 			if !ok {
 				continue
 			}
-			gp := &out.Groups[gi].Points[i]
-			for _, o := range grp.Offsets {
-				if f.Topic != "" && o.Topic != f.Topic {
-					continue
-				}
-				pt := snapshotPartition(s, o.Topic, o.Partition)
-				if pt == nil || pt.HighWatermark < 0 {
-					continue
-				}
-				p := lagAt(s.Time, pt, o.Committed)
-				gp.OffsetLag += p.OffsetLag
-				gp.AppendLagSeconds = maxPtr(gp.AppendLagSeconds, p.AppendLagSeconds)
-				gp.TimeLagSeconds = maxPtr(gp.TimeLagSeconds, p.TimeLagSeconds)
-				if ps := wants[gi][tp{o.Topic, o.Partition}]; ps != nil {
-					ps.Points[i] = p
-				}
+			// The series' group values are over all its topics (and
+			// over a rolled-up minute, the worst sum, not a sum of
+			// the worst): summed again only for one topic.
+			acc, sum := g, (*inspect.GroupLag)(nil)
+			if f.Topic != "" {
+				acc = inspect.GroupLag{AppendLag: inspect.UnknownLag, TimeLag: inspect.UnknownLag}
+				sum = &acc
 			}
+			for _, p := range g.Partitions {
+				partition(i, gi, sum, p)
+			}
+			out.Groups[gi].Points[i] = lagPoint(src.at, acc.OffsetLag, acc.AppendLag, acc.TimeLag)
 		}
 	}
 	return out
 }
 
-// lagAt is a partition's lag at one poll, from that poll's offsets and
-// the batch headers it read.
-func lagAt(at time.Time, pt *inspect.Partition, c int64) LagPoint {
-	p := LagPoint{Time: at, OffsetLag: offsetLag(pt, c)}
-	if p.OffsetLag == 0 {
-		zero := 0.0
-		p.AppendLagSeconds, p.TimeLagSeconds = &zero, &zero
-		return p
+// lagPoint is a lag at t as the API writes it: in seconds, null when not
+// known.
+func lagPoint(t time.Time, offset int64, appendLag, timeLag time.Duration) LagPoint {
+	p := LagPoint{Time: t, OffsetLag: offset}
+	if appendLag != inspect.UnknownLag {
+		p.AppendLagSeconds = lagPtr(appendLag.Seconds())
 	}
-	latest, ok1 := pt.BatchAt(pt.HighWatermark - 1)
-	committed, ok2 := pt.BatchAt(c - 1)
-	if ok1 && ok2 && !latest.MaxTimestamp.IsZero() && !committed.MaxTimestamp.IsZero() {
-		p.AppendLagSeconds = lagPtr(max(latest.MaxTimestamp.Sub(committed.MaxTimestamp).Seconds(), 0))
-	}
-	if next, ok := pt.BatchAt(c); ok && !next.MaxTimestamp.IsZero() {
-		p.TimeLagSeconds = lagPtr(max(at.Sub(next.MaxTimestamp).Seconds(), 0))
+	if timeLag != inspect.UnknownLag {
+		p.TimeLagSeconds = lagPtr(timeLag.Seconds())
 	}
 	return p
 }
 
-// thin keeps at most n of polls, evenly, the last always.
-func thin(polls []inspect.Snapshot, n int) []inspect.Snapshot {
-	if len(polls) <= n {
-		return polls
+// thin keeps at most n of xs, evenly, the last always.
+func thin[T any](xs []T, n int) []T {
+	if len(xs) <= n {
+		return xs
 	}
-	out := make([]inspect.Snapshot, 0, n)
+	out := make([]T, 0, n)
 	for i := range n {
-		out = append(out, polls[(len(polls)-1)-(n-1-i)*(len(polls)-1)/(n-1)])
+		out = append(out, xs[(len(xs)-1)-(n-1-i)*(len(xs)-1)/(n-1)])
 	}
 	return out
-}
-
-func snapshotPartition(s *inspect.Snapshot, topic string, p int32) *inspect.Partition {
-	i, ok := slices.BinarySearchFunc(s.Topics, topic, func(t inspect.Topic, name string) int { return strings.Compare(t.Name, name) })
-	if !ok {
-		return nil
-	}
-	ps := s.Topics[i].Partitions
-	j, ok := slices.BinarySearchFunc(ps, p, func(x inspect.Partition, n int32) int { return cmp.Compare(x.Partition, n) })
-	if !ok {
-		return nil
-	}
-	return &ps[j]
 }
 
 func orZero(f *float64) float64 {
