@@ -26,6 +26,45 @@ type Data struct {
 	Overview view.OverviewView
 	Lag      *view.LagView
 	Health   *view.HealthView
+	// Polls, when set, are the cluster polls GET /api/v1/history/lag
+	// answers from, through the lag history's own view.
+	Polls []inspect.Snapshot
+}
+
+// Polls makes n polls, 5 s apart and ending at now, of a cluster where
+// each of groups groups commits on 4 of 20 topics' 10 partitions, a
+// little behind; each 10th group falls further behind at every poll.
+func Polls(groups, n int, now time.Time) []inspect.Snapshot {
+	const topics, partitions = 20, 10
+	var out []inspect.Snapshot
+	for i := range n {
+		at := now.Add(time.Duration(i-n+1) * 5 * time.Second)
+		s := inspect.Snapshot{Time: at}
+		for ti := range topics {
+			t := inspect.Topic{Name: fmt.Sprintf("topic-%02d", ti), Retention: inspect.Retention{Known: true, CleanupPolicy: "delete", Ms: 86400000, Bytes: -1}}
+			for p := range int32(partitions) {
+				hw := int64(1000 + 10*i)
+				t.Partitions = append(t.Partitions, inspect.Partition{Partition: p, Leader: 0, Replicas: []int32{0}, ISR: []int32{0},
+					LogStartOffset: 0, HighWatermark: hw, LastStableOffset: hw, SizeBytes: hw * 100,
+					Batches: []inspect.Batch{{BaseOffset: 0, LastOffset: hw - 1, MaxTimestamp: at}}})
+			}
+			s.Topics = append(s.Topics, t)
+		}
+		for g := range groups {
+			grp := inspect.Group{Group: fmt.Sprintf("group-%04d", g), State: "Stable", Protocol: "classic"}
+			behind := int64(g % 50)
+			if g%10 == 0 {
+				behind += int64(10 * i)
+			}
+			for k := range 4 {
+				grp.Offsets = append(grp.Offsets, inspect.Offset{Topic: fmt.Sprintf("topic-%02d", (g+k)%topics), Partition: int32(g % partitions),
+					Committed: int64(1000+10*i) - behind, LeaderEpoch: -1, SeenSince: at})
+			}
+			s.Groups = append(s.Groups, grp)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // Generate makes a consistent set of views of topics topics and clients
@@ -234,10 +273,22 @@ func Handler(d Data) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/overview", func(w http.ResponseWriter, r *http.Request) { answer(w, d.Overview, "") })
 	mux.HandleFunc("GET /api/v1/lag", func(w http.ResponseWriter, r *http.Request) { answer(w, d.Lag, noCluster) })
 	mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) { answer(w, d.Health, noCluster) })
+	mux.HandleFunc("GET /api/v1/history/lag", func(w http.ResponseWriter, r *http.Request) {
+		if d.Polls == nil {
+			answer(w, nil, noCluster)
+			return
+		}
+		q := r.URL.Query()
+		f := view.LagHistoryFilter{Group: q.Get("group"), Topic: q.Get("topic")}
+		f.Offset, _ = strconv.Atoi(q.Get("offset"))
+		f.Limit, _ = strconv.Atoi(q.Get("limit"))
+		in := view.Input{Window: view.Window{From: d.Polls[0].Time, To: d.Polls[len(d.Polls)-1].Time.Add(time.Second)}, Cluster: d.Polls}
+		answer(w, view.LagOverTime(in, f), "")
+	})
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(map[string]string{"error": "webtest serves only the overview, lag and health"})
+		json.NewEncoder(w).Encode(map[string]string{"error": "webtest serves only the overview, lag, lag history and health"})
 	})
 	return mux, nil
 }
