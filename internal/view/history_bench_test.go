@@ -67,12 +67,14 @@ type bigCluster struct {
 	groups []string
 }
 
-func newBigCluster() *bigCluster {
+// newBigCluster is a cluster of groups and topics (bigGroups and
+// bigTopics for the large one).
+func newBigCluster(groups, topics int) *bigCluster {
 	c := &bigCluster{}
-	for t := range bigTopics {
+	for t := range topics {
 		c.topics = append(c.topics, fmt.Sprintf("topic-%02d", t))
 	}
-	for g := range bigGroups {
+	for g := range groups {
 		c.groups = append(c.groups, fmt.Sprintf("consumer-group-%04d", g))
 	}
 	return c
@@ -96,12 +98,12 @@ func (c *bigCluster) poll(i int) inspect.Snapshot {
 		s.Brokers = append(s.Brokers, inspect.Broker{ID: int32(b), Host: fmt.Sprintf("10.0.0.%d", b+1), Port: 9092, State: inspect.BrokerUp})
 	}
 	committed := func(g, k int) int64 { return hw - int64((g*37+k*11+i*(1+g%5))%3000) }
-	batches := make([][]inspect.Batch, bigTopics*bigPartitions)
-	for g := range bigGroups {
+	batches := make([][]inspect.Batch, len(c.topics)*bigPartitions)
+	for g := range c.groups {
 		grp := inspect.Group{Group: c.groups[g], State: "Stable", Protocol: "classic", ProtocolType: "consumer", Assignor: "range"}
 		m := inspect.Member{MemberID: c.groups[g] + "-1-5f1c9e2a", ClientID: c.groups[g] + "-1", Host: "/10.1.0.7"}
 		for k := range bigPerGroup {
-			ti, p := (g+k)%bigTopics, int32((g/bigTopics+k)%bigPartitions)
+			ti, p := (g+k)%len(c.topics), int32((g/len(c.topics)+k)%bigPartitions)
 			co := committed(g, k)
 			grp.Offsets = append(grp.Offsets, inspect.Offset{Topic: c.topics[ti], Partition: p, Committed: co, LeaderEpoch: 7, SeenSince: at})
 			m.Assigned = append(m.Assigned, inspect.TopicPartitions{Topic: c.topics[ti], Partitions: []int32{p}})
@@ -135,15 +137,8 @@ func (c *bigCluster) poll(i int) inspect.Snapshot {
 // reports the memory of the lag series per hour, the snapshots held, how
 // far back the answer's points go, and its resolution.
 func BenchmarkLagOverStore(b *testing.B) {
-	c := newBigCluster()
-	st := store.New(store.Config{})
-	const polls = int(time.Hour / bigPoll)
-	var last time.Time
-	for i := range polls {
-		s := c.poll(i)
-		last = s.Time
-		st.AddSnapshot(s)
-	}
+	c := newBigCluster(bigGroups, bigTopics)
+	st, last := c.hour()
 	stats := st.Stats()
 	fine, minutes, seriesBytes, oldest := st.LagSeriesStats()
 	w := Window{From: t0, To: last.Add(time.Second)}
@@ -166,3 +161,16 @@ func BenchmarkLagOverStore(b *testing.B) {
 
 // SnapshotSizeOf is store.SnapshotSize of s.
 func SnapshotSizeOf(s inspect.Snapshot) int64 { return store.SnapshotSize(&s) }
+
+// hour adds an hour of polls (720) to a store of the default budget, and
+// returns it with the last poll's time.
+func (c *bigCluster) hour() (*store.Store, time.Time) {
+	st := store.New(store.Config{})
+	var last time.Time
+	for i := range int(time.Hour / bigPoll) {
+		s := c.poll(i)
+		last = s.Time
+		st.AddSnapshot(s)
+	}
+	return st, last
+}

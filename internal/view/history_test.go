@@ -1,12 +1,15 @@
 package view
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"kscope/internal/exchange"
 	"kscope/internal/inspect"
+	"kscope/internal/store"
 )
 
 // TestLagOverTime: each poll's lag from its own offsets and batch headers
@@ -67,6 +70,99 @@ func TestLagOverTime(t *testing.T) {
 	if pts := thinned.Groups[0].Points; len(pts) != 2 || !pts[1].Time.Equal(snaps[2].Time) || !pts[0].Time.Equal(snaps[0].Time) {
 		t.Errorf("two points of three: %+v", pts)
 	}
+}
+
+// TestLagOverStore: where the store dropped the snapshots, the points
+// come from its lag series, the same as the snapshots' for the polls it
+// holds one by one, the worst of each minute's for the minutes it rolled
+// up; the answer says so in its resolution. Every filter reads them the
+// same way.
+func TestLagOverStore(t *testing.T) {
+	c := newBigCluster(200, 10)
+	const polls = 7 * 12 // 7 minutes: minute 0 is rolled up and its polls dropped
+	var snaps []inspect.Snapshot
+	for i := range polls {
+		snaps = append(snaps, c.poll(i))
+	}
+	per := SnapshotSizeOf(snaps[0])
+	st := store.New(store.Config{SnapshotBytes: 4 * per})
+	for _, s := range snaps {
+		st.AddSnapshot(s)
+	}
+	if n := st.Stats().Snapshots; n > 2 {
+		t.Fatalf("%d snapshots held of %d: the series is not read", n, polls)
+	}
+	w := Window{From: t0, To: snaps[polls-1].Time.Add(time.Second)}
+	in := Input{Window: w, Cluster: snaps}
+	for _, f := range []LagHistoryFilter{
+		{Limit: 1000},
+		{Group: c.groups[7]},
+		{Topic: c.topics[3], Limit: 1000},
+		{Group: c.groups[3], Topic: c.topics[3]},
+	} {
+		t.Run(fmt.Sprintf("group=%s,topic=%s", f.Group, f.Topic), func(t *testing.T) {
+			want, got := LagOverTime(in, f), LagOverStore(st, w, f)
+			if want.ResolutionSeconds != 5 || got.ResolutionSeconds != 60 || want.Polls != polls || got.Polls != polls || want.Total != got.Total {
+				t.Fatalf("from the snapshots: %d polls at %v s, %d groups; from the store: %d polls at %v s, %d groups",
+					want.Polls, want.ResolutionSeconds, want.Total, got.Polls, got.ResolutionSeconds, got.Total)
+			}
+			wantBy := map[string]GroupLagSeries{}
+			for _, g := range want.Groups {
+				wantBy[g.Group] = g
+			}
+			for _, g := range got.Groups {
+				wg := wantBy[g.Group]
+				// One point for minute 0 (at its last poll), then
+				// every poll.
+				if len(g.Points) != polls-11 || len(wg.Points) != polls {
+					t.Fatalf("%s: %d points, want %d", g.Group, len(g.Points), polls-11)
+				}
+				minute := wg.Points[:12]
+				if p := g.Points[0]; !p.Time.Equal(minute[11].Time) || p.OffsetLag != slices.MaxFunc(minute, func(a, b LagPoint) int { return cmp.Compare(a.OffsetLag, b.OffsetLag) }).OffsetLag {
+					t.Errorf("%s: minute 0 is %+v, its polls %+v", g.Group, p, minute)
+				}
+				if fmt.Sprint(points(g.Points[1:])) != fmt.Sprint(points(wg.Points[12:])) {
+					t.Errorf("%s: from the series\n%v\nfrom the snapshots\n%v", g.Group, points(g.Points[1:]), points(wg.Points[12:]))
+				}
+				if len(g.Partitions) != len(wg.Partitions) || (f.Group != "" && len(g.Partitions) == 0) {
+					t.Fatalf("%s: %d partitions, want %d", g.Group, len(g.Partitions), len(wg.Partitions))
+				}
+				for i, p := range g.Partitions {
+					if fmt.Sprint(points(p.Points[1:])) != fmt.Sprint(points(wg.Partitions[i].Points[12:])) {
+						t.Errorf("%s %s/%d: from the series\n%v\nfrom the snapshots\n%v", g.Group, p.Topic, p.Partition, points(p.Points[1:]), points(wg.Partitions[i].Points[12:]))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLagHistoryLastsAnHour: an hour of polls of a large cluster (2,000
+// groups on 50 topics of 20 partitions, every 5 s) in the default budget:
+// the Consumers page's chart still starts with the first minute.
+func TestLagHistoryLastsAnHour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("720 polls of a large cluster")
+	}
+	c := newBigCluster(bigGroups, bigTopics)
+	st, last := c.hour()
+	h := LagOverStore(st, Window{From: t0, To: last.Add(time.Second)}, LagHistoryFilter{})
+	first := c.poll(11).Time // the first minute's last poll
+	if h.Total != bigGroups || len(h.Groups) == 0 || !h.Groups[0].Points[0].Time.Equal(first) || h.ResolutionSeconds != 60 || h.Polls != 720 {
+		t.Fatalf("%d groups, %d polls at %v s, the first point at %v, want %v", h.Total, h.Polls, h.ResolutionSeconds, h.Groups[0].Points[0].Time.Sub(t0), first.Sub(t0))
+	}
+	if st := st.Stats(); st.SnapshotBytes > st.SnapshotBudget || st.SnapshotBudget != store.DefaultMemoryBytes/8 {
+		t.Errorf("%d bytes held of %d", st.SnapshotBytes, st.SnapshotBudget)
+	}
+}
+
+// points is ps as text, times and lags.
+func points(ps []LagPoint) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fmt.Sprintf("%s %d %s %s", p.Time.Format(time.RFC3339Nano), p.OffsetLag, deref(p.AppendLagSeconds), deref(p.TimeLagSeconds))
+	}
+	return out
 }
 
 func deref(f *float64) string {
