@@ -277,7 +277,7 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 		return
 	}
 	pl.CommittedOffset = lagPtr(c)
-	lag := offsetLag(pt, c)
+	lag := pt.OffsetLag(c)
 	pl.OffsetLag = lagPtr(lag)
 
 	// A batch without a timestamp (-1: converted from an old format, or
@@ -336,18 +336,6 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 	}
 }
 
-// offsetLag is high watermark - committed, never negative (offsets and
-// log ends are read apart, a commit can come in between); 0 when what is
-// between is a transaction's markers only, which no consumer receives.
-func offsetLag(pt *inspect.Partition, c int64) int64 {
-	lag := max(pt.HighWatermark-c, 0)
-	if lag > 0 {
-		if b, ok := pt.BatchAt(c); ok && b.Control && b.LastOffset >= pt.HighWatermark-1 {
-			return 0
-		}
-	}
-	return lag
-}
 
 // burrow judges a lagging partition over the window of polls, by Burrow's
 // rules: STOP when no commit came for longer than the window spans;
@@ -366,7 +354,7 @@ func burrow(group string, k tp, hist []inspect.Snapshot, parts partitionHistory,
 		if !ok || pt == nil || pt.HighWatermark < 0 {
 			continue
 		}
-		es = append(es, entry{hist[i].Time, c, offsetLag(pt, c)})
+		es = append(es, entry{hist[i].Time, c, pt.OffsetLag(c)})
 	}
 	if len(es) < minLagPolls {
 		return LagOK, fmt.Sprintf("lagging; %d polls so far, the status needs %d", len(es), minLagPolls)
