@@ -336,7 +336,6 @@ func judgePartition(pl *PartitionLag, group string, k tp, c int64, has bool, pt 
 	}
 }
 
-
 // burrow judges a lagging partition over the window of polls, by Burrow's
 // rules: STOP when no commit came for longer than the window spans;
 // REWIND when the committed offset went back; OK when the lag was zero at
