@@ -307,6 +307,9 @@ func (a *aggregates) fold(k int, start int64) {
 		return
 	}
 	p := a.newPartial()
+	if c, ok := p.(coarsener); ok {
+		c.Coarsen(time.Duration(a.levels[k].length) * time.Second)
+	}
 	for _, f := range fine.slots[lo:hi] {
 		if f.partial != nil && f.unix >= fine.partFrom {
 			p.Merge(f.partial)
@@ -315,6 +318,14 @@ func (a *aggregates) fold(k int, start int64) {
 	p.Compact()
 	sl.partial = p
 	a.resize(sl, nil)
+}
+
+// coarsener is a Partial that keeps less detail in longer parts (the
+// delays' histograms of the overview's parts, say): Coarsen is called
+// with the length of a part rolled up, before the finer parts are merged
+// into it.
+type coarsener interface {
+	Coarsen(length time.Duration)
 }
 
 // makeRoom drops parts, never keep, until need more bytes fit with the

@@ -28,7 +28,10 @@ type DelayHistory struct {
 	DroppedSeries int `json:"dropped_series,omitempty"`
 }
 
-// DelaySeries is one consumer's delay on one partition over time.
+// DelaySeries is one consumer's delay on one partition over time, or on
+// all the partitions of the topic together (Partition -1) where the
+// history reaches back into parts of a minute or longer, which count
+// them together (see dlShiftCoarse).
 type DelaySeries struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
@@ -43,7 +46,8 @@ type DelaySeries struct {
 // (by requests that started in it), and their delays as the latency view
 // computes each (fetch response arrival minus the batch's max timestamp).
 // The quantiles are within 3.2% (and never above the max, which is
-// exact); all are 0 when no batch was fetched.
+// exact), 25% where the history reaches back into parts of a minute or
+// longer (ResolutionSeconds 60); all are 0 when no batch was fetched.
 type DelayPoint struct {
 	Time    time.Time `json:"time"`
 	Batches int64     `json:"batches"`
@@ -76,6 +80,11 @@ func DelayOverTime(w Window, step time.Duration, steps []Input, f DelayHistoryFi
 	}
 	idx := map[key]int{}
 	worst := []time.Duration{}
+	// Where a step counted the partitions of a topic together (a part
+	// of a minute or longer: see dlShiftCoarse), every step does, so
+	// that each series is one over the whole range.
+	parts := make([]*OverviewPart, len(steps))
+	together := false
 	for i, in := range steps {
 		p := in.Overview
 		if p == nil {
@@ -87,9 +96,73 @@ func DelayOverTime(w Window, step time.Duration, steps []Input, f DelayHistoryFi
 				}
 			}
 		}
+		parts[i] = p
+		together = together || p.delayShift() >= dlShiftCoarse
+	}
+	type summed struct {
+		c     Client
+		label string
+		d     ovDelay
+	}
+	var sums map[key]*summed
+	for i, in := range steps {
+		p := parts[i]
 		h.ResolutionSeconds = max(h.ResolutionSeconds, p.resolution)
-		a := p.counting()
-		for ck, c := range a.clients {
+		point := func(k key, c *Client, label string, d *ovDelay) {
+			j, ok := idx[k]
+			if !ok {
+				j = len(h.Series)
+				idx[k] = j
+				s := DelaySeries{Topic: k.topic, Partition: k.partition, Consumer: label, ClientID: c.ClientID, Points: make([]DelayPoint, len(steps))}
+				for n := range steps {
+					s.Points[n].Time = steps[n].Window.From
+				}
+				h.Series = append(h.Series, s)
+				worst = append(worst, d.max)
+			}
+			worst[j] = max(worst[j], d.max)
+			h.Series[j].Points[i] = DelayPoint{Time: in.Window.From, Batches: d.batches,
+				P50: d.quantile(0.50), P99: d.quantile(0.99), Max: d.max.Seconds()}
+		}
+		clear(sums)
+		add := func(ck ovClientKey, c *Client, label, topic string, d *ovDelay) {
+			if d.batches == 0 || f.Topic != "" && topic != f.Topic {
+				return
+			}
+			k := key{ck, topic, d.partition}
+			if !together {
+				point(k, c, label, d)
+				return
+			}
+			k.partition = dlAllPartitions
+			if sums == nil {
+				sums = make(map[key]*summed)
+			}
+			sum := sums[k]
+			if sum == nil {
+				sum = &summed{c: *c, label: label, d: ovDelay{partition: dlAllPartitions, shift: dlShiftCoarse}}
+				sums[k] = sum
+			}
+			sum.d.merge(d)
+		}
+		var clients map[ovClientKey]*ovClient
+		if p.a != nil {
+			clients = p.a.clients
+		} else {
+			// A compacted part: read its delays alone.
+			var (
+				ck    ovClientKey
+				label string
+			)
+			scanDelays(p.frozen, func(c *Client) bool {
+				label = delayConsumer(c)
+				ck = ovClientKey{ovWho(c), c.ClientID}
+				return f.Consumer == "" || delayConsumerIs(f.Consumer, label, c)
+			}, func(c *Client, topic string, d *ovDelay) {
+				add(ck, c, label, topic, d)
+			})
+		}
+		for ck, c := range clients {
 			if c.cons == nil {
 				continue
 			}
@@ -98,31 +171,13 @@ func DelayOverTime(w Window, step time.Duration, steps []Input, f DelayHistoryFi
 				continue
 			}
 			for t, ed := range c.cons.edges {
-				if f.Topic != "" && t.name != f.Topic {
-					continue
-				}
 				for di := range ed.delays {
-					d := &ed.delays[di]
-					if d.batches == 0 {
-						continue
-					}
-					k := key{ck, t.name, d.partition}
-					j, ok := idx[k]
-					if !ok {
-						j = len(h.Series)
-						idx[k] = j
-						s := DelaySeries{Topic: t.name, Partition: d.partition, Consumer: label, ClientID: c.c.ClientID, Points: make([]DelayPoint, len(steps))}
-						for n := range steps {
-							s.Points[n].Time = steps[n].Window.From
-						}
-						h.Series = append(h.Series, s)
-						worst = append(worst, d.max)
-					}
-					worst[j] = max(worst[j], d.max)
-					h.Series[j].Points[i] = DelayPoint{Time: in.Window.From, Batches: d.batches,
-						P50: d.quantile(0.50), P99: d.quantile(0.99), Max: d.max.Seconds()}
+					add(ck, &c.c, label, t.name, &ed.delays[di])
 				}
 			}
+		}
+		for k, sum := range sums {
+			point(k, &sum.c, sum.label, &sum.d)
 		}
 	}
 	if n := len(h.Series) - MaxDelaySeries; n > 0 {
@@ -144,15 +199,151 @@ func DelayOverTime(w Window, step time.Duration, steps []Input, f DelayHistoryFi
 	return h
 }
 
-// counting is p's counts as they are added: p's own, or those of a
-// compacted p decoded anew (p is only read).
-func (p *OverviewPart) counting() *ovAgg {
+// delayShift is the precision of p's delays (ovAgg.dlShift).
+func (p *OverviewPart) delayShift() uint8 {
 	if p.a != nil {
-		return p.a
+		return p.a.dlShift
 	}
-	a := newOvAgg(OverviewFilter{})
-	(&ovDecoder{strs: make(map[string]string)}).merge(a, p.frozen)
-	return a
+	if len(p.frozen) == 0 {
+		return dlShift
+	}
+	r := &ovReader{b: p.frozen}
+	for n := r.uint(); n > 0; n-- {
+		r.i += int(r.uint())
+	}
+	r.int() // exchanges
+	return uint8(r.uint())
+}
+
+// scanDelays reads the consumers' delays of the encoded part b (see
+// freeze) and skips the rest, so that a history of many parts decodes
+// no more than it charts: client is called for each client (its fields
+// valid until the next call), and delay for each delay of its consumer
+// role if client returned true (d and its bins valid during the call).
+func scanDelays(b []byte, client func(c *Client) bool, delay func(c *Client, topic string, d *ovDelay)) {
+	if len(b) == 0 {
+		return
+	}
+	r := &ovReader{b: b}
+	// The strings are made as they are needed: most are not.
+	type span struct{ at, n int }
+	n := int(r.uint())
+	spans := make([]span, n)
+	strs := make([]string, n)
+	for i := range spans {
+		l := int(r.uint())
+		spans[i] = span{r.i, l}
+		r.i += l
+	}
+	str := func() string {
+		i := r.uint()
+		if strs[i] == "" && spans[i].n > 0 {
+			strs[i] = string(b[spans[i].at : spans[i].at+spans[i].n])
+		}
+		return strs[i]
+	}
+	skipCodes := func() {
+		for m := r.uint(); m > 0; m-- {
+			r.uint()
+			r.int()
+		}
+	}
+	skipLat := func() {
+		for m := r.uint(); m > 0; m-- {
+			r.uint() // API
+			r.int()
+			r.int()
+			r.int()
+			skipCodes()
+			r.int()
+			r.int()
+			for k := r.uint(); k > 0; k-- {
+				r.uint()
+				r.uint()
+			}
+		}
+	}
+	var bins []rlBin
+	skipDelays := func() {
+		for m := r.uint(); m > 0; m-- {
+			var o ovDelay
+			o.partition, o.batches, o.max = int32(r.int()), r.int(), time.Duration(r.int())
+			bins = readDelayBins(r, &o, bins[:0])
+		}
+	}
+	r.int()  // exchanges
+	r.uint() // delays' precision
+	topics := make([]uint64, r.uint())
+	for i := range topics {
+		topics[i] = r.uint()
+		for m := r.uint(); m > 0; m-- {
+			r.uint()
+		}
+		r.int()
+		r.int()
+	}
+	topic := func(i uint64) string {
+		j := topics[i]
+		if strs[j] == "" && spans[j].n > 0 {
+			strs[j] = string(b[spans[j].at : spans[j].at+spans[j].n])
+		}
+		return strs[j]
+	}
+	for m := r.uint(); m > 0; m-- { // brokers
+		r.uint()
+		for range 7 {
+			r.int()
+		}
+		for k := r.uint(); k > 0; k-- {
+			r.uint()
+		}
+		skipLat()
+	}
+	var c Client
+	for m := r.uint(); m > 0; m-- {
+		c = Client{Process: str(), PID: uint32(r.uint()), Pod: str(), Host: str(), ClientID: str()}
+		if r.uint() != 0 { // a group: when it was named
+			r.int()
+		}
+		// The producer role.
+		if k := r.uint(); k > 0 {
+			r.int()
+			r.int()
+			skipCodes()
+			for ; k > 1; k-- {
+				r.uint()
+				r.int()
+				r.int()
+				r.int()
+				skipDelays()
+			}
+		}
+		// The consumer role.
+		if k := r.uint(); k > 0 {
+			want := client(&c)
+			r.int()
+			r.int()
+			skipCodes()
+			for ; k > 1; k-- {
+				t := r.uint()
+				r.int()
+				r.int()
+				r.int()
+				if !want {
+					skipDelays()
+					continue
+				}
+				name := topic(t)
+				for j := r.uint(); j > 0; j-- {
+					var o ovDelay
+					o.partition, o.batches, o.max = int32(r.int()), r.int(), time.Duration(r.int())
+					bins = readDelayBins(r, &o, bins[:0])
+					delay(&c, name, &o)
+				}
+			}
+		}
+		skipLat()
+	}
 }
 
 // delayConsumer labels a consumer as the latency view does (procKey).

@@ -69,26 +69,49 @@ func nearestRank(sorted []float64, q float64) float64 {
 // same exchanges: per consumer, topic and partition, the same batches,
 // the same largest delay, p50 and p99 within the histogram's 3.2%.
 func TestDelayPartMatchesLatency(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		length time.Duration // of the store's part
+		within float64       // the quantiles' precision
+	}{{"second", time.Second, 0.032}, {"minute", time.Minute, 0.25}} {
+		t.Run(tc.name, func(t *testing.T) { testDelayPartMatchesLatency(t, tc.length, tc.within) })
+	}
+}
+
+func testDelayPartMatchesLatency(t *testing.T, length time.Duration, within float64) {
 	xs := delayTraffic(20)
 	w := WindowOf(xs)
 	part := NewOverviewPart()
+	part.Coarsen(length)
 	for i := range xs {
 		part.Add(&xs[i])
 	}
 	h := DelayOverTime(w, w.To.Sub(w.From), []Input{{Window: w, Overview: part}}, DelayHistoryFilter{})
 	lat := Latency(Of(xs, w), LatencyFilter{})
-	if len(lat.Series) != 9 || len(h.Series) != 9 {
-		t.Fatalf("%d latency series, %d delay series: want 3 consumers × 3 partitions", len(lat.Series), len(h.Series))
+	// The latency view's delays per series, a minute's partitions of a
+	// topic together.
+	type key struct {
+		topic              string
+		partition          int32
+		consumer, clientID string
 	}
-	for i, ls := range lat.Series {
-		ds := h.Series[i]
-		if ds.Topic != ls.Topic || ds.Partition != ls.Partition || ds.Consumer != ls.Consumer || ds.ClientID != ls.ClientID || len(ds.Points) != 1 {
-			t.Fatalf("series %d: %s/%d %s (%s), latency view says %s/%d %s (%s)", i, ds.Topic, ds.Partition, ds.Consumer, ds.ClientID,
-				ls.Topic, ls.Partition, ls.Consumer, ls.ClientID)
+	delays := map[key][]float64{}
+	for _, ls := range lat.Series {
+		k := key{ls.Topic, ls.Partition, ls.Consumer, ls.ClientID}
+		if length >= time.Minute {
+			k.partition = -1
 		}
-		var ds2 []float64
 		for _, p := range ls.Points {
-			ds2 = append(ds2, p.DelaySeconds)
+			delays[k] = append(delays[k], p.DelaySeconds)
+		}
+	}
+	if want := map[time.Duration]int{time.Second: 9, time.Minute: 6}[length]; len(lat.Series) != 9 || len(h.Series) != want || len(delays) != want {
+		t.Fatalf("%d latency series, %d delay series: want 3 consumers × 3 partitions, %d series", len(lat.Series), len(h.Series), want)
+	}
+	for _, ds := range h.Series {
+		ds2 := delays[key{ds.Topic, ds.Partition, ds.Consumer, ds.ClientID}]
+		if len(ds2) == 0 || len(ds.Points) != 1 {
+			t.Fatalf("series %s/%d %s (%s): not in the latency view", ds.Topic, ds.Partition, ds.Consumer, ds.ClientID)
 		}
 		slices.Sort(ds2)
 		p := ds.Points[0]
@@ -99,21 +122,38 @@ func TestDelayPartMatchesLatency(t *testing.T) {
 			q   float64
 			got float64
 		}{{0.50, p.P50}, {0.99, p.P99}} {
-			if want := nearestRank(ds2, q.q); math.Abs(q.got-want) > 0.032*want {
+			if want := nearestRank(ds2, q.q); math.Abs(q.got-want) > within*want {
 				t.Errorf("%s/%d %s: p%v %v s, the latency view's %v s", ds.Topic, ds.Partition, ds.Consumer, q.q*100, q.got, want)
 			}
 		}
 	}
-	// From the exchanges (a step the parts do not cover): the same.
-	if got := DelayOverTime(w, w.To.Sub(w.From), []Input{Of(xs, w)}, DelayHistoryFilter{}); !reflect.DeepEqual(got, h) {
+	// From the exchanges (a step the parts do not cover): the same, at
+	// the precision of seconds.
+	if got := DelayOverTime(w, w.To.Sub(w.From), []Input{Of(xs, w)}, DelayHistoryFilter{}); length == time.Second && !reflect.DeepEqual(got, h) {
 		t.Errorf("from the exchanges:\n%+v\nfrom the part:\n%+v", got, h)
 	}
 	// Filters match consumers as the latency view's do.
+	// and so do a compacted part's (whose delays are read alone).
+	frozen := MergeParts([]*OverviewPart{part})
+	frozen.Compact()
+	if got := DelayOverTime(w, w.To.Sub(w.From), []Input{{Window: w, Overview: frozen}}, DelayHistoryFilter{}); !reflect.DeepEqual(got, h) {
+		t.Errorf("compacted:\n%+v\nwant:\n%+v", got, h)
+	}
 	for _, f := range []DelayHistoryFilter{{Consumer: "c2"}, {Consumer: "billing"}, {Consumer: "77"}, {Topic: "audit"}, {Topic: "audit", Consumer: "c1"}} {
 		got := DelayOverTime(w, w.To.Sub(w.From), []Input{{Window: w, Overview: part}}, f)
-		want := Latency(Of(xs, w), LatencyFilter{Topic: f.Topic, Consumer: f.Consumer})
-		if len(got.Series) == 0 || len(got.Series) != len(want.Series) {
-			t.Errorf("filter %+v: %d series, the latency view %d", f, len(got.Series), len(want.Series))
+		if fz := DelayOverTime(w, w.To.Sub(w.From), []Input{{Window: w, Overview: frozen}}, f); !reflect.DeepEqual(fz, got) {
+			t.Errorf("filter %+v: compacted %+v, want %+v", f, fz, got)
+		}
+		want := map[key]bool{}
+		for _, ls := range Latency(Of(xs, w), LatencyFilter{Topic: f.Topic, Consumer: f.Consumer}).Series {
+			k := key{ls.Topic, ls.Partition, ls.Consumer, ls.ClientID}
+			if length >= time.Minute {
+				k.partition = -1
+			}
+			want[k] = true
+		}
+		if len(got.Series) == 0 || len(got.Series) != len(want) {
+			t.Errorf("filter %+v: %d series, the latency view %d", f, len(got.Series), len(want))
 		}
 	}
 }
@@ -159,11 +199,42 @@ func TestDelayMergeCompact(t *testing.T) {
 	if got := history(acc); !reflect.DeepEqual(got, want) {
 		t.Errorf("merged compacted:\n%+v\nwant:\n%+v", got, want)
 	}
+	// A minute's part, coarser, is the seconds merged into it as the
+	// store rolls them up, and minutes merge exactly with each other.
+	coarse := func(ps ...*OverviewPart) *OverviewPart {
+		p := NewOverviewPart()
+		p.Coarsen(time.Minute)
+		for _, q := range ps {
+			p.Merge(q)
+		}
+		p.Compact()
+		return p
+	}
+	whole = NewOverviewPart()
+	whole.Coarsen(time.Minute)
+	for i := range xs {
+		whole.Add(&xs[i])
+	}
+	want = history(whole)
+	if reflect.DeepEqual(want, history(acc)) {
+		t.Fatalf("a minute's delays as precise as a second's")
+	}
+	if got := history(coarse(secs...)); !reflect.DeepEqual(got, want) {
+		t.Errorf("seconds rolled up:\n%+v\nwant:\n%+v", got, want)
+	}
+	if got := history(MergeParts([]*OverviewPart{coarse(secs[:7]...), coarse(secs[7:]...)})); !reflect.DeepEqual(got, want) {
+		t.Errorf("minutes merged:\n%+v\nwant:\n%+v", got, want)
+	}
+	// A second merged into a minute counts at the minute's precision.
+	if got := history(MergeParts([]*OverviewPart{coarse(secs[:7]...), MergeParts(secs[7:])})); !reflect.DeepEqual(got, want) {
+		t.Errorf("a minute and seconds merged:\n%+v\nwant:\n%+v", got, want)
+	}
 }
 
-// Over the store, seconds rolled up into minutes keep every delay: each
-// minute's point is what its exchanges say, and the history says it was
-// computed at 1 min.
+// Over the store, seconds rolled up into minutes keep every delay at the
+// minutes' precision: each minute's point is what its exchanges say,
+// counted as a minute's part counts them (Coarsen), and the history says
+// it was computed at 1 min.
 func TestDelayHistoryRollup(t *testing.T) {
 	st := store.New(store.Config{Resolutions: []store.Resolution{
 		{Length: time.Second, Keep: 20 * time.Second},
@@ -187,7 +258,14 @@ func TestDelayHistoryRollup(t *testing.T) {
 		if steps[i].Overview == nil {
 			t.Fatalf("step %d read from the exchanges, want the parts", i)
 		}
-		exact[i] = Of(xs, sw)
+		p := NewOverviewPart()
+		p.Coarsen(time.Minute)
+		for _, e := range Of(xs, sw).Exchanges {
+			if inWindow(sw, e.Time) {
+				p.Add(&e)
+			}
+		}
+		exact[i] = Input{Window: sw, Overview: p}
 	}
 	got := DelayOverTime(w, step, steps, DelayHistoryFilter{})
 	want := DelayOverTime(w, step, exact, DelayHistoryFilter{})
@@ -199,7 +277,8 @@ func TestDelayHistoryRollup(t *testing.T) {
 		t.Errorf("from minutes rolled up:\n%+v\nfrom the exchanges:\n%+v", got, want)
 	}
 	last := Latency(Of(xs, ws[3]), LatencyFilter{})
-	if len(got.Series) != 9 || len(last.Series) != 9 || got.Series[0].Points[3].Batches != int64(len(last.Series[0].Points)) {
+	// A minute counts the partitions of a topic together: audit has one.
+	if len(got.Series) != 6 || len(last.Series) != 9 || got.Series[0].Points[3].Batches != int64(len(last.Series[0].Points)) {
 		t.Errorf("%d series, the first's last minute %d batches; the latency view: %d series", len(got.Series), got.Series[0].Points[3].Batches, len(last.Series))
 	}
 }

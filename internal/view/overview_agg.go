@@ -20,6 +20,8 @@ type ovAgg struct {
 	topics  map[string]*ovTopic
 	n       int
 	codes   []string
+	// dlShift is the precision of the delays counted (ovDelay.shift).
+	dlShift uint8
 	// size estimates the memory held, for the store's budget.
 	size int64
 }
@@ -159,18 +161,37 @@ type ovEdge struct {
 // topic and partition for an hour, most with a few batches a second:
 // fewer bins count more than the last percent, and timestamps are whole
 // milliseconds anyway.
-const dlShift = 1
+//
+// dlShiftCoarse is the precision of the parts of a minute or longer
+// (see OverviewPart.Coarsen): one histogram per consumer and topic, all
+// its partitions together (dlAllPartitions), of 2 buckets a power of
+// two, so that the quantiles of older points are within 25% (the max and
+// the count stay exact). Most of the hour is held in such parts: a
+// consumer of 50 topics of 6 partitions each would otherwise cost 3 times
+// the rest of the part, and the hour would not fit the store's budget. A
+// part merges exactly with the others of its length (parts of different
+// precisions merge at the coarser).
+const (
+	dlShift       = 1
+	dlShiftCoarse = 4
+)
+
+// dlAllPartitions is the partition of the delays of all a topic's
+// partitions, counted together.
+const dlAllPartitions = -1
 
 // ovDelay is the delay of the batches one consumer fetched from one
 // partition (see batchDelay): their count, the largest, and a sparse
 // histogram, which merges exactly.
 type ovDelay struct {
 	partition int32
-	batches   int64
-	max       time.Duration
-	// bins count the batches per bucket (rlBucket >> dlShift) in
-	// bucket order; a negative delay (the producer's clock ahead)
-	// counts as 0.
+	// shift is the histogram's precision: its buckets are rlBucket's
+	// >> shift (dlShift, or dlShiftCoarse once rolled up).
+	shift   uint8
+	batches int64
+	max     time.Duration
+	// bins count the batches per bucket (rlBucket >> shift) in bucket
+	// order; a negative delay (the producer's clock ahead) counts as 0.
 	bins []rlBin
 }
 
@@ -178,8 +199,9 @@ type ovDelay struct {
 const ovDelaySize = 48
 
 // countDelays counts the batches of p, fetched by the consumer of ed and
-// arrived at arrived; it returns the bytes ed grew by.
-func (ed *ovEdge) countDelays(p *exchange.Partition, arrived time.Time) int64 {
+// arrived at arrived, at precision shift; it returns the bytes ed grew
+// by.
+func (ed *ovEdge) countDelays(p *exchange.Partition, arrived time.Time, shift uint8) int64 {
 	var (
 		s    *ovDelay
 		grew int64
@@ -190,22 +212,25 @@ func (ed *ovEdge) countDelays(p *exchange.Partition, arrived time.Time) int64 {
 			continue
 		}
 		if s == nil {
-			s, grew = ed.delay(p.Partition)
+			s, grew = ed.delay(p.Partition, shift)
 		}
 		grew += s.add(d)
 	}
 	return grew
 }
 
-// delay is ed's delays of partition p, and the bytes ed grew by to make
-// it.
-func (ed *ovEdge) delay(p int32) (*ovDelay, int64) {
+// delay is ed's delays of partition p, made at precision shift if new
+// (all partitions' at a coarse one), and the bytes ed grew by to make it.
+func (ed *ovEdge) delay(p int32, shift uint8) (*ovDelay, int64) {
+	if shift >= dlShiftCoarse {
+		p = dlAllPartitions
+	}
 	i, ok := slices.BinarySearchFunc(ed.delays, p, func(x ovDelay, p int32) int { return cmp.Compare(x.partition, p) })
 	if ok {
 		return &ed.delays[i], 0
 	}
 	c := cap(ed.delays)
-	ed.delays = slices.Insert(ed.delays, i, ovDelay{partition: p})
+	ed.delays = slices.Insert(ed.delays, i, ovDelay{partition: p, shift: shift})
 	return &ed.delays[i], int64(cap(ed.delays)-c) * ovDelaySize
 }
 
@@ -215,7 +240,7 @@ func (s *ovDelay) add(d time.Duration) int64 {
 		s.max = d
 	}
 	s.batches++
-	b := uint16(rlBucket(uint64(max(d, 0))) >> dlShift)
+	b := uint16(rlBucket(uint64(max(d, 0))) >> s.shift)
 	i, ok := slices.BinarySearchFunc(s.bins, b, func(x rlBin, b uint16) int { return cmp.Compare(x.b, b) })
 	if ok {
 		s.bins[i].n++
@@ -226,32 +251,60 @@ func (s *ovDelay) add(d time.Duration) int64 {
 	return int64(cap(s.bins)-c) * rlBinSize
 }
 
-// merge adds o to s; o is not changed (its bins may be a decoder's
-// scratch: they are copied).
+// coarsen lowers s's precision to shift, if finer: exact, since each
+// coarse bucket is whole fine ones.
+func (s *ovDelay) coarsen(shift uint8) {
+	if shift <= s.shift {
+		return
+	}
+	by := shift - s.shift
+	s.shift = shift
+	out := s.bins[:0]
+	for _, x := range s.bins {
+		x.b >>= by
+		if n := len(out); n > 0 && out[n-1].b == x.b {
+			out[n-1].n += x.n
+			continue
+		}
+		out = append(out, x)
+	}
+	s.bins = out
+}
+
+// merge adds o to s, at the coarser of their precisions; o is not
+// changed (its bins may be a decoder's scratch: they are copied).
 func (s *ovDelay) merge(o *ovDelay) {
 	if o.batches == 0 {
 		return
 	}
+	if s.batches == 0 {
+		s.shift = max(s.shift, o.shift)
+	}
+	s.coarsen(o.shift)
+	by := s.shift - o.shift
 	if s.batches == 0 || o.max > s.max {
 		s.max = o.max
 	}
 	s.batches += o.batches
 	out := make([]rlBin, 0, len(s.bins)+len(o.bins))
-	i, j := 0, 0
-	for i < len(s.bins) && j < len(o.bins) {
-		switch x, y := s.bins[i], o.bins[j]; {
-		case x.b < y.b:
-			out = append(out, x)
+	i := 0
+	for _, y := range o.bins {
+		y.b >>= by
+		for i < len(s.bins) && s.bins[i].b < y.b {
+			out = append(out, s.bins[i])
 			i++
-		case x.b > y.b:
-			out = append(out, y)
-			j++
-		default:
-			out = append(out, rlBin{b: x.b, n: x.n + y.n})
-			i, j = i+1, j+1
 		}
+		if i < len(s.bins) && s.bins[i].b == y.b {
+			y.n += s.bins[i].n
+			i++
+		}
+		if n := len(out); n > 0 && out[n-1].b == y.b {
+			out[n-1].n += y.n
+			continue
+		}
+		out = append(out, y)
 	}
-	out = append(append(out, s.bins[i:]...), o.bins[j:]...)
+	out = append(out, s.bins[i:]...)
 	s.bins = out[:len(out):len(out)]
 }
 
@@ -265,19 +318,50 @@ func (s *ovDelay) quantile(q float64) float64 {
 	var seen int64
 	for _, x := range s.bins {
 		if seen += int64(x.n); seen >= rank {
-			lo := int(x.b) << dlShift
-			mid := (rlBucketMid(lo) + rlBucketMid(lo+1<<dlShift-1)) / 2
+			lo := int(x.b) << s.shift
+			mid := (rlBucketMid(lo) + rlBucketMid(lo+1<<s.shift-1)) / 2
 			return min(mid, float64(s.max)) / 1e9
 		}
 	}
 	return s.max.Seconds()
 }
 
-// mergeDelays adds the delays o to ed's.
-func (ed *ovEdge) mergeDelays(o []ovDelay) {
+// mergeDelays adds the delays o to ed's, at precision shift or coarser.
+func (ed *ovEdge) mergeDelays(o []ovDelay, shift uint8) {
 	for i := range o {
-		s, _ := ed.delay(o[i].partition)
+		s, _ := ed.delay(o[i].partition, shift)
 		s.merge(&o[i])
+	}
+}
+
+// coarsenDelays lowers the precision of a's delays to shift, and of
+// those counted after; at dlShiftCoarse, the partitions of each topic are
+// counted together.
+func (a *ovAgg) coarsenDelays(shift uint8) {
+	if shift <= a.dlShift {
+		return
+	}
+	a.dlShift = shift
+	for _, c := range a.clients {
+		if c.cons == nil {
+			continue
+		}
+		for _, ed := range c.cons.edges {
+			if shift < dlShiftCoarse {
+				for i := range ed.delays {
+					ed.delays[i].coarsen(shift)
+				}
+				continue
+			}
+			all := ovDelay{partition: dlAllPartitions, shift: shift}
+			for i := range ed.delays {
+				all.merge(&ed.delays[i])
+			}
+			ed.delays = ed.delays[:0]
+			if all.batches > 0 {
+				ed.delays = append(ed.delays, all)
+			}
+		}
 	}
 }
 
@@ -325,6 +409,7 @@ func newOvAgg(f OverviewFilter) *ovAgg {
 		clients: make(map[ovClientKey]*ovClient),
 		brokers: make(map[string]*ovBroker),
 		topics:  make(map[string]*ovTopic),
+		dlShift: dlShift,
 	}
 	if len(f.Topics) > 0 {
 		a.want = make(map[string]bool, len(f.Topics))
@@ -528,7 +613,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 				br.bytesOut += p.Bytes
 				records += p.Records
 				if timed && len(p.Batches) > 0 {
-					a.size += ed.countDelays(p, arrived)
+					a.size += ed.countDelays(p, arrived, a.dlShift)
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 // named last, by exchange time.
 func (a *ovAgg) merge(b *ovAgg) {
 	a.n += b.n
+	a.coarsenDelays(b.dlShift)
 	topics := make(map[*ovTopic]*ovTopic, len(b.topics))
 	for name, bt := range b.topics {
 		at := a.topic(name)
@@ -43,7 +44,7 @@ func (a *ovAgg) merge(b *ovAgg) {
 			ae.bytes += be.bytes
 			ae.records += be.records
 			ae.requests += be.requests
-			ae.mergeDelays(be.delays)
+			ae.mergeDelays(be.delays, a.dlShift)
 		}
 		return ar
 	}
@@ -95,12 +96,16 @@ func (a *ovAgg) merge(b *ovAgg) {
 // producer and consumer roles with their edges by topic index, latency
 // rows). A latency row: API, counts, errors by name, min, max, buckets as
 // (index delta, count). An edge ends with its delays per partition:
-// partition, batches, max, bins as (index delta, count).
+// partition, batches, max, bin count << 3 | precision (ovDelay.shift),
+// bins as index delta << 1 | 1 for a bin of one batch, else index delta
+// << 1 and the count. The delays' precision for counting follows the
+// exchange count.
 
 // freeze encodes a.
 func freeze(a *ovAgg) []byte {
 	e := ovEncoder{idx: map[string]uint64{"": 0}, strs: []string{""}, topics: make(map[*ovTopic]uint64, len(a.topics))}
 	e.int(int64(a.n))
+	e.uint(uint64(a.dlShift))
 	e.uint(uint64(len(a.topics)))
 	for name, t := range a.topics {
 		e.topics[t] = uint64(len(e.topics))
@@ -207,11 +212,16 @@ func (e *ovEncoder) delays(ds []ovDelay) {
 		e.int(int64(s.partition))
 		e.int(s.batches)
 		e.int(int64(s.max))
-		e.uint(uint64(len(s.bins)))
+		e.uint(uint64(len(s.bins))<<3 | uint64(s.shift))
 		prev := 0
 		for _, x := range s.bins {
-			e.uint(uint64(int(x.b) - prev))
-			e.uint(uint64(x.n))
+			// Most bins of a consumer partition count one batch.
+			if x.n == 1 {
+				e.uint(uint64(int(x.b)-prev)<<1 | 1)
+			} else {
+				e.uint(uint64(int(x.b)-prev) << 1)
+				e.uint(uint64(x.n))
+			}
 			prev = int(x.b)
 		}
 	}
@@ -263,6 +273,8 @@ type ovDecoder struct {
 	tab  []string
 	tps  []*ovTopic
 	bins []rlBin
+	// shift is the precision of the delays of the part merged into.
+	shift uint8
 }
 
 // ovReader reads an encoded part; the encoding is the process's own, so
@@ -311,6 +323,8 @@ func (d *ovDecoder) merge(a *ovAgg, b []byte) {
 		d.tab = append(d.tab, s)
 	}
 	a.n += int(r.int())
+	a.coarsenDelays(uint8(r.uint()))
+	d.shift = a.dlShift
 	d.tps = d.tps[:0]
 	for n := r.uint(); n > 0; n-- {
 		t := a.topic(d.str(r))
@@ -396,16 +410,29 @@ func (d *ovDecoder) role(r *ovReader, ar *ovRole) *ovRole {
 func (d *ovDecoder) delays(r *ovReader, ed *ovEdge) {
 	for n := r.uint(); n > 0; n-- {
 		o := ovDelay{partition: int32(r.int()), batches: r.int(), max: time.Duration(r.int())}
-		d.bins = d.bins[:0]
-		b := 0
-		for m := r.uint(); m > 0; m-- {
-			b += int(r.uint())
-			d.bins = append(d.bins, rlBin{b: uint16(b), n: uint32(r.uint())})
-		}
-		o.bins = d.bins
-		s, _ := ed.delay(o.partition)
+		d.bins = readDelayBins(r, &o, d.bins[:0])
+		s, _ := ed.delay(o.partition, d.shift)
 		s.merge(&o)
 	}
+}
+
+// readDelayBins reads o's precision and bins into bins (o.bins is
+// bins).
+func readDelayBins(r *ovReader, o *ovDelay, bins []rlBin) []rlBin {
+	m := r.uint()
+	o.shift = uint8(m & 7)
+	b := 0
+	for m >>= 3; m > 0; m-- {
+		v := r.uint()
+		b += int(v >> 1)
+		n := uint32(1)
+		if v&1 == 0 {
+			n = uint32(r.uint())
+		}
+		bins = append(bins, rlBin{b: uint16(b), n: n})
+	}
+	o.bins = bins
+	return bins
 }
 
 func (d *ovDecoder) lat(r *ovReader, set rlSet) {

@@ -3,6 +3,7 @@ package view
 import (
 	"runtime"
 	"sync"
+	"time"
 
 	"kscope/internal/exchange"
 	"kscope/internal/store"
@@ -100,6 +101,13 @@ func OverviewOfParts(w Window, parts []*OverviewPart) OverviewView {
 // order does not matter. Many parts are merged on several CPUs (the
 // goroutines end before it returns).
 func MergeParts(parts []*OverviewPart) *OverviewPart {
+	if len(parts) == 1 && parts[0].a == nil {
+		// One compacted part, as each step of a history over parts as
+		// long as its steps: its encoding is never changed (Add and
+		// Merge replace it), so it is shared, and decoded only as far
+		// as the reader needs (Result, or the delays for DelayOverTime).
+		return &OverviewPart{frozen: parts[0].frozen}
+	}
 	n := 1
 	if len(parts) >= 64 {
 		n = min(runtime.GOMAXPROCS(0), len(parts)/32)
@@ -145,4 +153,16 @@ func (p *OverviewPart) Result(w Window) OverviewView {
 	o := a.result(w)
 	o.ResolutionSeconds = p.resolution
 	return o
+}
+
+// Coarsen lowers the precision the part keeps for a part of time of
+// length d: a part of a minute or longer keeps its batch delays at
+// dlShiftCoarse (see there). The store calls it as it rolls parts up,
+// before merging the finer ones into the part.
+func (p *OverviewPart) Coarsen(d time.Duration) {
+	if d < time.Minute {
+		return
+	}
+	p.thaw()
+	p.a.coarsenDelays(dlShiftCoarse)
 }
