@@ -51,7 +51,9 @@ const delay = {
 function seriesKey(s) { return `${s.topic}\u0000${s.partition}\u0000${s.consumer}\u0000${s.producer}`; }
 
 function seriesLabel(m) {
-  return `${m.topic}/${m.partition} ${m.consumer}${m.producer ? ' ← ' + m.producer : ''}`;
+  // Partition -1: the agent's minute parts, all partitions together.
+  const part = m.partition < 0 ? ' (all partitions)' : `/${m.partition}`;
+  return `${m.topic}${part} ${m.consumer}${m.producer ? ' ← ' + m.producer : ''}`;
 }
 
 function filters() {
@@ -179,7 +181,10 @@ async function drawDelayHistory() {
   updateDatalists(list);
   const step = fmtSeconds(view.step_seconds);
   setMode(`Over more than ${fmtSeconds(RAW_MAX_SECONDS)}: the agent's delay history, p99${showMax ? ' and max' : ''} of the batches fetched per ${step}` +
-    ` (merged from ${fmtSeconds(view.resolution_seconds)} parts), measured from the batch timestamp, per topic, partition and consumer` +
+    ` (merged from ${fmtSeconds(view.resolution_seconds)} parts), measured from the batch timestamp, ` +
+    (list.some((s) => s.partition < 0)
+      ? 'per topic and consumer (parts of a minute or longer keep partitions together)'
+      : 'per topic, partition and consumer') +
     ` (no producer). Choose ${fmtSeconds(RAW_MAX_SECONDS)} or less for every batch.`);
   const summary = document.getElementById('latency-summary');
   if (list.length === 0) {
@@ -196,7 +201,8 @@ async function drawDelayHistory() {
         break;
       }
     });
-    const parts = [`${list.length} consumer partition${list.length === 1 ? '' : 's'}`];
+    const unit = list.some((s) => s.partition < 0) ? 'consumer topic' : 'consumer partition';
+    const parts = [`${list.length} ${unit}${list.length === 1 ? '' : 's'}`];
     if (worst) parts.push(`latest p99 at most ${fmtSeconds(worst.v)} (${worst.label})`);
     if (view.dropped_series) parts.push(`${view.dropped_series} with smaller delays left out by the agent`);
     if (param('producer')) parts.push(`the producer filter applies to ${fmtSeconds(RAW_MAX_SECONDS)} or less`);
