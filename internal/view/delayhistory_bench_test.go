@@ -52,6 +52,18 @@ func BenchmarkDelayParts(b *testing.B) {
 			for b.Loop() {
 				benchDelayHistory(st, w)
 			}
+			// The Latency page's request chart over the same hour, as
+			// GET /api/v1/history/requests answers it.
+			start := time.Now()
+			ws, step := StoreSteps(st, w, time.Minute)
+			steps := make([]Input, len(ws))
+			for i, sw := range ws {
+				steps[i] = FromStore(st, sw, Needs{Parts: true})
+			}
+			if h := RequestsOverTime(w, step, steps); len(h.Series) == 0 {
+				b.Fatal("no request series")
+			}
+			b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/requests-history")
 			s := st.Stats()
 			for _, r := range s.Resolutions {
 				b.Logf("%2d s parts: %4d, %5.1f MB, %6.1f kB each", r.Seconds, r.Parts, float64(r.Bytes)/1e6, float64(r.Bytes)/float64(max(r.Parts, 1))/1e3)
