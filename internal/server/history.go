@@ -93,7 +93,7 @@ func (s *Server) overTime(defaultSince time.Duration, compute func(view.Window, 
 		if win.From.IsZero() {
 			win.From = s.store.Stats().FirstSeen
 		}
-		ws, step := view.StoreSteps(s.store, win, view.HistoryStep(win, step, 0))
+		ws, step := view.StoreSteps(s.store, win, view.HistoryStep(win, step))
 		steps := make([]view.Input, len(ws))
 		for i, sw := range ws {
 			steps[i] = view.FromStore(s.store, sw, view.Needs{Parts: true})

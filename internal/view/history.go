@@ -49,14 +49,13 @@ type RequestPoint struct {
 const MaxHistoryPoints = 360
 
 // HistoryStep is the step a history over w uses when asked for step (0:
-// about 60 points), whole seconds, at least min, at most
-// MaxHistoryPoints points.
-func HistoryStep(w Window, step, min time.Duration) time.Duration {
+// about 60 points), whole seconds, at most MaxHistoryPoints points.
+func HistoryStep(w Window, step time.Duration) time.Duration {
 	span := w.To.Sub(w.From)
 	if step <= 0 {
 		step = span / 60
 	}
-	step = max(step, span/MaxHistoryPoints, min, time.Second)
+	step = max(step, span/MaxHistoryPoints, time.Second)
 	return step.Truncate(time.Second)
 }
 

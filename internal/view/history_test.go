@@ -179,7 +179,7 @@ func TestHistoryStep(t *testing.T) {
 	for _, c := range []struct {
 		asked, want time.Duration
 	}{{0, time.Minute}, {time.Second, 10 * time.Second}, {90 * time.Second, 90 * time.Second}, {1500 * time.Millisecond, 10 * time.Second}} {
-		if got := HistoryStep(w, c.asked, 0); got != c.want {
+		if got := HistoryStep(w, c.asked); got != c.want {
 			t.Errorf("step %v over an hour: %v, want %v", c.asked, got, c.want)
 		}
 	}
