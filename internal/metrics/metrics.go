@@ -185,7 +185,7 @@ var (
 	StoreBudget          = def(Gauge, "kscope_store_budget_bytes", "Memory budget of the store.")
 	StoreEvicted         = def(Counter, "kscope_store_evicted_exchanges_total", "Exchanges dropped from the store to stay in budget.")
 	StoreEvictedBytes    = def(Counter, "kscope_store_evicted_bytes_total", "Estimated memory of the exchanges dropped from the store.")
-	StoreSeconds         = def(Gauge, "kscope_store_aggregate_seconds", "Seconds of per-second aggregates held.")
+	StoreSeconds         = def(Gauge, "kscope_store_aggregate_seconds", "Seconds of traffic the aggregates hold, at any resolution (1 s, 10 s and 1 min parts: see aggregate_resolutions in /api/v1/stats).")
 	StoreSecondsEvicted  = def(Counter, "kscope_store_aggregate_seconds_evicted_total", "Seconds of aggregates dropped to stay in budget.")
 	StoreAggregateLate   = def(Counter, "kscope_store_aggregate_late_total", "Exchanges older than every second of aggregates held, left out of the aggregates and of the overview's per-second parts.")
 	StoreAggregateOther  = def(Counter, "kscope_store_aggregate_overflow_total", "Exchanges whose topic a second of aggregates counted under (other), that second having no budget left for another topic.")
