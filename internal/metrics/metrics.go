@@ -141,6 +141,7 @@ var (
 
 	// Cluster health, from the cluster inspector's polls.
 	PartitionTier      = def(Gauge, "kscope_partition_replication_tier", "1 for each replication tier the partition is in (under-replicated, at-min-isr, under-min-isr, offline; a partition at min ISR is under-replicated too), at the latest poll; partitions that are ok have no series.", "topic", "partition", "tier")
+	ReplicaOutOfSync   = def(Gauge, "kscope_replica_out_of_sync", "1 for each assigned replica out of its partition's ISR (a replica being added by a reassignment is not counted), at the latest poll, naming the broker that holds it: one copy missing; in-sync replicas have no series.", "topic", "partition", "broker")
 	PartitionsByTier   = def(Gauge, "kscope_partitions", "Partitions in each replication tier at the latest poll, counted as the brokers count UnderReplicatedPartitions, AtMinIsrPartitionCount, UnderMinIsrPartitionCount and OfflinePartitionsCount; ok counts those in none.", "tier")
 	ISRShrinks         = def(Counter, "kscope_isr_shrinks_total", "Times the broker left a partition's ISR, seen between polls since the inspector started.", "broker")
 	ISRExpands         = def(Counter, "kscope_isr_expands_total", "Times the broker joined a partition's ISR, seen between polls since the inspector started.", "broker")
@@ -156,7 +157,7 @@ var (
 	TopicRetentionByte = def(Gauge, "kscope_topic_retention_bytes", "The topic's retention.bytes (per partition); -1 for no limit by size.", "topic")
 	PartitionSize      = def(Gauge, "kscope_partition_size_bytes", "The partition's size on its leader (DescribeLogDirs).", "topic", "partition")
 	TopicCovered       = def(Gauge, "kscope_topic_retention_covered_seconds", "The least time any of the topic's partitions covers: now - the timestamp of its oldest record batch.", "topic")
-	HealthDropped      = def(Gauge, "kscope_health_metrics_dropped_series", "Partitions left out of kscope_partition_replication_tier and kscope_partition_size_bytes beyond the cap (the worst tiers and the fullest partitions are kept).")
+	HealthDropped      = def(Gauge, "kscope_health_metrics_dropped_series", "Partitions left out of kscope_partition_replication_tier, kscope_replica_out_of_sync and kscope_partition_size_bytes beyond the cap (the worst tiers and the fullest partitions are kept).")
 
 	InspectorPolls   = def(Counter, "kscope_inspector_polls_total", "Polls of the cluster.")
 	InspectorErrors  = def(Counter, "kscope_inspector_poll_errors_total", "Requests of a poll a broker did not answer as asked, by broker (-1: the cluster as a whole).", "broker")

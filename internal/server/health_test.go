@@ -69,9 +69,15 @@ func TestHealthEndpoint(t *testing.T) {
 		`kscope_broker_up{broker="2",rack="r1"} 0`, `kscope_broker_up{broker="0",rack="r1"} 1`,
 		`kscope_topic_retention_seconds{topic="orders"} 3600`, `kscope_topic_retention_bytes{topic="orders"} -1`,
 		`kscope_partitions_rack_conflict 2`,
+		`kscope_replica_out_of_sync{broker="2",partition="0",topic="orders"} 1`,
+		`kscope_replica_out_of_sync{broker="2",partition="1",topic="orders"} 1`,
 	} {
 		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("/metrics lacks %s", line)
 		}
+	}
+	// Brokers 0 and 1 are in both ISRs: no series says they are not.
+	if n := strings.Count(metrics, "kscope_replica_out_of_sync{"); n != 2 {
+		t.Errorf("/metrics has %d kscope_replica_out_of_sync series, want the 2 of broker 2", n)
 	}
 }

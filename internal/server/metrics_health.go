@@ -29,7 +29,7 @@ type healthCollector struct {
 }
 
 func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	metrics.Describe(ch, metrics.PartitionTier, metrics.PartitionsByTier, metrics.ISRShrinks, metrics.ISRExpands, metrics.UncleanSuspected,
+	metrics.Describe(ch, metrics.PartitionTier, metrics.ReplicaOutOfSync, metrics.PartitionsByTier, metrics.ISRShrinks, metrics.ISRExpands, metrics.UncleanSuspected,
 		metrics.LeaderElections, metrics.BrokerUp, metrics.BrokerLeaders, metrics.BrokerBytes, metrics.BrokerLogDirsOff,
 		metrics.NotPreferredLeader, metrics.RackConflicts, metrics.TopicRetentionSecs, metrics.TopicRetentionByte,
 		metrics.PartitionSize, metrics.TopicCovered, metrics.HealthDropped)
@@ -99,9 +99,9 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- metrics.TopicCovered.Value(*r.CoveredSeconds, r.Topic)
 		}
 	}
-	// One series per tier a partition is in, then each partition's
-	// size: past the cap, the worst tiers and the fullest partitions
-	// stay.
+	// One series per tier a partition is in and per replica out of its
+	// ISR, then each partition's size: past the cap, the worst tiers and
+	// the fullest partitions stay.
 	type series struct {
 		m     *metrics.Metric
 		rank  int
@@ -115,6 +115,9 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 			if tier != inspect.TierOK {
 				all = append(all, series{metrics.PartitionTier, slices.Index(inspect.Tiers, tier), 1, []string{p.Topic, part, tier}})
 			}
+		}
+		for _, b := range p.Missing {
+			all = append(all, series{metrics.ReplicaOutOfSync, slices.Index(inspect.Tiers, p.Tier), 1, []string{p.Topic, part, strconv.Itoa(int(b))}})
 		}
 	}
 	for _, r := range v.Retention {
