@@ -214,7 +214,7 @@ var Sections = []Section{
 		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart, GroupLagDropped,
 	}},
 	{"Cluster health (kscope agent --cluster), at the latest poll", []*Metric{
-		PartitionTier, PartitionsByTier, ISRShrinks, ISRExpands, UncleanSuspected, LeaderElections, BrokerUp, BrokerLeaders, BrokerBytes,
+		PartitionTier, ReplicaOutOfSync, PartitionsByTier, ISRShrinks, ISRExpands, UncleanSuspected, LeaderElections, BrokerUp, BrokerLeaders, BrokerBytes,
 		BrokerLogDirsOff, NotPreferredLeader, RackConflicts, TopicRetentionSecs, TopicRetentionByte, PartitionSize, TopicCovered, HealthDropped,
 	}},
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
