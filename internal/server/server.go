@@ -58,6 +58,9 @@ type Config struct {
 	// default window holds view.LagWindow polls.
 	Inspecting   bool
 	PollInterval time.Duration
+	// Alertmanager is the Alertmanager whose alerts /api/v1/alerts and
+	// the Alerts page show (kscope agent --alertmanager).
+	Alertmanager string
 	// MetricsClientIDs exports the traffic counters per client id too
 	// (metrics.ClientIDsFlag): opt-in, since clients may make up a new
 	// client id at each start.
@@ -85,6 +88,7 @@ type Server struct {
 	// retention is Config.Retention, or the one SetRetention gave
 	// before Serve.
 	retention *retention.Admin
+	am        alertmanager
 }
 
 // DefaultTokenName is the token's name in the audit log when
@@ -125,6 +129,8 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	s.viewRoutes(mux)
 	s.historyRoutes(mux)
 	s.retentionRoutes(mux)
+	s.alertRoutes(mux)
+	s.SetAlertmanager(cfg.Alertmanager)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	s.mux = mux
 	s.handler = mux
