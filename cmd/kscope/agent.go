@@ -40,6 +40,7 @@ func agentCmd() *cobra.Command {
 		metricsClientIDs              bool
 		cluster                       clusterFlags
 		poll                          time.Duration
+		alertmanager                  string
 		auditLog, tokenName           string
 	)
 	cmd := &cobra.Command{
@@ -106,7 +107,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			}
 			st := store.New(store.Config{MemoryBytes: budget})
 			var ag *agent.Agent
-			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), TokenName: tokenName, Retention: ret, MetricsClientIDs: metricsClientIDs, Inspecting: in != nil, PollInterval: poll},
+			srv, err := server.New(server.Config{Listen: listen, Token: api.Token(token), TokenName: tokenName, Retention: ret, MetricsClientIDs: metricsClientIDs, Inspecting: in != nil, PollInterval: poll, Alertmanager: alertmanager},
 				st, func() any { return ag.Stats() })
 			if err != nil {
 				return err
@@ -175,6 +176,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.DurationVar(&poll, "poll", 10*time.Second, "time between polls of --cluster")
 	f.StringVar(&auditLog, "audit-log", "", "the audit log of retention changes made through the API (kscope retention; default $XDG_STATE_HOME/kscope/"+retention.DefaultAuditLogName+")")
 	f.StringVar(&tokenName, "token-name", server.DefaultTokenName, "the token's name in the audit log: changes through the API are logged as made by api:NAME")
+	f.StringVar(&alertmanager, "alertmanager", "", "the Alertmanager that receives kscope's alert rules (http://host:9093): kscope alerts --server and the web console's Alerts page show what fires there")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")

@@ -22,8 +22,9 @@ import (
 
 func demoCmd() *cobra.Command {
 	var (
-		cfg    demo.RunConfig
-		memory string
+		cfg        demo.RunConfig
+		memory     string
+		thresholds map[string]string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -42,6 +43,12 @@ to their group, which rebalances, and "kscope demo broker stop 1" takes a
 broker down as in a real cluster (start brings it back). Ctrl-C stops
 everything it started.
 
+When Debian's prometheus and prometheus-alertmanager are installed, the
+demo also runs them on loopback ports, with kscope's alert rules and the
+example Alertmanager routes and inhibitions (deploy/), the rules' waits
+shortened by --alert-time-scale: "kscope alerts" shows what fires, by
+severity.
+
 Tracing needs root (or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH). With
 --no-trace the cluster and the services run without the agent.`,
 		Example: `  sudo kscope demo
@@ -54,6 +61,15 @@ Tracing needs root (or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH). With
 				return fmt.Errorf("--memory: %w", err)
 			}
 			cfg.Token = api.Token(cfg.Token)
+			cfg.AlertThresholds = map[string]float64{}
+			for k, v := range thresholds {
+				if cfg.AlertThresholds[k], err = strconv.ParseFloat(v, 64); err != nil {
+					return fmt.Errorf("--alert-threshold %s=%s: not a number", k, v)
+				}
+			}
+			if cfg.AlertTimeScale < 0 || cfg.AlertTimeScale > 1 {
+				return fmt.Errorf("--alert-time-scale %g: from above 0 to 1", cfg.AlertTimeScale)
+			}
 			cfg.Self = selfCommand()
 			cfg.Out, cfg.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -72,6 +88,9 @@ Tracing needs root (or CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH). With
 	f.DurationVar(&cfg.SlowDelay, "invoicing-delay", demo.DefaultSlowDelay, "what slowed-down invoicing spends on one order")
 	f.BoolVar(&cfg.Slow, "slow", true, "start with invoicing slowed down (kscope demo invoicing-delay on|off switches it)")
 	f.StringVar(&memory, "memory", "256MiB", "memory budget of the agent's exchange store")
+	f.StringVar(&cfg.Alerting, "alerting", demo.AlertingAuto, "run Prometheus and Alertmanager with kscope's alert rules: auto (when installed), on, or off")
+	f.Float64Var(&cfg.AlertTimeScale, "alert-time-scale", demo.DefaultAlertTimeScale, "multiply the rules' waits (for) and Alertmanager's by this, to see alerts in seconds rather than minutes (1: as written)")
+	f.StringToStringVar(&thresholds, "alert-threshold", nil, "set a threshold of the rules, NAME=VALUE (the kscope:threshold:NAME recording rules of deploy/prometheus/kscope-rules.yml; repeatable); the demo sets append_lag_warning_seconds=60 and append_lag_page_seconds=600")
 	f.BoolVarP(&cfg.Verbose, "verbose", "v", false, "log the cluster's and the services' details to stderr")
 	cmd.AddCommand(demoDelayCmd(), demoScaleCmd(), demoBrokerCmd(), demoStatusCmd())
 	return cmd

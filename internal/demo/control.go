@@ -36,6 +36,8 @@ type Status struct {
 	Topic          TopicInfo     `json:"topic"`
 	InvoicingDelay Delay         `json:"invoicing_delay"`
 	Processes      []ProcessInfo `json:"processes"`
+	// Alerting is the demo's Prometheus and Alertmanager.
+	Alerting AlertingInfo `json:"alerting"`
 }
 
 // TopicInfo is the topic the services talk through.

@@ -41,6 +41,13 @@ type RunConfig struct {
 	// starts it slowed down.
 	SlowDelay time.Duration
 	Slow      bool
+	// Alerting runs Prometheus and Alertmanager with kscope's rules
+	// (AlertingAuto, On, Off); AlertTimeScale multiplies the rules' waits
+	// (0: DefaultAlertTimeScale) and AlertThresholds set thresholds over
+	// DefaultAlertThresholds.
+	Alerting        string
+	AlertTimeScale  float64
+	AlertThresholds map[string]float64
 	// MemoryBytes is the agent's store budget.
 	MemoryBytes int64
 	Verbose     bool
@@ -164,6 +171,18 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	defer ret.Close()
 	srv.SetRetention(ret)
 
+	// Prometheus and Alertmanager with kscope's rules, on the demo's
+	// /metrics.
+	_, alerts, stopAlerting, err := startAlerting(ctx, cfg, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer stopAlerting()
+	if alerts.Off != "" {
+		log.Info("alerting " + alerts.Off)
+	}
+	srv.SetAlertmanager(alerts.Alertmanager)
+
 	exe, err := Executable()
 	if err != nil {
 		return err
@@ -174,7 +193,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	})
 	ctl := NewControl(sup, cluster, Status{
 		PID: os.Getpid(), Started: time.Now(), API: "http://" + ln.Addr().String(), Bootstrap: cluster.Addrs(), Traced: !cfg.NoTrace,
-		Topic: TopicInfo{Name: Topic, Partitions: TopicPartitions, ReplicationFactor: TopicReplicas},
+		Topic: TopicInfo{Name: Topic, Partitions: TopicPartitions, ReplicationFactor: TopicReplicas}, Alerting: alerts,
 	})
 	ctl.Register(srv.Handle)
 
@@ -290,6 +309,11 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		fmt.Fprintf(tw, "  %s\tpid %d: %s (client id %s)\n", p.Service, p.PID, what, p.ClientID)
 	}
 	fmt.Fprintf(tw, "  web UI\t%s/ in a browser: the flow graph, latency, consumers, rebalances, events, cluster\n", st.API)
+	if a := st.Alerting; a.Alertmanager != "" {
+		fmt.Fprintf(tw, "  alerts\tPrometheus %s, Alertmanager %s: kscope's rules and routes (deploy/), their waits x%.3g; %s\n", a.Prometheus, a.Alertmanager, a.TimeScale, thresholdList(a.Thresholds))
+	} else {
+		fmt.Fprintf(tw, "  alerts\t%s (apt-get install prometheus prometheus-alertmanager, then --alerting on)\n", a.Off)
+	}
 	if st.Traced {
 		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
 	} else {
@@ -327,13 +351,25 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	} else {
 		hints = append(hints, [2]string{k + " demo invoicing-delay off" + at, "invoicing runs at full speed"}, [2]string{k + " demo status" + at, "what runs"})
 	}
+	alerting := st.Alerting.Alertmanager != ""
 	hints = append(hints, [2]string{k + " demo scale invoicing 0" + at, "invoicing stops: its group is Empty, its Append Lag keeps rising in lag"})
+	if alerting {
+		hints = append(hints, [2]string{k + " alerts" + at, "a minute later: KafkaConsumerAppendLag warns, though no consumer is left to commit"})
+	}
 	hints = append(hints,
 		[2]string{k + " health" + at, "is the cluster safe: replication tiers, racks, leaders, retention; worst first"},
 		[2]string{k + " demo broker stop 1" + at, "a broker goes down: partitions under-replicated, leaders move"},
 		[2]string{k + " health --partitions --events" + at, "which partitions miss broker 1 and since when, what changed"},
-		[2]string{k + " demo broker stop 2" + at, "a second one: under min ISR, order's producer gets NOT_ENOUGH_REPLICAS"},
-		[2]string{k + " demo broker start 1" + at + "; " + k + " demo broker start 2" + at, "both back: the ISRs fill again"},
+	)
+	if alerting {
+		hints = append(hints, [2]string{k + " alerts" + at, "broker 1 down and order at min ISR: warnings, for the team's chat"})
+	}
+	hints = append(hints, [2]string{k + " demo broker stop 2" + at, "a second one: under min ISR, order's producer gets NOT_ENOUGH_REPLICAS"})
+	if alerting {
+		hints = append(hints, [2]string{k + " alerts --held" + at, "under min ISR pages the on-call, and holds back the lower alerts of those partitions"})
+	}
+	hints = append(hints,
+		[2]string{k + " demo broker start 1" + at + "; " + k + " demo broker start 2" + at, "both back: the ISRs fill again, the alerts resolve"},
 		[2]string{k + " retention" + at, AuditTopic + " deletes by size: the time its log covers shrinks"},
 		[2]string{k + " retention bump " + AuditTopic + " --bytes 1MiB --reason demo" + at, "the Big Red Retention Button, audited (retention history, revert)"},
 	)
