@@ -148,7 +148,8 @@ func (d *demoRun) interrupt(t *testing.T) {
 }
 
 // gone checks that nothing the demo started is left: no service process,
-// no port bound.
+// no port bound (the brokers', the API's, Prometheus's and
+// Alertmanager's).
 func gone(t *testing.T, st demo.Status, api string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -164,7 +165,13 @@ func gone(t *testing.T, st demo.Status, api string) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	for _, addr := range append(slices.Clone(st.Bootstrap), strings.TrimPrefix(api, "http://")) {
+	addrs := append(slices.Clone(st.Bootstrap), strings.TrimPrefix(api, "http://"))
+	for _, u := range []string{st.Alerting.Prometheus, st.Alerting.Alertmanager} {
+		if u != "" {
+			addrs = append(addrs, strings.TrimPrefix(u, "http://"))
+		}
+	}
+	for _, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			t.Errorf("%s still bound after the demo ended: %v", addr, err)
