@@ -71,6 +71,8 @@ func TestHealthEndpoint(t *testing.T) {
 		`kscope_partitions_rack_conflict 2`,
 		`kscope_replica_out_of_sync{broker="2",partition="0",topic="orders"} 1`,
 		`kscope_replica_out_of_sync{broker="2",partition="1",topic="orders"} 1`,
+		// Counters of every broker known, from the start.
+		`kscope_isr_shrinks_total{broker="0"} 0`, `kscope_isr_expands_total{broker="2"} 0`, `kscope_leader_elections_total{broker="1"} 0`,
 	} {
 		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("/metrics lacks %s", line)

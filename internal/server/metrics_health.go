@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -77,11 +78,21 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- metrics.BrokerLogDirsOff.Value(float64(b.OfflineLogDirs), id)
 		}
 	}
+	// Every broker known has its counters from the start, at 0 until it
+	// counts: increase() sees a counter's first step only once the
+	// series exists.
 	for _, x := range []struct {
 		m *metrics.Metric
 		n map[int32]uint64
 	}{{metrics.ISRShrinks, s.Changes.ISRShrinks}, {metrics.ISRExpands, s.Changes.ISRExpands}, {metrics.LeaderElections, s.Changes.LeaderElections}} {
-		for id, n := range x.n {
+		ids := maps.Clone(x.n)
+		if ids == nil {
+			ids = map[int32]uint64{}
+		}
+		for _, b := range v.Brokers {
+			ids[b.ID] += 0
+		}
+		for id, n := range ids {
 			ch <- x.m.Value(float64(n), strconv.Itoa(int(id)))
 		}
 	}
