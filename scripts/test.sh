@@ -13,6 +13,8 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v curl >/dev/null || need+=(curl)
 command -v prometheus >/dev/null || need+=(prometheus)
+# The alert rules: amtool, and the end-to-end test's Alertmanager.
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 # TestGeneratedUpToDate rebuilds the BPF objects and compares them.
 command -v clang >/dev/null || need+=(clang)
 command -v llvm-strip >/dev/null || need+=(llvm)
