@@ -21,7 +21,11 @@ func (s *Server) alertRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/alerts", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		url := s.am.url.Load()
 		if url == nil || *url == "" {
-			httpError(w, http.StatusServiceUnavailable, "this kscope agent was given no Alertmanager: start it with --alertmanager http://host:9093, or run kscope alerts --alertmanager http://host:9093")
+			msg := "this kscope agent was given no Alertmanager: start it with --alertmanager http://host:9093, or run kscope alerts --alertmanager http://host:9093"
+			if !s.cfg.Span.To.IsZero() {
+				msg = "capture files fire no alerts: a kscope agent started with --alertmanager http://host:9093 shows them, or kscope alerts --alertmanager http://host:9093"
+			}
+			httpError(w, http.StatusServiceUnavailable, msg)
 			return
 		}
 		v, err := alerting.Fetch(r.Context(), *url, r.URL.Query().Get("held") == "true")

@@ -103,4 +103,7 @@ func TestReadOnlyCapture(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want 503 saying a capture holds no cluster and which flag does", u, resp.StatusCode, body)
 		}
 	}
+	if resp, body := get(t, ts.URL+"/api/v1/alerts", ""); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "capture files fire no alerts") || !strings.Contains(body, "--alertmanager") {
+		t.Errorf("GET /api/v1/alerts: %d %s, want 503 saying captures fire no alerts and which flag shows them", resp.StatusCode, body)
+	}
 }

@@ -149,4 +149,16 @@ func TestAnalyzeConsole(t *testing.T) {
 		b.screenshot("analyze-cluster")
 		b.noErrors("cluster", noCluster...)
 	})
+
+	t.Run("alerts", func(t *testing.T) {
+		b := br.on(t)
+		b.open("/alerts")
+		msg := waitFor(b, 30*time.Second, "the page saying there are no alerts",
+			`(() => { const u = document.getElementById('unavailable'); return u && !u.hidden ? u.textContent : ''; })()`,
+			func(s string) bool { return s != "" })
+		if !strings.Contains(msg, "capture files fire no alerts") || !strings.Contains(msg, "--alertmanager") {
+			t.Errorf("the alerts page says %q, want why and which flag shows alerts", msg)
+		}
+		b.noErrors("alerts", append(noCluster, "/api/v1/alerts")...)
+	})
 }

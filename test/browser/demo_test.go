@@ -168,6 +168,31 @@ func TestDemoConsole(t *testing.T) {
 		b.noErrors("cluster")
 	})
 
+	// The demo's Prometheus and Alertmanager run kscope's rules: its
+	// permanent rack conflict (rack-a holds two of order's three
+	// replicas) fires as a warning, routed to the team.
+	t.Run("alerts", func(t *testing.T) {
+		b := br.on(t)
+		b.open("/alerts")
+		rows := waitFor(b, time.Minute, "the rack conflict alert",
+			`[...document.querySelectorAll('#list tbody tr')].map((tr) => tr.textContent)`,
+			func(v []string) bool {
+				return slices.ContainsFunc(v, func(s string) bool { return strings.Contains(s, "KafkaRackConflict") })
+			})
+		for _, r := range rows {
+			if strings.Contains(r, "KafkaRackConflict") && (!strings.Contains(r, "warning") || !strings.Contains(r, "kafka-team") || !strings.Contains(r, "README.md#kafkarackconflict")) {
+				t.Errorf("the rack conflict's row %q lacks its severity, its receiver or its runbook", r)
+			}
+		}
+		if s := b.text("#summary"); !strings.Contains(s, "firing") || !strings.Contains(s, "held back") {
+			t.Errorf("summary %q, want what fires and what is held back", s)
+		}
+		b.click("Show the alerts held back", `document.getElementById('held')`)
+		waitFor(b, 10*time.Second, "held=true in the URL", `location.search`, func(s string) bool { return strings.Contains(s, "held=true") })
+		b.screenshot("alerts")
+		b.noErrors("alerts")
+	})
+
 	t.Run("consumers", func(t *testing.T) {
 		b := br.on(t)
 		// Invoicing needs half a minute to fall clearly behind.
