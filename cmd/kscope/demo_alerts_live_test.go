@@ -57,10 +57,12 @@ func alertOn(v alerting.View, name, subject string) *alerting.Alert {
 func awaitAlerts(t *testing.T, d *demoRun, what string, check func(alerting.View) (bool, string)) alerting.View {
 	t.Helper()
 	var last string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+	start := time.Now()
+	for deadline := start.Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
 		v := d.alertsOf(t)
 		var ok bool
 		if ok, last = check(v); ok {
+			t.Logf("%s: after %s, %d firing, %d held back", what, time.Since(start).Round(time.Second), v.Firing, v.Held)
 			return v
 		}
 	}
