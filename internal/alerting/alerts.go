@@ -84,7 +84,7 @@ type gettable struct {
 // only with held.
 func Fetch(ctx context.Context, base string, held bool) (View, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return View{}, fmt.Errorf("Alertmanager address %q: use one such as http://127.0.0.1:9093", base)
+		return View{}, fmt.Errorf("an Alertmanager address is http://host:port, such as http://127.0.0.1:9093, not %q", base)
 	}
 	c := &api.Client{Server: base, Who: "Alertmanager"}
 	var raw []gettable

@@ -29,7 +29,7 @@ func Binaries() (prometheus, alertmanager string, err error) {
 			return prometheus, alertmanager, nil
 		}
 	}
-	return "", "", errors.New("Alertmanager is not installed (apt-get install prometheus-alertmanager)")
+	return "", "", errors.New("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
 }
 
 // StackConfig is a Prometheus scraping kscope with its rules, sending to an
