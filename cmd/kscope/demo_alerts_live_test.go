@@ -94,6 +94,10 @@ func TestDemoAlerts(t *testing.T) {
 		}
 	}
 
+	if out, err := d.kscope(t, "demo", "status"); err != nil || !strings.Contains(out, "alerts: Prometheus "+st.Alerting.Prometheus+", Alertmanager "+st.Alerting.Alertmanager) {
+		t.Errorf("kscope demo status does not say where the alerts are: %v\n%s", err, out)
+	}
+
 	// The rules run: the demo's rack conflict is a warning (rack-a holds
 	// two of order's three replicas), and nothing else of replication or
 	// lag fires while the cluster is whole and both groups keep up.

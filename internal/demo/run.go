@@ -420,6 +420,11 @@ func PrintStatus(w io.Writer, st Status) error {
 	}
 	fmt.Fprintf(w, "topic %s: %d partitions, replication factor %d\n", st.Topic.Name, st.Topic.Partitions, st.Topic.ReplicationFactor)
 	fmt.Fprintf(w, "invoicing delay %s (%s per order while on)\n", onOff, time.Duration(st.InvoicingDelay.PerOrderSeconds*float64(time.Second)))
+	if a := st.Alerting; a.Alertmanager != "" {
+		fmt.Fprintf(w, "alerts: Prometheus %s, Alertmanager %s (kscope alerts shows what fires)\n", a.Prometheus, a.Alertmanager)
+	} else if a.Off != "" {
+		fmt.Fprintf(w, "alerts: %s\n", a.Off)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(st.Brokers) > 0 {
 		fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tSTATE")
