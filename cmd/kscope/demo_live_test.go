@@ -171,13 +171,21 @@ func gone(t *testing.T, st demo.Status, api string) {
 			addrs = append(addrs, strings.TrimPrefix(u, "http://"))
 		}
 	}
+	// Prometheus and Alertmanager get SIGTERM from the kernel when the
+	// demo is killed, and take a moment to shut down.
 	for _, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Errorf("%s still bound after the demo ended: %v", addr, err)
-			continue
+		for {
+			ln, err := net.Listen("tcp", addr)
+			if err == nil {
+				ln.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s still bound after the demo ended: %v", addr, err)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		ln.Close()
 	}
 }
 

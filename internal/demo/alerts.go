@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"kscope/deploy"
@@ -66,7 +68,8 @@ func startAlerting(ctx context.Context, cfg RunConfig, target string) (*alerting
 		info.Off = "not running: " + err.Error()
 		return nil, info, nothing, nil
 	}
-	dir, err := os.MkdirTemp("", "kscope-demo-alerting-")
+	removeStale()
+	dir, err := os.MkdirTemp("", stalePrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, info, nothing, err
 	}
@@ -83,6 +86,24 @@ func startAlerting(ctx context.Context, cfg RunConfig, target string) (*alerting
 	}
 	info.Prometheus, info.Alertmanager = st.Prometheus, st.Alertmanager
 	return st, info, func() { st.Close(); cleanup() }, nil
+}
+
+// stalePrefix names the directories of the demo's Prometheus and
+// Alertmanager, with the demo's pid: "kscope-demo-alerting-PID-...".
+const stalePrefix = "kscope-demo-alerting-"
+
+// removeStale removes the directories a killed demo left behind: those
+// whose demo no longer runs.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), stalePrefix+"*"))
+	for _, d := range dirs {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), stalePrefix), "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n <= 0 || syscall.Kill(n, 0) != syscall.ESRCH {
+			continue
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // thresholdList says the thresholds the demo sets: "append_lag_page_seconds

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -87,5 +88,27 @@ func TestBrokerControl(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^1 +` + regexp.QuoteMeta(c.Addrs()[1]) + ` +rack-a +stopped$`).MatchString(out.String()) {
 		t.Errorf("kscope demo status does not show broker 1 stopped:\n%s", out.String())
+	}
+}
+
+// TestRemoveStale: the directories of a killed demo's Prometheus and
+// Alertmanager go at the next start; a running demo's stay.
+func TestRemoveStale(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	// A pid past pid_max runs nothing.
+	dead, err := os.MkdirTemp("", stalePrefix+"99999999-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive, err := os.MkdirTemp("", stalePrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeStale()
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead demo's %s stays: %v", dead, err)
+	}
+	if _, err := os.Stat(alive); err != nil {
+		t.Errorf("a running demo's %s went: %v", alive, err)
 	}
 }
