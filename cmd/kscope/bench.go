@@ -18,7 +18,7 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks that need real traffic (see also go test -bench)",
 	}
-	cmd.AddCommand(benchTrafficCmd())
+	cmd.AddCommand(benchTrafficCmd(), benchWireCmd())
 	return cmd
 }
 
