@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Measures what kscope agent keeps and what it costs at rates the embedded
+# broker cannot serve: kscope bench wire replays Kafka exchanges between a
+# client and a server process of its own, at RATES exchanges/s for DURATION
+# each, with a fresh agent tracing them each time. For each rate: exchanges
+# sent, exchanges the agent decoded (/api/v1/stats decoder counters), the
+# loss, the agent's CPU and µs per exchange, ring drops.
+#
+# TRACE says which pids the agent traces (--pid):
+#   client (default)  only the client: each exchange is seen once
+#   server            only the server: each exchange is seen once
+#   both              both ends: each exchange is decoded twice, once from
+#                     each side; the store counts the broker-side copy once
+#                     (kscope_store_twins_dropped_total), the decoder twice.
+# SWEEP=1 adds a batch-size sweep at SWEEP_RATE over BATCHES (bytes):
+# agent µs per exchange and ring bytes per exchange
+# (kscope_capture_bytes_total delta / exchanges).
+# Needs root. Other knobs: CONNS, INFLIGHT, MIX, BATCH (bytes, rates part),
+# PARTITIONS, AGENT_FLAGS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rates=${RATES:-20000 50000 100000}
+duration=${DURATION:-10s}
+trace=${TRACE:-client}
+conns=${CONNS:-4}
+inflight=${INFLIGHT:-5}
+mix=${MIX:-produce=0.5,fetch=0.3,metadata=0.1,heartbeat=0.1}
+batch=${BATCH:-100}
+partitions=${PARTITIONS:-1}
+sweep=${SWEEP:-0}
+sweep_rate=${SWEEP_RATE:-20000}
+batches=${BATCHES:-100 1024 16384}
+AGENT_FLAGS=${AGENT_FLAGS:-}
+api=127.0.0.1:${API_PORT:-17379}
+case $trace in client | server | both) ;; *) echo "TRACE is client, server or both" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF): run with sudo" >&2; exit 1; }
+
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+go build -o "$dir/kscope" ./cmd/kscope
+k="$dir/kscope"
+
+stats() { curl -sf "http://$api/api/v1/stats"; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+decoded() { stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["decoder"]["exchanges"])'; }
+
+# measure NAME RATE BATCH: one run under a fresh agent; appends a line of
+# JSON to $dir/rows.
+measure() {
+  local name=$1 rate=$2 batch=$3
+  local shape=(--batch-bytes "$batch" --partitions-per-request "$partitions")
+  # The server, a process of its own with a known pid.
+  "$k" bench wire serve --listen 127.0.0.1:0 "${shape[@]}" >"$dir/serve.out" 2>&1 &
+  local serve_pid=$!
+  for _ in $(seq 50); do grep -q '^listening on' "$dir/serve.out" && break; sleep 0.1; done
+  local addr; addr=$(sed -n 's/^listening on //p' "$dir/serve.out")
+  [ -n "$addr" ] || { echo "bench server did not start:"; cat "$dir/serve.out"; exit 1; }
+  # The client waits at a gate so that its pid is known before the agent
+  # starts (exec keeps the pid).
+  rm -f "$dir/gate"; mkfifo "$dir/gate"
+  sh -c 'read _ <"$0"; exec "$@"' "$dir/gate" "$k" bench wire run --server "$addr" --rate "$rate" \
+    --duration "$duration" --connections "$conns" --in-flight "$inflight" --mix "$mix" "${shape[@]}" -o json >"$dir/run.json" &
+  local client_pid=$!
+  local pids=()
+  case $trace in
+    client) pids=(--pid "$client_pid") ;;
+    server) pids=(--pid "$serve_pid") ;;
+    both) pids=(--pid "$client_pid" --pid "$serve_pid") ;;
+  esac
+  "$k" agent --listen "$api" "${pids[@]}" $AGENT_FLAGS >"$dir/agent.log" 2>&1 &
+  local agent_pid=$!
+  for _ in $(seq 100); do curl -sf "http://$api/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://$api/healthz" >/dev/null || { echo "agent did not start:"; cat "$dir/agent.log"; exit 1; }
+  local s0 t0
+  s0=$(stats); t0=$(cpu_ticks "$agent_pid")
+  echo go >"$dir/gate"
+  wait "$client_pid"
+  # Let the agent drain its ring: wait until its count stops moving.
+  local last=-1 now
+  for _ in $(seq 50); do
+    now=$(decoded)
+    [ "$now" = "$last" ] && break
+    last=$now; sleep 0.5
+  done
+  local s1 t1
+  s1=$(stats); t1=$(cpu_ticks "$agent_pid")
+  curl -sf "http://$api/metrics" | grep -E '^kscope_(capture_bytes_total|store_twins_dropped_total) ' >"$dir/metrics" || true
+  kill -INT "$agent_pid"; wait "$agent_pid" || true
+  kill -INT "$serve_pid"; wait "$serve_pid" || true
+  python3 - "$name" "$trace" "$dir/run.json" "$s0" "$s1" "$t0" "$t1" "$(getconf CLK_TCK)" >>"$dir/rows" <<'PY'
+import json, sys
+name, trace, run, s0, s1, t0, t1, hz = sys.argv[1:]
+r = json.load(open(run)); a0 = json.loads(s0)["agent"]; a1 = json.loads(s1)["agent"]
+st = json.loads(s1).get("store", {})
+def d(*keys):
+    def get(o):
+        for k in keys:
+            o = o[k]
+        return o
+    return get(a1) - get(a0)
+seen = d("decoder", "exchanges")
+sides = 2 if trace == "both" else 1
+cpu_s = (int(t1) - int(t0)) / int(hz)
+print(json.dumps(dict(
+    name=name, rate_requested=r["rate_requested"], rate=r["rate"], batch=r["batch_bytes"], seconds=r["elapsed_seconds"],
+    sent=r["sent"], answered=r["answered"], decoded=seen, exchanges=seen / sides,
+    no_response=d("decoder", "no_response"), unmatched=d("decoder", "unmatched_responses"), resyncs=d("decoder", "resyncs"),
+    bytes_lost=d("decoder", "bytes_lost"), ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"),
+    capture_bytes=d("capture", "bytes"), cpu_s=cpu_s, twins_dropped=st.get("twins_dropped", 0),
+    p99_us=r["latency_us"]["p99"], per_second=r["per_second"])))
+PY
+}
+
+echo "untraced, as fast as answered (--rate 0, $conns connections, $inflight in flight, batches of $batch bytes):"
+"$k" bench wire run --rate 0 --duration "$duration" --connections "$conns" --in-flight "$inflight" --mix "$mix" \
+  --batch-bytes "$batch" --partitions-per-request "$partitions" 2>/dev/null | grep -E 'exchanges/s|latency' | sed 's/^/  /'
+
+for rate in $rates; do measure rate "$rate" "$batch"; done
+if [ "$sweep" = 1 ]; then
+  for b in $batches; do measure sweep "$sweep_rate" "$b"; done
+fi
+
+python3 - "$dir/rows" "$trace" "$duration" "$conns" "$inflight" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+trace = sys.argv[2]
+print(f"\ntraced: {trace} (agent --pid); {sys.argv[3]} per run, {sys.argv[4]} connections, {sys.argv[5]} in flight each")
+if trace == "both":
+    print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
+hdr = f"{'rate asked':>10} {'reached':>9} {'batch B':>7} {'sent':>9} {'agent saw':>10} {'lost':>8} {'loss':>7} {'agent CPU':>9} {'µs/exch':>8} {'ring B/exch':>11} {'ring drops':>10} {'lost B':>9} {'p99':>8}"
+for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
+    rs = [r for r in rows if r["name"] == part]
+    if not rs:
+        continue
+    print(f"\n{title}:\n{hdr}")
+    for r in rs:
+        lost = r["sent"] - r["exchanges"]
+        cpu = 100 * r["cpu_s"] / r["seconds"] if r["seconds"] else 0
+        us = 1e6 * r["cpu_s"] / r["exchanges"] if r["exchanges"] else 0
+        ring = r["capture_bytes"] / r["exchanges"] if r["exchanges"] else 0
+        print(f"{r['rate_requested']:>10.0f} {r['rate']:>9.0f} {r['batch']:>7} {r['sent']:>9} {r['exchanges']:>10.0f} {lost:>8.0f} "
+              f"{100*lost/max(r['sent'],1):>6.2f}% {cpu:>8.1f}% {us:>8.1f} {ring:>11.0f} {r['ring_drops']:>10} {r['lost_bytes']:>9} {r['p99_us']:>6.0f}µs")
+        extra = []
+        if r["no_response"]: extra.append(f"no response {r['no_response']}")
+        if r["unmatched"]: extra.append(f"unmatched responses {r['unmatched']}")
+        if r["resyncs"]: extra.append(f"resyncs {r['resyncs']}")
+        if r["bytes_lost"]: extra.append(f"decoder bytes lost {r['bytes_lost']}")
+        if trace == "both": extra.append(f"store twins dropped {r['twins_dropped']}")
+        ps = r["per_second"]
+        if ps: extra.append(f"client per second {min(ps)}..{max(ps)}")
+        print(" " * 10 + "  " + ", ".join(extra))
+PY
