@@ -42,6 +42,8 @@ k="$dir/kscope"
 
 stats() { curl -sf "http://$api/api/v1/stats"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# busy_ticks: the machine's busy CPU ticks, all cores (others' work too).
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 decoded() { stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["decoder"]["exchanges"])'; }
 
 # measure NAME RATE BATCH: one run under a fresh agent; appends a line of
@@ -71,8 +73,8 @@ measure() {
   local agent_pid=$!
   for _ in $(seq 100); do curl -sf "http://$api/healthz" >/dev/null && break; sleep 0.1; done
   curl -sf "http://$api/healthz" >/dev/null || { echo "agent did not start:"; cat "$dir/agent.log"; exit 1; }
-  local s0 t0
-  s0=$(stats); t0=$(cpu_ticks "$agent_pid")
+  local s0 t0 m0 v0 w0
+  s0=$(stats); t0=$(cpu_ticks "$agent_pid"); m0=$(busy_ticks); v0=$(cpu_ticks "$serve_pid"); w0=$(date +%s.%N)
   echo go >"$dir/gate"
   wait "$client_pid"
   # Let the agent drain its ring: wait until its count stops moving.
@@ -82,14 +84,15 @@ measure() {
     [ "$now" = "$last" ] && break
     last=$now; sleep 0.5
   done
-  local s1 t1
-  s1=$(stats); t1=$(cpu_ticks "$agent_pid")
+  local s1 t1 m1 v1 w1
+  s1=$(stats); t1=$(cpu_ticks "$agent_pid"); m1=$(busy_ticks); v1=$(cpu_ticks "$serve_pid"); w1=$(date +%s.%N)
   curl -sf "http://$api/metrics" | grep -E '^kscope_(capture_bytes_total|store_twins_dropped_total) ' >"$dir/metrics" || true
   kill -INT "$agent_pid"; wait "$agent_pid" || true
   kill -INT "$serve_pid"; wait "$serve_pid" || true
-  python3 - "$name" "$trace" "$dir/run.json" "$s0" "$s1" "$t0" "$t1" "$(getconf CLK_TCK)" >>"$dir/rows" <<'PY'
+  python3 - "$name" "$trace" "$dir/run.json" "$s0" "$s1" "$t0" "$t1" "$(getconf CLK_TCK)" \
+    "$((m1 - m0))" "$((v1 - v0))" "$(python3 -c "print($w1 - $w0)")" >>"$dir/rows" <<'PY'
 import json, sys
-name, trace, run, s0, s1, t0, t1, hz = sys.argv[1:]
+name, trace, run, s0, s1, t0, t1, hz, busy, serve, window = sys.argv[1:]
 r = json.load(open(run)); a0 = json.loads(s0)["agent"]; a1 = json.loads(s1)["agent"]
 st = json.loads(s1).get("store", {})
 def d(*keys):
@@ -107,7 +110,10 @@ print(json.dumps(dict(
     no_response=d("decoder", "no_response"), unmatched=d("decoder", "unmatched_responses"), resyncs=d("decoder", "resyncs"),
     bytes_lost=d("decoder", "bytes_lost"), ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"),
     capture_bytes=d("capture", "bytes"), cpu_s=cpu_s, twins_dropped=st.get("twins_dropped", 0),
-    p99_us=r["latency_us"]["p99"], per_second=r["per_second"])))
+    p99_us=r["latency_us"]["p99"], per_second=r["per_second"],
+    # What the load generator used, and the machine's busy time, all
+    # cores, over the same window (others' work shows as the rest).
+    gen_cpu_s=r["client_cpu_seconds"] + int(serve) / int(hz), busy_s=int(busy) / int(hz), window_s=float(window))))
 PY
 }
 
@@ -127,24 +133,33 @@ trace = sys.argv[2]
 print(f"\ntraced: {trace} (agent --pid); {sys.argv[3]} per run, {sys.argv[4]} connections, {sys.argv[5]} in flight each")
 if trace == "both":
     print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
-hdr = f"{'rate asked':>10} {'reached':>9} {'batch B':>7} {'sent':>9} {'agent saw':>10} {'lost':>8} {'loss':>7} {'agent CPU':>9} {'µs/exch':>8} {'ring B/exch':>11} {'ring drops':>10} {'lost B':>9} {'p99':>8}"
+print("agent saw: exchanges the decoder emitted; complete: those with their response. lost: sent - complete.")
+print("agent CPU (% of one core, per second of the run) and µs/exch count the run and the ring's drain;")
+print("ring B/exch: kscope_capture_bytes_total / exchanges. gen CPU: the bench client and server, per second of")
+print("the run; others: the rest of the machine's busy time over run and drain (other work there skews the run).")
+hdr = f"{'rate asked':>10} {'reached':>9} {'batch B':>7} {'sent':>9} {'agent saw':>10} {'complete':>10} {'lost':>8} {'loss':>7} {'agent CPU':>9} {'µs/exch':>8} {'ring B/exch':>11} {'ring drops':>10} {'gen CPU':>8} {'others':>7} {'p99':>8}"
 for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
     rs = [r for r in rows if r["name"] == part]
     if not rs:
         continue
     print(f"\n{title}:\n{hdr}")
     for r in rs:
-        lost = r["sent"] - r["exchanges"]
-        cpu = 100 * r["cpu_s"] / r["seconds"] if r["seconds"] else 0
+        complete = r["exchanges"] - r["no_response"] / (2 if trace == "both" else 1)
+        lost = r["sent"] - complete
+        secs = r["seconds"] or 1
+        cpu = 100 * r["cpu_s"] / secs
+        gen = 100 * r["gen_cpu_s"] / secs
+        others = max(0, 100 * (r["busy_s"] - r["cpu_s"] - r["gen_cpu_s"]) / r["window_s"])
         us = 1e6 * r["cpu_s"] / r["exchanges"] if r["exchanges"] else 0
         ring = r["capture_bytes"] / r["exchanges"] if r["exchanges"] else 0
-        print(f"{r['rate_requested']:>10.0f} {r['rate']:>9.0f} {r['batch']:>7} {r['sent']:>9} {r['exchanges']:>10.0f} {lost:>8.0f} "
-              f"{100*lost/max(r['sent'],1):>6.2f}% {cpu:>8.1f}% {us:>8.1f} {ring:>11.0f} {r['ring_drops']:>10} {r['lost_bytes']:>9} {r['p99_us']:>6.0f}µs")
+        print(f"{r['rate_requested']:>10.0f} {r['rate']:>9.0f} {r['batch']:>7} {r['sent']:>9} {r['exchanges']:>10.0f} {complete:>10.0f} {lost:>8.0f} "
+              f"{100*lost/max(r['sent'],1):>6.2f}% {cpu:>8.1f}% {us:>8.1f} {ring:>11.0f} {r['ring_drops']:>10} {gen:>7.0f}% {others:>6.0f}% {r['p99_us']:>6.0f}µs")
         extra = []
         if r["no_response"]: extra.append(f"no response {r['no_response']}")
         if r["unmatched"]: extra.append(f"unmatched responses {r['unmatched']}")
         if r["resyncs"]: extra.append(f"resyncs {r['resyncs']}")
         if r["bytes_lost"]: extra.append(f"decoder bytes lost {r['bytes_lost']}")
+        if r["lost_bytes"]: extra.append(f"capture lost bytes {r['lost_bytes']}")
         if trace == "both": extra.append(f"store twins dropped {r['twins_dropped']}")
         ps = r["per_second"]
         if ps: extra.append(f"client per second {min(ps)}..{max(ps)}")

@@ -281,6 +281,9 @@ type wireReport struct {
 	Rate          float64            `json:"rate"`
 	PerSecond     []int64            `json:"per_second"`
 	Latency       map[string]float64 `json:"latency_us"`
+	// CPUSeconds is what the client process used (user and system), for
+	// what the load itself costs.
+	CPUSeconds float64 `json:"client_cpu_seconds"`
 }
 
 type wireKind struct {
@@ -316,6 +319,10 @@ func newWireReport(cfg loadgen.Config, res *loadgen.Result, clientPID, serverPID
 		r.Latency[q.name] = float64(res.Latency.Quantile(q.q)) / 1e3
 	}
 	r.Latency["max"] = float64(res.Latency.Max()) / 1e3
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		r.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
 	return r
 }
 
@@ -348,6 +355,9 @@ func (r *wireReport) print(w io.Writer) {
 		fmt.Fprintf(w, " %s %s", q.name, fmtMicros(r.Latency[q.name]))
 	}
 	fmt.Fprintf(w, " max %s\n", fmtMicros(r.Latency["max"]))
+	if r.Seconds > 0 {
+		fmt.Fprintf(w, "client CPU %.1fs (%.0f%% of one core)\n", r.CPUSeconds, 100*r.CPUSeconds/r.Seconds)
+	}
 }
 
 func fmtMicros(us float64) string {
