@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,7 +38,7 @@ func agentCmd() *cobra.Command {
 		timeout                       time.Duration
 		noBodies                      bool
 		nice                          int
-		cpuProfile                    string
+		cpuProfile, memProfile        string
 		metricsClientIDs              bool
 		cluster                       clusterFlags
 		poll                          time.Duration
@@ -74,6 +76,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			if err != nil {
 				return fmt.Errorf("--memory: %w", err)
 			}
+			limitMemory(budget)
 			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes}
 			for _, p := range ports {
 				if p == 0 || p > 65535 {
@@ -114,6 +117,9 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			}
 			if err := ebpf.CheckPrivileges(); err != nil {
 				return err
+			}
+			if memProfile != "" {
+				defer startPeakHeapProfile(memProfile)()
 			}
 			if cpuProfile != "" {
 				stop, err := startCPUProfile(cpuProfile)
@@ -179,6 +185,8 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.StringVar(&alertmanager, "alertmanager", "", "the Alertmanager that receives kscope's alert rules (http://host:9093): kscope alerts --server and the web console's Alerts page show what fires there")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent to this file")
 	f.MarkHidden("cpuprofile")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile of the agent to this file whenever its heap reaches a new peak")
+	f.MarkHidden("memprofile")
 	f.DurationVar(&timeout, "response-timeout", 30*time.Second, "a request unanswered this long past its own wait is reported without response")
 	return cmd
 }
@@ -213,6 +221,56 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// HeapOverhead is what the agent's Go heap needs beyond the store's
+// --memory budget: the decoder's per-connection buffers, the ring
+// reader's events, the process and metrics tables, and the runtime's own
+// (about 8 MiB of it idle). The process's resident memory adds its code
+// and the ring buffer's mapping (about 40 MiB more, of which the ring is
+// --ring-bytes).
+const HeapOverhead = 12 << 20
+
+// limitMemory sets the Go runtime's soft memory limit to the store's
+// budget plus HeapOverhead, so that the collector works harder rather
+// than let the heap double past what the budget holds (GOGC's default);
+// GOMEMLIMIT, when set, wins.
+func limitMemory(budget int64) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(budget + HeapOverhead)
+	}
+}
+
+// startPeakHeapProfile writes the heap profile to path each time the heap
+// in use reaches a new peak (checked every 100 ms), so that the file ends
+// up holding what the heap held at its largest, until stop is called.
+func startPeakHeapProfile(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse <= peak+peak/20 {
+				continue
+			}
+			peak = m.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // parseBytes reads a size such as 268435456, 256MiB, 512MB or 2GiB.

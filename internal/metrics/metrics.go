@@ -192,6 +192,7 @@ var (
 	StoreAggregateOther  = def(Counter, "kscope_store_aggregate_overflow_total", "Exchanges whose topic a second of aggregates counted under (other), that second having no budget left for another topic.")
 	StorePartialOverflow = def(Counter, "kscope_store_partial_overflow_total", "Exchanges left out of a second of the overview's parts because that second alone reached the aggregates' budget.")
 	StoreTwinsDropped    = def(Counter, "kscope_store_twins_dropped_total", "Broker-side copies of exchanges also traced from the client's side, counted once (not a loss).")
+	StoreTwinsEarly      = def(Counter, "kscope_store_twins_early_total", "Copies of exchanges let go before the twin hold ended, the twins' share of the budget being full: a broker-side copy counted early, or a client-side one forgotten early (its twin, if it comes later still, counts twice).")
 	StoreSnapshots       = def(Gauge, "kscope_store_snapshots", "Cluster snapshots held (kscope agent --cluster): the lag statuses are judged over the last 10.")
 	StoreSnapshotBytes   = def(Gauge, "kscope_store_snapshot_bytes", "Estimated memory of the cluster snapshots held.")
 	StoreSnapshotsEvict  = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped, oldest first, to stay in their part of the budget.")
@@ -222,7 +223,7 @@ var Sections = []Section{
 		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
 		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
-		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,
+		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreTwinsEarly, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,
 	}},
 }
 

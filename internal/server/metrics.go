@@ -16,7 +16,7 @@ type storeCollector struct{ store *store.Store }
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.StoreAdded, metrics.StoreExchanges, metrics.StoreBytes, metrics.StoreBudget, metrics.StoreEvicted,
 		metrics.StoreEvictedBytes, metrics.StoreSeconds, metrics.StoreSecondsEvicted, metrics.StoreAggregateLate, metrics.StoreAggregateOther,
-		metrics.StorePartialOverflow, metrics.StoreTwinsDropped, metrics.StoreSnapshots, metrics.StoreSnapshotBytes, metrics.StoreSnapshotsEvict)
+		metrics.StorePartialOverflow, metrics.StoreTwinsDropped, metrics.StoreTwinsEarly, metrics.StoreSnapshots, metrics.StoreSnapshotBytes, metrics.StoreSnapshotsEvict)
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -35,6 +35,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.StoreAggregateOther.Value(float64(st.Overflow))
 	ch <- metrics.StorePartialOverflow.Value(float64(st.PartialOverflow))
 	ch <- metrics.StoreTwinsDropped.Value(float64(st.TwinsDropped))
+	ch <- metrics.StoreTwinsEarly.Value(float64(st.TwinsEarly))
 	ch <- metrics.StoreSnapshots.Value(float64(st.Snapshots))
 	ch <- metrics.StoreSnapshotBytes.Value(float64(st.SnapshotBytes))
 	ch <- metrics.StoreSnapshotsEvict.Value(float64(st.SnapshotsEvicted))

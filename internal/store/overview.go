@@ -3,6 +3,7 @@ package store
 import (
 	"math"
 	"time"
+	"unsafe"
 
 	"kscope/internal/exchange"
 )
@@ -49,9 +50,19 @@ type twinKey struct {
 type heldCopy struct {
 	key     twinKey
 	at      int64              // when it completed (see arrival)
-	e       *exchange.Exchange // the ring's copy: never modified
+	e       *exchange.Exchange // the ring's record without its bodies
+	size    int64              // its estimated memory
 	dropped bool
 }
+
+// Estimated memory of a remembered client-side copy: its queue slot, and
+// its index entry (key, time and the map's own overhead) while indexed.
+const (
+	seenQBytes   = int64(unsafe.Sizeof(seenCopy{}))
+	seenMapBytes = int64(unsafe.Sizeof(twinKey{})) + 8 + 48
+	// heldSlotBytes is a dropped held copy: its struct and queue slot.
+	heldSlotBytes = int64(unsafe.Sizeof(heldCopy{})) + 8 + allocOverhead
+)
 
 type seenCopy struct {
 	key twinKey
@@ -73,28 +84,55 @@ type twins struct {
 	held    fifo[*heldCopy]
 	heldKey map[twinKey]*heldCopy
 	dropped uint64
+	// counted are the keys of held copies counted before their time, for
+	// twinHold: their client-side twin, if it comes, is the one dropped.
+	// A key costs a tenth of a held copy.
+	countedQ fifo[seenCopy]
+	counted  map[twinKey]int64
+	// bytes estimates what the held copies, the remembered client copies
+	// and the counted keys cost; budget bounds it (0: unbounded). Past it
+	// the oldest go before their time (early counts them): a held copy
+	// counts now, a remembered copy or key is forgotten, and a twin that
+	// then comes later counts twice.
+	bytes, budget int64
+	early         uint64
 }
 
 // add passes e through the rule and calls count for each exchange that
 // counts now: e itself, or held copies whose time is up. A broker-side e is
-// held by pointer: it must not change (it is the ring's record).
+// held as a copy without its bodies, sharing e's summary: e must not
+// change (it is the ring's record).
 func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	at := t.arrival(e)
 	t.newest = at
 	switch e.Side {
 	case "client":
 		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
+		if _, ok := t.counted[k]; ok {
+			// Its broker-side copy counted already, early.
+			delete(t.counted, k)
+			t.bytes -= seenMapBytes
+			t.dropped++
+			break
+		}
 		if len(t.heldKey) > 0 {
 			if h := t.heldKey[k]; h != nil {
-				h.dropped = true
+				// Only its place in the queue is left.
+				h.dropped, h.e = true, nil
+				t.bytes -= h.size - heldSlotBytes
+				h.size = heldSlotBytes
 				delete(t.heldKey, k)
 				t.dropped++
 			}
 		}
 		if t.seen != nil {
+			if _, ok := t.seen[k]; !ok {
+				t.bytes += seenMapBytes
+			}
 			t.seen[k] = at
 		}
 		t.seenQ.push(seenCopy{k, at})
+		t.bytes += seenQBytes + int64(len(k.client)+len(k.server))
 		count(e)
 	case "server":
 		t.lastServer = at
@@ -106,6 +144,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 				s := t.seenQ.at(i)
 				t.seen[s.key] = s.at
 			}
+			t.bytes += int64(len(t.seen)) * seenMapBytes
 		}
 		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
 		if _, ok := t.seen[k]; ok {
@@ -115,23 +154,59 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 		if t.heldKey == nil {
 			t.heldKey = make(map[twinKey]*heldCopy)
 		}
-		h := &heldCopy{key: k, at: at, e: e}
+		// The held copy only counts: it keeps the summary, not the
+		// bodies, so that a record the ring evicts does not stay
+		// behind it, bodies and all.
+		c := *e
+		c.Request, c.Response = nil, nil
+		h := &heldCopy{key: k, at: at, e: &c, size: Size(&c) + seenMapBytes}
 		t.heldKey[k] = h
 		t.held.push(h)
+		t.bytes += h.size
 	default:
 		count(e)
 	}
-	limit := t.newest - int64(twinHold)
-	for t.seenQ.len() > 0 && t.seenQ.front().at < limit {
-		s := t.seenQ.pop()
-		if t.seen != nil && t.seen[s.key] == s.at {
-			delete(t.seen, s.key)
-		}
-	}
 	if t.seen != nil && t.newest-t.lastServer > int64(twinIdle) {
+		t.bytes -= int64(len(t.seen)) * seenMapBytes
 		t.seen = nil
 	}
+	// Past the budget, held copies go first (a key of theirs is a tenth
+	// of their size), then remembered copies and keys.
+	limit := t.newest - int64(twinHold)
 	t.release(limit, count)
+	t.expire(limit)
+}
+
+// expire forgets the client-side copies and the counted keys older than
+// limit (unix ns), and the oldest ones past the budget.
+func (t *twins) expire(limit int64) {
+	for t.seenQ.len() > 0 && (t.seenQ.front().at < limit || t.over()) {
+		if t.seenQ.front().at >= limit {
+			t.early++
+		}
+		t.forgetSeen()
+	}
+	for t.countedQ.len() > 0 && (t.countedQ.front().at < limit || t.over()) {
+		c := t.countedQ.pop()
+		t.bytes -= seenQBytes + int64(len(c.key.client)+len(c.key.server))
+		if at, ok := t.counted[c.key]; ok && at == c.at {
+			delete(t.counted, c.key)
+			t.bytes -= seenMapBytes
+		}
+	}
+}
+
+// over says the twins' memory is past their budget.
+func (t *twins) over() bool { return t.budget > 0 && t.bytes > t.budget }
+
+// forgetSeen forgets the oldest remembered client-side copy.
+func (t *twins) forgetSeen() {
+	s := t.seenQ.pop()
+	t.bytes -= seenQBytes + int64(len(s.key.client)+len(s.key.server))
+	if t.seen != nil && t.seen[s.key] == s.at {
+		delete(t.seen, s.key)
+		t.bytes -= seenMapBytes
+	}
 }
 
 // arrival is when e completed, in unix ns: its request's start plus its
@@ -149,14 +224,27 @@ func (t *twins) arrival(e *exchange.Exchange) int64 {
 	return max(at, t.newest)
 }
 
-// release counts the held copies that completed before limit (unix ns).
+// release counts the held copies that completed before limit (unix ns),
+// and the oldest ones past the budget.
 func (t *twins) release(limit int64, count func(*exchange.Exchange)) {
-	for t.held.len() > 0 && t.held.front().at < limit {
+	for t.held.len() > 0 && (t.held.front().at < limit || t.over()) {
 		h := t.held.pop()
+		t.bytes -= h.size
 		if h.dropped {
 			continue
 		}
 		delete(t.heldKey, h.key)
+		if h.at >= limit {
+			// Counted before its time: its client-side twin, should
+			// it come, is dropped instead.
+			t.early++
+			if t.counted == nil {
+				t.counted = make(map[twinKey]int64)
+			}
+			t.counted[h.key] = h.at
+			t.countedQ.push(seenCopy{h.key, h.at})
+			t.bytes += seenQBytes + seenMapBytes + int64(len(h.key.client)+len(h.key.server))
+		}
 		count(h.e)
 	}
 }
@@ -214,7 +302,9 @@ func (s *Store) Count(c Counter) {
 func (s *Store) Flush(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.agg.twins.release(now.UnixNano()-int64(twinHold), s.agg.countOnce)
+	limit := now.UnixNano() - int64(twinHold)
+	s.agg.twins.release(limit, s.agg.countOnce)
+	s.agg.twins.expire(limit)
 }
 
 // KeepPartials makes the store keep, from now on, a Partial per part of
@@ -300,8 +390,11 @@ func (s *Store) Parts(since, until time.Time, step time.Duration, fn func(Cover)
 		held := map[int64]Partial{}
 		for i := range n {
 			h := a.twins.held.at(i)
+			if h.dropped {
+				continue
+			}
 			u := h.e.Time.Unix()
-			if h.dropped || u*int64(time.Second) < from || u*int64(time.Second) >= to {
+			if u*int64(time.Second) < from || u*int64(time.Second) >= to {
 				continue
 			}
 			p := held[u]

@@ -474,3 +474,102 @@ func TestTwinsCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// countAll counts the exchanges a store feeds its counters, by key.
+type countAll map[int32]int
+
+func (c countAll) Add(e *exchange.Exchange) { c[e.CorrelationID]++ }
+
+// TestTwinsBudget: a burst of broker-side copies whose clients are not
+// traced, faster than the twin hold drains: the held copies stay within
+// their share of the budget, counted in the store's bytes, the oldest
+// counted early (and said so), and every exchange still counts once.
+func TestTwinsBudget(t *testing.T) {
+	const n = 20000
+	st := store.New(store.Config{MemoryBytes: 1 << 20})
+	c := countAll{}
+	st.Count(c)
+	budget := st.Stats().ExchangeBudget / 4
+	peak := int64(0)
+	for i := range n {
+		e := exchange.Exchange{
+			Time: ovT0.Add(time.Duration(i) * 50 * time.Microsecond), API: "Produce", APIKey: 0, Side: "server", CorrelationID: int32(i),
+			Client: exchange.Endpoint{Addr: "192.168.7.7:33000"}, Server: exchange.Endpoint{Addr: "10.0.0.1:9092", PID: 1, Process: "broker"},
+			Topics:  []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: int32(i % 3), Records: 4, Bytes: 560}}}},
+			Request: make([]byte, 300), Response: make([]byte, 100),
+		}
+		st.Add(e)
+		s := st.Stats()
+		peak = max(peak, s.TwinsBytes)
+		if s.Bytes > s.BudgetBytes {
+			t.Fatalf("after %d: the store holds %d bytes, over its budget of %d", i, s.Bytes, s.BudgetBytes)
+		}
+	}
+	st.Flush(ovT0.Add(time.Hour))
+	s := st.Stats()
+	if peak > budget || s.TwinsBytes != 0 {
+		t.Errorf("held copies peaked at %d bytes (budget %d), %d left after the flush", peak, budget, s.TwinsBytes)
+	}
+	if s.TwinsEarly == 0 {
+		t.Errorf("no copy counted early, with %d held in a %d-byte share", n, budget)
+	}
+	if len(c) != n {
+		t.Errorf("%d exchanges counted, want %d", len(c), n)
+	}
+	for k, v := range c {
+		if v != 1 {
+			t.Errorf("exchange %d counted %d times", k, v)
+			break
+		}
+	}
+	t.Logf("peak %d bytes of a %d share, %d counted early", peak, budget, s.TwinsEarly)
+}
+
+// TestTwinsBudgetBothEnds: both ends traced, each client-side copy 500
+// exchanges after its broker-side one, more than the twins' share holds:
+// the broker-side copies count early, and their client-side twins are the
+// ones dropped: every exchange counts once.
+func TestTwinsBudgetBothEnds(t *testing.T) {
+	const n, lag = 20000, 500
+	st := store.New(store.Config{MemoryBytes: 1 << 20})
+	c := countAll{}
+	st.Count(c)
+	mk := func(i int, side string) exchange.Exchange {
+		e := exchange.Exchange{
+			Time: ovT0.Add(time.Duration(i) * 50 * time.Microsecond), API: "Produce", Side: side, CorrelationID: int32(i),
+			Client: exchange.Endpoint{Addr: "10.0.0.7:33000"}, Server: exchange.Endpoint{Addr: "10.0.0.1:9092"},
+			Topics:  []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: int32(i % 3), Records: 4, Bytes: 560}}}},
+			Request: make([]byte, 300),
+		}
+		if side == "client" {
+			e.Client.PID, e.Client.Process = 7, "producer"
+		}
+		return e
+	}
+	for i := range n + lag {
+		if i < n {
+			st.Add(mk(i, "server"))
+		}
+		if i >= lag {
+			st.Add(mk(i-lag, "client"))
+		}
+	}
+	st.Flush(ovT0.Add(time.Hour))
+	s := st.Stats()
+	if s.TwinsEarly == 0 {
+		t.Errorf("no copy counted early")
+	}
+	if len(c) != n {
+		t.Errorf("%d exchanges counted, want %d", len(c), n)
+	}
+	twice := 0
+	for _, v := range c {
+		if v != 1 {
+			twice++
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d exchanges counted twice", twice)
+	}
+	t.Logf("%d counted early, %d twins dropped", s.TwinsEarly, s.TwinsDropped)
+}

@@ -55,6 +55,7 @@ func (s *Store) AddSnapshot(snap inspect.Snapshot) {
 	if t.budget == 0 {
 		t.budget = s.snapshotBudget
 		s.exchangeBudget -= t.budget
+		s.agg.twins.budget = s.exchangeBudget / twinsShare
 		s.trimExchanges()
 	}
 	t.series.add(snap.Time, lags)

@@ -35,6 +35,11 @@ const DefaultMemoryBytes = 256 << 20
 // aggregates may use by default; the exchanges get the rest.
 const aggregateShare = 8
 
+// twinsShare: the broker-side copies held for their client-side twins,
+// and the client-side copies remembered for theirs, take at most this
+// fraction of the exchanges' budget (1/twinsShare), counted in it.
+const twinsShare = 4
+
 // Config sizes the store.
 type Config struct {
 	// MemoryBytes bounds the estimated memory of all tables
@@ -178,6 +183,12 @@ type Stats struct {
 	// exchanges also seen from the client, counted once.
 	PartialOverflow uint64 `json:"partial_overflow"`
 	TwinsDropped    uint64 `json:"twins_dropped"`
+	// TwinsEarly counts copies let go before their hold ended, the twins'
+	// share of the budget being full: a held broker-side copy counted
+	// early, a client-side one forgotten early. Their twin, if it comes
+	// later, counts twice. TwinsBytes is what the twins hold now.
+	TwinsEarly uint64 `json:"twins_early"`
+	TwinsBytes int64  `json:"twins_bytes"`
 
 	// Snapshots counts the cluster snapshots held, SnapshotBytes their
 	// estimated memory, SnapshotBudget their part of the budget (0 until
@@ -251,6 +262,7 @@ func New(cfg Config) *Store {
 		panic(err)
 	}
 	s.agg = aggregates{budget: s.aggregateBudget, levels: newLevels(rs), newest: math.MinInt64, partialSince: math.MinInt64}
+	s.agg.twins.budget = s.exchangeBudget / twinsShare
 	return s
 }
 
@@ -295,7 +307,7 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 // trimExchanges drops the oldest exchanges until the ring fits its
 // budget; s.mu is held.
 func (s *Store) trimExchanges() {
-	for s.ringBytes > s.exchangeBudget && s.ring.len() > 0 {
+	for s.ringBytes+s.agg.twins.bytes > s.exchangeBudget && s.ring.len() > 0 {
 		old := s.ring.popFront()
 		s.ringBytes -= old.size
 		s.evicted++
@@ -384,7 +396,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.RUnlock()
 	st := Stats{
 		BudgetBytes:     s.exchangeBudget + s.aggregateBudget + s.snaps.budget,
-		Bytes:           s.ringBytes + s.agg.bytes + s.snaps.bytes,
+		Bytes:           s.ringBytes + s.agg.twins.bytes + s.agg.bytes + s.snaps.bytes,
 		Exchanges:       s.ring.len(),
 		ExchangeBytes:   s.ringBytes,
 		ExchangeBudget:  s.exchangeBudget,
@@ -403,6 +415,8 @@ func (s *Store) Stats() Stats {
 		Overflow:        s.agg.overflow,
 		PartialOverflow: s.agg.partialOverflow,
 		TwinsDropped:    s.agg.twins.dropped,
+		TwinsEarly:      s.agg.twins.early,
+		TwinsBytes:      s.agg.twins.bytes,
 
 		Snapshots:        len(s.snaps.list),
 		SnapshotBytes:    s.snaps.bytes,
