@@ -224,20 +224,24 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 // HeapOverhead is what the agent's Go heap needs beyond the store's
-// --memory budget: the decoder's per-connection buffers, the ring
-// reader's events, the process and metrics tables, and the runtime's own
-// (about 8 MiB of it idle). The process's resident memory adds its code
-// and the ring buffer's mapping (about 40 MiB more, of which the ring is
-// --ring-bytes).
+// --memory budget, at least: the decoder's per-connection buffers, the
+// ring reader's events, the process and metrics tables, and the runtime's
+// own (about 4 MiB of it idle). The process's resident memory adds its
+// code (about 18 MiB) and the ring buffer's mapping.
 const HeapOverhead = 12 << 20
 
+// heapOverhead is the Go heap's room above a budget: HeapOverhead, or an
+// eighth of a larger budget, so that a large store is not marked over and
+// over for a few MiB of garbage each time.
+func heapOverhead(budget int64) int64 { return max(HeapOverhead, budget/8) }
+
 // limitMemory sets the Go runtime's soft memory limit to the store's
-// budget plus HeapOverhead, so that the collector works harder rather
+// budget plus heapOverhead, so that the collector works harder rather
 // than let the heap double past what the budget holds (GOGC's default);
 // GOMEMLIMIT, when set, wins.
 func limitMemory(budget int64) {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(budget + HeapOverhead)
+		debug.SetMemoryLimit(budget + heapOverhead(budget))
 	}
 }
 
