@@ -83,40 +83,57 @@ var (
 // ParseRequestHeader reads a request header from a frame (without its
 // 4-byte size) and returns it with the offset of the body.
 func ParseRequestHeader(b []byte) (RequestHeader, int, error) {
-	var h RequestHeader
+	h, id, n, err := splitRequestHeader(b)
+	if err == nil && id != nil {
+		s := string(id)
+		h.ClientID = &s
+	}
+	return h, n, err
+}
+
+// parseRequestHeader is ParseRequestHeader without the client id: the
+// search for frame boundaries reads a header at every position that could
+// start a frame, and must not copy what it will mostly throw away.
+func parseRequestHeader(b []byte) (RequestHeader, int, error) {
+	h, _, n, err := splitRequestHeader(b)
+	return h, n, err
+}
+
+// splitRequestHeader reads a request header, returning its client id as a
+// slice of b: nil when null (or absent, header v0).
+func splitRequestHeader(b []byte) (h RequestHeader, clientID []byte, n int, err error) {
 	if len(b) < 8 {
-		return h, 0, errShort
+		return h, nil, 0, errShort
 	}
 	h.Key = int16(binary.BigEndian.Uint16(b))
 	h.Version = int16(binary.BigEndian.Uint16(b[2:]))
 	h.CorrelationID = int32(binary.BigEndian.Uint32(b[4:]))
 	h.HeaderVersion = requestHeaderVersion(h.Key, h.Version)
-	n := 8
+	n = 8
 	if h.HeaderVersion == 0 {
-		return h, n, nil
+		return h, nil, n, nil
 	}
 	if len(b) < n+2 {
-		return h, 0, errShort
+		return h, nil, 0, errShort
 	}
 	l := int(int16(binary.BigEndian.Uint16(b[n:])))
 	n += 2
 	switch {
 	case l == -1:
 	case l < 0 || l > len(b)-n:
-		return h, 0, errClientID
+		return h, nil, 0, errClientID
 	default:
-		s := string(b[n : n+l])
-		h.ClientID = &s
+		clientID = b[n : n+l : n+l]
 		n += l
 	}
 	if h.HeaderVersion == 2 {
 		m, err := skipTags(b[n:])
 		if err != nil {
-			return h, 0, err
+			return h, nil, 0, err
 		}
 		n += m
 	}
-	return h, n, nil
+	return h, clientID, n, nil
 }
 
 // skipTags skips a tagged-field section (KIP-482): a count, then per field
@@ -162,15 +179,13 @@ func responseBodyOffset(b []byte, key, version int16) (int, error) {
 // printable client id. It accepts far more than real requests; the body
 // decode that follows does the rest.
 func plausibleRequest(b []byte) bool {
-	h, _, err := ParseRequestHeader(b)
+	h, id, _, err := splitRequestHeader(b)
 	if err != nil || !KnownVersion(h.Key, h.Version) || h.CorrelationID < 0 {
 		return false
 	}
-	if h.ClientID != nil {
-		for i := 0; i < len(*h.ClientID); i++ {
-			if c := (*h.ClientID)[i]; c < 0x20 || c > 0x7e {
-				return false
-			}
+	for _, c := range id {
+		if c < 0x20 || c > 0x7e {
+			return false
 		}
 	}
 	return true
