@@ -18,6 +18,12 @@ const maxPending = 4096
 // known which side is the client.
 const maxUndecided = 4 << 20
 
+// undecidedWindow is how many bytes a connection may carry while its roles
+// are unknown: then it takes the side with the stronger evidence, or, with
+// none stronger, it is given up (Stats.Undecided) rather than searched
+// forever.
+const undecidedWindow = 2 * maxUndecided
+
 // conn is the decoding state of one TCP connection.
 type conn struct {
 	d  *Decoder
@@ -76,24 +82,24 @@ func (k *conn) feed(ch capture.Chunk) {
 	if !k.rolesKnown {
 		k.seen += int64(len(ch.Data))
 		if k.clientFirstFails(ch) {
-			k.giveUp()
+			k.giveUp(&k.d.stats.NotKafka)
 			return
 		}
-		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, undecided, nil)
+		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, nil, nil)
 		k.decide()
-		if !k.rolesKnown && k.seen > k.d.opts.NotKafkaAfter && k.noCandidate() {
-			k.giveUp()
+		if !k.rolesKnown && !k.notKafka && k.seen > k.d.opts.NotKafkaAfter && k.noCandidate() {
+			k.giveUp(&k.d.stats.NotKafka)
 		}
 		return
 	}
 	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, k.finder(dir), k.handler(dir))
 }
 
-func (k *conn) finder(dir capture.Dir) finder {
+func (k *conn) finder(dir capture.Dir) judge {
 	if dir == k.client {
-		return k.findRequest
+		return k.judgeRequest
 	}
-	return k.findResponse
+	return k.judgeResponse
 }
 
 func (k *conn) handler(dir capture.Dir) func(frame) {
@@ -102,9 +108,6 @@ func (k *conn) handler(dir capture.Dir) func(frame) {
 	}
 	return k.response
 }
-
-// undecided keeps every byte until the roles are known.
-func undecided(buf []byte, from int) (int, scanResult) { return 0, scanNeedMore }
 
 // decide learns which side is the client: the side whose bytes hold
 // requests that decode whole. A response can pass for a request (its
@@ -115,25 +118,21 @@ func undecided(buf []byte, from int) (int, scanResult) { return 0, scanNeedMore 
 // from its first byte and a request starts there.
 func (k *conn) decide() {
 	var score [2]int
-	var off [2]int
 	for d := range 2 {
-		off[d], score[d] = k.evidence(capture.Dir(d))
+		score[d] = k.evidence(capture.Dir(d))
 	}
 	var client capture.Dir
 	a, b := score[capture.AtoB], score[capture.BtoA]
-	total := len(k.st[0].buf) + len(k.st[1].buf)
 	switch {
-	case a > b && a >= 2:
+	case a > b && (a >= 2 || k.seen > undecidedWindow):
 		client = capture.AtoB
-	case b > a && b >= 2:
+	case b > a && (b >= 2 || k.seen > undecidedWindow):
 		client = capture.BtoA
-	case total > 2*maxUndecided && (a > 0 || b > 0):
-		// No decisive evidence in megabytes: take the stronger side, or
-		// the earlier candidate.
-		client = capture.AtoB
-		if b > a || (a == b && off[1] < off[0]) {
-			client = capture.BtoA
-		}
+	case k.seen > undecidedWindow:
+		// No decisive evidence in megabytes, and as much for either
+		// side: searching on would only cost more.
+		k.giveUp(&k.d.stats.Undecided)
+		return
 	default:
 		for _, s := range k.st {
 			if len(s.buf) > maxUndecided {
@@ -161,118 +160,73 @@ const maxChain = 3
 // evidence scores direction d as the client's: 0 no request found, 1 a
 // request, 2 requests with rising correlation ids or a request at the first
 // byte of a cleanly started direction, 3 a request the other side answers.
-func (k *conn) evidence(d capture.Dir) (off, score int) {
-	buf := k.st[d].buf
-	off, res := k.findRequest(buf, 0)
-	if res != scanFound {
-		return 0, 0
+// It goes on from what the last call learned (stream.probe).
+func (k *conn) evidence(d capture.Dir) int {
+	s, other := k.st[d], k.st[d.Reverse()]
+	p := &s.probe
+	p.advance(s.buf, k.judgeRequest)
+	if !p.found {
+		return 0
 	}
-	var hdrs []RequestHeader
-	for i := off; i+4 <= len(buf) && len(hdrs) < maxChain; {
-		size := int(int32(binary.BigEndian.Uint32(buf[i:])))
-		if size < minRequest-4 || i+4+size > len(buf) {
-			break
-		}
-		h, n, err := ParseRequestHeader(buf[i+4 : i+4+size])
-		if err != nil || !KnownVersion(h.Key, h.Version) {
-			break
-		}
-		if _, err := decodeRequest(h, buf[i+4+n:i+4+size]); err != nil {
-			break
-		}
-		hdrs = append(hdrs, h)
-		i += 4 + size
+	if other.probe.answers(other.buf, p.chain, p.gen) {
+		return 3
 	}
-	other := k.st[d.Reverse()].buf
-	for _, h := range hdrs {
-		if answers(other, h) {
-			return off, 3
-		}
+	rising := len(p.chain) >= 2
+	for i := 1; i < len(p.chain); i++ {
+		rising = rising && p.chain[i].CorrelationID > p.chain[i-1].CorrelationID
 	}
-	rising := len(hdrs) >= 2
-	for i := 1; i < len(hdrs); i++ {
-		rising = rising && hdrs[i].CorrelationID > hdrs[i-1].CorrelationID
+	if rising || (p.first == 0 && s.clean) {
+		return 2
 	}
-	if rising || (off == 0 && k.st[d].clean) {
-		return off, 2
-	}
-	return off, 1
-}
-
-// answers reports whether buf holds a whole response to the request h.
-func answers(buf []byte, h RequestHeader) bool {
-	for i := 0; i+8 <= len(buf); i++ {
-		if int32(binary.BigEndian.Uint32(buf[i+4:])) != h.CorrelationID {
-			continue
-		}
-		size := int(int32(binary.BigEndian.Uint32(buf[i:])))
-		if size < 4 || i+4+size > len(buf) {
-			continue
-		}
-		if _, err := decodeResponse(h, buf[i+4:i+4+size]); err == nil {
-			return true
-		}
-	}
-	return false
+	return 1
 }
 
 // minRequest is the smallest request frame: size, key, version,
 // correlation id and an empty client id.
 const minRequest = 4 + 10
 
-// findRequest looks for a frame boundary in a request stream: a plausible
+// judgeRequest tells whether a request starts at buf[i]: a plausible
 // header whose body decodes, followed by the end of the data or by another
-// plausible request.
-func (k *conn) findRequest(buf []byte, from int) (int, scanResult) {
+// plausible request. A candidate whose end has not arrived waits only if
+// its header is plausible: zeros, say, read as a Produce v0 header.
+func (k *conn) judgeRequest(buf []byte, i int) (verdict, int) {
+	if len(buf)-i < minRequest {
+		return vHold, i + minRequest
+	}
 	max := int64(k.d.opts.MaxFrame)
-	// A candidate whose end has not arrived is kept only if no whole
-	// frame follows it: zeros, say, read as a Produce v0 header.
-	wait := -1
-	for i := from; i < len(buf); i++ {
-		if len(buf)-i < minRequest {
-			return firstOf(wait, i), scanNeedMore
-		}
-		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
-		if size < minRequest-4 || size > max {
-			continue
-		}
-		end := i + 4 + int(size)
-		if end > len(buf) {
-			if wait < 0 && plausibleHeaderPrefix(buf[i+4:]) {
-				wait = i
-			}
-			continue
-		}
-		f := buf[i+4 : end]
-		if !plausibleRequest(f) {
-			continue
-		}
-		h, n, _ := ParseRequestHeader(f)
-		if _, err := decodeRequest(h, f[n:]); err != nil {
-			continue
-		}
-		if rest := buf[end:]; len(rest) >= 4 {
-			ns := int64(int32(binary.BigEndian.Uint32(rest)))
-			if ns < minRequest-4 || ns > max {
-				continue
-			}
-			if len(rest) >= 12 && !plausibleHeaderPrefix(rest[4:]) {
-				continue
-			}
-		}
-		return i, scanFound
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+	if size < minRequest-4 || size > max {
+		return vNone, 0
 	}
-	if wait >= 0 {
-		return wait, scanNeedMore
+	end := i + 4 + int(size)
+	if end > len(buf) {
+		if plausibleHeaderPrefix(buf[i+4:]) {
+			return vLater, end
+		}
+		return vNone, 0
 	}
-	return len(buf), scanNone
-}
-
-func firstOf(wait, i int) int {
-	if wait >= 0 {
-		return wait
+	f := buf[i+4 : end]
+	if !plausibleRequest(f) {
+		return vNone, 0
 	}
-	return i
+	h, n, _ := parseRequestHeader(f)
+	if _, err := decodeRequest(h, f[n:]); err != nil {
+		return vNone, 0
+	}
+	rest := buf[end:]
+	if len(rest) >= 4 {
+		ns := int64(int32(binary.BigEndian.Uint32(rest)))
+		if ns < minRequest-4 || ns > max {
+			return vNone, 0
+		}
+	}
+	if len(rest) < 12 {
+		return vMaybe, end + 12
+	}
+	if !plausibleHeaderPrefix(rest[4:]) {
+		return vNone, 0
+	}
+	return vFrame, 0
 }
 
 // plausibleHeaderPrefix checks the fixed part of a request header only.
@@ -285,48 +239,37 @@ func plausibleHeaderPrefix(b []byte) bool {
 	return KnownVersion(key, ver) && int32(binary.BigEndian.Uint32(b[4:])) >= 0
 }
 
-// findResponse looks for a frame boundary in a response stream: a size
+// judgeResponse tells whether a response starts at buf[i]: a size
 // followed by the correlation id of a pending request, whose body decodes.
-func (k *conn) findResponse(buf []byte, from int) (int, scanResult) {
+func (k *conn) judgeResponse(buf []byte, i int) (verdict, int) {
 	if len(k.pending) == 0 {
-		return len(buf), scanNone
+		return vNone, 0
 	}
-	max := int64(k.d.opts.MaxFrame)
-	wait := -1
-	for i := from; i < len(buf); i++ {
-		if len(buf)-i < 8 {
-			return firstOf(wait, i), scanNeedMore
-		}
-		size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
-		if size < 4 || size > max {
-			continue
-		}
-		req := k.pendingFor(int32(binary.BigEndian.Uint32(buf[i+4:])))
-		if req == nil {
-			continue
-		}
-		end := i + 4 + int(size)
-		if end > len(buf) {
-			// The answer to the oldest pending request is the one
-			// Kafka sends next: wait for it rather than take a
-			// later match inside it.
-			if req == k.pending[0] {
-				return firstOf(wait, i), scanNeedMore
-			}
-			if wait < 0 {
-				wait = i
-			}
-			continue
-		}
-		if _, err := decodeResponse(req.Header, buf[i+4:end]); err != nil {
-			continue
-		}
-		return i, scanFound
+	if len(buf)-i < 8 {
+		return vHold, i + 8
 	}
-	if wait >= 0 {
-		return wait, scanNeedMore
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+	if size < 4 || size > int64(k.d.opts.MaxFrame) {
+		return vNone, 0
 	}
-	return len(buf), scanNone
+	req := k.pendingFor(int32(binary.BigEndian.Uint32(buf[i+4:])))
+	if req == nil {
+		return vNone, 0
+	}
+	end := i + 4 + int(size)
+	if end > len(buf) {
+		// The answer to the oldest pending request is the one Kafka
+		// sends next: wait for it rather than take a later match
+		// inside it.
+		if req == k.pending[0] {
+			return vHold, end
+		}
+		return vLater, end
+	}
+	if _, err := decodeResponse(req.Header, buf[i+4:end]); err != nil {
+		return vNone, 0
+	}
+	return vFrame, 0
 }
 
 func (k *conn) pendingFor(corr int32) *Request {
@@ -535,21 +478,17 @@ func (k *conn) clientFirstFails(ch capture.Chunk) bool {
 	return size < minRequest-4 || size > int64(k.d.opts.MaxFrame) || !plausibleHeaderPrefix(ch.Data[4:])
 }
 
-// noCandidate reports that no request was found in either direction.
+// noCandidate reports that evidence found no request in either direction.
 func (k *conn) noCandidate() bool {
-	for _, s := range k.st {
-		if _, res := k.findRequest(s.buf, 0); res == scanFound {
-			return false
-		}
-	}
-	return true
+	return !k.st[0].probe.found && !k.st[1].probe.found
 }
 
-// giveUp marks the connection as not Kafka: its bytes are ignored from now
-// on, and the source is told so it can stop copying them.
-func (k *conn) giveUp() {
+// giveUp marks the connection as not Kafka, or not decodable, and counts
+// it in count: its bytes are ignored from now on, and the source is told so
+// it can stop copying them.
+func (k *conn) giveUp(count *int64) {
 	k.notKafka = true
-	k.d.stats.NotKafka++
+	*count++
 	for _, s := range k.st {
 		k.d.stats.BytesIgnored += int64(len(s.buf))
 		s.consume(len(s.buf))

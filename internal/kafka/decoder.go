@@ -54,9 +54,12 @@ type Stats struct {
 	// captured.
 	HeadersLost int64 `json:"headers_lost"`
 	SASLTokens  int64 `json:"sasl_tokens"`
-	// NotKafka counts connections judged not Kafka; BytesIgnored their
-	// bytes.
+	// NotKafka counts connections judged not Kafka; Undecided those
+	// whose roles (which side is the client) could not be told within
+	// a window of bytes, joined mid-stream; BytesIgnored the bytes of
+	// both.
 	NotKafka     int64 `json:"not_kafka_connections"`
+	Undecided    int64 `json:"undecided_connections"`
 	BytesIgnored int64 `json:"bytes_ignored"`
 }
 

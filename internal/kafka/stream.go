@@ -15,20 +15,6 @@ type frame struct {
 	hole int
 }
 
-// scanResult is what a frame finder says about a buffer position.
-type scanResult int
-
-const (
-	scanNone     scanResult = iota // no frame starts here or later
-	scanFound                      // a frame starts at the offset
-	scanNeedMore                   // a frame may start at the offset; wait for its end
-)
-
-// finder searches buf from 'from' for the start of a frame (its size
-// prefix). It is given by the connection, which knows what this direction
-// carries (requests, responses to pending requests, or not yet known).
-type finder func(buf []byte, from int) (off int, res scanResult)
-
 // mark ties a buffer offset to the time its byte was captured.
 type mark struct {
 	off int
@@ -37,14 +23,19 @@ type mark struct {
 
 // stream frames the bytes of one direction of a connection. While synced
 // it follows the size prefixes; a hole that swallows a frame's size or
-// header, or a start in mid-stream, unsyncs it, and then a finder looks for
-// the next frame boundary.
+// header, or a start in mid-stream, unsyncs it, and then a judge given by
+// the connection (which knows what this direction carries) looks for the
+// next frame boundary.
 type stream struct {
 	synced bool
 	// buf holds a partial frame (synced) or bytes being searched.
 	buf   []byte
 	marks []mark
 	holes []hole
+	// scan is how far the search for a boundary got in buf; probe what
+	// the connection learned of buf while the roles are unknown.
+	scan  scan
+	probe probe
 	// skip counts bytes still to discard of an oversized frame.
 	skip int64
 
@@ -61,8 +52,9 @@ func newStream(maxFrame int, stats *Stats) *stream {
 
 // feed adds the bytes of one chunk. lost is the number of bytes missed
 // just before data (-1: unknown). emit receives each complete frame; find
-// locates boundaries while unsynced.
-func (s *stream) feed(data []byte, t time.Time, lost int64, find finder, emit func(frame)) {
+// locates boundaries while unsynced (nil: keep every byte, the roles are
+// not known).
+func (s *stream) feed(data []byte, t time.Time, lost int64, find judge, emit func(frame)) {
 	if !s.started {
 		s.started, s.clean = true, lost == 0
 	}
@@ -152,7 +144,7 @@ func (s *stream) oversize(size int64) {
 }
 
 // drain emits complete frames from buf while synced.
-func (s *stream) drain(emit func(frame), find finder) {
+func (s *stream) drain(emit func(frame), find judge) {
 	r := 0
 	for s.synced && len(s.buf)-r >= 4 {
 		size := int64(int32(binary.BigEndian.Uint32(s.buf[r:])))
@@ -194,6 +186,8 @@ func (s *stream) consume(n int) {
 	if n == 0 {
 		return
 	}
+	s.scan.shift(n)
+	s.probe.shift(n)
 	if n >= len(s.buf) {
 		s.buf = s.buf[:0]
 		s.marks = s.marks[:0]
@@ -280,34 +274,40 @@ func (s *stream) unsync() {
 	s.buf = s.buf[:0]
 	s.marks = s.marks[:0]
 	s.holes = s.holes[:0]
+	s.scan = scan{}
+	s.probe.reset()
 }
 
-// search runs the finder over buf while unsynced.
-func (s *stream) search(find finder, emit func(frame)) {
+// search looks for a frame boundary while unsynced, from where the last
+// search stopped.
+func (s *stream) search(find judge, emit func(frame)) {
 	if find == nil {
 		return
 	}
-	off, res := find(s.buf, 0)
-	switch res {
-	case scanFound:
+	off, v := s.scan.find(s.buf, find)
+	switch v {
+	case vFrame, vMaybe:
 		s.stats.BytesSkipped += int64(off)
 		s.consume(off)
 		s.synced = true
+		s.scan = scan{}
 		s.drain(emit, find)
-	case scanNeedMore:
+	case vLater:
 		// Keep the candidate (or the tail too short to judge); drop
 		// what came before it.
 		s.stats.BytesSkipped += int64(off)
 		s.consume(off)
-	case scanNone:
+	case vNone:
 		s.stats.BytesSkipped += int64(len(s.buf))
 		s.consume(len(s.buf))
 	}
 }
 
-// rescan retries the finder when what it depends on changed (roles were
-// decided, a request became pending).
-func (s *stream) rescan(find finder, emit func(frame)) {
+// rescan searches buf again from its start with another judge (the
+// roles were decided).
+func (s *stream) rescan(find judge, emit func(frame)) {
+	s.scan = scan{}
+	s.probe = probe{}
 	if !s.synced && len(s.buf) > 0 {
 		s.search(find, emit)
 	}
