@@ -16,7 +16,8 @@
 # agent µs per exchange and ring bytes per exchange
 # (kscope_capture_bytes_total delta / exchanges).
 # Needs root. Other knobs: CONNS, INFLIGHT, MIX, BATCH (bytes, rates part),
-# PARTITIONS, AGENT_FLAGS.
+# PARTITIONS, AGENT_FLAGS, KSCOPE (a kscope binary to use instead of
+# building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${RATES:-20000 50000 100000}
@@ -37,8 +38,11 @@ case $trace in client | server | both) ;; *) echo "TRACE is client, server or bo
 
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
-go build -o "$dir/kscope" ./cmd/kscope
-k="$dir/kscope"
+k=${KSCOPE:-}
+if [ -z "$k" ]; then
+  go build -o "$dir/kscope" ./cmd/kscope
+  k="$dir/kscope"
+fi
 
 stats() { curl -sf "http://$api/api/v1/stats"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
