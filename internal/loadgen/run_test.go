@@ -79,7 +79,7 @@ func TestRunPaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total(res.Answered) != 2000 || res.Elapsed < 490*time.Millisecond || res.Elapsed > 700*time.Millisecond {
+	if total(res.Answered) != 2000 || res.Elapsed < 490*time.Millisecond || res.Elapsed > time.Second {
 		t.Errorf("2000 exchanges at 4000/s: %d answered in %s, want 500ms", total(res.Answered), res.Elapsed)
 	}
 	// A duration at a rate sends rate*duration, exactly: the schedule is
@@ -91,7 +91,7 @@ func TestRunPaced(t *testing.T) {
 	if n := total(res.Answered); n != 6000 || total(res.Sent) != n {
 		t.Errorf("1.2s at 5000/s: sent %d, answered %d; want 6000", total(res.Sent), n)
 	}
-	if len(res.PerSecond) < 1 || res.PerSecond[0] < 4800 || res.PerSecond[0] > 5200 {
+	if len(res.PerSecond) < 1 || res.PerSecond[0] < 4500 || res.PerSecond[0] > 5500 {
 		t.Errorf("per second %v, want 5000", res.PerSecond)
 	}
 }
