@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,5 +70,102 @@ func FuzzDecoder(f *testing.F) {
 		}
 		d.Expire(now.Add(time.Hour))
 		d.Flush()
+	})
+}
+
+// FuzzResync joins a real conversation mid-stream: each direction's capture
+// starts at an arbitrary byte (Lost -1, as tcpdump started late) and comes
+// in arbitrary chunks. Every pair decoded must be one that was sent, with
+// its own response; a capture joined between two exchanges must lose none
+// of those that follow. (Joined inside a response, or at responses to
+// requests before the join, later exchanges may be lost: bytes there that
+// read as the start of the oldest pending request's response hold the
+// search until their size has arrived.)
+func FuzzResync(f *testing.F) {
+	const pairs = 10
+	var client, server []byte
+	var reqAt, respAt []int
+	key := map[int32]int16{}
+	for i := int32(1); i <= pairs; i++ {
+		reqAt, respAt = append(reqAt, len(client)), append(respAt, len(server))
+		if i%2 == 0 {
+			client = append(client, reqFrame(metadataReq(), 12, i, "app")...)
+			server = append(server, respFrame(metadataResp([16]byte{1}), 12, i)...)
+			key[i] = 3
+			continue
+		}
+		client = append(client, reqFrame(produceReq(-1), 9, i, "app")...)
+		server = append(server, respFrame(produceResp(), 9, i)...)
+		key[i] = 0
+	}
+	f.Add(uint16(0), uint16(0), []byte{0xff})
+	f.Add(uint16(reqAt[3]), uint16(respAt[3]), []byte{7, 3, 200, 1})
+	f.Add(uint16(reqAt[2]+5), uint16(respAt[1]+9), []byte{31, 64, 9})
+	f.Fuzz(func(t *testing.T, joinC, joinS uint16, cuts []byte) {
+		jc, js := int(joinC)%len(client), int(joinS)%len(server)
+		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:1"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
+		got := map[int32]bool{}
+		d := NewDecoder(Options{}, nil, func(p Pair) {
+			h := p.Req.Header
+			if k, ok := key[h.CorrelationID]; !ok || k != h.Key {
+				t.Fatalf("decoded a request never sent: key %d correlation id %d", h.Key, h.CorrelationID)
+			}
+			if p.Resp != nil {
+				if p.Resp.CorrelationID != h.CorrelationID {
+					t.Fatalf("request %d paired with response %d", h.CorrelationID, p.Resp.CorrelationID)
+				}
+				got[h.CorrelationID] = true
+			}
+		})
+		now := time.Unix(0, 0)
+		pos := [2]int{jc, js}
+		ends := [2][]byte{client, server}
+		started := [2]bool{}
+		for i := 0; pos[0] < len(client) || pos[1] < len(server); i++ {
+			cut := byte(0xff)
+			if len(cuts) > 0 {
+				cut = cuts[i%len(cuts)]
+			}
+			// A response is sent once its request has arrived: the
+			// server may not run past the responses of the requests
+			// the client has sent.
+			limit := [2]int{len(client), len(server)}
+			if pos[0] < len(client) {
+				limit[1] = 0
+				for k := 0; k < pairs && reqAt[k] < pos[0]; k++ {
+					if k+1 < pairs && reqAt[k+1] <= pos[0] {
+						limit[1] = respAt[k+1]
+					}
+				}
+			}
+			dir := capture.Dir(cut & 1)
+			if pos[dir] >= limit[dir] {
+				dir = dir.Reverse()
+			}
+			if pos[dir] >= limit[dir] {
+				dir = capture.AtoB
+			}
+			n := min(int(cut>>1)*64+1, limit[dir]-pos[dir])
+			ch := capture.Chunk{Conn: c, Dir: dir, Time: now, Data: ends[dir][pos[dir] : pos[dir]+n]}
+			if !started[dir] {
+				ch.Lost, started[dir] = -1, true
+			}
+			now = now.Add(time.Millisecond)
+			d.Feed(ch)
+			pos[dir] += n
+		}
+		d.Flush()
+		// The first exchange whose request and response both follow the joins.
+		first := pairs
+		for i := pairs - 1; i >= 0 && reqAt[i] >= jc && respAt[i] >= js; i-- {
+			first = i
+		}
+		if ic, is := slices.Index(reqAt, jc), slices.Index(respAt, js); ic >= 0 && is >= ic {
+			for i := first; i < pairs; i++ {
+				if !got[int32(i+1)] {
+					t.Fatalf("joined at exchange boundaries (%d, %d): exchange %d lost", jc, js, i+1)
+				}
+			}
+		}
 	})
 }
