@@ -165,6 +165,7 @@ for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
         if r["bytes_lost"]: extra.append(f"decoder bytes lost {r['bytes_lost']}")
         if r["lost_bytes"]: extra.append(f"capture lost bytes {r['lost_bytes']}")
         if trace == "both": extra.append(f"store twins dropped {r['twins_dropped']}")
+        if others > 25: extra.append(f"SKEWED: other work used {others:.0f}% of a core meanwhile")
         ps = r["per_second"]
         if ps: extra.append(f"client per second {min(ps)}..{max(ps)}")
         print(" " * 10 + "  " + ", ".join(extra))
