@@ -194,16 +194,16 @@ func (k *conn) judgeRequest(buf []byte, i int) (verdict, int) {
 		return vHold, i + minRequest
 	}
 	max := int64(k.d.opts.MaxFrame)
-	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
-	if size < minRequest-4 || size > max {
-		return vNone, 0
+	if !k.requestMayStart(buf, i) {
+		// Most positions: skip them here rather than one call each.
+		for i++; len(buf)-i >= minRequest && !k.requestMayStart(buf, i); i++ {
+		}
+		return vNone, i
 	}
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 	end := i + 4 + int(size)
 	if end > len(buf) {
-		if plausibleHeaderPrefix(buf[i+4:]) {
-			return vLater, end
-		}
-		return vNone, 0
+		return vLater, end
 	}
 	f := buf[i+4 : end]
 	if !plausibleRequest(f) {
@@ -227,6 +227,13 @@ func (k *conn) judgeRequest(buf []byte, i int) (verdict, int) {
 		return vNone, 0
 	}
 	return vFrame, 0
+}
+
+// requestMayStart is the quick test of judgeRequest, for a position with at
+// least minRequest bytes: a size in bounds and a plausible fixed header.
+func (k *conn) requestMayStart(buf []byte, i int) bool {
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+	return size >= minRequest-4 && size <= int64(k.d.opts.MaxFrame) && plausibleHeaderPrefix(buf[i+4:])
 }
 
 // plausibleHeaderPrefix checks the fixed part of a request header only.

@@ -1,6 +1,9 @@
 package kafka
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Resynchronisation: finding frame boundaries in bytes that were not
 // followed from the start of a connection (a capture joined mid-stream, a
@@ -23,7 +26,9 @@ const (
 )
 
 // judge tells what starts at buf[i]; for vLater, vHold and vMaybe it also
-// says how long buf must be to tell more.
+// says how long buf must be to tell more. For vNone it may say, as need,
+// the next position worth judging: no frame starts before it either (a
+// judge that skips in a tight loop spares a call per byte).
 type judge func(buf []byte, i int) (v verdict, need int)
 
 // maxWaits bounds the candidates a search keeps waiting for their end. Real
@@ -76,7 +81,7 @@ func (sc *scan) find(buf []byte, j judge) (int, verdict) {
 		v, need := j(buf, i)
 		switch v {
 		case vNone:
-			continue
+			i = max(i, need-1)
 		case vFrame, vMaybe:
 			sc.next = i + 1
 			return i, v
@@ -221,6 +226,20 @@ func (p *probe) answers(buf []byte, chain []RequestHeader, gen int) bool {
 	if p.answered || len(chain) == 0 {
 		return p.answered
 	}
+	var corrs [maxChain][4]byte
+	for i, h := range chain {
+		binary.BigEndian.PutUint32(corrs[i][:], uint32(h.CorrelationID))
+	}
+	// next is the next position whose correlation id is one of chain's.
+	next := func(buf []byte, from int) int {
+		at := max(len(buf)-7, from) // the tail waits for more
+		for _, c := range corrs[:len(chain)] {
+			if k := bytes.Index(buf[from+4:min(at+8, len(buf))], c[:]); k >= 0 && from+k < at {
+				at = from + k
+			}
+		}
+		return at
+	}
 	_, v := p.resp.find(buf, func(buf []byte, i int) (verdict, int) {
 		if len(buf)-i < 8 {
 			return vHold, i + 8
@@ -232,7 +251,7 @@ func (p *probe) answers(buf []byte, chain []RequestHeader, gen int) bool {
 				continue
 			}
 			if size < 4 {
-				return vNone, 0
+				break
 			}
 			if i+4+size > len(buf) {
 				return vLater, i + 4 + size
@@ -241,7 +260,7 @@ func (p *probe) answers(buf []byte, chain []RequestHeader, gen int) bool {
 				return vFrame, 0
 			}
 		}
-		return vNone, 0
+		return vNone, next(buf, i+1)
 	})
 	p.answered = v == vFrame
 	return p.answered
