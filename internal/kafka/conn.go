@@ -195,10 +195,7 @@ func (k *conn) judgeRequest(buf []byte, i int) (verdict, int) {
 	}
 	max := int64(k.d.opts.MaxFrame)
 	if !k.requestMayStart(buf, i) {
-		// Most positions: skip them here rather than one call each.
-		for i++; len(buf)-i >= minRequest && !k.requestMayStart(buf, i); i++ {
-		}
-		return vNone, i
+		return vNone, k.nextRequestStart(buf, i+1)
 	}
 	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 	end := i + 4 + int(size)
@@ -234,6 +231,24 @@ func (k *conn) judgeRequest(buf []byte, i int) (verdict, int) {
 func (k *conn) requestMayStart(buf []byte, i int) bool {
 	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 	return size >= minRequest-4 && size <= int64(k.d.opts.MaxFrame) && plausibleHeaderPrefix(buf[i+4:])
+}
+
+// nextRequestStart skips, in a tight loop, the positions from i on that
+// fail requestMayStart, and returns the first other one (or the first too
+// close to the end to judge). Most bytes fail on one of three bytes: the
+// top byte of the size (above MaxFrame), or the high bytes of the api key
+// and version (all below 256).
+func (k *conn) nextRequestStart(buf []byte, i int) int {
+	top := byte(min(k.d.opts.MaxFrame>>24, 0x7f))
+	for ; len(buf)-i >= minRequest; i++ {
+		if buf[i] > top || buf[i+4] != 0 || buf[i+6] != 0 {
+			continue
+		}
+		if k.requestMayStart(buf, i) {
+			break
+		}
+	}
+	return i
 }
 
 // plausibleHeaderPrefix checks the fixed part of a request header only.

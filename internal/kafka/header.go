@@ -37,6 +37,9 @@ var keys = func() [kmsg.MaxKey + 1]keyInfo {
 	return t
 }()
 
+// nextRequestStart relies on api keys and versions below 256.
+var _ [256 - len(keys)]struct{}
+
 // KnownVersion reports whether kmsg can decode this key at this version.
 func KnownVersion(key, version int16) bool {
 	return key >= 0 && int(key) < len(keys) && keys[key].known && version >= 0 && version <= keys[key].max

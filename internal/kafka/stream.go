@@ -100,7 +100,35 @@ func (s *stream) feed(data []byte, t time.Time, lost int64, find judge, emit fun
 
 func (s *stream) append(data []byte, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
+	if need := len(s.buf) + len(data); need > cap(s.buf) {
+		// Grow once to the end of the frame being read, or else
+		// double: append grows a large slice by a quarter, and
+		// copied each partial fetch response over and over.
+		c := max(need, 2*cap(s.buf))
+		if end := s.frameEnd(data); end > need {
+			c = end
+		}
+		buf := make([]byte, len(s.buf), c)
+		copy(buf, s.buf)
+		s.buf = buf
+	}
 	s.buf = append(s.buf, data...)
+}
+
+// frameEnd is the end in buf of the frame that buf starts with once data
+// is appended, when synced (0 otherwise): the size the stream follows.
+func (s *stream) frameEnd(data []byte) int {
+	if !s.synced || len(s.buf)+len(data) < 4 {
+		return 0
+	}
+	var p [4]byte
+	n := copy(p[:], s.buf)
+	copy(p[n:], data)
+	size := int64(int32(binary.BigEndian.Uint32(p[:])))
+	if size < 0 || size > int64(s.maxFrame) {
+		return 0
+	}
+	return 4 + int(size)
 }
 
 // frames emits the whole frames at the front of data, read in place, and
