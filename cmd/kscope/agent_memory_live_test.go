@@ -59,21 +59,7 @@ func TestAgentMemoryBurst(t *testing.T) {
 	}
 	defer cluster.Close()
 	bin := kscopeBinary(t)
-	agentAddr := freeAddr(t)
-	var agentOut syncBuffer
-	ag := exec.Command(bin, "agent", "--listen", agentAddr, "--memory", "16MiB", "--port", strconv.Itoa(int(cluster.Ports()[0])))
-	ag.Stdout, ag.Stderr = &agentOut, &agentOut
-	if err := ag.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ag.Process.Signal(os.Interrupt)
-		ag.Wait()
-		if t.Failed() {
-			t.Logf("agent:\n%s", agentOut.String())
-		}
-	}()
-	waitHTTP(t, "http://"+agentAddr+"/healthz")
+	agentAddr, ag := startAgent(t, "--memory", "16MiB", "--port", strconv.Itoa(int(cluster.Ports()[0])))
 
 	// The peak, read every 100 ms too: VmHWM is the kernel's own, the
 	// samples say when it was reached.

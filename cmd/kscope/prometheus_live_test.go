@@ -54,26 +54,12 @@ func TestPrometheusScrapesAgent(t *testing.T) {
 	defer cluster.Close()
 
 	// The agent, tracing the brokers' ports.
-	agentAddr := freeAddr(t)
-	agentURL := "http://" + agentAddr
 	var ports []string
 	for _, p := range cluster.Ports() {
 		ports = append(ports, "--port", strconv.Itoa(int(p)))
 	}
-	var agentOut syncBuffer
-	ag := exec.Command(kscopeBinary(t), append([]string{"agent", "--listen", agentAddr}, ports...)...)
-	ag.Stdout, ag.Stderr = &agentOut, &agentOut
-	if err := ag.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ag.Process.Signal(os.Interrupt)
-		ag.Wait()
-		if t.Failed() {
-			t.Logf("agent:\n%s", agentOut.String())
-		}
-	}()
-	waitHTTP(t, agentURL+"/healthz")
+	agentAddr, _ := startAgent(t, ports...)
+	agentURL := "http://" + agentAddr
 
 	// Prometheus, scraping it every second.
 	dir := t.TempDir()
@@ -379,6 +365,29 @@ func getJSON(t *testing.T, u string, v any) {
 }
 
 // waitHTTP waits until u answers 200.
+// startAgent runs kscope agent with args on a free loopback address until
+// the test ends (its output logged if the test failed), and returns that
+// address and the process once its API answers.
+func startAgent(t *testing.T, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	addr := freeAddr(t)
+	var out syncBuffer
+	ag := exec.Command(kscopeBinary(t), append([]string{"agent", "--listen", addr}, args...)...)
+	ag.Stdout, ag.Stderr = &out, &out
+	if err := ag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ag.Process.Signal(os.Interrupt)
+		ag.Wait()
+		if t.Failed() {
+			t.Logf("agent:\n%s", out.String())
+		}
+	})
+	waitHTTP(t, "http://"+addr+"/healthz")
+	return addr, ag
+}
+
 func waitHTTP(t *testing.T, u string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; {
