@@ -1,0 +1,127 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"kscope/internal/capture"
+)
+
+// frameEnds returns where each size-prefixed frame of b ends.
+func frameEnds(b []byte) []int {
+	var ends []int
+	for off := 0; off+4 <= len(b); {
+		off += 4 + int(binary.BigEndian.Uint32(b[off:]))
+		ends = append(ends, off)
+	}
+	return ends
+}
+
+// midStream feeds the client and server streams of a conversation joined
+// mid-stream (the first join bytes of each side missed), in reads of at
+// most size bytes, a response never before the end of its request.
+func midStream(d *Decoder, c *capture.Conn, client, server []byte, join, size int) {
+	now := time.Unix(1700000000, 0)
+	reqEnds, respEnds := frameEnds(client), frameEnds(server)
+	pos := [2]int{join, join}
+	data := [2][]byte{client, server}
+	lost := [2]int64{-1, -1}
+	feed := func(dir capture.Dir, limit int) {
+		n := min(size, limit-pos[dir])
+		if n <= 0 {
+			return
+		}
+		d.Feed(capture.Chunk{Conn: c, Dir: dir, Time: now, Data: data[dir][pos[dir] : pos[dir]+n], Lost: lost[dir]})
+		lost[dir] = 0
+		pos[dir] += n
+	}
+	for pos[0] < len(client) || pos[1] < len(server) {
+		feed(capture.AtoB, len(client))
+		limit := 0
+		for k, end := range reqEnds {
+			if end <= pos[0] {
+				limit = respEnds[k]
+			}
+		}
+		feed(capture.BtoA, limit)
+	}
+	d.Flush()
+}
+
+// A capture joined mid-stream decodes the same exchanges however its bytes
+// were cut into chunks: the search for frame boundaries resumes where it
+// stopped rather than starting over, and must not lose what it had seen.
+func TestMidStreamChunking(t *testing.T) {
+	client, server := benchStream(40)
+	var ref []int32
+	for _, size := range []int{64 << 10, 1 << 10, 1500, 97, 4 << 20} {
+		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:40000"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
+		var got []int32
+		d := NewDecoder(Options{}, nil, func(p Pair) {
+			if p.Resp != nil {
+				got = append(got, p.Req.Header.CorrelationID)
+			}
+		})
+		midStream(d, c, client, server, 1000, size)
+		if len(got) < 36 {
+			t.Errorf("reads of %d bytes: %d exchanges decoded with their response, want at least 36 of 40", size, len(got))
+		}
+		if ref == nil {
+			ref = got
+		} else if !slices.Equal(got, ref) {
+			t.Errorf("reads of %d bytes decoded %v, reads of 64 KiB %v", size, got, ref)
+		}
+	}
+}
+
+// A connection whose two sides look alike (each holds a request now and
+// then, and neither answers the other) cannot be told apart: past the
+// window it is given up, counted and ignored, rather than searched for
+// ever.
+func TestUndecidedGivenUp(t *testing.T) {
+	var verdicts []bool
+	opts := Options{OnVerdict: func(_ *capture.Conn, kafka bool) { verdicts = append(verdicts, kafka) }}
+	f := newFeeder(t, opts)
+	// A request, the start of a frame too large to arrive, junk.
+	chunk := func(r []byte) []byte {
+		b := joinBytes(r, []byte{5, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 2})
+		return append(b, bytes.Repeat([]byte{0xff}, 64<<10-len(b))...)
+	}
+	a := chunk(reqFrame(produceReq(-1), 9, 1, "app"))
+	b := chunk(reqFrame(metadataReq(), 12, 1<<20, "app"))
+	lost := int64(-1)
+	for sent := 0; sent <= undecidedWindow; sent += len(a) + len(b) {
+		f.send(capture.AtoB, a, 0, lost)
+		f.send(capture.BtoA, b, 0, lost)
+		lost = 0
+	}
+	st := f.d.Stats()
+	if st.Undecided != 1 || st.KafkaConnections != 0 || st.NotKafka != 0 || len(f.pairs) != 0 {
+		t.Fatalf("undecided %d, Kafka %d, not Kafka %d, %d pairs; want 1 undecided, nothing decoded",
+			st.Undecided, st.KafkaConnections, st.NotKafka, len(f.pairs))
+	}
+	if !slices.Equal(verdicts, []bool{false}) {
+		t.Errorf("verdicts %v, want the source told once to stop copying", verdicts)
+	}
+	f.send(capture.AtoB, a, 0, 0)
+	if got := f.d.Stats().BytesIgnored; got < undecidedWindow {
+		t.Errorf("%d bytes ignored, want the whole connection's", got)
+	}
+}
+
+// BenchmarkDecoderMidStream is BenchmarkDecoder joined mid-stream: the
+// roles and the frame boundaries must be found by searching.
+func BenchmarkDecoderMidStream(b *testing.B) {
+	client, server := benchStream(512)
+	b.SetBytes(int64(len(client) + len(server)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c := &capture.Conn{ID: uint64(i), A: netip.MustParseAddrPort("10.0.0.1:40000"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
+		d := NewDecoder(Options{}, nil, func(Pair) {})
+		midStream(d, c, client, server, 1000, 64<<10)
+	}
+}
