@@ -6,7 +6,10 @@
 //
 // It never decompresses records and never keeps record keys or values: the
 // record bytes of Produce requests and Fetch responses are reduced to batch
-// headers and dropped as soon as a frame is decoded.
+// headers and dropped as soon as a frame is decoded. Nor does it search
+// the same bytes over and over for a frame boundary or for which side is
+// the client: a search resumes where it stopped (resync.go), so that
+// decoding stays linear in the bytes however a capture joined a connection.
 package kafka
 
 import (
