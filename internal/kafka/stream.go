@@ -174,6 +174,7 @@ func (s *stream) oversize(size int64) {
 // drain emits complete frames from buf while synced.
 func (s *stream) drain(emit func(frame), find judge) {
 	r := 0
+	var clock marksClock
 	for s.synced && len(s.buf)-r >= 4 {
 		size := int64(int32(binary.BigEndian.Uint32(s.buf[r:])))
 		if size < 0 || size > int64(s.maxFrame) {
@@ -194,7 +195,7 @@ func (s *stream) drain(emit func(frame), find judge) {
 		if end > len(s.buf) {
 			break
 		}
-		f := frame{data: s.buf[r+4 : end], start: s.timeAt(r), end: s.timeAt(end - 1), hole: -1}
+		f := frame{data: s.buf[r+4 : end], start: clock.at(s.marks, r), end: clock.at(s.marks, end-1), hole: -1}
 		if len(s.holes) > 0 {
 			if h := s.firstHole(r, end); h >= 0 {
 				f.hole = max(h-4, 0)
@@ -246,15 +247,21 @@ func (s *stream) consume(n int) {
 	s.holes = holes
 }
 
-func (s *stream) timeAt(off int) time.Time {
-	var t time.Time
-	for _, m := range s.marks {
-		if m.off > off {
-			break
-		}
-		t = m.t
+// marksClock reads the capture time of ascending buffer offsets, going on
+// through the marks from where the last offset was: a buffer of many small
+// chunks holding many frames (a rescan) is not walked from its start for
+// each frame.
+type marksClock struct{ i int }
+
+// at is the time of the byte at off: that of the last mark at or before it.
+func (c *marksClock) at(marks []mark, off int) time.Time {
+	for c.i+1 < len(marks) && marks[c.i+1].off <= off {
+		c.i++
 	}
-	return t
+	if c.i >= len(marks) || marks[c.i].off > off {
+		return time.Time{}
+	}
+	return marks[c.i].t
 }
 
 // lose accounts for bytes that were not captured. Inside a frame whose size
