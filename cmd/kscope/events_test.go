@@ -29,7 +29,7 @@ func tracedExchange(i int, api string, key int16, topic string) exchange.Exchang
 		API:       api, APIKey: key, APIVersion: 9, CorrelationID: int32(i), ClientID: "order-svc",
 		Topics:       []exchange.Topic{{Name: topic, Partitions: []exchange.Partition{{Partition: 3}}}},
 		RequestBytes: 200, ResponseBytes: 50,
-		Request: json.RawMessage(`{"acks":-1}`),
+		Request: exchange.JSONBody(json.RawMessage(`{"acks":-1}`)),
 	}
 }
 
@@ -107,7 +107,7 @@ func TestEventsJSON(t *testing.T) {
 	var doc struct {
 		Exchanges []store.Record `json:"exchanges"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Exchanges) != 2 || doc.Exchanges[1].Seq != 2 || doc.Exchanges[0].Request != nil {
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Exchanges) != 2 || doc.Exchanges[1].Seq != 2 || !doc.Exchanges[0].Request.IsZero() {
 		t.Errorf("json (%v):\n%s", err, out.String())
 	}
 	// The wrong token: one line that says what to do.

@@ -63,7 +63,9 @@ func New(cfg Config) *Agent {
 		// the connection either way.
 		_ = cfg.Source.SetVerdict(c, isKafka)
 	}
-	bopt := exchange.Options{Bodies: !cfg.NoBodies}
+	// Produce and Fetch bodies stay in wire form until an API caller
+	// asks for them: most never are.
+	bopt := exchange.Options{Bodies: !cfg.NoBodies, WireBodies: true}
 	if cfg.Processes != nil {
 		bopt.Process = cfg.Processes.Lookup
 	}

@@ -20,6 +20,10 @@ type Options struct {
 	// Exchange.Request and Exchange.Response. It is most of Build's
 	// cost; a consumer that only reads the summary leaves it off.
 	Bodies bool
+	// WireBodies keeps the bodies of Produce and Fetch in their wire form
+	// instead, record data removed, rendered when asked for (Body): for
+	// a store that keeps many and shows few.
+	WireBodies bool
 	// Process names the process of a traced connection (Conn.PID), for
 	// live sources; nil for capture files.
 	Process func(pid uint32) (conn.Process, bool)
@@ -37,16 +41,25 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	if p.Req != nil {
 		b.summary()
 		if opt.Bodies && p.Req.Body != nil {
-			b.x.Request = bodyJSON(p.Req.Body, p.Req.Records)
+			b.x.Request = b.body(p.Req.Body, false, p.Req.Records)
 		}
 	}
 	if opt.Bodies && p.Resp != nil && p.Resp.Body != nil {
-		b.x.Response = bodyJSON(p.Resp.Body, p.Resp.Records)
+		b.x.Response = b.body(p.Resp.Body, true, p.Resp.Records)
 	}
 	if len(b.ts.list) > 0 {
 		b.x.Topics = b.ts.list
 	}
 	return b.x
+}
+
+// body renders msg, a body of the exchange's request, or keeps it in
+// wire form (Options.WireBodies).
+func (b *builder) body(msg interface{ AppendTo([]byte) []byte }, response bool, records []kafka.RecordSet) Body {
+	if h := b.p.Req.Header; b.opt.WireBodies && wireKept(h.Key) {
+		return newWireBody(msg, h.Key, h.Version, response, records)
+	}
+	return JSONBody(bodyJSON(msg, records))
 }
 
 // ErrorName is Kafka's name for an error code (as in the protocol guide and

@@ -187,8 +187,8 @@ func TestBuildHeader(t *testing.T) {
 		t.Errorf("latency without a response: %v", *x.Latency)
 	}
 	eq(t, "no response", x.NoResponse, "timeout")
-	if x.Response != nil {
-		t.Errorf("response JSON without a response: %s", x.Response)
+	if !x.Response.IsZero() {
+		t.Errorf("response JSON without a response: %s", x.Response.JSON())
 	}
 	if !strings.Contains(js(x), `"latency_ns":null`) {
 		t.Errorf("latency_ns should be null: %s", js(x))
@@ -316,9 +316,11 @@ func TestBuildProduce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, resp := tt.build()
-			x := Build(pair(req, resp), topicIDs(), Options{Bodies: true})
+			p := pair(req, resp)
+			x := Build(p, topicIDs(), Options{Bodies: true})
 			tt.check(t, x)
 			noRecordData(t, x)
+			sameAsWire(t, p, x)
 		})
 	}
 }
@@ -336,6 +338,53 @@ func noRecordData(t *testing.T, x Exchange) {
 				t.Fatalf("record data %q in exchange JSON: %s", form, out)
 			}
 		}
+	}
+}
+
+// sameAsWire checks that the bodies kept in wire form (WireBodies) render
+// as those rendered at once, and hold no record data. The agent's bodies
+// come from the decoder: p's, built here, go through the wire first, as
+// the decoder's would have (fields a version lacks get kmsg's defaults).
+func sameAsWire(t *testing.T, p kafka.Pair, _ Exchange) {
+	t.Helper()
+	dec := p
+	req := *p.Req
+	req.Body = kmsg.RequestForKey(p.Req.Body.Key())
+	req.Body.SetVersion(p.Req.Body.GetVersion())
+	if err := req.Body.ReadFrom(p.Req.Body.AppendTo(nil)); err != nil {
+		t.Fatal(err)
+	}
+	dec.Req = &req
+	if p.Resp != nil {
+		resp := *p.Resp
+		resp.Body = kmsg.ResponseForKey(p.Resp.Body.Key())
+		resp.Body.SetVersion(p.Resp.Body.GetVersion())
+		if err := resp.Body.ReadFrom(p.Resp.Body.AppendTo(nil)); err != nil {
+			t.Fatal(err)
+		}
+		dec.Resp = &resp
+	}
+	x := Build(dec, topicIDs(), Options{Bodies: true})
+	w := Build(dec, topicIDs(), Options{Bodies: true, WireBodies: true})
+	for _, b := range []struct {
+		name      string
+		now, wire Body
+	}{{"request", x.Request, w.Request}, {"response", x.Response, w.Response}} {
+		if b.wire.wire == nil && !b.now.IsZero() {
+			t.Errorf("%s not kept in wire form", b.name)
+			continue
+		}
+		if got, want := string(b.wire.JSON()), string(b.now.JSON()); got != want {
+			t.Errorf("%s in wire form renders\n%s\nwant\n%s", b.name, got, want)
+		}
+		for _, secret := range []string{secretKey, secretValue} {
+			if b.wire.wire != nil && bytes.Contains(b.wire.wire.raw, []byte(secret)) {
+				t.Errorf("%s in wire form holds record data %q", b.name, secret)
+			}
+		}
+	}
+	if js(w) != js(x) {
+		t.Errorf("the exchange with bodies in wire form marshals as\n%s\nwant\n%s", js(w), js(x))
 	}
 }
 
@@ -451,9 +500,11 @@ func TestBuildFetch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, resp := tt.build()
-			x := Build(pair(req, resp), topicIDs(), Options{Bodies: true})
+			p := pair(req, resp)
+			x := Build(p, topicIDs(), Options{Bodies: true})
 			tt.check(t, x)
 			noRecordData(t, x)
+			sameAsWire(t, p, x)
 		})
 	}
 }
@@ -870,8 +921,8 @@ func TestBuildGroupsAndOthers(t *testing.T) {
 			req, resp := tt.build()
 			x := Build(pair(req, resp), topicIDs(), Options{Bodies: true})
 			tt.check(t, x)
-			if !json.Valid(x.Request) || !json.Valid(x.Response) {
-				t.Errorf("invalid body JSON:\n%s\n%s", x.Request, x.Response)
+			if !json.Valid(x.Request.JSON()) || !json.Valid(x.Response.JSON()) {
+				t.Errorf("invalid body JSON:\n%s\n%s", x.Request.JSON(), x.Response.JSON())
 			}
 		})
 	}
@@ -913,11 +964,11 @@ func TestSASLPlainNeverShowsThePassword(t *testing.T) {
 					t.Errorf("user not in JSON: %s", out)
 				}
 			}
-			if !strings.Contains(string(x.Request), `"sasl_auth_bytes":"[redacted `) {
-				t.Errorf("request token not redacted: %s", x.Request)
+			if !strings.Contains(string(x.Request.JSON()), `"sasl_auth_bytes":"[redacted `) {
+				t.Errorf("request token not redacted: %s", x.Request.JSON())
 			}
-			if !strings.Contains(string(x.Response), `"sasl_auth_bytes":"[redacted `) {
-				t.Errorf("response token not redacted: %s", x.Response)
+			if !strings.Contains(string(x.Response.JSON()), `"sasl_auth_bytes":"[redacted `) {
+				t.Errorf("response token not redacted: %s", x.Response.JSON())
 			}
 		})
 	}

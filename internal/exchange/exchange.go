@@ -9,7 +9,6 @@
 package exchange
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -64,8 +63,8 @@ type Exchange struct {
 	RequestBytes  int `json:"request_bytes"`
 	ResponseBytes int `json:"response_bytes,omitempty"`
 
-	Request  json.RawMessage `json:"request,omitempty"`
-	Response json.RawMessage `json:"response,omitempty"`
+	Request  Body `json:"request,omitzero"`
+	Response Body `json:"response,omitzero"`
 
 	// Truncated: some bytes of the request or response were not captured;
 	// what was complete was decoded.

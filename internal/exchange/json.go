@@ -39,6 +39,12 @@ func BodyJSON(v any) json.RawMessage { return bodyJSON(v, nil) }
 // headers by kafka.ExtractRecords: the record fields, now nil, are
 // rendered with the size they had on the wire.
 func bodyJSON(v any, records []kafka.RecordSet) json.RawMessage {
+	return encodeBody(v, countRecords(records))
+}
+
+// encodeBody renders v, a decoded body, with records standing for its
+// record data.
+func encodeBody(v any, records []recordCount) json.RawMessage {
 	if v == nil {
 		return nil
 	}
@@ -56,20 +62,20 @@ type encState struct {
 	// path holds the index of each enclosing array element: record data
 	// sits at Topics[path[0]].Partitions[path[1]].
 	path    []int
-	records []kafka.RecordSet
+	records []recordCount
 	next    int // where the next record set lookup starts
 }
 
 // recordSet finds the record set of the partition being encoded.
-func (e *encState) recordSet() *kafka.RecordSet {
+func (e *encState) recordSet() *recordCount {
 	if len(e.path) != 2 || len(e.records) == 0 {
 		return nil
 	}
-	t, p := e.path[0], e.path[1]
+	t, p := int32(e.path[0]), int32(e.path[1])
 	n := len(e.records)
 	for i := range n {
 		k := (e.next + i) % n
-		if rs := &e.records[k]; rs.Topic == t && rs.Partition == p {
+		if rs := &e.records[k]; rs.topic == t && rs.partition == p {
 			e.next = k + 1
 			return rs
 		}
@@ -327,7 +333,7 @@ func encodeRecords(e *encState, v reflect.Value) {
 	if !v.IsNil() {
 		n = v.Len()
 	} else if rs := e.recordSet(); rs != nil {
-		n, batches = rs.Bytes, len(rs.Batches)
+		n, batches = int(rs.bytes), int(rs.batches)
 	}
 	if n < 0 {
 		e.buf = append(e.buf, "null"...)

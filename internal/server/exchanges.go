@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"kscope/internal/exchange"
 	"kscope/internal/store"
 	"kscope/internal/view"
 )
@@ -54,7 +55,7 @@ func (s *Server) exchanges(w http.ResponseWriter, r *http.Request) {
 	write := func(recs []store.Record) error {
 		for i := range recs {
 			if req.NoBodies {
-				recs[i].Request, recs[i].Response = nil, nil
+				recs[i].Request, recs[i].Response = exchange.Body{}, exchange.Body{}
 			}
 			if err := enc.Encode(recs[i]); err != nil {
 				return err

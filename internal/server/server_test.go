@@ -33,7 +33,7 @@ func fake(i int, api string, key int16, topic string) exchange.Exchange {
 		API:       api, APIKey: key, CorrelationID: int32(i), ClientID: "order-svc",
 		Topics:       []exchange.Topic{{Name: topic, Partitions: []exchange.Partition{{Partition: 0, Records: 3, Bytes: 100}}}},
 		RequestBytes: 200, ResponseBytes: 50,
-		Request: json.RawMessage(`{"acks":-1}`),
+		Request: exchange.JSONBody(json.RawMessage(`{"acks":-1}`)),
 	}
 }
 

@@ -158,7 +158,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 		// bodies, so that a record the ring evicts does not stay
 		// behind it, bodies and all.
 		c := *e
-		c.Request, c.Response = nil, nil
+		c.Request, c.Response = exchange.Body{}, exchange.Body{}
 		h := &heldCopy{key: k, at: at, e: &c, size: Size(&c) + seenMapBytes}
 		t.heldKey[k] = h
 		t.held.push(h)

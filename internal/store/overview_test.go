@@ -496,7 +496,7 @@ func TestTwinsBudget(t *testing.T) {
 			Time: ovT0.Add(time.Duration(i) * 50 * time.Microsecond), API: "Produce", APIKey: 0, Side: "server", CorrelationID: int32(i),
 			Client: exchange.Endpoint{Addr: "192.168.7.7:33000"}, Server: exchange.Endpoint{Addr: "10.0.0.1:9092", PID: 1, Process: "broker"},
 			Topics:  []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: int32(i % 3), Records: 4, Bytes: 560}}}},
-			Request: make([]byte, 300), Response: make([]byte, 100),
+			Request: exchange.JSONBody(make([]byte, 300)), Response: exchange.JSONBody(make([]byte, 100)),
 		}
 		st.Add(e)
 		s := st.Stats()
@@ -539,7 +539,7 @@ func TestTwinsBudgetBothEnds(t *testing.T) {
 			Time: ovT0.Add(time.Duration(i) * 50 * time.Microsecond), API: "Produce", Side: side, CorrelationID: int32(i),
 			Client: exchange.Endpoint{Addr: "10.0.0.7:33000"}, Server: exchange.Endpoint{Addr: "10.0.0.1:9092"},
 			Topics:  []exchange.Topic{{Name: "orders", Partitions: []exchange.Partition{{Partition: int32(i % 3), Records: 4, Bytes: 560}}}},
-			Request: make([]byte, 300),
+			Request: exchange.JSONBody(make([]byte, 300)),
 		}
 		if side == "client" {
 			e.Client.PID, e.Client.Process = 7, "producer"

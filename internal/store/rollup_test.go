@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"kscope/internal/exchange"
 )
 
 // rollupTraffic adds one Produce every 100 ms for secs seconds from t0,
@@ -12,7 +14,7 @@ func rollupTraffic(s *Store, from, secs int) time.Time {
 	var last time.Time
 	for i := from * 10; i < (from+secs)*10; i++ {
 		e := fake(i, "Produce", fmt.Sprintf("topic-%d", i%5), 0)
-		e.Request = nil
+		e.Request = exchange.Body{}
 		e.Time = t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		s.Add(e)
 		last = e.Time

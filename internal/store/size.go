@@ -31,7 +31,7 @@ const (
 // the exchange once without allocating.
 func Size(e *exchange.Exchange) int64 {
 	n := recordBytes
-	n += int64(cap(e.Request)+cap(e.Response)) + 2*allocOverhead
+	n += e.Request.Size() + e.Response.Size() + 2*allocOverhead
 	n += int64(len(e.ClientID) + len(e.Error) + len(e.NoResponse) + len(e.Group) + len(e.MemberID))
 	n += endpointSize(&e.Client) + endpointSize(&e.Server)
 	if e.LatencyNS != nil {

@@ -40,7 +40,7 @@ func fake(i int, api, topic string, bodyBytes int) exchange.Exchange {
 			Batches: []exchange.Batch{{Records: 10, Bytes: 1000, Compression: "none", Magic: 2}},
 		}}}},
 		RequestBytes: 1100, ResponseBytes: 60,
-		Request: body,
+		Request: exchange.JSONBody(body),
 	}
 }
 
@@ -270,7 +270,7 @@ func TestAggregatesUnderBudget(t *testing.T) {
 	budget := s.Stats().AggregateBudget
 	for i := range 200000 {
 		e := fake(i, "Produce", fmt.Sprintf("topic-%d", i), 0)
-		e.Request = nil
+		e.Request = exchange.Body{}
 		e.Time = t0.Add(time.Duration(i/20)*time.Second - time.Duration(i%3)*time.Second)
 		s.Add(e)
 		if st := s.Stats(); st.AggregateBytes > budget {
