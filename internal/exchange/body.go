@@ -110,9 +110,15 @@ func (w *wireBody) render() json.RawMessage {
 // APIs that make most of the traffic, whose bodies hold no secret.
 func wireKept(key int16) bool { return key == 0 || key == 1 } // Produce, Fetch
 
-// newWireBody keeps msg (record data removed by the decoder) in wire form.
-func newWireBody(msg interface{ AppendTo([]byte) []byte }, key, version int16, response bool, records []kafka.RecordSet) Body {
-	return Body{wire: &wireBody{key: key, version: version, response: response, raw: msg.AppendTo(nil), records: countRecords(records)}}
+// newWireBody keeps msg (record data removed by the decoder) in wire form;
+// frame is the size of its frame on the wire.
+func newWireBody(msg interface{ AppendTo([]byte) []byte }, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
+	n := frame
+	for _, rs := range records {
+		n -= rs.Bytes
+	}
+	raw := msg.AppendTo(make([]byte, 0, max(n, 64)))
+	return Body{wire: &wireBody{key: key, version: version, response: response, raw: raw, records: countRecords(records)}}
 }
 
 // countRecords keeps what JSON shows of each record set.

@@ -41,11 +41,11 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	if p.Req != nil {
 		b.summary()
 		if opt.Bodies && p.Req.Body != nil {
-			b.x.Request = b.body(p.Req.Body, false, p.Req.Records)
+			b.x.Request = b.body(p.Req.Body, false, p.Req.Size, p.Req.Records)
 		}
 	}
 	if opt.Bodies && p.Resp != nil && p.Resp.Body != nil {
-		b.x.Response = b.body(p.Resp.Body, true, p.Resp.Records)
+		b.x.Response = b.body(p.Resp.Body, true, p.Resp.Size, p.Resp.Records)
 	}
 	if len(b.ts.list) > 0 {
 		b.x.Topics = b.ts.list
@@ -55,9 +55,9 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 
 // body renders msg, a body of the exchange's request, or keeps it in
 // wire form (Options.WireBodies).
-func (b *builder) body(msg interface{ AppendTo([]byte) []byte }, response bool, records []kafka.RecordSet) Body {
+func (b *builder) body(msg interface{ AppendTo([]byte) []byte }, response bool, frame int, records []kafka.RecordSet) Body {
 	if h := b.p.Req.Header; b.opt.WireBodies && wireKept(h.Key) {
-		return newWireBody(msg, h.Key, h.Version, response, records)
+		return newWireBody(msg, h.Key, h.Version, response, frame, records)
 	}
 	return JSONBody(bodyJSON(msg, records))
 }

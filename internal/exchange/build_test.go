@@ -1179,9 +1179,12 @@ func benchFetch() kafka.Pair {
 
 func BenchmarkBuild(b *testing.B) {
 	p, ids := benchFetch(), topicIDs()
-	for _, opt := range []Options{{}, {Bodies: true}} {
+	for _, opt := range []Options{{}, {Bodies: true}, {Bodies: true, WireBodies: true}} {
 		name := "summary"
-		if opt.Bodies {
+		switch {
+		case opt.WireBodies:
+			name = "wire-bodies"
+		case opt.Bodies:
 			name = "bodies"
 		}
 		b.Run(name, func(b *testing.B) {
