@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Compares `kscope analyze` with tshark's Kafka dissector on one large
-# capture of real traffic: franz-go producing and consuming ~300 MB of
-# 16 KiB batches against `kscope broker`, captured by tcpdump on loopback.
-# Needs root (tcpdump), tshark and tcpdump. Prints sizes, times and ratio.
+# Compares `kscope analyze` with tshark's Kafka dissector on two captures of
+# real traffic against `kscope broker`, captured by tcpdump on loopback:
+#   clean: franz-go producing and consuming BYTES (300 MB) of 16 KiB batches,
+#          every connection captured from its first byte;
+#   mid:   four such clients at once (MID_BYTES each), of which only packets
+#          from the middle are kept (about MID_MB MB): each connection is
+#          joined mid-stream, and the decoder must find frame boundaries by
+#          scanning (issue 14).
+# Each capture is decoded RUNS times by `kscope analyze -o jsonl` and by
+# `tshark -Y kafka -T fields`, alternately, so that both see the same load
+# (the machine is shared); it prints the medians in MB/s of capture, their
+# range, and the ratio. Needs root (tcpdump), tshark, tcpdump and editcap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=${BYTES:-300000000}
+mid_bytes=${MID_BYTES:-40000000}
+mid_mb=${MID_MB:-15}
+runs=${RUNS:-5}
 port=${PORT:-19192}
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -13,33 +24,73 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 go build -o "$dir/kscope" ./cmd/kscope
 "$dir/kscope" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
 sleep 1
-tcpdump -i lo -s 0 -B 65536 -w "$dir/big.pcap" "tcp port $port" 2>"$dir/tcpdump.log" &
-sleep 1
-"$dir/kscope" bench traffic --bootstrap "127.0.0.1:$port" --topic bench --bytes "$bytes" --consume
-sleep 1
-kill -INT %2 && wait %2 || true
-grep -E 'dropped|captured' "$dir/tcpdump.log" || true
-size=$(stat -c %s "$dir/big.pcap")
-echo "capture: $((size / 1000000)) MB"
 
-t0=$(date +%s.%N)
-"$dir/kscope" analyze "$dir/big.pcap" >"$dir/kscope.out"
-t1=$(date +%s.%N)
-tail -3 "$dir/kscope.out"
-t2=$(date +%s.%N)
-"$dir/kscope" analyze -o jsonl "$dir/big.pcap" >"$dir/kscope.jsonl" 2>/dev/null
-t3=$(date +%s.%N)
-tshark -r "$dir/big.pcap" -d "tcp.port==$port,kafka" -T fields \
-  -e frame.number -e kafka.request_key -e kafka.correlation_id -e kafka.topic_name -e kafka.partition_id \
-  -Y kafka >"$dir/tshark.out" 2>/dev/null
-t4=$(date +%s.%N)
+# capture NAME CMD...: runs CMD under tcpdump into $dir/NAME.pcap.
+capture() {
+  local name=$1
+  shift
+  tcpdump -i lo -s 0 -B 65536 -w "$dir/$name.pcap" "tcp port $port" 2>"$dir/$name.tcpdump.log" &
+  local pid=$!
+  sleep 1
+  "$@"
+  sleep 1
+  kill -INT "$pid" && wait "$pid" || true
+  grep -E 'dropped' "$dir/$name.tcpdump.log" || true
+}
 
-python3 - "$size" "$t0" "$t1" "$t2" "$t3" "$t4" <<'PY'
-import sys
-size, t0, t1, t2, t3, t4 = map(float, sys.argv[1:])
-k, kj, ts = t1 - t0, t3 - t2, t4 - t3
-print(f"kscope analyze (table): {k:.2f}s  {size/k/1e6:.0f} MB/s")
-print(f"kscope analyze -o jsonl: {kj:.2f}s  {size/kj/1e6:.0f} MB/s")
-print(f"tshark -Y kafka -T fields: {ts:.2f}s  {size/ts/1e6:.1f} MB/s")
-print(f"kscope is {ts/k:.0f}x faster (table), {ts/kj:.0f}x (jsonl)")
+capture clean "$dir/kscope" bench traffic --bootstrap "127.0.0.1:$port" --topic bench --bytes "$bytes" --consume
+
+many() {
+  local pids=()
+  for i in 1 2 3 4; do
+    "$dir/kscope" bench traffic --bootstrap "127.0.0.1:$port" --topic "mid$i" --bytes "$mid_bytes" --consume >"$dir/mid$i.log" &
+    pids+=($!)
+    sleep 0.15
+  done
+  wait "${pids[@]}"
+}
+capture all many
+# Keep about mid_mb MB of packets from the middle of the capture.
+size=$(stat -c %s "$dir/all.pcap")
+packets=$(capinfos -c -M "$dir/all.pcap" | awk '/Number of packets/ {print $NF}')
+keep=$((packets * mid_mb * 1000000 / size))
+first=$(((packets - keep) / 2))
+editcap -r "$dir/all.pcap" "$dir/mid.pcap" "$first-$((first + keep))"
+rm "$dir/all.pcap"
+
+times="$dir/times"
+for name in clean mid; do
+  echo "== $name: $(($(stat -c %s "$dir/$name.pcap") / 1000000)) MB"
+  "$dir/kscope" analyze "$dir/$name.pcap" | tail -3
+done
+for run in $(seq "$runs"); do
+  for name in clean mid; do
+    t0=$(date +%s.%N)
+    "$dir/kscope" analyze -o jsonl "$dir/$name.pcap" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    tshark -r "$dir/$name.pcap" -d "tcp.port==$port,kafka" -T fields \
+      -e frame.number -e kafka.request_key -e kafka.correlation_id -e kafka.topic_name -e kafka.partition_id \
+      -Y kafka >/dev/null 2>&1
+    t2=$(date +%s.%N)
+    echo "$name $(stat -c %s "$dir/$name.pcap") $t0 $t1 $t2" >>"$times"
+  done
+done
+
+python3 - "$times" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, size, t0, t1, t2 = line.split()
+    size, t0, t1, t2 = int(size), float(t0), float(t1), float(t2)
+    r = runs.setdefault(name, {"size": size, "kscope": [], "tshark": [], "ratio": []})
+    r["kscope"].append(size / (t1 - t0) / 1e6)
+    r["tshark"].append(size / (t2 - t1) / 1e6)
+    r["ratio"].append((t2 - t1) / (t1 - t0))
+for name, r in runs.items():
+    print(f"{name} ({r['size'] / 1e6:.0f} MB, {len(r['ratio'])} alternating runs; median [min-max]):")
+    for tool in ("kscope", "tshark"):
+        v = r[tool]
+        print(f"  {tool + ' MB/s':12} {statistics.median(v):7.1f}  [{min(v):.1f}-{max(v):.1f}]")
+    v = r["ratio"]
+    print(f"  kscope is {statistics.median(v):.1f}x faster than tshark  [{min(v):.1f}-{max(v):.1f}]")
 PY
