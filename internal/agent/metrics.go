@@ -16,7 +16,7 @@ type collector struct{ a *Agent }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents,
 		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
-		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderNoResponse, metrics.AgentHeap,
+		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderUndecided, metrics.DecoderNoResponse, metrics.AgentHeap,
 		metrics.AgentOwn)
 }
 
@@ -43,6 +43,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.DecoderErrors.Value(float64(d.HeadersLost), "header_lost")
 	ch <- metrics.DecoderTruncated.Value(float64(d.Truncated))
 	ch <- metrics.DecoderKafkaConns.Value(float64(d.KafkaConnections))
+	ch <- metrics.DecoderUndecided.Value(float64(d.Undecided))
 	ch <- metrics.DecoderNoResponse.Value(float64(d.NoResponse))
 	ch <- metrics.AgentHeap.Value(float64(s.MemoryBytes))
 	ch <- metrics.AgentOwn.Value(float64(s.Own))

@@ -98,15 +98,21 @@ func (s *stream) feed(data []byte, t time.Time, lost int64, find judge, emit fun
 	}
 }
 
+// maxReserve bounds how far ahead of the bytes received a stream's buffer
+// grows for the frame it reads.
+const maxReserve = 4 << 20
+
 func (s *stream) append(data []byte, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
 	if need := len(s.buf) + len(data); need > cap(s.buf) {
 		// Grow once to the end of the frame being read, or else
 		// double: append grows a large slice by a quarter, and
-		// copied each partial fetch response over and over.
+		// copied each partial fetch response over and over. A size
+		// prefix reserves at most 4 MiB ahead of the bytes received: a
+		// corrupt one would otherwise claim up to MaxFrame at once.
 		c := max(need, 2*cap(s.buf))
 		if end := s.frameEnd(data); end > need {
-			c = end
+			c = min(end, max(c, need+maxReserve))
 		}
 		buf := make([]byte, len(s.buf), c)
 		copy(buf, s.buf)

@@ -177,6 +177,7 @@ var (
 	DecoderSkippedBytes  = def(Counter, "kscope_decoder_skipped_bytes_total", "Bytes skipped while resynchronising.")
 	DecoderErrors        = def(Counter, "kscope_decoder_errors_total", "Frames the decoder could not use, by reason (decode, unmatched_response, oversized, header_lost).", "reason")
 	DecoderKafkaConns    = def(Counter, "kscope_decoder_kafka_connections_total", "Connections recognised as Kafka.")
+	DecoderUndecided     = def(Counter, "kscope_decoder_undecided_connections_total", "Connections joined mid-stream whose client side could not be told within 8 MiB: given up, their bytes ignored.")
 	DecoderNoResponse    = def(Counter, "kscope_decoder_requests_without_response_total", "Requests reported without a response (acks=0, lost, timeout, closed).")
 	AgentHeap            = def(Gauge, "kscope_agent_heap_bytes", "Heap in use by the agent.")
 	AgentOwn             = def(Counter, "kscope_agent_own_exchanges_total", "Exchanges of kscope's own cluster inspector, traced but left out of the views: kscope polling is not the traffic it watches.")
@@ -221,7 +222,7 @@ var Sections = []Section{
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{
 		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
-		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderNoResponse, AgentHeap, AgentOwn,
+		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderUndecided, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
 		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreTwinsEarly, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,
 	}},
