@@ -38,7 +38,14 @@ type conn struct {
 	seen     int64
 	notKafka bool
 
-	pending   []*Request
+	pending []*Request
+	// early are whole responses that came before their request: a
+	// traced client's writes and reads reach the ring from different
+	// CPUs, and on loopback it may read a response before the write of
+	// its request is recorded. Each waits for its request, until a later
+	// response is matched (Kafka answers in order: the request will not
+	// come), maxEarly newer ones, earlyHold, or the end.
+	early     []frame
 	cluster   string
 	mechanism string // from SaslHandshake
 	sasl      saslRaw
@@ -353,10 +360,55 @@ func (k *conn) request(f frame) {
 		k.pending = k.pending[1:]
 	}
 	k.pending = append(k.pending, req)
+	for i, e := range k.early {
+		if int32(binary.BigEndian.Uint32(e.data)) == h.CorrelationID {
+			// Those held before it answered requests sent before
+			// this one, which will not come now.
+			k.dropEarly(i)
+			k.early = k.early[1:]
+			k.answer(e, true)
+			break
+		}
+	}
+}
+
+// Bounds of the responses held for their request (conn.early).
+const (
+	maxEarly      = 8
+	maxEarlyBytes = 1 << 20
+	earlyHold     = 2 * time.Second
+)
+
+// hold keeps f, a whole response to no pending request, for its request.
+func (k *conn) hold(f frame) {
+	if len(f.data) > maxEarlyBytes {
+		k.d.stats.UnmatchedResponses++
+		return
+	}
+	f.data = append([]byte(nil), f.data...) // the stream's buffer moves on
+	k.early = append(k.early, f)
+	n := 0
+	for _, e := range k.early {
+		n += len(e.data)
+	}
+	for len(k.early) > maxEarly || n > maxEarlyBytes {
+		n -= len(k.early[0].data)
+		k.dropEarly(1)
+	}
+}
+
+// dropEarly counts the first n held responses as unmatched.
+func (k *conn) dropEarly(n int) {
+	k.d.stats.UnmatchedResponses += int64(n)
+	k.early = append(k.early[:0], k.early[n:]...)
 }
 
 // response handles a frame of the server.
-func (k *conn) response(f frame) {
+func (k *conn) response(f frame) { k.answer(f, false) }
+
+// answer handles a response frame: one from the stream, or a held one its
+// request has come for (replay).
+func (k *conn) answer(f frame, replay bool) {
 	st := &k.d.stats
 	idx := -1
 	var corr int32
@@ -377,9 +429,17 @@ func (k *conn) response(f frame) {
 	case f.hole >= 0 && f.hole < 4:
 		st.HeadersLost++
 		return
+	case idx < 0 && f.hole < 0 && len(f.data) >= 4:
+		k.hold(f)
+		return
 	case idx < 0:
 		st.UnmatchedResponses++
 		return
+	}
+	if !replay && len(k.early) > 0 {
+		// The responses held came before this one: they answered
+		// requests sent before its own, which will not come now.
+		k.dropEarly(len(k.early))
 	}
 	// Kafka answers the requests of a connection in order: those before
 	// this one will get no response (it was lost in a capture hole).
@@ -476,6 +536,14 @@ func (k *conn) expire(now time.Time) {
 		k.emit(r, nil, NoResponseTimeout)
 	}
 	k.pending = k.pending[n:]
+	held := 0
+	for _, e := range k.early {
+		if !now.After(e.end.Add(earlyHold)) {
+			break
+		}
+		held++
+	}
+	k.dropEarly(held)
 }
 
 func (k *conn) flush(reason string) {
@@ -483,6 +551,7 @@ func (k *conn) flush(reason string) {
 		k.emit(r, nil, reason)
 	}
 	k.pending = nil
+	k.dropEarly(len(k.early))
 	for _, s := range k.st {
 		k.d.stats.BytesSkipped += int64(len(s.buf))
 		s.consume(len(s.buf))

@@ -357,3 +357,31 @@ func TestVerdicts(t *testing.T) {
 		t.Fatalf("kafka: verdicts %v", verdicts)
 	}
 }
+
+// TestResponseBeforeItsRequest: a traced client's read of a response can
+// reach the ring before the write of its request (two CPUs, loopback):
+// the response waits for its request and they pair. A response whose
+// request never comes is counted unmatched once a later one is answered.
+func TestResponseBeforeItsRequest(t *testing.T) {
+	f := newFeeder(t, Options{})
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 1, "app"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 1), 0, 0)
+	// 2's response first, then its request; 3 in order.
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 2), 0, 0)
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 2, "app"), 0, 0)
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 3, "app"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 3), 0, 0)
+	check(t, f.pairs, []want{{0, 1, true, ""}, {0, 2, true, ""}, {0, 3, true, ""}})
+	if st := f.d.Stats(); st.UnmatchedResponses != 0 {
+		t.Errorf("unmatched %d, want 0", st.UnmatchedResponses)
+	}
+	// 9's response, whose request never comes: 4, answered after it,
+	// says it will not.
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 9), 0, 0)
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 4, "app"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 4), 0, 0)
+	check(t, f.pairs, []want{{0, 1, true, ""}, {0, 2, true, ""}, {0, 3, true, ""}, {0, 4, true, ""}})
+	if st := f.d.Stats(); st.UnmatchedResponses != 1 {
+		t.Errorf("unmatched %d, want 1", st.UnmatchedResponses)
+	}
+}
