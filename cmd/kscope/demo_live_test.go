@@ -72,8 +72,11 @@ func startDemo(t *testing.T, args ...string) *demoRun {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		// Ready once its services run and its banner is out: the
+		// banner comes after the services start, and ends with the
+		// retention button's hint.
 		var st demo.Status
-		if err := d.get("/api/v1/demo", nil, &st); err == nil && len(st.Processes) == 3 {
+		if err := d.get("/api/v1/demo", nil, &st); err == nil && len(st.Processes) == 3 && strings.Contains(d.stdout.String(), "the Big Red Retention Button") {
 			return d
 		}
 		select {
