@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -117,6 +118,20 @@ func TestDemoAlerts(t *testing.T) {
 			t.Errorf("%s fires on the whole cluster: %+v", name, as)
 		}
 	}
+
+	// What Prometheus scrapes passes promtool's lint: names, help, types
+	// and units of every family, the cluster's included.
+	promtool := testenv.Command(t, "promtool", "prometheus")
+	resp, err := http.Get(d.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lint := exec.Command(promtool, "check", "metrics")
+	lint.Stdin = resp.Body
+	if out, err := lint.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics on the demo's /metrics: %v\n%s", err, out)
+	}
+	resp.Body.Close()
 
 	if out, err := d.kscope(t, "demo", "broker", "stop", "1"); err != nil {
 		t.Fatalf("kscope demo broker stop 1: %v\n%s", err, out)
