@@ -137,28 +137,25 @@ func TestAnalyzeConsole(t *testing.T) {
 		b.noErrors("events", noCluster...)
 	})
 
-	t.Run("cluster", func(t *testing.T) {
-		b := br.on(t)
-		b.open("/cluster")
-		msg := waitFor(b, 30*time.Second, "the page saying there is no cluster",
-			`(() => { const u = document.getElementById('unavailable'); return u && !u.hidden ? u.textContent : ''; })()`,
-			func(s string) bool { return s != "" })
-		if !strings.Contains(msg, "capture files hold no cluster state") || !strings.Contains(msg, "--cluster") {
-			t.Errorf("the cluster page says %q, want why and which flag shows a cluster", msg)
-		}
-		b.screenshot("analyze-cluster")
-		b.noErrors("cluster", noCluster...)
-	})
-
-	t.Run("alerts", func(t *testing.T) {
-		b := br.on(t)
-		b.open("/alerts")
-		msg := waitFor(b, 30*time.Second, "the page saying there are no alerts",
-			`(() => { const u = document.getElementById('unavailable'); return u && !u.hidden ? u.textContent : ''; })()`,
-			func(s string) bool { return s != "" })
-		if !strings.Contains(msg, "capture files fire no alerts") || !strings.Contains(msg, "--alertmanager") {
-			t.Errorf("the alerts page says %q, want why and which flag shows alerts", msg)
-		}
-		b.noErrors("alerts", append(noCluster, "/api/v1/alerts")...)
-	})
+	// The pages of what capture files cannot hold say why, and which flag
+	// shows it.
+	for _, c := range []struct{ page, why, flag, shot string }{
+		{"cluster", "capture files hold no cluster state", "--cluster", "analyze-cluster"},
+		{"alerts", "capture files fire no alerts", "--alertmanager", ""},
+	} {
+		t.Run(c.page, func(t *testing.T) {
+			b := br.on(t)
+			b.open("/" + c.page)
+			msg := waitFor(b, 30*time.Second, "the page saying why it is empty",
+				`(() => { const u = document.getElementById('unavailable'); return u && !u.hidden ? u.textContent : ''; })()`,
+				func(s string) bool { return s != "" })
+			if !strings.Contains(msg, c.why) || !strings.Contains(msg, c.flag) {
+				t.Errorf("the %s page says %q, want %q and the flag %s", c.page, msg, c.why, c.flag)
+			}
+			if c.shot != "" {
+				b.screenshot(c.shot)
+			}
+			b.noErrors(c.page, append(noCluster, "/api/v1/alerts")...)
+		})
+	}
 }
