@@ -215,7 +215,17 @@ capture_topic_ids() {
 	stop_broker
 }
 
-all=(franz_go kcat kafka_python confluent_kafka kafkajs acks0 sasl_plain topic_ids)
+# Transactions: 5 of 40 records, the 3rd aborted; read_committed and
+# read_uncommitted consumers; a transaction left open past its timeout.
+capture_transactions() {
+	start_broker 19110 1
+	start_capture transactions 19110 1
+	franzgo -workload transactions -records 40
+	stop_capture
+	stop_broker
+}
+
+all=(franz_go kcat kafka_python confluent_kafka kafkajs acks0 sasl_plain topic_ids transactions)
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${all[@]}")
 mkdir -p "$out"
