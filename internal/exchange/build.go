@@ -275,12 +275,18 @@ func (b *builder) summary() {
 		}
 	case *kmsg.InitProducerIDRequest:
 		if req.TransactionalID != nil {
-			b.detail().TransactionalID = *req.TransactionalID
+			d := b.detail()
+			d.TransactionalID = *req.TransactionalID
+			d.TransactionTimeoutMS = ptr(req.TransactionTimeoutMillis)
 		}
 		if r, ok := resp.(*kmsg.InitProducerIDResponse); ok {
 			d := b.detail()
 			d.ProducerID, d.ProducerEpoch = ptr(r.ProducerID), ptr(r.ProducerEpoch)
 		}
+	case *kmsg.EndTxnRequest:
+		d := b.detail()
+		d.TransactionalID, d.Commit = req.TransactionalID, ptr(req.Commit)
+		d.ProducerID, d.ProducerEpoch = ptr(req.ProducerID), ptr(req.ProducerEpoch)
 	case *kmsg.SASLHandshakeRequest:
 		b.detail().Mechanism = req.Mechanism
 	case *kmsg.SASLAuthenticateRequest:

@@ -120,8 +120,16 @@ type Partition struct {
 	Error     string `json:"error"`
 	// Records and Bytes count the record data carried (Produce request,
 	// Fetch response) from the batch headers.
+	// A read_committed Fetch does not count the records of aborted
+	// transactions, which its consumer drops: AbortedRecords counts
+	// them.
 	Records int64 `json:"records,omitempty"`
 	Bytes   int64 `json:"bytes,omitempty"`
+	// AbortedRecords: records of a read_committed Fetch response in
+	// batches of aborted transactions (the response's aborted
+	// transactions and the batches' producer ids, KIP-98), which the
+	// consumer drops.
+	AbortedRecords int64 `json:"aborted_records,omitempty"`
 	// BaseOffset is the offset of the first record: from the Produce
 	// response, or the first batch of a Fetch response.
 	BaseOffset     *int64 `json:"base_offset,omitempty"`
@@ -204,9 +212,15 @@ type Detail struct {
 	// ApiVersions
 	ClientSoftware string `json:"client_software,omitempty"`
 	APIKeys        int    `json:"api_keys,omitempty"`
-	// InitProducerId
+	// InitProducerId (the producer id and epoch answered), EndTxn (those
+	// the request names)
 	ProducerID    *int64 `json:"producer_id,omitempty"`
 	ProducerEpoch *int16 `json:"producer_epoch,omitempty"`
+	// TransactionTimeoutMS: InitProducerId, the producer's
+	// transaction.timeout.ms.
+	TransactionTimeoutMS *int32 `json:"transaction_timeout_ms,omitempty"`
+	// Commit: EndTxn, true to commit the transaction, false to abort it.
+	Commit *bool `json:"commit,omitempty"`
 	// SaslHandshake / SaslAuthenticate: the mechanism and, for PLAIN,
 	// the user name. Never the password or the raw token.
 	Mechanism string `json:"mechanism,omitempty"`

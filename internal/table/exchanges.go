@@ -89,6 +89,9 @@ func topicsCell(e *exchange.Exchange) string {
 		}
 		b.WriteByte(']')
 	}
+	if d := e.Detail; b.Len() == 0 && d != nil && d.TransactionalID != "" {
+		return txnCell(d)
+	}
 	if b.Len() == 0 && e.Group != "" {
 		if e.Generation != nil && *e.Generation >= 0 {
 			return fmt.Sprintf("group %s gen %d", e.Group, *e.Generation)
@@ -96,6 +99,19 @@ func topicsCell(e *exchange.Exchange) string {
 		return "group " + e.Group
 	}
 	return b.String()
+}
+
+// txnCell names the transaction of an exchange without topics, and what
+// EndTxn asked: txn ledger-writer commit.
+func txnCell(d *exchange.Detail) string {
+	s := "txn " + d.TransactionalID
+	if d.Commit != nil {
+		if *d.Commit {
+			return s + " commit"
+		}
+		return s + " abort"
+	}
+	return s
 }
 
 func bytesCell(e *exchange.Exchange) string {
