@@ -225,7 +225,18 @@ capture_transactions() {
 	stop_broker
 }
 
-all=(franz_go kcat kafka_python confluent_kafka kafkajs acks0 sasl_plain topic_ids transactions)
+# KIP-848: three franz-go members of one group on the consumer protocol
+# (ConsumerGroupHeartbeat, 1 s heartbeats) join at 0, 3 and 6 s; the
+# second leaves at 10 s.
+capture_kip848() {
+	start_broker 19111 1 --config group.consumer.heartbeat.interval.ms=1000
+	start_capture kip848 19111 1
+	franzgo -workload kip848 -records 100
+	stop_capture
+	stop_broker
+}
+
+all=(franz_go kcat kafka_python confluent_kafka kafkajs acks0 sasl_plain topic_ids transactions kip848)
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${all[@]}")
 mkdir -p "$out"

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"kscope/internal/broker"
 )
@@ -16,6 +17,7 @@ func brokerCmd() *cobra.Command {
 	var (
 		cfg     broker.Config
 		verbose bool
+		configs map[string]string
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -30,6 +32,7 @@ as that user. The password comes from --sasl-password or, better, from the
 ` + saslPasswordEnv + ` environment variable.`,
 		Example: `  kscope broker
   kscope broker --brokers 1 --port 19092 --topic orders --topic payments
+  kscope broker --config group.consumer.heartbeat.interval.ms=1000
   KSCOPE_SASL_PASSWORD=secret kscope broker --sasl-user alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,6 +50,9 @@ as that user. The password comes from --sasl-password or, better, from the
 				level = slog.LevelDebug
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if len(configs) > 0 {
+				cfg.Options = append(cfg.Options, kfake.BrokerConfigs(configs))
+			}
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -68,6 +74,7 @@ as that user. The password comes from --sasl-password or, better, from the
 	f.StringVar(&cfg.DataDir, "data-dir", "", "keep the cluster's state in this directory across restarts (default: in memory)")
 	f.StringVar(&cfg.SASLUser, "sasl-user", "", "require SASL (PLAIN, SCRAM-SHA-256/512) and log this user in")
 	f.StringVar(&cfg.SASLPassword, "sasl-password", "", "the SASL user's password (default $"+saslPasswordEnv+")")
+	f.StringToStringVar(&configs, "config", nil, "a broker config, as key=value (repeatable; e.g. group.consumer.heartbeat.interval.ms=1000, the KIP-848 heartbeat interval, 5000 by default)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the cluster's requests and group changes to stderr")
 	return cmd
 }

@@ -22,7 +22,7 @@ import (
 
 var (
 	brokers  = flag.String("brokers", "127.0.0.1:9092", "bootstrap brokers, comma separated")
-	workload = flag.String("workload", "full", "full | topicids | acks0 | sasl | transactions")
+	workload = flag.String("workload", "full", "full | topicids | acks0 | sasl | transactions | kip848")
 	user     = flag.String("sasl-user", "", "SASL/PLAIN user (password from $KSCOPE_SASL_PASSWORD)")
 	records  = flag.Int("records", 100, "records per topic")
 )
@@ -43,6 +43,8 @@ func main() {
 		err = sasl(ctx)
 	case "transactions":
 		err = transactions(ctx)
+	case "kip848":
+		err = kip848(ctx)
 	default:
 		err = fmt.Errorf("unknown workload %q", *workload)
 	}
