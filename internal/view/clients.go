@@ -163,6 +163,12 @@ type ProducerRate struct {
 	// Acks is the acks setting of its Produce requests: "all" (-1), "1"
 	// or "0"; several comma-separated when it changed.
 	Acks string `json:"acks"`
+	// CommittedRecords and AbortedRecords split the records of its
+	// transactions ended in the window (KIP-98) by their EndTxn: aborted
+	// ones are in the log but no read_committed consumer gets them.
+	// Records not in a transaction, or in one still open, are in neither.
+	CommittedRecords int64 `json:"committed_records"`
+	AbortedRecords   int64 `json:"aborted_records"`
 	// Errors counts partition errors by Kafka error name; NoResponse
 	// the requests without a response (acks=0 expects none).
 	Errors     map[string]int `json:"errors"`
@@ -218,7 +224,6 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 	}
 	// sent is the fetch offset each process last sent for a partition.
 	sent := make(map[key]int64)
-	type pkey struct{ proc, topic string }
 	prods := make(map[pkey]*ProducerRate)
 	acks := make(map[pkey]map[string]bool)
 
@@ -372,6 +377,7 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 		return a.Process < b.Process
 	})
 	if f.Group == "" {
+		txnRecords(xs, w, prods)
 		for k, pr := range prods {
 			pr.RecordsPerSec = float64(pr.Records) / secs
 			pr.BytesPerSec = float64(pr.Bytes) / secs
@@ -397,6 +403,32 @@ func Clients(in Input, f ClientsFilter) ClientsView {
 		return a.Process < b.Process
 	})
 	return out
+}
+
+// pkey is a producer process and a topic.
+type pkey struct{ proc, topic string }
+
+// txnRecords splits the producers' records by the end of the transactions
+// ended in w.
+func txnRecords(xs []exchange.Exchange, w Window, prods map[pkey]*ProducerRate) {
+	txns, _ := transactions(xs, w.To)
+	for i := range txns {
+		t := &txns[i]
+		if t.End == nil || !inWindow(w, *t.End) {
+			continue
+		}
+		for _, tt := range t.Topics {
+			pr := prods[pkey{t.Process, tt.Topic}]
+			if pr == nil {
+				continue
+			}
+			if t.Result == TxnCommitted {
+				pr.CommittedRecords += tt.Records
+			} else {
+				pr.AbortedRecords += tt.Records
+			}
+		}
+	}
 }
 
 // Where a consumer's position comes from (ConsumerLag.PositionSource).

@@ -55,7 +55,7 @@ var (
 	// requests name each consumer's group.
 	lagKeys = append([]kmsg.Key{kmsg.Produce, kmsg.Fetch}, ownGroupKeys...)
 
-	ClientsNeeds    = Needs{APIs: apiNames(append(slices.Clone(lagKeys), kmsg.ListOffsets)), History: true, Cluster: true}
+	ClientsNeeds    = Needs{APIs: apiNames(append(slices.Clone(lagKeys), kmsg.ListOffsets, kmsg.EndTxn)), History: true, Cluster: true}
 	LatencyNeeds    = Needs{APIs: apiNames(lagKeys), History: true}
 	RebalancesNeeds = Needs{APIs: RebalanceAPIs}
 )
