@@ -829,6 +829,7 @@ func TestBuildGroupsAndOthers(t *testing.T) {
 				req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 				req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = "invoicing", "", 0, 300000
 				req.SubscribedTopicNames = []string{"orders"}
+				req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{} // a join owns none
 				resp := kmsg.NewPtrConsumerGroupHeartbeatResponse()
 				resp.MemberID, resp.MemberEpoch = kmsg.StringPtr("u-7"), 5
 				resp.Assignment = &kmsg.ConsumerGroupHeartbeatResponseAssignment{Topics: []kmsg.ConsumerGroupHeartbeatResponseAssignmentTopic{
@@ -840,6 +841,9 @@ func TestBuildGroupsAndOthers(t *testing.T) {
 				eq(t, "group", x.Group, "invoicing")
 				eq(t, "member from response", x.MemberID, "u-7")
 				eqp(t, "epoch", x.Detail.MemberEpoch, 5)
+				eqp(t, "request epoch", x.Detail.RequestMemberEpoch, 0)
+				eqp(t, "generation (the member epoch)", x.Generation, 5)
+				eq(t, "owned (none, not unchanged)", js(x.Detail.Owned), `[]`)
 				eq(t, "subscription", js(x.Detail.Subscription), `["orders"]`)
 				eq(t, "assignment", js(x.Detail.Assignment),
 					`[{"topic":"orders","partitions":[0,1]},{"topic":"`+kafka.FormatTopicID(unknownID)+`","partitions":[3]}]`)

@@ -184,13 +184,18 @@ type Detail struct {
 	Members            []Member `json:"members,omitempty"`
 	SessionTimeoutMS   *int32   `json:"session_timeout_ms,omitempty"`
 	RebalanceTimeoutMS *int32   `json:"rebalance_timeout_ms,omitempty"`
-	MemberEpoch        *int32   `json:"member_epoch,omitempty"`
+	// MemberEpoch: KIP-848, the response's member epoch when answered,
+	// else the request's; RequestMemberEpoch the request's (0 joins, -1
+	// and -2 leave).
+	MemberEpoch        *int32 `json:"member_epoch,omitempty"`
+	RequestMemberEpoch *int32 `json:"request_member_epoch,omitempty"`
 	// Subscription: the topics this member subscribes to (JoinGroup
 	// request metadata of the consumer protocol, ConsumerGroupHeartbeat),
 	// or the regular expression (KIP-848).
 	Subscription      []string `json:"subscription,omitempty"`
 	SubscriptionRegex string   `json:"subscription_regex,omitempty"`
-	// Owned: the partitions a ConsumerGroupHeartbeat member says it owns.
+	// Owned: the partitions a ConsumerGroupHeartbeat member says it owns;
+	// nil when it did not say (unchanged), empty when it owns none.
 	Owned []TopicPartitions `json:"owned,omitempty"`
 	// Assignment: SyncGroup response / ConsumerGroupHeartbeat response:
 	// what this member got.

@@ -241,6 +241,10 @@ func (b *builder) consumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest
 	b.x.Group, b.x.MemberID = req.Group, req.MemberID
 	d := b.detail()
 	d.MemberEpoch = ptr(req.MemberEpoch)
+	d.RequestMemberEpoch = ptr(req.MemberEpoch)
+	// The member epoch is what Kafka's other group APIs call the
+	// generation (OffsetCommit's GenerationIdOrMemberEpoch).
+	b.x.Generation = ptr(req.MemberEpoch)
 	// -1 and null mean "unchanged since the last heartbeat".
 	if req.RebalanceTimeoutMillis != -1 {
 		d.RebalanceTimeoutMS = ptr(req.RebalanceTimeoutMillis)
@@ -248,6 +252,10 @@ func (b *builder) consumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest
 	d.Subscription = req.SubscribedTopicNames
 	if req.SubscribedTopicRegex != nil {
 		d.SubscriptionRegex = *req.SubscribedTopicRegex
+	}
+	if req.Topics != nil {
+		// Null: unchanged since the last heartbeat; empty: owns none.
+		d.Owned = make([]TopicPartitions, 0, len(req.Topics))
 	}
 	for _, t := range req.Topics {
 		d.Owned = append(d.Owned, TopicPartitions{Topic: b.topicName(t.TopicID), Partitions: nonNil(t.Partitions)})
@@ -259,6 +267,7 @@ func (b *builder) consumerGroupHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest
 		b.x.MemberID = *resp.MemberID
 	}
 	d.MemberEpoch = ptr(resp.MemberEpoch)
+	b.x.Generation = ptr(resp.MemberEpoch)
 	if resp.Assignment != nil {
 		d.Assignment = []TopicPartitions{}
 		for _, t := range resp.Assignment.Topics {

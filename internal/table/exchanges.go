@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/exchange"
 )
 
@@ -94,6 +96,9 @@ func topicsCell(e *exchange.Exchange) string {
 	}
 	if b.Len() == 0 && e.Group != "" {
 		if e.Generation != nil && *e.Generation >= 0 {
+			if e.APIKey == int16(kmsg.ConsumerGroupHeartbeat) {
+				return fmt.Sprintf("group %s epoch %d", e.Group, *e.Generation) // KIP-848 member epoch
+			}
 			return fmt.Sprintf("group %s gen %d", e.Group, *e.Generation)
 		}
 		return "group " + e.Group
