@@ -16,7 +16,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(demoCmd(), demoServiceCmd(), agentCmd(), analyzeCmd(), brokerCmd(), eventsCmd(),
-		overviewCmd(), latencyCmd(), rebalancesCmd(), clientsCmd(), lagCmd(), retentionCmd(), healthCmd(), alertsCmd(), benchCmd())
+		overviewCmd(), latencyCmd(), rebalancesCmd(), clientsCmd(), transactionsCmd(), lagCmd(), retentionCmd(), healthCmd(), alertsCmd(), benchCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kscope:", err)
 		os.Exit(1)

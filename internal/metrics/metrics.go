@@ -128,6 +128,11 @@ var (
 	GroupMembers        = def(Gauge, "kscope_group_members", "Members of the group's last generation that have not left.", "group")
 	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
 
+	// Transactions, from the transactional producers' requests.
+	Transactions        = def(Counter, "kscope_transactions_total", "Transactions ended, by result: committed, aborted, or failed (EndTxn answered with an error, as when the broker aborted the transaction at its timeout).", "result")
+	TransactionDuration = histogram("kscope_transaction_duration_seconds", "How long ended transactions stayed open: first AddPartitionsToTxn or Produce request of the transaction to the end of its EndTxn response.",
+		[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}, "result")
+
 	// Consumer groups and partitions, from the cluster inspector's polls.
 	GroupOffsetLag  = def(Gauge, "kscope_group_offset_lag", "Records of the partition the group has not committed: high watermark - committed offset, at the latest poll; 0 when only transaction markers are left.", "group", "topic", "partition")
 	GroupAppendLag  = def(Gauge, "kscope_group_append_lag_seconds", "Append time of the partition's last record - append time of the group's last committed record (seed 004's Append Lag): it keeps growing when nobody commits.", "group", "topic", "partition")
@@ -212,6 +217,7 @@ var Sections = []Section{
 		ConsumerOffsetLag, ConsumerTimeLag, ConsumerCommitLag, ProducerConsumerDelay, LagDroppedSeries,
 	}},
 	{"Consumer groups, from their rebalancing requests", []*Metric{GroupRebalances, GroupRebalanceDuration, GroupMembers, GroupMetricsDropped}},
+	{"Transactions, from the transactional producers' requests", []*Metric{Transactions, TransactionDuration}},
 	{"Consumer lag from the cluster (kscope agent --cluster), at the latest poll", []*Metric{
 		GroupOffsetLag, GroupAppendLag, GroupCommitLag, GroupTimeLag, GroupTimeToLoss, GroupStatus, PartitionHWM, PartitionStart, GroupLagDropped,
 	}},

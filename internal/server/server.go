@@ -116,6 +116,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 		newClusterCollector(st, cfg.lagSince()),
 		&healthCollector{store: st},
 		newRebalanceCollector(st),
+		newTxnCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -127,6 +128,7 @@ func New(cfg Config, st *store.Store, stats func() any) (*Server, error) {
 	mux.Handle("GET /api/v1/exchanges", s.auth(s.traffic(s.exchanges)))
 	mux.Handle("GET /api/v1/stats", s.auth(http.HandlerFunc(s.statsHandler)))
 	s.viewRoutes(mux)
+	s.transactionRoutes(mux)
 	s.historyRoutes(mux)
 	s.retentionRoutes(mux)
 	s.alertRoutes(mux)

@@ -123,7 +123,10 @@ func (s *Server) viewRoutes(mux *http.ServeMux) {
 	// inspector's polls, with each broker's and topic's traffic.
 	health := viewHandler(s, DefaultHealthSince, fixed(view.HealthNeeds),
 		func(in view.Input, q url.Values) view.HealthView {
-			return view.Health(in, healthFilter(q))
+			h := view.Health(in, healthFilter(q))
+			// Transactions open past their timeout, from the traffic.
+			view.AddTransactionFindings(&h, view.Transactions(view.FromStore(s.store, in.Window, view.TransactionsNeeds), view.TransactionsFilter{}))
+			return h
 		})
 	mux.Handle("GET /api/v1/health", s.auth(s.inspecting(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if t := r.URL.Query().Get("tier"); t != "" && !slices.Contains(inspect.Tiers, t) {

@@ -3,6 +3,7 @@ package table
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,15 +29,26 @@ func Clients(w io.Writer, v *view.ClientsView) error {
 		return tw.Flush()
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "PRODUCER\tCLIENT ID\tTOPIC\tREQUESTS\tRECORDS/S\tBYTES/S\tACKS\tNO RESPONSE\tERRORS")
+	// Transactional producers' records, committed and aborted, in two
+	// more columns when there are any.
+	txn := slices.ContainsFunc(v.Producers, func(p view.ProducerRate) bool { return p.CommittedRecords+p.AbortedRecords > 0 })
+	head := "PRODUCER\tCLIENT ID\tTOPIC\tREQUESTS\tRECORDS/S\tBYTES/S\tACKS\tNO RESPONSE\tERRORS"
+	if txn {
+		head += "\tCOMMITTED\tABORTED"
+	}
+	fmt.Fprintln(tw, head)
 	for _, p := range v.Producers {
 		var errs []string
 		for code, n := range p.Errors {
 			errs = append(errs, fmt.Sprintf("%s×%d", code, n))
 		}
 		sort.Strings(errs)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%.0f\t%s\t%d\t%s\n", clip(p.Process, 40), clip(p.ClientID, 24), p.Topic, p.Requests,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%.0f\t%s\t%d\t%s", clip(p.Process, 40), clip(p.ClientID, 24), p.Topic, p.Requests,
 			p.RecordsPerSec, p.BytesPerSec, dash(p.Acks), p.NoResponse, dash(strings.Join(errs, ",")))
+		if txn {
+			fmt.Fprintf(tw, "\t%d\t%d", p.CommittedRecords, p.AbortedRecords)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -414,7 +414,7 @@ func txnRecords(xs []exchange.Exchange, w Window, prods map[pkey]*ProducerRate) 
 	txns, _ := transactions(xs, w.To)
 	for i := range txns {
 		t := &txns[i]
-		if t.End == nil || !inWindow(w, *t.End) {
+		if t.End == nil || !inWindow(w, t.endTxn) {
 			continue
 		}
 		for _, tt := range t.Topics {

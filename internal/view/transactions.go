@@ -17,6 +17,9 @@ type TransactionsFilter struct {
 	TransactionalID string
 	// Client matches a process label, command name, pid or client id.
 	Client string
+	// All lists every transaction, beyond MaxTransactions (the metrics
+	// count each).
+	All bool
 }
 
 // TransactionsView is what transactional producers did (KIP-98): per
@@ -111,6 +114,10 @@ type Transaction struct {
 	// without error); Topics the topics they wrote to.
 	Records int64      `json:"records"`
 	Topics  []TxnTopic `json:"topics"`
+
+	// endTxn is when the EndTxn request started: a transaction ended in
+	// a window when its EndTxn is in it, as exchanges count.
+	endTxn time.Time
 }
 
 // TxnTopic is what one transaction wrote to one topic.
@@ -184,7 +191,7 @@ func transactions(xs []exchange.Exchange, to time.Time) ([]Transaction, map[txnK
 			if e.Latency != nil {
 				end = end.Add(*e.Latency)
 			}
-			t.End = &end
+			t.End, t.endTxn = &end, e.Time
 			t.Seconds = end.Sub(t.Begin).Seconds()
 			switch {
 			case e.Error != "":
@@ -251,7 +258,7 @@ func Transactions(in Input, f TransactionsFilter) TransactionsView {
 		if !match(t.TransactionalID, t.Process, t.ClientID) {
 			continue
 		}
-		begun, ended := inW(t.Begin), t.End != nil && inW(*t.End)
+		begun, ended := inW(t.Begin), t.End != nil && inW(t.endTxn)
 		if !begun && !ended && !(t.End == nil && t.Begin.Before(w.To)) {
 			continue
 		}
@@ -283,7 +290,7 @@ func Transactions(in Input, f TransactionsFilter) TransactionsView {
 		}
 		v.Transactions = append(v.Transactions, *t)
 	}
-	if n := len(v.Transactions); n > MaxTransactions {
+	if n := len(v.Transactions); n > MaxTransactions && !f.All {
 		v.Transactions = v.Transactions[n-MaxTransactions:]
 	}
 	for _, s := range states {
