@@ -30,7 +30,7 @@ func Rebalances(w io.Writer, v *view.Rebalances) error {
 		}
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "STARTED\tGROUP\tGENERATION\tSTOP-THE-WORLD\tMEMBER\tCLIENT ID\tDELAY\tREASON")
+	fmt.Fprintln(tw, "STARTED\tGROUP\tGENERATION\tSTOP-THE-WORLD\tMEMBER\tCLIENT ID\tDELAY\tREVOKED\tASSIGNED\tREASON")
 	for _, rb := range v.Rebalances {
 		started := "-"
 		if rb.Started != nil {
@@ -41,7 +41,7 @@ func Rebalances(w io.Writer, v *view.Rebalances) error {
 			stw = "incomplete"
 		}
 		if len(rb.Members) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t%s\n", started, rb.Group, rb.Generation, stw, rb.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t%s\n", started, rb.Group, rb.Generation, stw, rb.Reason)
 		}
 		for i, m := range rb.Members {
 			if i > 0 {
@@ -51,7 +51,9 @@ func Rebalances(w io.Writer, v *view.Rebalances) error {
 			if i == 0 {
 				reason = rb.Reason
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", started, rb.Group, rb.Generation, stw, clip(m.MemberID, 48), dash(m.ClientID), rbSecondsCell(m.DelaySeconds), clip(reason, 80))
+			// Revoked and assigned partitions: KIP-848 epochs only.
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", started, rb.Group, rb.Generation, stw, clip(m.MemberID, 48), dash(m.ClientID), rbSecondsCell(m.DelaySeconds),
+				dash(clip(view.PartitionsText(m.Revoked), 40)), dash(clip(view.PartitionsText(m.Assigned), 40)), clip(reason, 80))
 		}
 	}
 	fmt.Fprintln(tw)

@@ -25,21 +25,29 @@ import (
 // stop-the-world time per generation = the first JoinGroup request of any
 // member's round to the last SyncGroup response of that generation.
 //
-// KIP-848 protocol. The coordinator bumps a member's epoch in a
-// ConsumerGroupHeartbeat response and sends the partitions assigned to it
-// (Assignment; absent when unchanged). The member reconciles (revokes and
-// takes partitions) and reports what it owns in the Topics of a later
-// heartbeat request (Owned; absent when unchanged). A member's
-// reconciliation starts at the request of the heartbeat whose response
-// bumped its epoch (for a joining member, its epoch-0 join), and ends at
-// the first later heartbeat request whose owned partitions are exactly
-// the assignment last sent; when the bump already assigns what the member
-// owns, it ends at that response. Partitions that another member had to
-// release first come later at the same epoch: they reopen the member's
-// part of that epoch, from its start. A bump that comes before the member
-// reconciled the previous one keeps the first start: the member was not
-// stable in between. The epochs of a group's members form its rebalances:
-// generation = member epoch, delay = first start to last reconciliation.
+// KIP-848 protocol (ConsumerGroupHeartbeat). A rebalance is a group
+// epoch. The coordinator bumps the group epoch when a member joins (member
+// epoch 0), leaves (-1, -2) or changes its subscription, computes each
+// member's target assignment, and moves each member toward it at its next
+// heartbeats: a member that must give partitions up is first told so at
+// its old epoch, with a smaller assignment (UNREVOKED_PARTITIONS); it
+// acknowledges by reporting what it owns (Topics of its next request),
+// and only then gets the new epoch, with the partitions that are free;
+// those another member still holds come later at the same epoch
+// (UNRELEASED_PARTITIONS). An epoch's rebalance starts at the heartbeat
+// that caused it: the request of the first heartbeat answered with the
+// epoch, or an earlier leave or revocation since the previous epoch
+// began. A member reaches its target at the first request from which it
+// owns exactly what it was last assigned, at the epoch (a partition it
+// still must revoke counts as not owned: it is not at the epoch yet);
+// partitions given later at the same epoch open its part again. Delay
+// per member and epoch = the epoch's start to that request (zero when
+// the member owned its target already); the group's pause = the epoch's
+// start to the last member reaching its target, counting the members of
+// the epoch that did not leave. Revoked and assigned partitions are the
+// member's target less what it was assigned before the epoch, and the
+// reverse. An epoch first seen in the middle of the group's life
+// (capture started late) started unseen: it is no rebalance.
 
 // RebalanceFilter selects groups; empty matches all.
 type RebalanceFilter struct {
@@ -125,6 +133,11 @@ type RebalanceMember struct {
 	Synced       *time.Time                 `json:"synced"`
 	DelaySeconds *float64                   `json:"delay_seconds"`
 	Assignment   []exchange.TopicPartitions `json:"assignment,omitempty"`
+	// Revoked and Assigned: KIP-848, the partitions the member gave up
+	// and got in this epoch (Assignment less what it had before, and
+	// the reverse).
+	Revoked  []exchange.TopicPartitions `json:"revoked,omitempty"`
+	Assigned []exchange.TopicPartitions `json:"assigned,omitempty"`
 }
 
 // RebalanceEvent is one group exchange that matters to rebalancing.

@@ -24,11 +24,14 @@ type memberState struct {
 	roundStart *time.Time
 	left       bool
 	gen        int32 // last generation joined, -1 none
-	// KIP-848
-	epoch     *int32
-	owned     []exchange.TopicPartitions
-	pending   *time.Time // start of the open reconciliation
-	pendingAt int32      // epoch the open reconciliation aims at
+	// KIP-848: the member epoch; what the member owns, since the request
+	// that first said so (ownedKnown: it said); its part in the epoch it
+	// reconciles toward (or last reconciled).
+	epoch      *int32
+	owned      []exchange.TopicPartitions
+	ownedAt    time.Time
+	ownedKnown bool
+	part       *kip848Part
 }
 
 // roundState is one generation of a group.
@@ -40,6 +43,8 @@ type roundState struct {
 	members map[string]*RebalanceMember
 	order   []string
 	reasons []string
+	// prev: KIP-848, what each member was assigned before the epoch.
+	prev map[string][]exchange.TopicPartitions
 }
 
 func (r *roundState) member(m *memberState) *RebalanceMember {
@@ -66,6 +71,11 @@ type groupState struct {
 	everSeen      map[string]bool
 	lastMembers   []string // the leader's JoinGroup member list
 	lastMembersAt int32
+	// KIP-848: the first heartbeat since the last epoch began that makes
+	// the coordinator bump the group epoch (a leave, a revocation), and
+	// the parts of members revoking for an epoch not seen yet.
+	nextStart *time.Time
+	waiting   []*kip848Part
 }
 
 func newGroupState(name string) *groupState {
@@ -91,7 +101,7 @@ func (g *groupState) member(id string, e *exchange.Exchange) *memberState {
 func (g *groupState) round(gen int32) *roundState {
 	r := g.rounds[gen]
 	if r == nil {
-		r = &roundState{gen: gen, members: map[string]*RebalanceMember{}}
+		r = &roundState{gen: gen, members: map[string]*RebalanceMember{}, prev: map[string][]exchange.TopicPartitions{}}
 		g.rounds[gen] = r
 		g.roundOrder = append(g.roundOrder, gen)
 		var reasons []string
@@ -227,12 +237,15 @@ func (g *groupState) add(e *exchange.Exchange) (RebalanceEvent, bool) {
 			if id == e.MemberID && m.client == (Client{}) {
 				m.client = rbClient(e)
 			}
-			m.left, m.roundStart, m.pending = true, nil, nil
+			m.left, m.roundStart = true, nil
 			g.left = append(g.left, id)
 		}
 	case kmsg.ConsumerGroupHeartbeat:
 		g.protocol = "consumer"
-		g.consumerHeartbeat(e, d)
+		if ev.Generation == nil {
+			ev.Generation = d.MemberEpoch
+		}
+		ev.Detail = g.consumerHeartbeat(e, d)
 	}
 	return ev, true
 }
@@ -276,6 +289,9 @@ func (g *groupState) result() (RebalanceGroup, []Rebalance) {
 	var rbs []Rebalance
 	for _, gen := range g.roundOrder {
 		r := g.rounds[gen]
+		if g.protocol == "consumer" {
+			r.finishKIP848()
+		}
 		rb := Rebalance{Group: g.name, GroupProtocol: g.protocol, Generation: gen, Started: r.started, Ended: r.ended, Leader: r.leader, Members: []RebalanceMember{}, Complete: true}
 		for _, id := range r.order {
 			rm := *r.members[id]

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -134,45 +135,76 @@ func TestRebalancesIncomplete(t *testing.T) {
 	}
 }
 
-// KIP-848: member a is alone at epoch 1; b joins (epoch 0 request) and
-// gets epoch 2 with partition 1 once a has revoked it; a's epoch goes to 2
-// with partition 0 only and it reports owning partition 0.
+// KIP-848, the paths the kip848.pcap capture has not: a revocation that
+// comes before any member was given the new epoch (a subscription change),
+// a member giving up all it owns (an empty owned list, not an unchanged
+// one), and a member whose target does not change (no delay). The member
+// epochs come from the heartbeats' requests and responses.
 func TestRebalancesKIP848(t *testing.T) {
-	cgh := func(ms, lat float64, member string, epoch int32, owned, assigned []exchange.TopicPartitions) exchange.Exchange {
-		e := rbX(ms, lat, "ConsumerGroupHeartbeat", 68, member, -99, "", &exchange.Detail{MemberEpoch: &epoch, Owned: owned, Assignment: assigned})
-		return e
+	cgh := func(ms, lat float64, member string, sent, epoch int32, owned, assigned []exchange.TopicPartitions) exchange.Exchange {
+		return rbX(ms, lat, "ConsumerGroupHeartbeat", 68, member, -99, "", &exchange.Detail{RequestMemberEpoch: &sent, MemberEpoch: &epoch, Owned: owned, Assignment: assigned})
 	}
+	none := []exchange.TopicPartitions{}
 	xs := []exchange.Exchange{
-		cgh(0, 2, "a", 1, nil, rbTP("orders", 0, 1)),
-		cgh(10, 1, "a", 1, rbTP("orders", 0, 1), nil), // a reconciled epoch 1 at 10
-		cgh(1000, 2, "b", 2, nil, rbTP("orders")),     // b joins: epoch 2, nothing yet
-		cgh(1100, 1, "a", 2, nil, rbTP("orders", 0)),  // a bumped to 2: give up 1
-		cgh(1150, 1, "a", 2, rbTP("orders", 0), nil),  // a reconciled at 1150
-		cgh(1200, 1, "b", 2, nil, rbTP("orders", 1)),  // b gets 1 (same epoch)
-		cgh(1300, 1, "b", 2, rbTP("orders", 1), nil),  // b reconciled at 1300
+		cgh(0, 2, "a", 0, 1, none, rbTP("orders", 0, 1)),
+		cgh(10, 1, "a", 1, 1, rbTP("orders", 0, 1), nil), // a owns its target at 10
+		// b joins: epoch 2, nothing free yet; a must give up 1 first.
+		cgh(1000, 2, "b", 0, 2, none, none),
+		cgh(1100, 1, "a", 1, 1, nil, rbTP("orders", 0)), // revoke 1, still at epoch 1
+		cgh(1150, 1, "a", 1, 2, rbTP("orders", 0), nil), // acknowledged: epoch 2
+		cgh(1200, 1, "b", 2, 2, nil, rbTP("orders", 1)), // 1 is free now
+		cgh(1300, 1, "b", 2, 2, rbTP("orders", 1), nil), // b at its target: the pause ends
+		// a must give up everything before anyone has epoch 3.
+		cgh(2000, 1, "a", 2, 2, nil, none),
+		cgh(2050, 1, "a", 2, 3, none, nil), // owns none: epoch 3, started at 2000
+		cgh(2100, 1, "b", 2, 3, nil, rbTP("orders", 0, 1)),
+		cgh(2200, 1, "b", 3, 3, rbTP("orders", 0, 1), nil),
+		// a leaves; b's target (all) does not change: no delay.
+		cgh(3000, 1, "a", -1, -1, nil, nil),
+		cgh(3500, 1, "b", 3, 4, nil, nil),
 	}
 	v := RebalancesOf(Of(xs, Window{}), RebalanceFilter{})
-	if len(v.Groups) != 1 || v.Groups[0].GroupProtocol != "consumer" || *v.Groups[0].Generation != 2 || len(v.Groups[0].Members) != 2 {
+	if len(v.Groups) != 1 || v.Groups[0].GroupProtocol != "consumer" || *v.Groups[0].Generation != 4 || len(v.Groups[0].Members) != 1 {
 		t.Fatalf("groups = %+v", v.Groups)
 	}
-	if len(v.Rebalances) != 2 {
-		t.Fatalf("rebalances = %+v, want epochs 1 and 2", v.Rebalances)
+	type member struct {
+		id                string
+		delay             float64
+		revoked, assigned string
 	}
-	r1, r2 := v.Rebalances[0], v.Rebalances[1]
-	rbNear(t, "epoch 1", r1.DelaySeconds, 0.010)
-	if r2.Generation != 2 || !r2.Complete {
-		t.Fatalf("epoch 2 = %+v", r2)
-	}
-	rbNear(t, "epoch 2 (b's join to b owning partition 1)", r2.DelaySeconds, 0.300)
-	for _, m := range r2.Members {
-		switch m.MemberID {
-		case "a":
-			rbNear(t, "a", m.DelaySeconds, 0.050)
-		case "b":
-			rbNear(t, "b", m.DelaySeconds, 0.300)
+	for i, want := range []struct {
+		epoch   int32
+		pause   float64
+		reason  string
+		members []member
+	}{
+		{1, 0.010, "member joined: a", []member{{"a", 0.010, "", "orders[0,1]"}}},
+		{2, 0.300, "member joined: b", []member{{"b", 0.300, "", "orders[1]"}, {"a", 0.150, "orders[1]", ""}}},
+		{3, 0.200, "members rejoined", []member{{"a", 0.050, "orders[0]", ""}, {"b", 0.200, "", "orders[0]"}}},
+		{4, 0, "member left: a", []member{{"b", 0, "", ""}}},
+	} {
+		if i >= len(v.Rebalances) {
+			t.Fatalf("%d rebalances, want 4: %+v", len(v.Rebalances), v.Rebalances)
+		}
+		r := v.Rebalances[i]
+		if r.Generation != want.epoch || !r.Complete || r.Reason != want.reason || len(r.Members) != len(want.members) {
+			t.Errorf("epoch %d = %+v, want complete, reason %q, %d members", want.epoch, r, want.reason, len(want.members))
+			continue
+		}
+		rbNear(t, fmt.Sprintf("epoch %d pause", want.epoch), r.DelaySeconds, want.pause)
+		for j, wm := range want.members {
+			m := r.Members[j]
+			rbNear(t, fmt.Sprintf("epoch %d delay of %s", want.epoch, m.MemberID), m.DelaySeconds, wm.delay)
+			if m.MemberID != wm.id || rbPartitionsText(m.Revoked) != wm.revoked || rbPartitionsText(m.Assigned) != wm.assigned {
+				t.Errorf("epoch %d member %d = %s revoked %q assigned %q, want %s revoked %q assigned %q", want.epoch, j,
+					m.MemberID, rbPartitionsText(m.Revoked), rbPartitionsText(m.Assigned), wm.id, wm.revoked, wm.assigned)
+			}
 		}
 	}
-	if r2.Reason != "member joined: b" {
-		t.Errorf("reason %q", r2.Reason)
+	// Every heartbeat row names its member epoch.
+	for _, e := range v.Events {
+		if e.Generation == nil {
+			t.Errorf("heartbeat without an epoch: %+v", e)
+		}
 	}
 }
