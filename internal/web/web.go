@@ -35,7 +35,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 // navOrder orders the header's links; pages not named here follow in
 // alphabetical order.
-var navOrder = []string{"overview", "latency", "consumers", "rebalances", "events", "cluster", "alerts"}
+var navOrder = []string{"overview", "latency", "consumers", "rebalances", "transactions", "events", "cluster", "alerts"}
 
 // Options changes what the layout shows.
 type Options struct {
