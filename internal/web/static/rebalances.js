@@ -179,8 +179,11 @@ const memberColumns = [
   { key: 'client_id', label: 'Client id' },
   { key: 'joined', label: 'Joined', format: fmtTime },
   { key: 'synced', label: 'Synced', format: fmtTime },
-  { key: 'delay_seconds', label: 'Delay', num: true, format: fmtSeconds, title: 'its JoinGroup request to its SyncGroup response: the time it could not consume' },
+  { key: 'delay_seconds', label: 'Delay', num: true, format: fmtSeconds, title: 'its JoinGroup request to its SyncGroup response: the time it could not consume (KIP-848: the epoch\'s first heartbeat to its request owning its whole target)' },
   { key: 'assignment', label: 'Partitions', value: (r) => partitionsText(r.assignment) },
+  // KIP-848 epochs: what the member gave up and got.
+  { key: 'revoked', label: 'Revoked', value: (r) => partitionsText(r.revoked) },
+  { key: 'assigned', label: 'Assigned', value: (r) => partitionsText(r.assigned) },
 ];
 
 let membersTable = null;
@@ -207,7 +210,9 @@ function renderDetail() {
     ['Started', fmtTime(rb.started)],
     ['Ended', rb.ended ? fmtTime(rb.ended) : 'not seen'],
     ['Stood still', rb.delay_seconds === null || rb.delay_seconds === undefined ? 'unknown' : fmtSeconds(rb.delay_seconds)],
-    ['Complete', rb.complete ? 'yes: every member that joined synced' : 'no: a member that joined never synced'],
+    ['Complete', rb.group_protocol === 'consumer'
+      ? (rb.complete ? 'yes: every member of the epoch reached its target' : 'no: a member of the epoch never reached its target')
+      : (rb.complete ? 'yes: every member that joined synced' : 'no: a member that joined never synced')],
     ['Reason', rb.reason || '–'],
     ['Leader', rb.leader || '–'],
     ['Members', String((rb.members || []).length)],
