@@ -2,7 +2,8 @@
 // (GET /api/v1/transactions): per transactional id and process, how many
 // were committed, aborted, failed and are open, the records of each kind
 // and how long they stay open; each transaction, newest first; the
-// transactions open past their timeout as findings.
+// transactions open past their timeout as findings. No producer id: JSON
+// numbers lose its low digits in a browser (int64).
 
 import { api, refresh, param, setParams, onParams, h, replace, table, status, fmtSeconds, fmtNumber, fmtTime, DEFAULT_SINCE } from './common.js';
 
@@ -11,7 +12,6 @@ const RESULT_CLASS = { committed: 'st-ok', aborted: 'st-warn', failed: 'st-err',
 const producerColumns = [
   { key: 'transactional_id', label: 'Transactional id', class: () => 'name' },
   { key: 'process', label: 'Process', class: () => 'name' },
-  { key: 'producer_id', label: 'Producer id', num: true, format: (v) => (v === null || v === undefined ? '–' : String(v)) },
   { key: 'timeout_ms', label: 'Timeout', num: true, format: (v) => (v === null || v === undefined ? '–' : fmtSeconds(v / 1000)), title: 'transaction.timeout.ms' },
   { key: 'begun', label: 'Begun', num: true, format: fmtNumber },
   { key: 'committed', label: 'Committed', num: true, format: fmtNumber },

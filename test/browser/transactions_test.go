@@ -1,0 +1,43 @@
+package browser
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Transactions page over transactions.pcap (kscope analyze --ui): the
+// two transactional producers with their counts, the 6 transactions with
+// their results, and the transaction open past its timeout.
+func TestTransactionsPage(t *testing.T) {
+	base := startAnalyze(t, "../../testdata/captures/transactions.pcap")
+	b := newBrowser(t, base).on(t)
+	b.open("/transactions")
+	rows := waitFor(b, 30*time.Second, "the transactional producers",
+		`[...document.querySelectorAll('[data-testid=transaction-producers] tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim()))`,
+		func(v [][]string) bool { return len(v) == 2 })
+	// Transactional id, process, timeout, begun, committed, aborted,
+	// failed, open, records committed, records aborted.
+	want := map[string][]string{
+		"ledger-writer":      {"5", "4", "1", "0", "0", "160", "40"},
+		"ledger-slow-writer": {"1", "0", "0", "1", "0", "0", "5"},
+	}
+	for _, r := range rows {
+		w, ok := want[r[0]]
+		if !ok || len(r) < 10 || strings.Join(r[3:10], " ") != strings.Join(w, " ") {
+			t.Errorf("producer row %q, want %s with %v", r, r[0], w)
+		}
+	}
+	results := waitFor(b, 30*time.Second, "the transactions",
+		`[...document.querySelectorAll('[data-testid=transaction-list] tbody tr')].map((r) => r.cells[3].textContent.trim())`,
+		func(v []string) bool { return len(v) == 6 })
+	// Newest first.
+	if got := strings.Join(results, " "); got != "failed committed committed aborted committed committed" {
+		t.Errorf("results %q, newest first", got)
+	}
+	if f := b.text("[data-testid=transaction-findings]"); !strings.Contains(f, "ledger-slow-writer") || !strings.Contains(f, "past its transaction.timeout.ms") {
+		t.Errorf("findings %q, want ledger-slow-writer's transaction past its timeout", f)
+	}
+	b.screenshot("analyze-transactions")
+	b.noErrors("transactions", noCluster...)
+}
