@@ -128,8 +128,10 @@ their rebalances with the delay of each member (its first JoinGroup request
 of the round to its SyncGroup response) and the group's stop-the-world time
 (first JoinGroup request to last SyncGroup response of the generation), and
 the events: JoinGroup, SyncGroup, LeaveGroup, heartbeats answered
-REBALANCE_IN_PROGRESS. KIP-848 groups (ConsumerGroupHeartbeat) show the time
-from a member epoch bump to the member owning what it was assigned.
+REBALANCE_IN_PROGRESS. KIP-848 groups (ConsumerGroupHeartbeat) show each
+member epoch: from the heartbeat that started it, each member's delay to the
+request from which it owns its whole target, the group's pause to the last
+member there, and the partitions each member revoked and got.
 
 From a running agent (--server) or from capture files (--pcap).`,
 		Example: `  kscope rebalances --since 15m
