@@ -123,7 +123,7 @@ var (
 
 	// Consumer groups, from their rebalancing requests.
 	GroupRebalances        = def(Counter, "kscope_group_rebalances_total", "Rebalances of the group seen (generations, or KIP-848 member epochs).", "group")
-	GroupRebalanceDuration = histogram("kscope_group_rebalance_duration_seconds", "Stop-the-world time of the group's complete rebalances: first JoinGroup request to last SyncGroup response of the generation (KIP-848: first epoch bump to last reconciliation).",
+	GroupRebalanceDuration = histogram("kscope_group_rebalance_duration_seconds", "Stop-the-world time of the group's complete rebalances: first JoinGroup request to last SyncGroup response of the generation (KIP-848: the heartbeat that started the member epoch to the last member owning its target).",
 		[]float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}, "group")
 	GroupMembers        = def(Gauge, "kscope_group_members", "Members of the group's last generation that have not left.", "group")
 	GroupMetricsDropped = def(Gauge, "kscope_group_metrics_dropped_groups", "Groups seen but left out of the group metrics to bound their labels.")
