@@ -205,7 +205,7 @@ rebalances, which kscope rebalances shows.`,
 				fmt.Fprintf(out, ", stopped %s %s", plural0(len(res.Stopped), "pid", "pids"), joinInts(res.Stopped))
 			}
 			fmt.Fprintln(out)
-			if res.Service != demo.Order && len(res.Started)+len(res.Stopped) > 0 {
+			if res.Service != demo.Order && res.Service != demo.Ledger && len(res.Started)+len(res.Stopped) > 0 {
 				fmt.Fprintf(out, "group %s rebalances; see it in a few seconds: %s rebalances --group %s\n", res.Service, selfCommand(), res.Service)
 			}
 			return nil

@@ -69,7 +69,7 @@ func TestDemoBrokerFailure(t *testing.T) {
 	}
 	await(t, "every partition ok", func() (bool, string) {
 		v := d.health(t)
-		return v.Summary.Partitions == demo.TopicPartitions+demo.AuditPartitions && v.Summary.ByTier[inspect.TierOK] == v.Summary.Partitions,
+		return v.Summary.Partitions == demo.TopicPartitions+demo.AuditPartitions+demo.LedgerPartitions && v.Summary.ByTier[inspect.TierOK] == v.Summary.Partitions,
 			fmt.Sprintf("%+v", v.Summary)
 	})
 	// The findings need what a poll learns beside the partitions (racks,

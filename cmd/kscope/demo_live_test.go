@@ -76,7 +76,7 @@ func startDemo(t *testing.T, args ...string) *demoRun {
 		// banner comes after the services start, and ends with the
 		// retention button's hint.
 		var st demo.Status
-		if err := d.get("/api/v1/demo", nil, &st); err == nil && len(st.Processes) == 3 && strings.Contains(d.stdout.String(), "the Big Red Retention Button") {
+		if err := d.get("/api/v1/demo", nil, &st); err == nil && len(st.Processes) == len(demo.Services) && strings.Contains(d.stdout.String(), "the Big Red Retention Button") {
 			return d
 		}
 		select {
@@ -323,15 +323,22 @@ func TestDemoScenario(t *testing.T) {
 	if topic == nil || topic.Producers != 1 || topic.Consumers != 2 || topic.Partitions != 5 || !groups[demo.Shipping] || !groups[demo.Invoicing] {
 		t.Errorf("overview: topic %+v, consumer groups %v", topic, groups)
 	}
-	orderPID := 0
+	orderPID, ledgerPID := 0, 0
 	for _, p := range st.Processes {
-		if p.Service == demo.Order {
+		switch p.Service {
+		case demo.Order:
 			orderPID = p.PID
+		case demo.Ledger:
+			ledgerPID = p.PID
 		}
 	}
-	if len(ov.Producers) != 1 || ov.Producers[0].Process != fmt.Sprintf("order[%d]", orderPID) || ov.Producers[0].ClientID != "order-service" {
+	// order, and ledger the transactional producer.
+	if len(ov.Producers) != 2 || !slices.ContainsFunc(ov.Producers, func(p view.ClientRow) bool {
+		return p.Process == fmt.Sprintf("order[%d]", orderPID) && p.ClientID == "order-service"
+	}) {
 		t.Errorf("overview producers: %+v", ov.Producers)
 	}
+	demoTransactions(t, d, ledgerPID, started)
 
 	// The same traffic on /metrics, as Prometheus counters: both groups
 	// consume order, invoicing less than shipping.
@@ -514,7 +521,7 @@ func TestDemoNoTrace(t *testing.T) {
 		t.Errorf("scale of an unknown service: %v\n%s", err, out)
 	}
 	st = d.status(t)
-	if st.InvoicingDelay.On || len(st.Processes) != 3 {
+	if st.InvoicingDelay.On || len(st.Processes) != len(demo.Services) {
 		t.Errorf("after the controls: %+v", st)
 	}
 	out, err = d.kscope(t, "demo", "status")

@@ -36,8 +36,11 @@ func CreateTopics(ctx context.Context, c *broker.Cluster) error {
 		"min.insync.replicas="+strconv.Itoa(TopicMinISR)); err != nil {
 		return err
 	}
-	return c.CreateTopic(ctx, AuditTopic, AuditPartitions, AuditReplicas,
-		"retention.bytes="+strconv.Itoa(AuditRetentionBytes), "retention.ms=-1")
+	if err := c.CreateTopic(ctx, AuditTopic, AuditPartitions, AuditReplicas,
+		"retention.bytes="+strconv.Itoa(AuditRetentionBytes), "retention.ms=-1"); err != nil {
+		return err
+	}
+	return createLedgerTopic(ctx, c)
 }
 
 // RetentionEvery is how often the demo applies retention, as a broker does

@@ -305,6 +305,8 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 			if st.InvoicingDelay.On {
 				what += fmt.Sprintf(", slowed down to %s per order: it falls behind", cfg.SlowDelay)
 			}
+		case Ledger:
+			what = ledgerBanner
 		}
 		fmt.Fprintf(tw, "  %s\tpid %d: %s (client id %s)\n", p.Service, p.PID, what, p.ClientID)
 	}
@@ -344,6 +346,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	if st.Traced {
 		hints = append(hints,
 			[2]string{k + " rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"},
+			[2]string{k + " transactions" + at, ledgerHint},
 			[2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"},
 			[2]string{k + " events --follow --topic order" + at, "every request and response as it happens"},
 			[2]string{"curl -s " + st.API + "/metrics | grep kscope_topic", "the same as Prometheus counters"},

@@ -43,12 +43,13 @@ const (
 	AuditRetentionBytes = 256 << 10 // per partition
 )
 
-// Services lists the demo's services, the producer first.
-var Services = []string{Order, Shipping, Invoicing}
+// Services lists the demo's services, the producer first; ledger, the
+// transactional producer, last (see transactions.go).
+var Services = []string{Order, Shipping, Invoicing, Ledger}
 
 // StartOrder is the order the demo starts them in: consumers first, so
 // that they are in their groups when the first order arrives.
-var StartOrder = []string{Shipping, Invoicing, Order}
+var StartOrder = []string{Shipping, Invoicing, Order, Ledger}
 
 // IsService reports whether name is one of the demo's services.
 func IsService(name string) bool {
@@ -124,8 +125,11 @@ func RunService(ctx context.Context, cfg ServiceConfig) error {
 			}
 		}()
 	}
-	if cfg.Name == Order {
+	switch cfg.Name {
+	case Order:
 		return produceOrders(ctx, cfg)
+	case Ledger:
+		return produceLedger(ctx, cfg)
 	}
 	return consumeOrders(ctx, cfg, &slow)
 }

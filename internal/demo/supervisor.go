@@ -212,7 +212,7 @@ func (s *Supervisor) Processes() []ProcessInfo {
 	for _, name := range Services {
 		for _, p := range s.procs[name] {
 			pi := ProcessInfo{Service: name, PID: p.cmd.Process.Pid, Started: p.started, ClientID: clientID(name)}
-			if name != Order {
+			if name != Order && name != Ledger {
 				pi.Group = name
 			}
 			out = append(out, pi)
