@@ -26,7 +26,7 @@ var Racks = []string{"rack-a", "rack-a", "rack-b"}
 // clusterConfig is the demo's cluster, its first broker on port (0: free
 // ports).
 func clusterConfig(port int) broker.Config {
-	return broker.Config{Brokers: Brokers, Port: port, Partitions: TopicPartitions, Replication: true, Racks: Racks}
+	return broker.Config{Brokers: Brokers, Port: port, Partitions: TopicPartitions, Replication: true, Racks: Racks, Options: protocolClusterOpts()}
 }
 
 // CreateTopics creates the demo's topics: order, and the audit trail kept

@@ -299,9 +299,9 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 				what += fmt.Sprintf(", and a burst about every %s", cfg.Burst)
 			}
 		case Shipping:
-			what = "consumes them in group shipping and keeps up"
+			what = "consumes them in group shipping (" + protocolBanner(Shipping) + ") and keeps up"
 		case Invoicing:
-			what = "consumes them in group invoicing"
+			what = "consumes them in group invoicing (" + protocolBanner(Invoicing) + ")"
 			if st.InvoicingDelay.On {
 				what += fmt.Sprintf(", slowed down to %s per order: it falls behind", cfg.SlowDelay)
 			}
@@ -345,7 +345,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	hints = append(hints, [2]string{k + " demo scale shipping 3" + at, "two more shipping processes join the group"})
 	if st.Traced {
 		hints = append(hints,
-			[2]string{k + " rebalances --group shipping" + at, "that rebalance: how long the group stopped, its 3 members"},
+			[2]string{k + " rebalances" + at, "that rebalance of shipping (KIP-848: each member's delay, partitions revoked and assigned) beside invoicing's (classic)"},
 			[2]string{k + " transactions" + at, ledgerHint},
 			[2]string{k + " demo invoicing-delay off" + at, "invoicing catches up: its lag falls in clients"},
 			[2]string{k + " events --follow --topic order" + at, "every request and response as it happens"},

@@ -294,20 +294,17 @@ const (
 // consumeOrders consumes the orders in the service's own group, spending
 // fastDelay on each, or cfg.SlowDelay while slowed.
 func consumeOrders(ctx context.Context, cfg ServiceConfig, slow *atomic.Bool) error {
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append(groupProtocolOpts(cfg.Name), // shipping KIP-848, invoicing classic
 		kgo.SeedBrokers(cfg.Bootstrap...),
 		kgo.ClientID(clientID(cfg.Name)),
 		kgo.ConsumerGroup(cfg.Name),
 		kgo.ConsumeTopics(Topic),
-		// Eager range, the classic default of Java consumers: a
-		// rebalance stops the whole group, as the rebalances view shows.
-		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			cfg.Log.Info("partitions assigned", "partitions", fmt.Sprint(a[Topic]))
 		}),
-	)
+	)...)
 	if err != nil {
 		return err
 	}
