@@ -29,7 +29,7 @@ func TestTransactionsCapture(t *testing.T) {
 			ends = append(ends, *e.Detail.Commit)
 		}
 	}
-	if want := []bool{true, true, false, true, true, true}; !equalBools(ends, want) {
+	if want := []bool{true, true, false, true, true, true, false, true}; !equalBools(ends, want) {
 		t.Errorf("EndTxn commit flags %v, want %v", ends, want)
 	}
 
@@ -49,12 +49,15 @@ func TestTransactionsCapture(t *testing.T) {
 		errorWanted string
 	}
 	want := []txn{
-		{"ledger-writer", view.TxnCommitted, "21:53:51.651557", "21:53:51.702515", 40, false, ""},
-		{"ledger-writer", view.TxnCommitted, "21:53:51.803614", "21:53:51.904759", 40, false, ""},
-		{"ledger-writer", view.TxnAborted, "21:53:52.005559", "21:53:52.156929", 40, false, ""},
-		{"ledger-writer", view.TxnCommitted, "21:53:52.258964", "21:53:52.460512", 40, false, ""},
-		{"ledger-writer", view.TxnCommitted, "21:53:52.561378", "21:53:52.812884", 40, false, ""},
-		{"ledger-slow-writer", view.TxnFailed, "21:53:52.924132", "21:53:54.425313", 5, true, "INVALID_TXN_STATE"},
+		{"ledger-writer", view.TxnCommitted, "22:05:48.055720", "22:05:48.107349", 40, false, ""},
+		{"ledger-writer", view.TxnCommitted, "22:05:48.208318", "22:05:48.309433", 40, false, ""},
+		{"ledger-writer", view.TxnAborted, "22:05:48.410157", "22:05:48.561853", 40, false, ""},
+		{"ledger-writer", view.TxnCommitted, "22:05:48.662724", "22:05:48.864236", 40, false, ""},
+		{"ledger-writer", view.TxnCommitted, "22:05:48.966508", "22:05:49.218700", 40, false, ""},
+		// Kafka 3.9's versions: from AddPartitionsToTxn.
+		{"ledger-classic-writer", view.TxnCommitted, "22:05:49.330758", "22:05:49.331630", 10, false, ""},
+		{"ledger-classic-writer", view.TxnAborted, "22:05:49.331781", "22:05:49.332308", 10, false, ""},
+		{"ledger-slow-writer", view.TxnFailed, "22:05:49.334328", "22:05:50.835828", 5, true, "INVALID_TXN_STATE"},
 	}
 	if len(v.Transactions) != len(want) {
 		t.Fatalf("%d transactions, want %d: %+v", len(v.Transactions), len(want), v.Transactions)
@@ -72,21 +75,25 @@ func TestTransactionsCapture(t *testing.T) {
 		}
 	}
 
-	if len(v.Producers) != 2 {
-		t.Fatalf("%d producers, want 2: %+v", len(v.Producers), v.Producers)
+	if len(v.Producers) != 3 {
+		t.Fatalf("%d producers, want 3: %+v", len(v.Producers), v.Producers)
 	}
-	slow, lw := v.Producers[0], v.Producers[1]
+	classic, slow, lw := v.Producers[0], v.Producers[1], v.Producers[2]
 	if lw.TransactionalID != "ledger-writer" || lw.Process != "franz-txn-producer@127.0.0.1" ||
 		lw.Begun != 5 || lw.Committed != 4 || lw.Aborted != 1 || lw.Failed != 0 || lw.Open != 0 ||
 		lw.CommittedRecords != 160 || lw.AbortedRecords != 40 || lw.TimeoutMS == nil || *lw.TimeoutMS != 40000 {
 		t.Errorf("ledger-writer: %+v", lw)
 	}
-	// The longest: the 5th, 251.506 ms; the mean of the five.
-	if lw.MaxSeconds == nil || *lw.MaxSeconds != 0.251506 {
-		t.Errorf("ledger-writer's longest transaction %v s, want 0.251506", lw.MaxSeconds)
+	// The longest: the 5th, 252.192 ms; the mean of the five.
+	if lw.MaxSeconds == nil || *lw.MaxSeconds != 0.252192 {
+		t.Errorf("ledger-writer's longest transaction %v s, want 0.252192", lw.MaxSeconds)
 	}
-	if mean := (0.050958 + 0.101145 + 0.15137 + 0.201548 + 0.251506) / 5; lw.MeanSeconds == nil || !near(*lw.MeanSeconds, mean) {
+	if mean := (0.051629 + 0.101115 + 0.151696 + 0.201512 + 0.252192) / 5; lw.MeanSeconds == nil || !near(*lw.MeanSeconds, mean) {
 		t.Errorf("ledger-writer's mean transaction %v s, want %v", lw.MeanSeconds, mean)
+	}
+	if classic.TransactionalID != "ledger-classic-writer" || classic.Begun != 2 || classic.Committed != 1 || classic.Aborted != 1 ||
+		classic.CommittedRecords != 10 || classic.AbortedRecords != 10 || classic.MaxSeconds == nil || *classic.MaxSeconds != 0.000872 {
+		t.Errorf("ledger-classic-writer: %+v", classic)
 	}
 	if slow.TransactionalID != "ledger-slow-writer" || slow.Begun != 1 || slow.Failed != 1 || slow.AbortedRecords != 5 ||
 		slow.TimeoutMS == nil || *slow.TimeoutMS != 1000 {
@@ -98,7 +105,7 @@ func TestTransactionsCapture(t *testing.T) {
 
 	// Cut before the 5th EndTxn: that transaction is open then, 0.2 s
 	// in, and no transaction of ledger-writer is past its timeout.
-	cut := view.Of(xs, view.Window{From: in.Window.From, To: at("21:53:52.761378")})
+	cut := view.Of(xs, view.Window{From: in.Window.From, To: at("22:05:49.166508")})
 	cv := view.Transactions(cut, view.TransactionsFilter{TransactionalID: "ledger-writer"})
 	if p := cv.Producers; len(p) != 1 || p[0].Begun != 5 || p[0].Committed != 3 || p[0].Aborted != 1 || p[0].Open != 1 {
 		t.Errorf("before the 5th EndTxn: %+v, want 5 begun, 3 committed, 1 aborted, 1 open", p)

@@ -7,7 +7,7 @@ import (
 )
 
 // The Transactions page over transactions.pcap (kscope analyze --ui): the
-// two transactional producers with their counts, the 6 transactions with
+// three transactional producers with their counts, the 8 transactions with
 // their results, and the transaction open past its timeout.
 func TestTransactionsPage(t *testing.T) {
 	base := startAnalyze(t, "../../testdata/captures/transactions.pcap")
@@ -15,12 +15,13 @@ func TestTransactionsPage(t *testing.T) {
 	b.open("/transactions")
 	rows := waitFor(b, 30*time.Second, "the transactional producers",
 		`[...document.querySelectorAll('[data-testid=transaction-producers] tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim()))`,
-		func(v [][]string) bool { return len(v) == 2 })
+		func(v [][]string) bool { return len(v) == 3 })
 	// Transactional id, process, timeout, begun, committed, aborted,
 	// failed, open, records committed, records aborted.
 	want := map[string][]string{
-		"ledger-writer":      {"5", "4", "1", "0", "0", "160", "40"},
-		"ledger-slow-writer": {"1", "0", "0", "1", "0", "0", "5"},
+		"ledger-writer":         {"5", "4", "1", "0", "0", "160", "40"},
+		"ledger-classic-writer": {"2", "1", "1", "0", "0", "10", "10"},
+		"ledger-slow-writer":    {"1", "0", "0", "1", "0", "0", "5"},
 	}
 	for _, r := range rows {
 		w, ok := want[r[0]]
@@ -30,9 +31,9 @@ func TestTransactionsPage(t *testing.T) {
 	}
 	results := waitFor(b, 30*time.Second, "the transactions",
 		`[...document.querySelectorAll('[data-testid=transaction-list] tbody tr')].map((r) => r.cells[3].textContent.trim())`,
-		func(v []string) bool { return len(v) == 6 })
+		func(v []string) bool { return len(v) == 8 })
 	// Newest first.
-	if got := strings.Join(results, " "); got != "failed committed committed aborted committed committed" {
+	if got := strings.Join(results, " "); got != "failed aborted committed committed committed aborted committed committed" {
 		t.Errorf("results %q, newest first", got)
 	}
 	if f := b.text("[data-testid=transaction-findings]"); !strings.Contains(f, "ledger-slow-writer") || !strings.Contains(f, "past its transaction.timeout.ms") {

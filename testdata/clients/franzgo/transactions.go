@@ -9,19 +9,22 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // transactions: a transactional producer (zstd) runs 5 transactions of
 // -records records each on topic ledger, the 3rd aborted; a read_committed
 // consumer reads the 4 committed ones, a read_uncommitted one all 5.
-// Then a second transactional producer leaves a transaction on
-// ledger-slow open past its 1 s timeout: the broker aborts it, and the
-// producer's late commit fails.
+// Then a producer limited to Kafka 3.9's versions (AddPartitionsToTxn, no
+// KIP-890) commits one transaction on ledger-classic and aborts another;
+// and a third transactional producer leaves a transaction on ledger-slow
+// open past its 1 s timeout: the broker aborts it, and the producer's late
+// commit fails.
 func transactions(ctx context.Context) error {
 	const txns, aborted = 5, 3
 	adm := kadm.NewClient(client("franz-admin"))
 	defer adm.Close()
-	if _, err := adm.CreateTopics(ctx, 1, -1, nil, "ledger", "ledger-slow"); err != nil {
+	if _, err := adm.CreateTopics(ctx, 1, -1, nil, "ledger", "ledger-classic", "ledger-slow"); err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
 
@@ -77,6 +80,28 @@ func transactions(ctx context.Context) error {
 		cl.Close()
 		if got := seen.Load(); got != c.want {
 			return fmt.Errorf("%s consumed %d records, want %d", c.name, got, c.want)
+		}
+	}
+
+	// A producer that speaks Kafka 3.9 (no KIP-890 part 2): it adds
+	// each partition with AddPartitionsToTxn before producing to it.
+	classic := client("franz-txn-classic",
+		kgo.TransactionalID("ledger-classic-writer"),
+		kgo.MaxVersions(kversion.V3_9_0()),
+		kgo.DefaultProduceTopic("ledger-classic"))
+	defer classic.Close()
+	for n := 1; n <= 2; n++ {
+		if err := classic.BeginTransaction(); err != nil {
+			return fmt.Errorf("classic begin %d: %w", n, err)
+		}
+		for i := 0; i < 10; i++ {
+			classic.Produce(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("classic-%d-%d", n, i))}, nil)
+		}
+		if err := classic.Flush(ctx); err != nil {
+			return fmt.Errorf("classic flush %d: %w", n, err)
+		}
+		if err := classic.EndTransaction(ctx, kgo.TransactionEndTry(n == 1)); err != nil {
+			return fmt.Errorf("classic end %d: %w", n, err)
 		}
 	}
 
