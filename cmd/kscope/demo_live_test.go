@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -269,7 +270,8 @@ func TestDemoScenario(t *testing.T) {
 	if !st.Traced || st.Topic != (demo.TopicInfo{Name: "order", Partitions: 5, ReplicationFactor: 3}) || !st.InvoicingDelay.On {
 		t.Fatalf("status: %+v", st)
 	}
-	for _, want := range []string{"kscope demo is running", "kscope overview", "kscope demo scale shipping 3", "kscope demo invoicing-delay off", "--server " + d.api} {
+	for _, want := range []string{"kscope demo is running", "kscope overview", "kscope demo scale shipping 3", "kscope demo invoicing-delay off", "--server " + d.api,
+		"group shipping (KIP-848 consumer protocol)", "group invoicing (classic protocol"} {
 		if !strings.Contains(d.stdout.String(), want) {
 			t.Errorf("the demo's banner lacks %q:\n%s", want, d.stdout.String())
 		}
@@ -388,6 +390,16 @@ func TestDemoScenario(t *testing.T) {
 		t.Fatalf("no complete rebalance of group shipping with 3 members after scaling")
 	}
 	t.Logf("shipping rebalanced to generation %d in %.3fs: %s", rb.Generation, *rb.DelaySeconds, rb.Reason)
+	// Shipping's group is on the KIP-848 protocol: the epoch that
+	// brought its third member gave it partitions another gave up.
+	if rb.GroupProtocol != demo.ConsumerProtocol || !slices.ContainsFunc(rb.Members, func(m view.RebalanceMember) bool { return len(m.Assigned) > 0 }) ||
+		!slices.ContainsFunc(rb.Members, func(m view.RebalanceMember) bool { return len(m.Revoked) > 0 }) {
+		t.Errorf("shipping's rebalance: protocol %q, members %+v; want consumer, partitions revoked and assigned", rb.GroupProtocol, rb.Members)
+	}
+	// kscope rebalances shows both protocols side by side.
+	if out, err := d.kscope(t, "rebalances"); err != nil || !regexp.MustCompile(`(?m)^shipping +consumer `).MatchString(out) || !regexp.MustCompile(`(?m)^invoicing +classic `).MatchString(out) {
+		t.Errorf("kscope rebalances does not show shipping on the consumer protocol and invoicing on the classic one: %v\n%s", err, out)
+	}
 	if n := scrape(t, d.api+"/metrics")[`kscope_group_rebalance_duration_seconds_count{group="shipping"}`]; n < 1 {
 		t.Errorf("/metrics: %v complete rebalances of shipping observed", n)
 	}
