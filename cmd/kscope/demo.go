@@ -33,8 +33,9 @@ func demoCmd() *cobra.Command {
 in two racks, with the topic "order" (5 partitions, replication factor 3,
 min.insync.replicas 2) and "order-audit", kept by size only; three services,
 each a process of its own: "order" produces orders (steadily, with a burst
-now and then), "shipping" consumes them and keeps up, "invoicing" consumes
-them and, slowed down, falls behind; and the agent tracing them, its API on
+now and then), "shipping" consumes them and keeps up (its group on the
+KIP-848 consumer protocol), "invoicing" consumes them (classic protocol)
+and, slowed down, falls behind; and the agent tracing them, its API on
 127.0.0.1:7070 for kscope overview, clients, latency, rebalances and events.
 
 While it runs, "kscope demo invoicing-delay on|off" slows invoicing down or
