@@ -3,6 +3,7 @@ package table
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,7 +73,14 @@ func Overview(w io.Writer, o *view.OverviewView) error {
 		title string
 		rows  []view.ClientRow
 	}{{"PRODUCER", o.Producers}, {"CONSUMER", o.Consumers}} {
-		fmt.Fprintf(tw, "\n%s\tCLIENT ID\tGROUP\tTOPICS\tREQUESTS\tREQUESTS/S\tBYTES/S\tRECORDS/S\tERRORS\n", sec.title)
+		// Transactional producers' records, committed and aborted, in
+		// two more columns when there are any.
+		txn := slices.ContainsFunc(sec.rows, func(r view.ClientRow) bool { return r.CommittedRecords+r.AbortedRecords > 0 })
+		head := "\n%s\tCLIENT ID\tGROUP\tTOPICS\tREQUESTS\tREQUESTS/S\tBYTES/S\tRECORDS/S\tERRORS"
+		if txn {
+			head += "\tCOMMITTED\tABORTED"
+		}
+		fmt.Fprintf(tw, head+"\n", sec.title)
 		for _, r := range sec.rows {
 			who := r.Process
 			if who == "" {
@@ -81,8 +89,12 @@ func Overview(w io.Writer, o *view.OverviewView) error {
 			if r.Pod != "" {
 				who = "pod " + r.Pod + " " + who
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", who, dash(r.ClientID), dash(r.Group), strings.Join(r.Topics, ","),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s", who, dash(r.ClientID), dash(r.Group), strings.Join(r.Topics, ","),
 				r.Requests, ovNum(r.RequestsPerSec), ovNum(r.BytesPerSec), ovNum(r.RecordsPerSec), ovErrors(r.Errors, r.ErrorsByCode))
+			if txn {
+				fmt.Fprintf(tw, "\t%d\t%d", r.CommittedRecords, r.AbortedRecords)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 

@@ -342,6 +342,7 @@ func scanDelays(b []byte, client func(c *Client) bool, delay func(c *Client, top
 				}
 			}
 		}
+		skipTxn(r)
 		skipLat()
 	}
 }

@@ -135,6 +135,11 @@ type ClientRow struct {
 	RecordsPerSec  float64          `json:"records_per_sec"`
 	Errors         int64            `json:"errors"`
 	ErrorsByCode   map[string]int64 `json:"errors_by_code,omitempty"`
+	// CommittedRecords and AbortedRecords: a transactional producer's
+	// records of the transactions it ended in the window, by their EndTxn
+	// (KIP-98); records of a transaction still open are in neither.
+	CommittedRecords int64 `json:"committed_records,omitempty"`
+	AbortedRecords   int64 `json:"aborted_records,omitempty"`
 }
 
 // overviewClient names the client of e: its traced process, else its host.

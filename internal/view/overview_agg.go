@@ -131,6 +131,9 @@ type ovClient struct {
 	groupAt    time.Time
 	prod, cons *ovRole
 	lat        rlSet
+	// txn splits a transactional producer's records by how its
+	// transactions ended (overview_txn.go); nil for others.
+	txn *ovTxn
 }
 
 // nameGroup records that the client named group at t; the latest wins
@@ -525,6 +528,11 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 	if e.Group != "" && namesOwnGroup(e) {
 		c.cl.nameGroup(e.Group, e.Time)
 	}
+	if e.Is(kmsg.EndTxn) {
+		// It names no topic: it ends the client's transaction whatever
+		// the topic filter.
+		a.size += c.cl.countTxn(e, 0)
+	}
 	if a.want != nil && !a.names(e) {
 		return
 	}
@@ -564,6 +572,7 @@ func (a *ovAgg) add(e *exchange.Exchange) {
 				records += p.Records
 			}
 		}
+		a.size += c.cl.countTxn(e, records)
 	case IsReplication(e):
 		br.replicaFetch++
 		if br.replicas == nil {

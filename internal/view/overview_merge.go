@@ -57,6 +57,7 @@ func (a *ovAgg) merge(b *ovAgg) {
 		ac.nameGroup(bc.group, bc.groupAt)
 		ac.prod = mergeRole(ac.prod, bc.prod)
 		ac.cons = mergeRole(ac.cons, bc.cons)
+		ac.mergeTxn(bc.txn)
 		ac.lat.merge(bc.lat)
 	}
 	for addr, bb := range b.brokers {
@@ -93,8 +94,8 @@ func (a *ovAgg) merge(b *ovAgg) {
 // exchange count; topics (name, partition bitset words, replication bytes
 // and records); brokers (address, counts, replicas, latency rows); clients
 // (process, pid, pod, host, client id, group and when it was named,
-// producer and consumer roles with their edges by topic index, latency
-// rows). A latency row: API, counts, errors by name, min, max, buckets as
+// producer and consumer roles with their edges by topic index, the
+// transactional split (overview_txn.go), latency rows). A latency row: API, counts, errors by name, min, max, buckets as
 // (index delta, count). An edge ends with its delays per partition:
 // partition, batches, max, bin count << 3 | precision (ovDelay.shift),
 // bins as index delta << 1 | 1 for a bin of one batch, else index delta
@@ -142,6 +143,7 @@ func freeze(a *ovAgg) []byte {
 		}
 		e.role(c.prod)
 		e.role(c.cons)
+		c.txn.encode(&e)
 		e.lat(c.lat)
 	}
 	size := binary.MaxVarintLen64 + len(e.buf)
@@ -372,6 +374,7 @@ func (d *ovDecoder) merge(a *ovAgg, b []byte) {
 		ac.nameGroup(group, at)
 		ac.prod = d.role(r, ac.prod)
 		ac.cons = d.role(r, ac.cons)
+		ac.mergeTxn(decodeTxn(r))
 		d.lat(r, ac.lat)
 	}
 }
@@ -488,6 +491,9 @@ func (a *ovAgg) estimate() int64 {
 	}
 	for _, c := range a.clients {
 		n += ovClientBytes + int64(len(c.c.Process)+len(c.c.Pod)+len(c.c.Host)+len(c.c.ClientID)) + lat(c.lat)
+		if c.txn != nil {
+			n += ovTxnBytes
+		}
 		for _, r := range []*ovRole{c.prod, c.cons} {
 			if r != nil {
 				n += ovRoleBytes + int64(len(r.edges))*ovEdgeBytes + codes(r.errorsByCode)

@@ -54,7 +54,11 @@ func (a *ovAgg) result(w Window) OverviewView {
 			id := KindProducer + ":" + who + ":" + ca.c.ClientID
 			c := ca.c
 			o.Nodes = append(o.Nodes, Node{ID: id, Kind: KindProducer, Label: ovLabel(&c, ""), Client: &c})
-			o.Producers = append(o.Producers, clientRow(id, ca, r))
+			row := clientRow(id, ca, r)
+			if x := ca.txn; x != nil {
+				row.CommittedRecords, row.AbortedRecords = x.committed, x.aborted
+			}
+			o.Producers = append(o.Producers, row)
 			for t, ed := range r.edges {
 				s := sums[t]
 				s.row.Producers++

@@ -119,7 +119,7 @@ func TestTransactionsCapture(t *testing.T) {
 // records it got, not the 200 its Fetch response carried (40 of an aborted
 // transaction); a read_uncommitted one the 200; control batches (the 5
 // transaction markers) never; the producer's 200 split 160 committed, 40
-// aborted.
+// aborted, in the overview and the clients view.
 func TestTransactionsConsumed(t *testing.T) {
 	xs := exchangesOf(t, captures+"transactions.pcap")
 	in := view.Of(xs, view.Window{})
@@ -159,6 +159,18 @@ func TestTransactionsConsumed(t *testing.T) {
 	}
 	if got["franz-read-committed"] != 160 || got["franz-read-uncommitted"] != 200 {
 		t.Errorf("overview consumers %v, want read_committed 160, read_uncommitted 200", got)
+	}
+	// Producers: what each wrote, and how its transactions ended (the
+	// slow one's was aborted by the broker at its timeout).
+	prods := map[string][3]int64{}
+	for _, r := range o.Producers {
+		prods[r.ClientID] = [3]int64{r.Records, r.CommittedRecords, r.AbortedRecords}
+	}
+	if want := map[string][3]int64{
+		"franz-txn-producer": {200, 160, 40}, "franz-txn-classic": {20, 10, 10}, "franz-txn-slow": {5, 0, 5},
+	}; len(prods) != len(want) || prods["franz-txn-producer"] != want["franz-txn-producer"] ||
+		prods["franz-txn-classic"] != want["franz-txn-classic"] || prods["franz-txn-slow"] != want["franz-txn-slow"] {
+		t.Errorf("overview producers (records, committed, aborted) %v, want %v", prods, want)
 	}
 	for _, r := range o.Topics {
 		if r.Name == "ledger" && !near(r.RecordsOutPerSec*o.Seconds, 360) {
