@@ -30,6 +30,11 @@ type Filter struct {
 	// Errors keeps the exchanges that failed: an error, top-level or in
 	// a partition, or no response.
 	Errors bool
+	// Transactional keeps the exchanges that name a transactional id
+	// (InitProducerId, a transactional producer's Produce,
+	// AddPartitionsToTxn, EndTxn...): a transactions view needs no other
+	// Produce.
+	Transactional bool
 }
 
 // Validate reports an API filter that names no API.
@@ -80,6 +85,9 @@ func (f Filter) Match(e *Exchange) bool {
 		return false
 	}
 	if f.Errors && !e.Failed() {
+		return false
+	}
+	if f.Transactional && (e.Detail == nil || e.Detail.TransactionalID == "") {
 		return false
 	}
 	return true

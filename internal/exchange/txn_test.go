@@ -66,3 +66,22 @@ func TestAbortedRecords(t *testing.T) {
 		t.Errorf("%d aborted records, want 20", n)
 	}
 }
+
+// Transactional keeps the exchanges of transactional producers only.
+func TestFilterTransactional(t *testing.T) {
+	f := Filter{APIs: []string{"Produce", "EndTxn"}, Transactional: true}
+	for _, c := range []struct {
+		name string
+		e    Exchange
+		want bool
+	}{
+		{"idempotent Produce", Exchange{APIKey: 0, Detail: &Detail{}}, false},
+		{"transactional Produce", Exchange{APIKey: 0, Detail: &Detail{TransactionalID: "ledger"}}, true},
+		{"EndTxn", Exchange{APIKey: 26, Detail: &Detail{TransactionalID: "ledger"}}, true},
+		{"no detail", Exchange{APIKey: 26}, false},
+	} {
+		if got := f.Match(&c.e); got != c.want {
+			t.Errorf("%s: kept %v, want %v", c.name, got, c.want)
+		}
+	}
+}

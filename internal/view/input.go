@@ -46,6 +46,9 @@ type Needs struct {
 	Parts bool
 	// Cluster asks for the cluster snapshots of the window.
 	Cluster bool
+	// Transactional asks only for the exchanges that name a
+	// transactional id (exchange.Filter.Transactional).
+	Transactional bool
 }
 
 // What each view reads.
@@ -73,7 +76,8 @@ func (n Needs) And(o Needs) Needs {
 	} else {
 		apis = nil // one of them reads every API
 	}
-	return Needs{APIs: apis, History: n.History || o.History, Parts: n.Parts && o.Parts, Cluster: n.Cluster || o.Cluster}
+	return Needs{APIs: apis, History: n.History || o.History, Parts: n.Parts && o.Parts, Cluster: n.Cluster || o.Cluster,
+		Transactional: n.Transactional && o.Transactional}
 }
 
 // Needs is what the overview reads with this filter: a topic filter
@@ -145,7 +149,7 @@ func storeExchanges(st *store.Store, w Window, n Needs, stats store.Stats) (Wind
 	if stats.Evicted > 0 && stats.Oldest.After(w.From) && stats.Oldest.Before(w.To) {
 		w.From = stats.Oldest
 	}
-	q := store.Query{Filter: exchange.Filter{APIs: n.APIs}, Until: w.To}
+	q := store.Query{Filter: exchange.Filter{APIs: n.APIs, Transactional: n.Transactional}, Until: w.To}
 	if !n.History {
 		q.Since = w.From
 	}

@@ -130,8 +130,10 @@ type TxnTopic struct {
 var TransactionAPIs = apiNames([]kmsg.Key{kmsg.InitProducerID, kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.Produce, kmsg.EndTxn})
 
 // TransactionsNeeds: a transaction begun before the window and ended in
-// it needs the exchanges before it.
-var TransactionsNeeds = Needs{APIs: TransactionAPIs, History: true}
+// it needs the exchanges before it; of them, only those of transactional
+// producers (the metrics read it at every scrape, and most Produce
+// requests are not transactional).
+var TransactionsNeeds = Needs{APIs: TransactionAPIs, History: true, Transactional: true}
 
 // txnKey is a transactional id in a process.
 type txnKey struct{ id, proc string }
