@@ -13,7 +13,7 @@ func TestTransactionsPage(t *testing.T) {
 	base := startAnalyze(t, "../../testdata/captures/transactions.pcap")
 	b := newBrowser(t, base).on(t)
 	b.open("/transactions")
-	rows := waitFor(b, 30*time.Second, "the transactional producers",
+	prods := waitFor(b, 30*time.Second, "the transactional producers",
 		`[...document.querySelectorAll('[data-testid=transaction-producers] tbody tr')].map((r) => [...r.cells].map((c) => c.textContent.trim()))`,
 		func(v [][]string) bool { return len(v) == 3 })
 	// Transactional id, process, timeout, begun, committed, aborted,
@@ -23,7 +23,7 @@ func TestTransactionsPage(t *testing.T) {
 		"ledger-classic-writer": {"2", "1", "1", "0", "0", "10", "10"},
 		"ledger-slow-writer":    {"1", "0", "0", "1", "0", "0", "5"},
 	}
-	for _, r := range rows {
+	for _, r := range prods {
 		w, ok := want[r[0]]
 		if !ok || len(r) < 10 || strings.Join(r[3:10], " ") != strings.Join(w, " ") {
 			t.Errorf("producer row %q, want %s with %v", r, r[0], w)
@@ -41,4 +41,17 @@ func TestTransactionsPage(t *testing.T) {
 	}
 	b.screenshot("analyze-transactions")
 	b.noErrors("transactions", noCluster...)
+
+	// The events page names each EndTxn's transaction and what it asked.
+	b.open("/events?api=EndTxn")
+	rows := waitFor(b, 30*time.Second, "the EndTxn rows",
+		`[...document.querySelectorAll('[data-testid=event-row] td.topics')].map((td) => td.textContent)`,
+		func(v []string) bool { return len(v) == 8 })
+	got := strings.Join(rows, "; ")
+	for _, want := range []string{"txn ledger-writer commit", "txn ledger-writer abort", "txn ledger-classic-writer abort", "txn ledger-slow-writer commit"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("EndTxn rows %q lack %q", got, want)
+		}
+	}
+	b.noErrors("events", noCluster...)
 }

@@ -236,6 +236,10 @@ function topicsText(x) {
     return ps.length ? `${t.name || t.id}[${ps.join(',')}]` : (t.name || t.id);
   });
   if (ts.length > 3) shown.push(`+${ts.length - 3} more`);
+  const d = x.detail || {};
+  // A transactional request without topics names its transaction, and
+  // EndTxn what it asks: txn ledger-writer commit.
+  if (!shown.length && d.transactional_id) shown.push(`txn ${d.transactional_id}${d.commit === undefined ? '' : d.commit ? ' commit' : ' abort'}`);
   if (!shown.length && x.group) shown.push(`group ${x.group}`);
   return shown.join(' ');
 }
