@@ -137,8 +137,8 @@ type demo struct {
 	token string
 }
 
-// startDemo runs "kscope demo" on free ports and waits until its three
-// services run.
+// startDemo runs "kscope demo" on free ports and waits until its four
+// services run (order, shipping, invoicing, ledger).
 func startDemo(t testing.TB, args ...string) *demo {
 	t.Helper()
 	listen := freeAddr(t)
@@ -155,7 +155,7 @@ func startDemo(t testing.TB, args ...string) *demo {
 				Service string `json:"service"`
 			} `json:"processes"`
 		}
-		if err := d.get("/api/v1/demo", &st); err == nil && len(st.Processes) == 3 {
+		if err := d.get("/api/v1/demo", &st); err == nil && len(st.Processes) == 4 {
 			return d
 		}
 		d.exited(t)
