@@ -54,4 +54,20 @@ func TestTransactionsPage(t *testing.T) {
 		}
 	}
 	b.noErrors("events", noCluster...)
+
+	// The overview's producers: each transactional one's records
+	// committed / aborted.
+	b.open("/overview")
+	cells := waitFor(b, 30*time.Second, "the producers' committed / aborted records",
+		`(() => { const t = document.querySelector('#producers table'); if (!t) return [];
+		  const i = [...t.querySelectorAll('thead th')].findIndex((th) => th.textContent === 'Committed / aborted');
+		  return i < 0 ? [] : [...t.querySelectorAll('tbody tr')].map((tr) => tr.cells[2].textContent + ': ' + tr.cells[i].textContent); })()`,
+		func(v []string) bool { return len(v) == 3 })
+	got = strings.Join(cells, "; ")
+	for _, want := range []string{"ledger: 160 / 40", "ledger-classic: 10 / 10", "ledger-slow: 0 / 5"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("overview producers %q lack %q", got, want)
+		}
+	}
+	b.noErrors("overview", noCluster...)
 }

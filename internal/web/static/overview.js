@@ -488,6 +488,13 @@ function makeTables() {
     { key: 'requests_per_sec', label: 'Requests/s', num: true, format: rate },
     { key: 'bytes_per_sec', label: 'Bytes/s', num: true, format: bps },
     { key: 'records_per_sec', label: 'Records/s', num: true, format: rate },
+    // A transactional producer's records of the transactions it ended,
+    // by how they ended (KIP-98).
+    consumer ? null : {
+      key: 'txn_records', label: 'Committed / aborted', num: true, title: 'records of the transactions it ended in the range: committed / aborted',
+      value: (r) => (r.committed_records || r.aborted_records ? r.aborted_records || 0 : null),
+      format: (v, r) => (v === null ? '–' : `${fmtNumber(r.committed_records || 0)} / ${fmtNumber(r.aborted_records || 0)}`),
+    },
     {
       key: 'p99', label: `p99 ${consumer ? 'Fetch' : 'Produce'}`, num: true,
       value: (r) => (data && data.p99.get(r.id) ? data.p99.get(r.id).p99_seconds : null), format: fmtSeconds,
