@@ -64,6 +64,12 @@ type Chunk struct {
 	// from its first byte (a capture started mid-connection), 0 when it
 	// did.
 	Lost int64
+	// Skipped is the number of bytes the source did not copy on purpose,
+	// after the Lost ones and just before Data: record data inside a
+	// Kafka frame (the records of a v2 record batch, after its header),
+	// which no stage needs. Their count is exact, so positions in the
+	// stream hold: consumers read them as zeros, and they are not lost.
+	Skipped int64
 	// Data is valid only until the next call to Source.Next.
 	Data []byte
 	// Closed reports that this direction ended (FIN, RST, close). Data may

@@ -92,14 +92,14 @@ func (k *conn) feed(ch capture.Chunk) {
 			k.giveUp(&k.d.stats.NotKafka)
 			return
 		}
-		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, nil, nil)
+		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, ch.Skipped, nil, nil)
 		k.decide()
 		if !k.rolesKnown && !k.notKafka && k.seen > k.d.opts.NotKafkaAfter && k.noCandidate() {
 			k.giveUp(&k.d.stats.NotKafka)
 		}
 		return
 	}
-	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, k.finder(dir), k.handler(dir))
+	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, ch.Skipped, k.finder(dir), k.handler(dir))
 }
 
 func (k *conn) finder(dir capture.Dir) judge {

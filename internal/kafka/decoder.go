@@ -46,10 +46,13 @@ type Stats struct {
 	UnmatchedResponses int64 `json:"unmatched_responses"`
 	BytesLost          int64 `json:"bytes_lost"`
 	BytesSkipped       int64 `json:"bytes_skipped"`
-	Resyncs            int64 `json:"resyncs"`
-	Oversized          int64 `json:"oversized_frames"`
-	DecodeErrors       int64 `json:"decode_errors"`
-	Truncated          int64 `json:"truncated_frames"`
+	// BytesElided are record bytes the source did not copy on purpose
+	// (capture.Chunk.Skipped), read as zeros: not lost.
+	BytesElided  int64 `json:"bytes_elided"`
+	Resyncs      int64 `json:"resyncs"`
+	Oversized    int64 `json:"oversized_frames"`
+	DecodeErrors int64 `json:"decode_errors"`
+	Truncated    int64 `json:"truncated_frames"`
 	// HeadersLost counts frames dropped because their header was not
 	// captured.
 	HeadersLost int64 `json:"headers_lost"`
@@ -104,7 +107,7 @@ func (d *Decoder) Feed(ch capture.Chunk) {
 		d.conns[ch.Conn] = k
 		d.stats.Connections++
 	}
-	if len(ch.Data) > 0 || ch.Lost != 0 {
+	if len(ch.Data) > 0 || ch.Lost != 0 || ch.Skipped != 0 {
 		k.feed(ch)
 	}
 	if ch.Closed {

@@ -51,10 +51,11 @@ func newStream(maxFrame int, stats *Stats) *stream {
 }
 
 // feed adds the bytes of one chunk. lost is the number of bytes missed
-// just before data (-1: unknown). emit receives each complete frame; find
+// just before data (-1: unknown), elided the number the source skipped on
+// purpose after them (record data, see capture.Chunk.Skipped). emit receives each complete frame; find
 // locates boundaries while unsynced (nil: keep every byte, the roles are
 // not known).
-func (s *stream) feed(data []byte, t time.Time, lost int64, find judge, emit func(frame)) {
+func (s *stream) feed(data []byte, t time.Time, lost, elided int64, find judge, emit func(frame)) {
 	if !s.started {
 		s.started, s.clean = true, lost == 0
 	}
@@ -66,6 +67,9 @@ func (s *stream) feed(data []byte, t time.Time, lost int64, find judge, emit fun
 		} else if lost > 0 && len(s.buf) > 0 {
 			s.search(find, emit)
 		}
+	}
+	if elided > 0 {
+		s.elide(elided, t, find, emit)
 	}
 	if s.skip > 0 {
 		n := int64(len(data))
@@ -104,7 +108,14 @@ const maxReserve = 4 << 20
 
 func (s *stream) append(data []byte, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
-	if need := len(s.buf) + len(data); need > cap(s.buf) {
+	s.grow(len(data), data)
+	s.buf = append(s.buf, data...)
+}
+
+// grow makes room for n more bytes in buf, data being the first of them
+// when they are at hand (to read a size prefix they complete).
+func (s *stream) grow(n int, data []byte) {
+	if need := len(s.buf) + n; need > cap(s.buf) {
 		// Grow once to the end of the frame being read, or else
 		// double: append grows a large slice by a quarter, and
 		// copied each partial fetch response over and over. A size
@@ -118,7 +129,50 @@ func (s *stream) append(data []byte, t time.Time) {
 		copy(buf, s.buf)
 		s.buf = buf
 	}
-	s.buf = append(s.buf, data...)
+}
+
+// elide places n bytes the source did not copy on purpose: record data
+// inside the frame being read, which the source only skips once it has
+// passed the frame's size and header. They are zeros, not a hole: the
+// frame decodes as whole, its batches counted from their headers. A
+// stream that is not inside a frame there is out of step with the source
+// and resynchronises.
+func (s *stream) elide(n int64, t time.Time, find judge, emit func(frame)) {
+	s.stats.BytesElided += n
+	if s.skip > 0 {
+		m := min(n, s.skip)
+		s.skip -= m
+		if n -= m; n == 0 {
+			return
+		}
+	}
+	if !s.synced {
+		if len(s.buf) > 0 && n <= int64(s.maxFrame) {
+			s.pad(int(n), t)
+			s.search(find, emit)
+		}
+		return
+	}
+	if len(s.buf) < 4 {
+		s.unsync()
+		return
+	}
+	remaining := 4 + int64(int32(binary.BigEndian.Uint32(s.buf))) - int64(len(s.buf))
+	fill := min(n, remaining)
+	s.pad(int(fill), t)
+	s.drain(emit, find)
+	if n > fill {
+		s.unsync()
+	}
+}
+
+// pad appends n zeros.
+func (s *stream) pad(n int, t time.Time) {
+	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
+	s.grow(n, nil)
+	end := len(s.buf)
+	s.buf = s.buf[:end+n]
+	clear(s.buf[end:])
 }
 
 // frameEnd is the end in buf of the frame that buf starts with once data

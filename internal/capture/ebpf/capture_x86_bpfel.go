@@ -21,7 +21,8 @@ type captureConfig struct {
 	WakeEvents  uint32
 	FilterPids  uint8
 	FilterPorts uint8
-	Pad         uint16
+	Walk        uint8
+	Pad         uint8
 }
 
 type captureConnKey struct {
@@ -42,6 +43,26 @@ type captureConnState struct {
 	Flags       uint16
 	Laddr       [16]uint8
 	Raddr       [16]uint8
+	Walk        [2]struct {
+		_       structs.HostLayout
+		Acc     uint64
+		Left    uint32
+		Run     uint32
+		Recs    uint32
+		Blen    uint32
+		Topics  uint32
+		Parts   uint32
+		Items   uint32
+		Aborted uint32
+		State   uint8
+		Next    uint8
+		Ret     uint8
+		Need    uint8
+		Shift   uint8
+		Ver     uint8
+		Api     uint8
+		Req     uint8
+	}
 }
 
 type captureCpuStats struct {
@@ -64,6 +85,7 @@ type captureEventHdr struct {
 	Ts     uint64
 	ConnId uint64
 	Lost   uint64
+	Skip   uint64
 	Tgid   uint32
 	Fd     int32
 	Size   uint32
@@ -77,6 +99,13 @@ type captureEventHdr struct {
 	Laddr  [16]uint8
 	Raddr  [16]uint8
 	Comm   [16]int8
+}
+
+type captureFetchKey struct {
+	_      structs.HostLayout
+	ConnId uint64
+	Corr   int32
+	Pad    uint32
 }
 
 type captureFlag uint32
@@ -105,16 +134,41 @@ type captureScratch struct {
 		Data [16384]uint8
 	}
 	C struct {
+		_        structs.HostLayout
+		Key      captureConnKey
+		Iov      uint64
+		IovLeft  uint64
+		Seg      uint64
+		SegLeft  uint64
+		Todo     uint64
+		Done     uint64
+		RunStart uint64
+		RunLen   uint64
+		Skip     uint64
+		ConnId   uint64
+		Budget   uint64
+		Dir      uint8
+		_        [7]byte
+	}
+	W struct {
 		_       structs.HostLayout
-		Key     captureConnKey
-		Iov     uint64
-		IovLeft uint64
-		Seg     uint64
-		SegLeft uint64
-		Todo    uint64
-		Done    uint64
-		Dir     uint8
-		_       [7]byte
+		Acc     uint64
+		Left    uint32
+		Run     uint32
+		Recs    uint32
+		Blen    uint32
+		Topics  uint32
+		Parts   uint32
+		Items   uint32
+		Aborted uint32
+		State   uint8
+		Next    uint8
+		Ret     uint8
+		Need    uint8
+		Shift   uint8
+		Ver     uint8
+		Api     uint8
+		Req     uint8
 	}
 }
 
@@ -126,12 +180,50 @@ const (
 	captureVerdictVERDICT_NOT_KAFKA captureVerdict = 2
 )
 
+type captureWalkState uint32
+
+const (
+	captureWalkStateW_OFF      captureWalkState = 0
+	captureWalkStateW_SIZE     captureWalkState = 1
+	captureWalkStateW_HEAD     captureWalkState = 2
+	captureWalkStateW_COPY     captureWalkState = 3
+	captureWalkStateW_SKIP     captureWalkState = 4
+	captureWalkStateW_END      captureWalkState = 5
+	captureWalkStateW_TAGS     captureWalkState = 6
+	captureWalkStateW_TAG      captureWalkState = 7
+	captureWalkStateW_TAGLEN   captureWalkState = 8
+	captureWalkStateP_CLIENT   captureWalkState = 9
+	captureWalkStateP_TXN      captureWalkState = 10
+	captureWalkStateP_TOPICS   captureWalkState = 11
+	captureWalkStateP_TOPIC    captureWalkState = 12
+	captureWalkStateP_PARTS    captureWalkState = 13
+	captureWalkStateP_PART     captureWalkState = 14
+	captureWalkStateP_RECS     captureWalkState = 15
+	captureWalkStateP_PART_END captureWalkState = 16
+	captureWalkStateR_BATCH    captureWalkState = 17
+	captureWalkStateR_LEN      captureWalkState = 18
+	captureWalkStateR_MAGIC    captureWalkState = 19
+	captureWalkStateR_BODY     captureWalkState = 20
+	captureWalkStateF_TOPICS   captureWalkState = 21
+	captureWalkStateF_TOPIC    captureWalkState = 22
+	captureWalkStateF_PARTS    captureWalkState = 23
+	captureWalkStateF_PART     captureWalkState = 24
+	captureWalkStateF_ABORTED  captureWalkState = 25
+	captureWalkStateF_ABORT    captureWalkState = 26
+	captureWalkStateF_PREF     captureWalkState = 27
+	captureWalkStateF_RECS     captureWalkState = 28
+	captureWalkStateF_PART_END captureWalkState = 29
+	captureWalkStateW_NAME     captureWalkState = 30
+	captureWalkStateF_FIXED    captureWalkState = 31
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	captureMapConns           = "conns"
 	captureMapEvents          = "events"
+	captureMapFetchVers       = "fetch_vers"
 	captureMapPids            = "pids"
 	captureMapPorts           = "ports"
 	captureMapScratch         = "scratch"
@@ -161,6 +253,7 @@ const (
 	captureVarUnusedFlag      = "unused_flag"
 	captureVarUnusedKind      = "unused_kind"
 	captureVarUnusedVerdict   = "unused_verdict"
+	captureVarUnusedWalkState = "unused_walk_state"
 )
 
 // loadCapture returns the embedded CollectionSpec for capture.
@@ -226,28 +319,30 @@ type captureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureMapSpecs struct {
-	Conns    *ebpf.MapSpec `ebpf:"conns"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Pids     *ebpf.MapSpec `ebpf:"pids"`
-	Ports    *ebpf.MapSpec `ebpf:"ports"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
-	Settings *ebpf.MapSpec `ebpf:"settings"`
-	Stats    *ebpf.MapSpec `ebpf:"stats"`
-	Verdicts *ebpf.MapSpec `ebpf:"verdicts"`
+	Conns     *ebpf.MapSpec `ebpf:"conns"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	FetchVers *ebpf.MapSpec `ebpf:"fetch_vers"`
+	Pids      *ebpf.MapSpec `ebpf:"pids"`
+	Ports     *ebpf.MapSpec `ebpf:"ports"`
+	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
+	Settings  *ebpf.MapSpec `ebpf:"settings"`
+	Stats     *ebpf.MapSpec `ebpf:"stats"`
+	Verdicts  *ebpf.MapSpec `ebpf:"verdicts"`
 }
 
 // captureVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type captureVariableSpecs struct {
-	NextConnId     *ebpf.VariableSpec `ebpf:"next_conn_id"`
-	UnusedConfig   *ebpf.VariableSpec `ebpf:"unused_config"`
-	UnusedCpuStats *ebpf.VariableSpec `ebpf:"unused_cpu_stats"`
-	UnusedDir      *ebpf.VariableSpec `ebpf:"unused_dir"`
-	UnusedEventHdr *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
-	UnusedFlag     *ebpf.VariableSpec `ebpf:"unused_flag"`
-	UnusedKind     *ebpf.VariableSpec `ebpf:"unused_kind"`
-	UnusedVerdict  *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	NextConnId      *ebpf.VariableSpec `ebpf:"next_conn_id"`
+	UnusedConfig    *ebpf.VariableSpec `ebpf:"unused_config"`
+	UnusedCpuStats  *ebpf.VariableSpec `ebpf:"unused_cpu_stats"`
+	UnusedDir       *ebpf.VariableSpec `ebpf:"unused_dir"`
+	UnusedEventHdr  *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
+	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
+	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedVerdict   *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	UnusedWalkState *ebpf.VariableSpec `ebpf:"unused_walk_state"`
 }
 
 // captureObjects contains all objects after they have been loaded into the kernel.
@@ -270,20 +365,22 @@ func (o *captureObjects) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureMaps struct {
-	Conns    *ebpf.Map `ebpf:"conns"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Pids     *ebpf.Map `ebpf:"pids"`
-	Ports    *ebpf.Map `ebpf:"ports"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
-	Settings *ebpf.Map `ebpf:"settings"`
-	Stats    *ebpf.Map `ebpf:"stats"`
-	Verdicts *ebpf.Map `ebpf:"verdicts"`
+	Conns     *ebpf.Map `ebpf:"conns"`
+	Events    *ebpf.Map `ebpf:"events"`
+	FetchVers *ebpf.Map `ebpf:"fetch_vers"`
+	Pids      *ebpf.Map `ebpf:"pids"`
+	Ports     *ebpf.Map `ebpf:"ports"`
+	Scratch   *ebpf.Map `ebpf:"scratch"`
+	Settings  *ebpf.Map `ebpf:"settings"`
+	Stats     *ebpf.Map `ebpf:"stats"`
+	Verdicts  *ebpf.Map `ebpf:"verdicts"`
 }
 
 func (m *captureMaps) Close() error {
 	return _CaptureClose(
 		m.Conns,
 		m.Events,
+		m.FetchVers,
 		m.Pids,
 		m.Ports,
 		m.Scratch,
@@ -297,14 +394,15 @@ func (m *captureMaps) Close() error {
 //
 // It can be passed to loadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type captureVariables struct {
-	NextConnId     *ebpf.Variable `ebpf:"next_conn_id"`
-	UnusedConfig   *ebpf.Variable `ebpf:"unused_config"`
-	UnusedCpuStats *ebpf.Variable `ebpf:"unused_cpu_stats"`
-	UnusedDir      *ebpf.Variable `ebpf:"unused_dir"`
-	UnusedEventHdr *ebpf.Variable `ebpf:"unused_event_hdr"`
-	UnusedFlag     *ebpf.Variable `ebpf:"unused_flag"`
-	UnusedKind     *ebpf.Variable `ebpf:"unused_kind"`
-	UnusedVerdict  *ebpf.Variable `ebpf:"unused_verdict"`
+	NextConnId      *ebpf.Variable `ebpf:"next_conn_id"`
+	UnusedConfig    *ebpf.Variable `ebpf:"unused_config"`
+	UnusedCpuStats  *ebpf.Variable `ebpf:"unused_cpu_stats"`
+	UnusedDir       *ebpf.Variable `ebpf:"unused_dir"`
+	UnusedEventHdr  *ebpf.Variable `ebpf:"unused_event_hdr"`
+	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
+	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedVerdict   *ebpf.Variable `ebpf:"unused_verdict"`
+	UnusedWalkState *ebpf.Variable `ebpf:"unused_walk_state"`
 }
 
 // capturePrograms contains all programs after they have been loaded into the kernel.

@@ -233,3 +233,15 @@ func splitArgs(t *testing.T, s string) []string {
 	}
 	return args
 }
+
+// TestWalkStates: the twin's states are the kernel walker's (enum
+// walk_state of bpf/walk.h, as bpf2go generated it).
+func TestWalkStates(t *testing.T) {
+	twin := []int{wOff, wSize, wHead, wCopy, wSkip, wEnd, wTags, wTag, wTagLen, pClient, pTxn, pTopics, pTopic, pParts, pPart, pRecs, pPartEnd, rBatch, rLen, rMagic, rBody, fTopics, fTopic, fParts, fPart, fAborted, fAbort, fPref, fRecs, fPartEnd, wName, fFixed}
+	kernel := []captureWalkState{captureWalkStateW_OFF, captureWalkStateW_SIZE, captureWalkStateW_HEAD, captureWalkStateW_COPY, captureWalkStateW_SKIP, captureWalkStateW_END, captureWalkStateW_TAGS, captureWalkStateW_TAG, captureWalkStateW_TAGLEN, captureWalkStateP_CLIENT, captureWalkStateP_TXN, captureWalkStateP_TOPICS, captureWalkStateP_TOPIC, captureWalkStateP_PARTS, captureWalkStateP_PART, captureWalkStateP_RECS, captureWalkStateP_PART_END, captureWalkStateR_BATCH, captureWalkStateR_LEN, captureWalkStateR_MAGIC, captureWalkStateR_BODY, captureWalkStateF_TOPICS, captureWalkStateF_TOPIC, captureWalkStateF_PARTS, captureWalkStateF_PART, captureWalkStateF_ABORTED, captureWalkStateF_ABORT, captureWalkStateF_PREF, captureWalkStateF_RECS, captureWalkStateF_PART_END, captureWalkStateW_NAME, captureWalkStateF_FIXED}
+	for i := range twin {
+		if twin[i] != int(kernel[i]) {
+			t.Errorf("state #%d: twin %d, kernel %d", i, twin[i], kernel[i])
+		}
+	}
+}

@@ -43,6 +43,12 @@ type Options struct {
 	// RingBytes is the ring buffer size, rounded up to a power of two.
 	// Default DefaultRingBytes.
 	RingBytes int
+	// CopyRecords copies every byte, record data included. By default
+	// the kernel follows the Kafka frames of connections whose start it
+	// saw and skips the records of Produce requests and Fetch responses
+	// after each batch header (see bpf/walk.h): the ring then carries
+	// about the same bytes per exchange at any batch size.
+	CopyRecords bool
 }
 
 // Stats counts what the source saw and what it lost.
@@ -51,6 +57,11 @@ type Stats struct {
 	Bytes      uint64 // payload bytes delivered in chunks
 	LostBytes  uint64 // bytes reported in Chunk.Lost (known amounts)
 	LostEvents uint64 // chunks with Lost != 0 (-1 included)
+	// Skipped are record bytes the kernel did not copy on purpose
+	// (Chunk.Skipped); RingBytes what the ring carried, event headers
+	// included.
+	Skipped   uint64
+	RingBytes uint64
 	// RingDrops are events the kernel could not put in a full ring
 	// (their bytes are reported as lost on the next event of their
 	// connection); RingDropsPerCPU splits them by CPU.

@@ -43,6 +43,7 @@ type Source struct {
 	conns map[uint64]*conn
 
 	events, bytes, lostBytes, lostEvents atomic.Uint64
+	skipped, ringBytes                   atomic.Uint64
 }
 
 type conn struct {
@@ -121,6 +122,9 @@ func Open(opts Options) (*Source, error) {
 	if len(opts.Ports) > 0 {
 		cfg.FilterPorts = 1
 	}
+	if !opts.CopyRecords {
+		cfg.Walk = 1
+	}
 	if err := s.objs.Settings.Put(uint32(0), cfg); err != nil {
 		return fail(fmt.Errorf("ebpf: config: %w", err))
 	}
@@ -183,6 +187,7 @@ func (s *Source) Next() (capture.Chunk, error) {
 			return capture.Chunk{}, fmt.Errorf("ebpf: read ring: %w", err)
 		}
 		s.events.Add(1)
+		s.ringBytes.Add(uint64(len(s.rec.RawSample)))
 		if ch, ok := s.handle(s.rec.RawSample); ok {
 			return ch, nil
 		}
@@ -217,6 +222,7 @@ const (
 	offTs     = unsafe.Offsetof(captureEventHdr{}.Ts)
 	offConnID = unsafe.Offsetof(captureEventHdr{}.ConnId)
 	offLost   = unsafe.Offsetof(captureEventHdr{}.Lost)
+	offSkip   = unsafe.Offsetof(captureEventHdr{}.Skip)
 	offTgid   = unsafe.Offsetof(captureEventHdr{}.Tgid)
 	offFd     = unsafe.Offsetof(captureEventHdr{}.Fd)
 	offSize   = unsafe.Offsetof(captureEventHdr{}.Size)
@@ -233,6 +239,7 @@ const (
 
 type hdr struct {
 	ts, connID, lost uint64
+	skip             uint64
 	tgid             uint32
 	fd               int32
 	size             uint32
@@ -254,6 +261,7 @@ func parseHdr(b []byte) (h hdr, ok bool) {
 	h.ts = le.Uint64(b[offTs:])
 	h.connID = le.Uint64(b[offConnID:])
 	h.lost = le.Uint64(b[offLost:])
+	h.skip = le.Uint64(b[offSkip:])
 	h.tgid = le.Uint32(b[offTgid:])
 	h.fd = int32(le.Uint32(b[offFd:]))
 	h.size = le.Uint32(b[offSize:])
@@ -307,6 +315,10 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	switch h.kind {
 	case kindData, kindLost:
 		ch := capture.Chunk{Conn: cn.c, Dir: capture.Dir(h.dir), Time: t, Lost: s.lost(cn, h.dir, h.lost, h.flags)}
+		if h.skip > 0 {
+			ch.Skipped = int64(h.skip)
+			s.skipped.Add(h.skip)
+		}
 		if h.kind == kindData {
 			ch.Data = raw[hdrSize : hdrSize+int(h.size)]
 			cn.seen[h.dir] = true
@@ -399,6 +411,8 @@ func (s *Source) Stats() Stats {
 		Bytes:      s.bytes.Load(),
 		LostBytes:  s.lostBytes.Load(),
 		LostEvents: s.lostEvents.Load(),
+		Skipped:    s.skipped.Load(),
+		RingBytes:  s.ringBytes.Load(),
 	}
 	var per []captureCpuStats
 	if !s.closed.Load() && s.objs.Stats.Lookup(uint32(0), &per) == nil {

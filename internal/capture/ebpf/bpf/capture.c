@@ -33,7 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAX_CONNS 65536          /* TCP connections tracked */
 #define MAX_PIDS 1024            /* pid filter entries */
 #define MAX_PORTS 64             /* port filter entries */
-#define MAX_IOV 16               /* iovecs copied per message; later ones are lost bytes */
+#define MAX_IOV 1024             /* iovecs copied per message (IOV_MAX); later ones are lost bytes */
 #define MAX_CHUNKS 1024          /* data events per message: caps max_bytes at 16 MiB */
 #define MAX_MMSG 8               /* mmsghdr entries copied per sendmmsg/recvmmsg */
 #define MAX_MMSG_SCAN 64         /* mmsghdr entries counted as lost beyond MAX_MMSG */
@@ -82,6 +82,7 @@ struct event_hdr {
 	__u64 ts;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
 	__u64 conn_id; /* unique per (tgid, fd, sk) generation */
 	__u64 lost;    /* bytes of dir missed just before this event's data */
+	__u64 skip;    /* then bytes of dir skipped on purpose (record data) */
 	__u32 tgid;
 	__s32 fd;
 	__u32 size; /* payload bytes after the header */
@@ -121,12 +122,22 @@ struct copy_state {
 	__u64 seg_left; /* bytes left in the current segment */
 	__u64 todo;     /* bytes still to copy */
 	__u64 done;     /* bytes copied or counted lost */
+	/* The walker's copy loop: bytes to copy at run_start (contiguous in
+	 * the current segment), after skip bytes skipped. */
+	__u64 run_start;
+	__u64 run_len;
+	__u64 skip;
+	__u64 conn_id;
+	__u64 budget; /* bytes the walker may still copy (max_bytes) */
 	__u8 dir;
 };
+
+#include "walk.h"
 
 struct scratch {
 	struct event e;
 	struct copy_state c;
+	struct walk w;
 };
 
 struct conn_state {
@@ -140,6 +151,7 @@ struct conn_state {
 	__u16 flags;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	struct walk walk[2]; /* per dir; W_OFF until the start of the connection is seen */
 };
 
 struct sys_args {
@@ -157,7 +169,8 @@ struct config {
 	__u32 wake_events; /* else force a wakeup every N events per CPU */
 	__u8 filter_pids;  /* pids map is a filter */
 	__u8 filter_ports; /* ports map is a filter */
-	__u16 _pad;
+	__u8 walk;         /* copy headers, skip record data (walk.h) */
+	__u8 _pad;
 };
 
 struct cpu_stats {
@@ -234,6 +247,7 @@ const enum flag *unused_flag __attribute__((unused));
 const enum verdict *unused_verdict __attribute__((unused));
 const struct config *unused_config __attribute__((unused));
 const struct cpu_stats *unused_cpu_stats __attribute__((unused));
+const enum walk_state *unused_walk_state __attribute__((unused));
 
 static __always_inline struct config *get_config(void)
 {
@@ -310,6 +324,7 @@ static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
 	h->ts = bpf_ktime_get_ns();
 	h->conn_id = st->id;
 	h->lost = 0;
+	h->skip = 0;
 	h->tgid = key->tgid;
 	h->fd = key->fd;
 	h->size = 0;
@@ -475,6 +490,224 @@ static long copy_step(__u32 i, void *unused)
 	return 0;
 }
 
+/* w_flush sends the walker's pending run: the bytes to copy, after those
+ * skipped. When it cannot, all of them are lost bytes, reported with the
+ * next event: that keeps the stream's positions. */
+static __always_inline void w_flush(struct scratch *s)
+{
+	struct copy_state *c = &s->c;
+	__u64 n = c->run_len;
+	__u64 skip = c->skip;
+	if (n == 0 && skip == 0)
+		return;
+	if (n > MAX_PAYLOAD)
+		n = MAX_PAYLOAD;
+	struct conn_key key = c->key;
+	__u8 dir = c->dir;
+	__u64 lost = 0;
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st)
+		lost = take_lost(st, dir);
+	__u64 from = c->run_start;
+	c->run_len = 0;
+	c->skip = 0;
+	c->run_start = c->seg;
+	s->e.h.ts = bpf_ktime_get_ns();
+	s->e.h.lost = lost;
+	s->e.h.skip = skip;
+	s->e.h.size = n;
+	if (n && bpf_probe_read_user(s->e.data, n, (void *)from)) {
+		add_lost(&key, dir, lost + skip + n);
+		return;
+	}
+	struct config *cfg = get_config();
+	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n))
+		add_lost(&key, dir, lost + skip + n);
+}
+
+static __always_inline void w_advance(struct copy_state *c, __u64 n)
+{
+	c->seg += n;
+	c->seg_left -= n;
+	c->todo -= n;
+	c->done += n;
+}
+
+/* walk_step moves the walker on by one field, run or decision (state in
+ * the scratch map, as for copy_step). */
+static long walk_step(__u32 i, void *unused)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	struct copy_state *c = &s->c;
+	struct walk *w = &s->w;
+	if (c->todo == 0)
+		return 1;
+	if (c->seg_left == 0) {
+		struct user_iovec v;
+		if (c->iov_left == 0 || bpf_probe_read_user(&v, sizeof(v), (void *)c->iov))
+			return 1;
+		/* A run is contiguous in one segment. */
+		if (c->run_len)
+			w_flush(s);
+		c->iov += sizeof(v);
+		c->iov_left--;
+		c->seg = v.base;
+		c->seg_left = v.len;
+		c->run_start = v.base;
+		return 0;
+	}
+	__u64 avail = c->seg_left < c->todo ? c->seg_left : c->todo;
+	__u64 n;
+	switch (w->state) {
+	case W_OFF:
+		n = MAX_PAYLOAD - c->run_len;
+		if (n > avail)
+			n = avail;
+		goto copy;
+	case W_COPY:
+		n = w->run;
+		if (n > avail)
+			n = avail;
+		if (n > MAX_PAYLOAD - c->run_len)
+			n = MAX_PAYLOAD - c->run_len;
+		w->run -= n;
+		w->left -= n;
+		if (w->run == 0)
+			w->state = w->next;
+		goto copy;
+	case W_SKIP:
+		if (c->run_len) {
+			w_flush(s);
+			return 0;
+		}
+		n = w->run;
+		if (n > avail)
+			n = avail;
+		w->run -= n;
+		w->left -= n;
+		if (w->run == 0)
+			w->state = w->next;
+		c->skip += n;
+		w_advance(c, n);
+		c->run_start = c->seg;
+		return 0;
+	}
+
+	int f = w_field(w);
+	if (f == 0) {
+		w_decide(w, 0, c->conn_id);
+		return 0;
+	}
+	/* A field's bytes are copied too. */
+	if (c->budget < 8)
+		return 1;
+	if (c->run_len + 8 > MAX_PAYLOAD) {
+		w_flush(s);
+		return 0;
+	}
+	bool in_frame = w->state != W_SIZE;
+	if (f < 0) {
+		n = 1;
+	} else {
+		if (w->need == 0)
+			w->need = f;
+		n = w->need;
+		if (n > 8)
+			n = 8;
+		if (n > avail)
+			n = avail;
+	}
+	if (in_frame && n > w->left) {
+		/* A field past the end of the frame: misread. */
+		w->need = 0;
+		w->shift = 0;
+		w->acc = 0;
+		w_rest(w);
+		return 0;
+	}
+	__u8 b[8] = {};
+	if (bpf_probe_read_user(b, n, (void *)c->seg)) {
+		w->state = W_OFF;
+		return 1;
+	}
+	w_advance(c, n);
+	c->run_len += n;
+	c->budget -= n;
+	if (in_frame)
+		w->left -= n;
+	__u64 v;
+	if (f < 0) {
+		w->acc |= (__u64)(b[0] & 0x7f) << (w->shift & 63);
+		w->shift += 7;
+		if (b[0] & 0x80) {
+			if (w->shift >= 35) {
+				w->shift = 0;
+				w->acc = 0;
+				w_rest(w);
+			}
+			return 0;
+		}
+		w->shift = 0;
+	} else {
+#pragma unroll
+		for (int j = 0; j < 8; j++)
+			if (j < n)
+				w->acc = w->acc << 8 | b[j];
+		w->need -= n;
+		if (w->need)
+			return 0;
+	}
+	v = w->acc;
+	w->acc = 0;
+	w_decide(w, v, c->conn_id);
+	return 0;
+copy:
+	/* Past max_bytes copied, the rest of the message is lost. */
+	if (n > c->budget)
+		return 1;
+	c->budget -= n;
+	w_advance(c, n);
+	c->run_len += n;
+	if (c->run_len >= MAX_PAYLOAD)
+		w_flush(s);
+	return 0;
+}
+
+/* walk_msg is copy_msg for a direction being walked: all total bytes go
+ * through the walker; those it cannot reach (more iovecs than MAX_IOV,
+ * unreadable memory, WALK_STEPS spent) are lost and stop the walk. */
+static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, struct config *cfg,
+				     struct conn_key *key, __u8 dir)
+{
+	__u32 zero = 0;
+	s->c.run_start = s->c.seg;
+	s->c.run_len = 0;
+	s->c.skip = 0;
+	s->c.conn_id = st->id;
+	s->c.budget = cfg->max_bytes;
+	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
+	bpf_loop(WALK_STEPS, walk_step, 0, 0);
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	w_flush(s);
+	st = bpf_map_lookup_elem(&conns, key);
+	if (!st)
+		return;
+	__u64 left = s->c.todo;
+	if (left) {
+		s->w.state = W_OFF;
+		__u64 lost = left + take_lost(st, dir);
+		if (emit_simple(cfg, key, st, KIND_LOST, dir, lost, 0))
+			add_lost(key, dir, lost);
+	}
+	__builtin_memcpy(&st->walk[dir & 1], &s->w, sizeof(s->w));
+}
+
 /* copy_msg copies the first total bytes of a message of connection key
  * (tgid << 32 | fd) in direction dir_vec & 1: one buffer at buf, or when
  * dir_vec & 2 an array of iovcnt iovecs at buf. It copies up to
@@ -500,6 +733,9 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	c->dir = dir;
 	c->todo = total < cfg->max_bytes ? total : cfg->max_bytes;
 	c->done = 0;
+	bool walking = cfg->walk && st->walk[dir].state != W_OFF;
+	if (walking)
+		c->todo = total;
 	if (dir_vec & 2) {
 		c->iov = buf;
 		c->iov_left = iovcnt < MAX_IOV ? iovcnt : MAX_IOV;
@@ -510,6 +746,10 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 		c->iov_left = 0;
 		c->seg = buf;
 		c->seg_left = total;
+	}
+	if (walking) {
+		walk_msg(s, st, cfg, &key, dir);
+		return 0;
 	}
 	bpf_loop(MAX_CHUNKS + MAX_IOV, copy_step, 0, 0);
 
@@ -635,6 +875,15 @@ static __always_inline int on_open(struct config *cfg, int fd, __u8 kind)
 	struct conn_state *st = conn_get(cfg, &key, sk, true);
 	if (!st || (st->flags & FLAG_IGNORED))
 		return 0;
+	if (cfg->walk) {
+		/* The connection starts here: both directions start with a
+		 * frame, and the one the process writes carries requests
+		 * when it connected. */
+		st->walk[DIR_WRITE].state = W_SIZE;
+		st->walk[DIR_WRITE].req = kind == KIND_CONNECT;
+		st->walk[DIR_READ].state = W_SIZE;
+		st->walk[DIR_READ].req = kind == KIND_ACCEPT;
+	}
 	emit_simple(cfg, &key, st, kind, DIR_WRITE, 0, 0);
 	return 0;
 }

@@ -1,0 +1,168 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"kscope/internal/capture/ebpf"
+	"kscope/internal/exchange"
+	"kscope/internal/store"
+	"kscope/internal/testenv"
+)
+
+// TestHeadersOnlyExact: the kernel copying headers only (the default)
+// tells the same story as copying every byte, on the same traffic. Two
+// agents trace the cluster's port at once, one with CopyRecords; real
+// clients that frame and batch differently (franz-go with multi-partition
+// Produce and Fetch, zstd and uncompressed; kcat with 16 KiB batches;
+// kafka-python) produce and consume. Every exchange of one agent must be in
+// the other with the same topics, partitions, records, bytes and batch
+// headers, and the headers-only ring must have carried less than a quarter
+// of the bytes (kafka-python's small batches leave little to skip).
+func TestHeadersOnlyExact(t *testing.T) {
+	kcat := testenv.Command(t, "kcat", "kcat")
+	py := testenv.Python(t, "kafka")
+	c := startCluster(t, "exact-plain", "exact-zstd", "exact-kcat", "exact-py")
+	full := startAgent(t, c, ebpf.Options{CopyRecords: true, RingBytes: 64 << 20, MaxBytesPerSyscall: ebpf.MaxBytesPerSyscallLimit})
+	walk := startAgent(t, c, ebpf.Options{RingBytes: 64 << 20})
+
+	value := bytes.Repeat([]byte("0123456789abcdef"), 64) // 1 KiB
+	produceGo := func(topic string, codec kgo.CompressionCodec) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ClientID("exact-go"),
+			kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(20*time.Millisecond), kgo.ProducerBatchMaxBytes(64<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var recs []*kgo.Record
+		for i := range 3000 {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i % 7)), Value: value})
+		}
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consumeGo := func(n int, topics ...string) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ClientID("exact-go-consumer"),
+			kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(256<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for got := 0; got < n; {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("consumed %d of %d: %v", got, n, err)
+			}
+			got += fs.NumRecords()
+		}
+	}
+	produceGo("exact-plain", kgo.NoCompression())
+	produceGo("exact-zstd", kgo.ZstdCompression())
+	consumeGo(6000, "exact-plain", "exact-zstd")
+
+	var in strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&in, "%d-%s\n", i, value[:500])
+	}
+	run(t, in.String(), kcat, "-b", c.Addrs()[0], "-P", "-t", "exact-kcat", "-X", "batch.size=16384", "-X", "linger.ms=20", "-X", "client.id=exact-kcat")
+	run(t, "", kcat, "-b", c.Addrs()[0], "-C", "-t", "exact-kcat", "-e", "-q", "-X", "client.id=exact-kcat-consumer")
+
+	pyProd := testenv.StartReady(t, py, lagClients, c.Addrs()[0], "produce", "exact-py", "500")
+	pyCons := testenv.StartReady(t, py, lagClients, c.Addrs()[0], "consume", "exact-py", "exact", "500", "0")
+	time.Sleep(4 * time.Second)
+	for _, p := range []*exec.Cmd{pyProd, pyCons} {
+		p.Process.Kill()
+		p.Wait()
+	}
+	// Both agents read their rings out: wait until neither store grows.
+	var a, b map[string]string
+	for i, last := 0, -1; i < 40; i++ {
+		time.Sleep(500 * time.Millisecond)
+		a, b = exactKeys(t, full), exactKeys(t, walk)
+		if len(a)+len(b) == last {
+			break
+		}
+		last = len(a) + len(b)
+	}
+	t.Logf("full copy: %d exchanges; headers only: %d", len(a), len(b))
+	if len(a) < 100 {
+		t.Fatalf("only %d exchanges traced", len(a))
+	}
+	var diffs, records int
+	for k, ea := range a {
+		eb, ok := b[k]
+		if !ok {
+			diffs++
+			if diffs < 10 {
+				t.Errorf("%s: only in the full copy", k)
+			}
+			continue
+		}
+		if ea != eb {
+			diffs++
+			if diffs < 10 {
+				t.Errorf("%s differs:\nfull copy:    %s\nheaders only: %s", k, ea, eb)
+			}
+		}
+		records += strings.Count(ea, `"records"`)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			diffs++
+			if diffs < 10 {
+				t.Errorf("%s: only in headers only", k)
+			}
+		}
+	}
+	if diffs > 0 {
+		t.Errorf("%d of %d exchanges differ", diffs, len(a))
+	}
+	sa, sb := full.ag.cfg.Source.(*ebpf.Source).Stats(), walk.ag.cfg.Source.(*ebpf.Source).Stats()
+	t.Logf("ring bytes: full copy %d (%.0f per exchange), headers only %d (%.0f per exchange, %d record bytes skipped)",
+		sa.RingBytes, float64(sa.RingBytes)/float64(len(a)), sb.RingBytes, float64(sb.RingBytes)/float64(len(b)), sb.Skipped)
+	if sb.RingBytes*4 > sa.RingBytes {
+		t.Errorf("headers only carried %d ring bytes, the full copy %d: want less than a quarter", sb.RingBytes, sa.RingBytes)
+	}
+	if sa.LostBytes+sb.LostBytes > 0 {
+		t.Errorf("bytes lost: full copy %d, headers only %d", sa.LostBytes, sb.LostBytes)
+	}
+}
+
+// exactKeys indexes an agent's exchanges by who asked what: client and
+// server addresses, side, correlation id; the value is what the views
+// count (topics, partitions, records, bytes, batches, details, sizes).
+func exactKeys(t *testing.T, l *live) map[string]string {
+	t.Helper()
+	recs, _ := l.st.Query(store.Query{Limit: 1 << 20})
+	out := make(map[string]string, len(recs))
+	for _, r := range recs {
+		e := r.Exchange
+		k := fmt.Sprintf("%s %s->%s %s corr %d", e.Side, e.Client.Addr, e.Server.Addr, e.API, e.CorrelationID)
+		v := struct {
+			API           string
+			Version       int16
+			Error         string
+			NoResponse    string
+			Topics        []exchange.Topic
+			Detail        *exchange.Detail
+			Req, Resp     int
+			Truncated     bool
+			ClientID      string
+			Group, Member string
+		}{e.API, e.APIVersion, e.Error, e.NoResponse, e.Topics, e.Detail, e.RequestBytes, e.ResponseBytes, e.Truncated, e.ClientID, e.Group, e.MemberID}
+		j, _ := json.Marshal(v)
+		out[k] = string(j)
+	}
+	return out
+}
