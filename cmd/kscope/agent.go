@@ -34,6 +34,7 @@ func agentCmd() *cobra.Command {
 		pids                          []uint
 		ports                         []uint
 		perSyscall, ringBytes         int
+		copyRecords                   bool
 		maxFrame                      int
 		timeout                       time.Duration
 		noBodies                      bool
@@ -77,7 +78,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				return fmt.Errorf("--memory: %w", err)
 			}
 			limitMemory(budget)
-			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes}
+			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes, CopyRecords: copyRecords}
 			for _, p := range ports {
 				if p == 0 || p > 65535 {
 					return fmt.Errorf("--port %d is not a port", p)
@@ -173,6 +174,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.UintSliceVar(&ports, "port", nil, "trace only connections with this local or remote port (repeatable)")
 	f.StringVar(&memory, "memory", "256MiB", "memory budget of the exchange store (e.g. 512MiB, 2GiB)")
 	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
+	f.BoolVar(&copyRecords, "copy-records", false, "copy record data too (by default the kernel copies Kafka headers and skips the records of Produce and Fetch after each batch header; the views are the same)")
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")

@@ -146,7 +146,7 @@ func Live(opts ebpf.Options, cfg Config) (*Agent, error) {
 	cfg.SourceStats = func() CaptureStats {
 		s := src.Stats()
 		return CaptureStats{
-			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents,
+			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents, SkippedBytes: s.Skipped, RingBytes: s.RingBytes,
 			RingDrops: s.RingDrops, RingDropBytes: s.RingDropBytes, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
 		}
 	}
@@ -187,6 +187,10 @@ type CaptureStats struct {
 	Bytes      uint64 `json:"bytes"`
 	LostBytes  uint64 `json:"lost_bytes"`
 	LostEvents uint64 `json:"lost_events"`
+	// SkippedBytes are record bytes the kernel did not copy on purpose
+	// (headers-only copying); RingBytes what the ring carried.
+	SkippedBytes uint64 `json:"skipped_record_bytes"`
+	RingBytes    uint64 `json:"ring_bytes"`
 	// RingDrops are events the kernel could not queue (the ring was
 	// full), per CPU.
 	RingDrops       uint64   `json:"ring_drops"`

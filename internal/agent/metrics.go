@@ -14,7 +14,7 @@ func (a *Agent) Collector() prometheus.Collector { return collector{a} }
 type collector struct{ a *Agent }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents,
+	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents, metrics.CaptureSkippedBytes, metrics.CaptureRingBytes,
 		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
 		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderUndecided, metrics.DecoderNoResponse, metrics.AgentHeap,
 		metrics.AgentOwn)
@@ -26,6 +26,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- metrics.CaptureBytes.Value(float64(s.Capture.Bytes))
 	ch <- metrics.CaptureLostBytes.Value(float64(s.Capture.LostBytes))
 	ch <- metrics.CaptureLostEvents.Value(float64(s.Capture.LostEvents))
+	ch <- metrics.CaptureSkippedBytes.Value(float64(s.Capture.SkippedBytes))
+	ch <- metrics.CaptureRingBytes.Value(float64(s.Capture.RingBytes))
 	for cpu, n := range s.Capture.RingDropsPerCPU {
 		ch <- metrics.CaptureRingDrops.Value(float64(n), strconv.Itoa(cpu))
 	}

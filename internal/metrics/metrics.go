@@ -175,6 +175,8 @@ var (
 	CaptureBytes         = def(Counter, "kscope_capture_bytes_total", "Payload bytes captured from traced sockets.")
 	CaptureLostBytes     = def(Counter, "kscope_capture_lost_bytes_total", "Bytes known to be missed (per-syscall limit, full ring, sendfile).")
 	CaptureLostEvents    = def(Counter, "kscope_capture_lost_events_total", "Chunks that came after missed bytes.")
+	CaptureSkippedBytes  = def(Counter, "kscope_capture_skipped_record_bytes_total", "Record bytes the kernel did not copy on purpose (the records of Produce and Fetch after each batch header): counted, not lost.")
+	CaptureRingBytes     = def(Counter, "kscope_capture_ring_bytes_total", "Bytes the kernel ring buffer carried, event headers included.")
 	CaptureRingDrops     = def(Counter, "kscope_capture_ring_drops_total", "Events dropped because the ring buffer was full, per CPU.", "cpu")
 	CaptureConnections   = def(Gauge, "kscope_capture_connections", "Traced TCP connections open now.")
 	DecoderFrames        = def(Counter, "kscope_decoder_frames_total", "Kafka frames decoded, by kind (request, response, sasl_token).", "kind")
@@ -227,7 +229,7 @@ var Sections = []Section{
 	}},
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{
-		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
+		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureSkippedBytes, CaptureRingBytes, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
 		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderUndecided, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
 		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreTwinsEarly, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,
