@@ -187,6 +187,26 @@ func TestWalkCaptures(t *testing.T) {
 	}
 }
 
+// fuzzChunks cuts a connection's two streams into chunks at random
+// places, requests first.
+func fuzzChunks(streams [2][]byte, seed uint64) []capture.Chunk {
+	rng := rand.New(rand.NewPCG(seed, seed>>32))
+	var chunks []capture.Chunk
+	at := time.Unix(1e9, 0)
+	for dir, s := range streams {
+		for len(s) > 0 {
+			k := 1 + rng.IntN(min(len(s), 4096))
+			if rng.IntN(4) == 0 {
+				k = len(s)
+			}
+			chunks = append(chunks, capture.Chunk{Conn: fuzzConn, Dir: capture.Dir(dir), Time: at, Data: s[:k]})
+			s = s[k:]
+			at = at.Add(time.Microsecond)
+		}
+	}
+	return chunks
+}
+
 // fuzzConn is the connection of FuzzWalk's inputs.
 var fuzzConn = &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:40000"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
 
@@ -196,14 +216,26 @@ var fuzzConn = &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:40000")
 // the real clients' captures.
 func FuzzWalk(f *testing.F) {
 	for _, file := range captureFiles(f) {
-		var streams [2][]byte
+		// Each connection of the capture, its streams cut at 8 KiB: the
+		// fuzzer minimises large inputs slowly.
+		streams := map[*capture.Conn]*[2][]byte{}
+		var order []*capture.Conn
 		for _, ch := range readChunks(f, file) {
-			if ch.Conn.ID == 1 || len(streams[0])+len(streams[1]) < 1<<16 {
-				streams[ch.Dir] = append(streams[ch.Dir], ch.Data...)
+			s := streams[ch.Conn]
+			if s == nil {
+				s = &[2][]byte{}
+				streams[ch.Conn] = s
+				order = append(order, ch.Conn)
+			}
+			if n := 8<<10 - len(s[ch.Dir]); n > 0 {
+				s[ch.Dir] = append(s[ch.Dir], ch.Data[:min(n, len(ch.Data))]...)
 			}
 		}
-		in := binary.BigEndian.AppendUint32(nil, uint32(len(streams[0])))
-		f.Add(append(append(in, streams[0]...), streams[1]...), uint64(len(file)))
+		for _, c := range order {
+			s := streams[c]
+			in := binary.BigEndian.AppendUint32(nil, uint32(len(s[0])))
+			f.Add(append(append(in, s[0]...), s[1]...), uint64(len(file))+c.ID)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
 		if len(data) < 4 {
@@ -211,20 +243,7 @@ func FuzzWalk(f *testing.F) {
 		}
 		n := min(int(binary.BigEndian.Uint32(data)), len(data)-4)
 		streams := [2][]byte{data[4 : 4+n], data[4+n:]}
-		rng := rand.New(rand.NewPCG(seed, seed>>32))
-		var chunks []capture.Chunk
-		at := time.Unix(1e9, 0)
-		for dir, s := range streams {
-			for len(s) > 0 {
-				k := 1 + rng.IntN(min(len(s), 4096))
-				if rng.IntN(4) == 0 {
-					k = len(s)
-				}
-				chunks = append(chunks, capture.Chunk{Conn: fuzzConn, Dir: capture.Dir(dir), Time: at, Data: s[:k]})
-				s = s[k:]
-				at = at.Add(time.Microsecond)
-			}
-		}
+		chunks := fuzzChunks(streams, seed)
 		walked, _ := walkChunks(chunks)
 		a, _ := summaries(chunks)
 		b, _ := summaries(walked)
