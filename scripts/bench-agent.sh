@@ -1,72 +1,128 @@
 #!/usr/bin/env bash
 # Measures what tracing costs a Kafka client: a franz-go producer
 # (kscope bench traffic) against kscope broker, without and with
-# `kscope agent` tracing the machine, alternating runs, RUNS of each.
-#   (a) one record per request (synchronous produce)
-#   (b) batched (16 KiB batches)
-# Also the agent's CPU per 10,000 exchanges/s, and what it lost.
-# Needs root. Prints the medians and the throughput lost.
+# `kscope agent` tracing the machine, in PAIRS alternating pairs (the
+# order inside a pair alternates too: off-on, on-off, ...).
+#   (a) one record per request (synchronous produce, 100-byte records)
+#   (b) batched (16 KiB batches of 1 KB records)
+# The producer and the broker are pinned to CPU $APP_CPU, the agent to
+# CPU $AGENT_CPU (taskset). What that leaves out: an agent sharing the
+# application's CPUs (on a busy host it competes for them), and what the
+# two CPUs share (caches, memory bandwidth; on this VM a busy loop on one
+# vCPU slows the other). The BPF programs run in the producer's and the
+# broker's syscalls, on their CPU: their cost is in the figures.
+#
+# For each workload: the median records/s without and with the agent,
+# the median of the per-pair ratios (with/without) with a bootstrap 95%
+# confidence interval, and the agent's CPU per exchange and ring bytes
+# per exchange (each exchange is seen from both ends). Needs root.
+# Knobs: PAIRS (15), WORKLOADS ("sync batched"), AGENT_FLAGS, APP_CPU (0),
+# AGENT_CPU (1), KSCOPE (a kscope binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${RUNS:-5}
+pairs=${PAIRS:-15}
+workloads=${WORKLOADS:-sync batched}
 AGENT_FLAGS=${AGENT_FLAGS:-}
+app_cpu=${APP_CPU:-0}
+agent_cpu=${AGENT_CPU:-1}
 port=${PORT:-19292}
-api=127.0.0.1:17079
+api=127.0.0.1:${API_PORT:-17079}
+[ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF): run with sudo" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-go build -o "$dir/kscope" ./cmd/kscope
-k="$dir/kscope"
-"$k" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
+k=${KSCOPE:-}
+if [ -z "$k" ]; then
+  go build -o "$dir/kscope" ./cmd/kscope
+  k="$dir/kscope"
+fi
+taskset -c "$app_cpu" "$k" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
 sleep 1
 
 agent_start() {
-  "$k" agent --listen "$api" $AGENT_FLAGS >"$dir/agent.log" 2>&1 &
+  taskset -c "$agent_cpu" "$k" agent --listen "$api" $AGENT_FLAGS >"$dir/agent.log" 2>&1 &
   agent_pid=$!
-  for _ in $(seq 50); do curl -sf "http://$api/healthz" >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf "http://$api/healthz" >/dev/null && return; sleep 0.1; done
   echo "agent did not start:"; cat "$dir/agent.log"; exit 1
 }
 agent_stop() { kill -INT "$agent_pid"; wait "$agent_pid" || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+stats() { curl -sf "http://$api/api/v1/stats"; }
 
 # rate ARGS...: records/s of one producer run
-rate() { "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@" | awk '/produced/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s,") print $i}'; }
+rate() {
+  taskset -c "$app_cpu" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@" |
+    awk '/produced/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s,") print $i}'
+}
 
-declare -A res
-for mode in sync batched; do
-  if [ $mode = sync ]; then args=(--sync --bytes 2000000 --record-size 100); else args=(--bytes 200000000 --record-size 1000); fi
-  for i in $(seq "$runs"); do
-    res[$mode,off]+="$(rate "${args[@]}") "
-    agent_start
-    t0=$(cpu_ticks "$agent_pid"); e0=$(curl -s "http://$api/api/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["decoder"]["exchanges"])')
-    s0=$(date +%s.%N)
-    res[$mode,on]+="$(rate "${args[@]}") "
-    s1=$(date +%s.%N)
-    sleep 0.5
-    stats=$(curl -s "http://$api/api/v1/stats")
-    t1=$(cpu_ticks "$agent_pid")
-    agent_stop
-    res[$mode,cpu]+="$(python3 -c "
-import json,sys
-s=json.loads(sys.argv[1]); a=s['agent']
-ex=a['decoder']['exchanges']-int(sys.argv[2]); secs=float(sys.argv[4])-float(sys.argv[3])
-cpu=(int(sys.argv[6])-int(sys.argv[5]))/100/secs
-print(f\"{ex/secs:.0f}:{cpu*100:.1f}:{a['capture']['ring_drops']}:{a['capture']['lost_bytes']}:{a['decoder']['resyncs']}\")
-" "$stats" "$e0" "$s0" "$s1" "$t0" "$t1") "
+# on ARGS...: one run with a fresh agent; prints "records/s agent-json"
+on() {
+  agent_start
+  local s0 t0 s1 t1 r
+  s0=$(stats); t0=$(cpu_ticks "$agent_pid")
+  r=$(rate "$@")
+  # Let the agent drain its ring: wait until its count stops moving.
+  local last=-1 now
+  for _ in $(seq 40); do
+    now=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["decoder"]["exchanges"])')
+    [ "$now" = "$last" ] && break
+    last=$now; sleep 0.25
+  done
+  s1=$(stats); t1=$(cpu_ticks "$agent_pid")
+  agent_stop
+  python3 - "$r" "$s0" "$s1" "$t0" "$t1" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+r, s0, s1, t0, t1, hz = sys.argv[1:]
+a0, a1 = json.loads(s0)["agent"], json.loads(s1)["agent"]
+d = lambda g, k: a1[g][k] - a0[g][k]
+print(json.dumps(dict(rate=float(r), exchanges=d("decoder", "exchanges"), cpu_s=(int(t1) - int(t0)) / int(hz),
+    ring_bytes=d("capture", "ring_bytes"), skipped=d("capture", "skipped_record_bytes"),
+    ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"), resyncs=d("decoder", "resyncs"))))
+PY
+}
+
+for mode in $workloads; do
+  case $mode in
+    sync) args=(--sync --bytes 2000000 --record-size 100) ;;
+    batched) args=(--bytes 200000000 --record-size 1000) ;;
+    *) echo "WORKLOADS: sync, batched" >&2; exit 2 ;;
+  esac
+  for i in $(seq "$pairs"); do
+    if [ $((i % 2)) = 1 ]; then
+      off=$(rate "${args[@]}"); o=$(on "${args[@]}")
+    else
+      o=$(on "${args[@]}"); off=$(rate "${args[@]}")
+    fi
+    echo "{\"mode\": \"$mode\", \"pair\": $i, \"off\": $off, \"on\": $o}" >>"$dir/rows"
+    echo "  $mode pair $i: without $off records/s, with $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$o")" >&2
   done
 done
 
-python3 - "${res[sync,off]}" "${res[sync,on]}" "${res[sync,cpu]}" "${res[batched,off]}" "${res[batched,on]}" "${res[batched,cpu]}" <<'PY'
-import sys, statistics as st
-a = sys.argv[1:]
-for name, off, on, cpu in (("(a) one record per request", a[0], a[1], a[2]), ("(b) batched", a[3], a[4], a[5])):
-    off = [float(x) for x in off.split()]; on = [float(x) for x in on.split()]
-    mo, mn = st.median(off), st.median(on)
-    print(f"{name}: without agent {mo:.0f} records/s, with agent {mn:.0f} records/s: {100*(mo-mn)/mo:+.1f}% lost")
+python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" <<'PY'
+import json, random, statistics as st, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"\n{sys.argv[2]} alternating pairs per workload; producer and broker on CPU {sys.argv[3]}, agent on CPU {sys.argv[4]}")
+names = {"sync": "(a) one record per request", "batched": "(b) batched, 16 KiB batches"}
+random.seed(1)
+for mode in ("sync", "batched"):
+    rs = [r for r in rows if r["mode"] == mode]
+    if not rs:
+        continue
+    off = [r["off"] for r in rs]; on = [r["on"]["rate"] for r in rs]
+    ratios = [b / a for a, b in zip(off, on)]
+    boot = sorted(st.median(random.choices(ratios, k=len(ratios))) for _ in range(10000))
+    lo, hi = boot[249], boot[9749]
+    m = st.median(ratios)
+    print(f"{names[mode]}: without {st.median(off):.0f} records/s, with {st.median(on):.0f} records/s")
+    print(f"   with/without, median of pairs: {m:.3f} ({100*(m-1):+.1f}%), 95% CI {lo:.3f}..{hi:.3f} ({100*(lo-1):+.1f}%..{100*(hi-1):+.1f}%)")
     print(f"   runs without: {' '.join(f'{x:.0f}' for x in off)}")
     print(f"   runs with:    {' '.join(f'{x:.0f}' for x in on)}")
-    for c in cpu.split():
-        ex, pct, drops, lost, resyncs = c.split(":")
-        per10k = float(pct) / (float(ex) / 10000) if float(ex) else 0
-        print(f"   agent: {ex} exchanges/s, {pct}% of one core ({per10k:.1f}% per 10k exchanges/s), ring drops {drops}, lost bytes {lost}, resyncs {resyncs}")
+    us = [1e6 * r["on"]["cpu_s"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
+    ring = [r["on"]["ring_bytes"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
+    skip = [r["on"]["skipped"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
+    exch = [r["on"]["exchanges"] for r in rs]
+    print(f"   agent: {st.median(us):.1f} µs of CPU per exchange (runs {min(us):.1f}..{max(us):.1f}), ring {st.median(ring):.0f} bytes per exchange, "
+          f"{st.median(skip):.0f} record bytes skipped per exchange; {min(exch)}..{max(exch)} exchanges a run (both ends)")
+    bad = [(k, sum(r["on"][k] for r in rs)) for k in ("ring_drops", "lost_bytes", "resyncs")]
+    print("   " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in bad))
 PY

@@ -13,8 +13,9 @@
 #                     each side; the store counts the broker-side copy once
 #                     (kscope_store_twins_dropped_total), the decoder twice.
 # SWEEP=1 adds a batch-size sweep at SWEEP_RATE over BATCHES (bytes):
-# agent µs per exchange and ring bytes per exchange
-# (kscope_capture_bytes_total delta / exchanges).
+# agent µs per exchange, ring bytes per exchange
+# (kscope_capture_ring_bytes_total delta / exchanges) and record bytes
+# skipped per exchange.
 # Needs root. Other knobs: CONNS, INFLIGHT, MIX, BATCH (bytes, rates part),
 # PARTITIONS, AGENT_FLAGS, KSCOPE (a kscope binary to use instead of
 # building one).
@@ -113,7 +114,7 @@ print(json.dumps(dict(
     sent=r["sent"], answered=r["answered"], decoded=seen, exchanges=seen / sides,
     no_response=d("decoder", "no_response"), unmatched=d("decoder", "unmatched_responses"), resyncs=d("decoder", "resyncs"),
     bytes_lost=d("decoder", "bytes_lost"), ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"),
-    capture_bytes=d("capture", "bytes"), cpu_s=cpu_s, twins_dropped=st.get("twins_dropped", 0),
+    capture_bytes=d("capture", "bytes"), ring_bytes=d("capture", "ring_bytes"), skipped_bytes=d("capture", "skipped_record_bytes"), cpu_s=cpu_s, twins_dropped=st.get("twins_dropped", 0),
     p99_us=r["latency_us"]["p99"], per_second=r["per_second"],
     # What the load generator used, and the machine's busy time, all
     # cores, over the same window (others' work shows as the rest).
@@ -139,9 +140,10 @@ if trace == "both":
     print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
 print("agent saw: exchanges the decoder emitted; complete: those with their response. lost: sent - complete.")
 print("agent CPU (% of one core, per second of the run) and µs/exch count the run and the ring's drain;")
-print("ring B/exch: kscope_capture_bytes_total / exchanges. gen CPU: the bench client and server, per second of")
+print("ring B/exch: kscope_capture_ring_bytes_total (event headers included) / exchanges; skipped B/exch: record")
+print("bytes the kernel skipped (headers-only copying; AGENT_FLAGS=--copy-records copies them). gen CPU: the bench client and server, per second of")
 print("the run; others: the rest of the machine's busy time over run and drain (other work there skews the run).")
-hdr = f"{'rate asked':>10} {'reached':>9} {'batch B':>7} {'sent':>9} {'agent saw':>10} {'complete':>10} {'lost':>8} {'loss':>7} {'agent CPU':>9} {'µs/exch':>8} {'ring B/exch':>11} {'ring drops':>10} {'gen CPU':>8} {'others':>7} {'p99':>8}"
+hdr = f"{'rate asked':>10} {'reached':>9} {'batch B':>7} {'sent':>9} {'agent saw':>10} {'complete':>10} {'lost':>8} {'loss':>7} {'agent CPU':>9} {'µs/exch':>8} {'ring B/exch':>11} {'skipped B/exch':>14} {'ring drops':>10} {'gen CPU':>8} {'others':>7} {'p99':>8}"
 for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
     rs = [r for r in rows if r["name"] == part]
     if not rs:
@@ -155,9 +157,10 @@ for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
         gen = 100 * r["gen_cpu_s"] / secs
         others = max(0, 100 * (r["busy_s"] - r["cpu_s"] - r["gen_cpu_s"]) / r["window_s"])
         us = 1e6 * r["cpu_s"] / r["exchanges"] if r["exchanges"] else 0
-        ring = r["capture_bytes"] / r["exchanges"] if r["exchanges"] else 0
+        ring = r["ring_bytes"] / r["exchanges"] if r["exchanges"] else 0
+        skipped = r["skipped_bytes"] / r["exchanges"] if r["exchanges"] else 0
         print(f"{r['rate_requested']:>10.0f} {r['rate']:>9.0f} {r['batch']:>7} {r['sent']:>9} {r['exchanges']:>10.0f} {complete:>10.0f} {lost:>8.0f} "
-              f"{100*lost/max(r['sent'],1):>6.2f}% {cpu:>8.1f}% {us:>8.1f} {ring:>11.0f} {r['ring_drops']:>10} {gen:>7.0f}% {others:>6.0f}% {r['p99_us']:>6.0f}µs")
+              f"{100*lost/max(r['sent'],1):>6.2f}% {cpu:>8.1f}% {us:>8.1f} {ring:>11.0f} {skipped:>14.0f} {r['ring_drops']:>10} {gen:>7.0f}% {others:>6.0f}% {r['p99_us']:>6.0f}µs")
         extra = []
         if r["no_response"]: extra.append(f"no response {r['no_response']}")
         if r["unmatched"]: extra.append(f"unmatched responses {r['unmatched']}")

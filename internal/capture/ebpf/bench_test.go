@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"kscope/internal/loadgen"
 	"kscope/internal/testenv"
 )
 
@@ -90,5 +92,79 @@ func BenchmarkUntraced(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTracedProduce measures what tracing costs an application per
+// Produce exchange, at each batch size: a client writes a Produce v9
+// request (one partition, one record batch) and reads the response, a
+// server reads the request and writes the response, both ends in this
+// process and traced. ns/op is the application's time per exchange (the
+// BPF programs run in its syscalls); ring_B/op what the ring carried per
+// exchange (both ends). "headers" is the default, "copy" CopyRecords,
+// "untraced" the floor.
+func BenchmarkTracedProduce(b *testing.B) {
+	for _, batch := range []int{100, 1 << 10, 16 << 10, 64 << 10} {
+		for _, mode := range []string{"untraced", "headers", "copy"} {
+			b.Run(fmt.Sprintf("batch=%d/%s", batch, mode), func(b *testing.B) { benchProduce(b, batch, mode) })
+		}
+	}
+}
+
+func benchProduce(b *testing.B, batch int, mode string) {
+	exs, err := loadgen.Exchanges(loadgen.Shape{BatchBytes: batch, Partitions: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex := exs[loadgen.Produce]
+	var src *Source
+	var ring atomic.Uint64
+	if mode != "untraced" {
+		testenv.Root(b)
+		src, err = Open(Options{PIDs: []uint32{uint32(os.Getpid())}, RingBytes: 32 << 20, CopyRecords: mode == "copy", MaxBytesPerSyscall: MaxBytesPerSyscallLimit})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		go func() {
+			for {
+				if _, err := src.Next(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	t := &testing.T{}
+	client, server := pair(t, nil) // after Open: the walker sees them start
+	defer client.Close()
+	defer server.Close()
+	go func() {
+		req := make([]byte, len(ex.Request.Bytes))
+		for {
+			if _, err := io.ReadFull(server, req); err != nil {
+				return
+			}
+			if _, err := server.Write(ex.Response.Bytes); err != nil {
+				return
+			}
+		}
+	}()
+	resp := make([]byte, len(ex.Response.Bytes))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := client.Write(ex.Request.Bytes); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if src != nil {
+		time.Sleep(100 * time.Millisecond)
+		st := src.Stats()
+		ring.Store(st.RingBytes)
+		b.ReportMetric(float64(ring.Load())/float64(b.N), "ring_B/op")
+		b.ReportMetric(float64(st.RingDrops), "drops")
 	}
 }

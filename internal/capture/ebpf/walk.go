@@ -46,6 +46,7 @@ const (
 const (
 	maxFrame      = 100 << 20 // MAX_FRAME
 	walkSteps     = 1 << 17   // WALK_STEPS
+	smallFrame    = 2048      // SMALL_FRAME
 	maxPayloadLen = MaxPayload
 )
 
@@ -181,7 +182,7 @@ func (w *walker) decide(v uint64) {
 			if api == 1 && ver >= 0 && ver <= 127 {
 				w.fetchVersions[int32(uint32(v))] = uint8(ver)
 			}
-			if api == 0 && ver >= 3 && ver <= 13 {
+			if api == 0 && ver >= 3 && ver <= 13 && w.left > smallFrame {
 				w.api, w.ver, w.state = 0, uint8(ver), pClient
 				return
 			}
@@ -195,7 +196,7 @@ func (w *walker) decide(v uint64) {
 			return
 		}
 		delete(w.fetchVersions, corr)
-		if ver < 4 || ver > 18 {
+		if ver < 4 || ver > 18 || w.left <= smallFrame {
 			w.rest()
 			return
 		}

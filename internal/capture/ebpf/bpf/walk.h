@@ -18,6 +18,9 @@
 #define MAX_FRAME (100 << 20) /* larger size prefixes stop the walk */
 #define WALK_STEPS (1 << 17)  /* walker steps per syscall; the rest is lost */
 #define MAX_FETCH_VERS 16384  /* Fetch requests awaiting their response */
+/* Frames up to this size are copied whole: walking one costs more than
+ * copying it. */
+#define SMALL_FRAME 2048
 
 /* Keep in step with walk.go. */
 enum walk_state {
@@ -222,7 +225,7 @@ static __always_inline void w_decide(struct walk *w, __u64 v, __u64 conn_id)
 				__u8 ver8 = ver;
 				bpf_map_update_elem(&fetch_vers, &k, &ver8, BPF_ANY);
 			}
-			if (api == 0 && ver >= 3 && ver <= 13) {
+			if (api == 0 && ver >= 3 && ver <= 13 && w->left > SMALL_FRAME) {
 				w->api = 0;
 				w->ver = ver;
 				w->state = P_CLIENT;
@@ -239,7 +242,7 @@ static __always_inline void w_decide(struct walk *w, __u64 v, __u64 conn_id)
 			}
 			__u8 v8 = *ver;
 			bpf_map_delete_elem(&fetch_vers, &k);
-			if (v8 < 4 || v8 > 18) {
+			if (v8 < 4 || v8 > 18 || w->left <= SMALL_FRAME) {
 				w_rest(w);
 				return;
 			}
