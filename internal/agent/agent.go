@@ -63,6 +63,13 @@ func New(cfg Config) *Agent {
 		// the connection either way.
 		_ = cfg.Source.SetVerdict(c, isKafka)
 	}
+	if b, ok := cfg.Source.(interface {
+		Boundary(c *capture.Conn, dir capture.Dir, ahead int64, requests bool)
+	}); ok {
+		// Connections the source joined in mid-stream: it copies
+		// headers only once told where their frames start.
+		opts.OnBoundary = b.Boundary
+	}
 	// Produce and Fetch bodies stay in wire form until an API caller
 	// asks for them: most never are.
 	bopt := exchange.Options{Bodies: !cfg.NoBodies, WireBodies: true}

@@ -100,6 +100,11 @@ func (k *conn) feed(ch capture.Chunk) {
 		return
 	}
 	k.st[dir].feed(ch.Data, ch.Time, ch.Lost, ch.Skipped, k.finder(dir), k.handler(dir))
+	if k.d.opts.OnBoundary != nil {
+		if ahead := k.st[dir].nextFrame(); ahead >= 0 {
+			k.d.opts.OnBoundary(k.c, dir, ahead, dir == k.client)
+		}
+	}
 }
 
 func (k *conn) finder(dir capture.Dir) judge {

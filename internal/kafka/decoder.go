@@ -27,6 +27,12 @@ type Options struct {
 	// OnVerdict, when set, is told once per connection whether it is
 	// Kafka, so that a live source can stop copying the others.
 	OnVerdict func(c *capture.Conn, kafka bool)
+	// OnBoundary, when set, is told after each chunk of a Kafka
+	// connection where the next frame of its direction starts: ahead
+	// bytes after the chunk's end (0: right after it), and whether
+	// the direction carries requests. A live source that joined the
+	// connection in mid-stream uses it to start following its frames.
+	OnBoundary func(c *capture.Conn, dir capture.Dir, ahead int64, requests bool)
 }
 
 // DefaultMaxFrame is the default frame size cap.

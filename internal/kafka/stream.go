@@ -166,6 +166,26 @@ func (s *stream) elide(n int64, t time.Time, find judge, emit func(frame)) {
 	}
 }
 
+// nextFrame is how many bytes after those fed the next frame starts, or
+// -1 when the stream does not know (searching for a boundary).
+func (s *stream) nextFrame() int64 {
+	switch {
+	case !s.synced:
+		return -1
+	case s.skip > 0:
+		return s.skip
+	case len(s.buf) == 0:
+		return 0
+	case len(s.buf) < 4:
+		return -1
+	}
+	size := int64(int32(binary.BigEndian.Uint32(s.buf)))
+	if size < 0 || size > int64(s.maxFrame) {
+		return -1
+	}
+	return 4 + size - int64(len(s.buf))
+}
+
 // pad appends n zeros.
 func (s *stream) pad(n int, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})

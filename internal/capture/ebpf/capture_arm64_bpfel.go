@@ -116,6 +116,21 @@ const (
 	captureFlagFLAG_IGNORED      captureFlag = 4
 )
 
+type captureHint struct {
+	_      structs.HostLayout
+	Offset uint64
+	Req    uint8
+	Taken  uint8
+	Pad    [6]uint8
+}
+
+type captureHintKey struct {
+	_      structs.HostLayout
+	ConnId uint64
+	Dir    uint32
+	Pad    uint32
+}
+
 type captureKind uint32
 
 const (
@@ -224,6 +239,7 @@ const (
 	captureMapConns           = "conns"
 	captureMapEvents          = "events"
 	captureMapFetchVers       = "fetch_vers"
+	captureMapHints           = "hints"
 	captureMapPids            = "pids"
 	captureMapPorts           = "ports"
 	captureMapScratch         = "scratch"
@@ -251,6 +267,8 @@ const (
 	captureVarUnusedDir       = "unused_dir"
 	captureVarUnusedEventHdr  = "unused_event_hdr"
 	captureVarUnusedFlag      = "unused_flag"
+	captureVarUnusedHint      = "unused_hint"
+	captureVarUnusedHintKey   = "unused_hint_key"
 	captureVarUnusedKind      = "unused_kind"
 	captureVarUnusedVerdict   = "unused_verdict"
 	captureVarUnusedWalkState = "unused_walk_state"
@@ -322,6 +340,7 @@ type captureMapSpecs struct {
 	Conns     *ebpf.MapSpec `ebpf:"conns"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	FetchVers *ebpf.MapSpec `ebpf:"fetch_vers"`
+	Hints     *ebpf.MapSpec `ebpf:"hints"`
 	Pids      *ebpf.MapSpec `ebpf:"pids"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
 	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
@@ -340,6 +359,8 @@ type captureVariableSpecs struct {
 	UnusedDir       *ebpf.VariableSpec `ebpf:"unused_dir"`
 	UnusedEventHdr  *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
 	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
+	UnusedHint      *ebpf.VariableSpec `ebpf:"unused_hint"`
+	UnusedHintKey   *ebpf.VariableSpec `ebpf:"unused_hint_key"`
 	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
 	UnusedVerdict   *ebpf.VariableSpec `ebpf:"unused_verdict"`
 	UnusedWalkState *ebpf.VariableSpec `ebpf:"unused_walk_state"`
@@ -368,6 +389,7 @@ type captureMaps struct {
 	Conns     *ebpf.Map `ebpf:"conns"`
 	Events    *ebpf.Map `ebpf:"events"`
 	FetchVers *ebpf.Map `ebpf:"fetch_vers"`
+	Hints     *ebpf.Map `ebpf:"hints"`
 	Pids      *ebpf.Map `ebpf:"pids"`
 	Ports     *ebpf.Map `ebpf:"ports"`
 	Scratch   *ebpf.Map `ebpf:"scratch"`
@@ -381,6 +403,7 @@ func (m *captureMaps) Close() error {
 		m.Conns,
 		m.Events,
 		m.FetchVers,
+		m.Hints,
 		m.Pids,
 		m.Ports,
 		m.Scratch,
@@ -400,6 +423,8 @@ type captureVariables struct {
 	UnusedDir       *ebpf.Variable `ebpf:"unused_dir"`
 	UnusedEventHdr  *ebpf.Variable `ebpf:"unused_event_hdr"`
 	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
+	UnusedHint      *ebpf.Variable `ebpf:"unused_hint"`
+	UnusedHintKey   *ebpf.Variable `ebpf:"unused_hint_key"`
 	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
 	UnusedVerdict   *ebpf.Variable `ebpf:"unused_verdict"`
 	UnusedWalkState *ebpf.Variable `ebpf:"unused_walk_state"`

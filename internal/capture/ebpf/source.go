@@ -50,6 +50,18 @@ type conn struct {
 	c *capture.Conn
 	// seen records that a chunk of the direction was delivered.
 	seen [2]bool
+	// For a connection joined in mid-stream (unseen start): offset is
+	// where each direction's delivered bytes end (lost and skipped
+	// ones included), unknown once an unknown count was lost; hinted
+	// the boundary last given to the kernel (Boundary), and when;
+	// walking that the kernel took one.
+	unseen  bool
+	offset  [2]int64
+	unknown [2]bool
+	hinted  [2]int64
+	hintAt  [2]time.Time
+	tries   [2]int
+	walking [2]bool
 }
 
 // Open loads the BPF programs and starts tracing.
@@ -297,7 +309,7 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	s.mu.Lock()
 	cn := s.conns[h.connID]
 	if cn == nil {
-		cn = &conn{c: &capture.Conn{ID: h.connID, PID: h.tgid, FD: h.fd, Comm: cString(h.comm[:])}}
+		cn = &conn{c: &capture.Conn{ID: h.connID, PID: h.tgid, FD: h.fd, Comm: cString(h.comm[:])}, unseen: h.flags&flagStartUnseen != 0}
 		cn.c.A, cn.c.B = h.endpoints()
 		if h.lport == 0 || h.rport == 0 {
 			if a, b, err := procEndpoints(h.tgid, h.fd); err == nil {
@@ -308,6 +320,15 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	}
 	if h.kind == kindClose {
 		delete(s.conns, h.connID)
+	}
+	if cn.unseen && (h.kind == kindData || h.kind == kindLost) {
+		cn.offset[h.dir] += int64(h.lost + h.skip + uint64(h.size))
+		if h.flags&flagLostUnknown != 0 {
+			cn.unknown[h.dir] = true
+		}
+		if h.skip > 0 {
+			cn.walking[h.dir] = true
+		}
 	}
 	s.mu.Unlock()
 
@@ -402,6 +423,54 @@ func (s *Source) SetVerdict(c *capture.Conn, kafka bool) error {
 		return fmt.Errorf("ebpf: set verdict of %v: %w", c, err)
 	}
 	return nil
+}
+
+// hintEvery bounds how often a connection's direction is given a new
+// boundary while the kernel has not taken one.
+// maxHints how many before giving up (the connection is then copied in
+// full, as without hints).
+const (
+	hintEvery = 10 * time.Millisecond
+	maxHints  = 500
+)
+
+// Boundary tells the kernel where the next frame of a direction starts,
+// ahead bytes after the last chunk Next delivered of it (the decoder's
+// Options.OnBoundary, called before the next Next), for connections
+// joined in mid-stream: the kernel follows frames, and copies headers
+// only, from a syscall that starts there (bpf/walk.h). requests says
+// that the direction carries requests.
+func (s *Source) Boundary(c *capture.Conn, dir capture.Dir, ahead int64, requests bool) {
+	s.mu.Lock()
+	cn := s.conns[c.ID]
+	if cn == nil || !cn.unseen || cn.walking[dir] || cn.unknown[dir] || cn.tries[dir] >= maxHints || s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	at := cn.offset[dir] + ahead
+	if at == cn.hinted[dir] || time.Since(cn.hintAt[dir]) < hintEvery {
+		s.mu.Unlock()
+		return
+	}
+	prev := cn.hinted[dir]
+	cn.hinted[dir], cn.hintAt[dir] = at, time.Now()
+	cn.tries[dir]++
+	s.mu.Unlock()
+	k := captureHintKey{ConnId: c.ID, Dir: uint32(dir)}
+	if prev > 0 {
+		var h captureHint
+		if s.objs.Hints.Lookup(&k, &h) == nil && h.Taken != 0 {
+			s.mu.Lock()
+			cn.walking[dir] = true
+			s.mu.Unlock()
+			return
+		}
+	}
+	h := captureHint{Offset: uint64(at)}
+	if requests {
+		h.Req = 1
+	}
+	_ = s.objs.Hints.Put(&k, &h)
 }
 
 // Stats returns the counters so far.

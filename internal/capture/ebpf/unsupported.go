@@ -20,7 +20,8 @@ func Open(Options) (*Source, error) {
 	return nil, fmt.Errorf("ebpf: kscope traces system calls on amd64 and arm64 only; this kscope is built for %s (kscope analyze works on capture files)", runtime.GOARCH)
 }
 
-func (*Source) Next() (capture.Chunk, error)         { return capture.Chunk{}, io.EOF }
-func (*Source) Close() error                         { return nil }
-func (*Source) SetVerdict(*capture.Conn, bool) error { return nil }
-func (*Source) Stats() Stats                         { return Stats{} }
+func (*Source) Next() (capture.Chunk, error)                     { return capture.Chunk{}, io.EOF }
+func (*Source) Close() error                                     { return nil }
+func (*Source) SetVerdict(*capture.Conn, bool) error             { return nil }
+func (*Source) Boundary(*capture.Conn, capture.Dir, int64, bool) {}
+func (*Source) Stats() Stats                                     { return Stats{} }

@@ -248,6 +248,8 @@ const enum verdict *unused_verdict __attribute__((unused));
 const struct config *unused_config __attribute__((unused));
 const struct cpu_stats *unused_cpu_stats __attribute__((unused));
 const enum walk_state *unused_walk_state __attribute__((unused));
+const struct hint_key *unused_hint_key __attribute__((unused));
+const struct hint *unused_hint __attribute__((unused));
 
 static __always_inline struct config *get_config(void)
 {
@@ -708,6 +710,21 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	__builtin_memcpy(&st->walk[dir & 1], &s->w, sizeof(s->w));
 }
 
+/* take_hint starts the walk of a direction joined in mid-stream when this
+ * syscall starts where user space found a frame to start. */
+static __always_inline void take_hint(struct conn_state *st, __u8 dir)
+{
+	struct hint_key k = {.conn_id = st->id, .dir = dir};
+	struct hint *h = bpf_map_lookup_elem(&hints, &k);
+	if (!h || h->taken || h->offset != st->bytes[dir & 1])
+		return;
+	h->taken = 1;
+	struct walk *w = &st->walk[dir & 1];
+	__builtin_memset(w, 0, sizeof(*w));
+	w->state = W_SIZE;
+	w->req = h->req;
+}
+
 /* copy_msg copies the first total bytes of a message of connection key
  * (tgid << 32 | fd) in direction dir_vec & 1: one buffer at buf, or when
  * dir_vec & 2 an array of iovcnt iovecs at buf. It copies up to
@@ -726,6 +743,8 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	if (!cfg || !s || !st)
 		return 0;
 	fill_hdr(&s->e.h, &key, st, KIND_DATA, dir);
+	if (cfg->walk && st->walk[dir].state == W_OFF && (st->flags & FLAG_START_UNSEEN))
+		take_hint(st, dir);
 	__sync_fetch_and_add(&st->bytes[dir], total);
 
 	struct copy_state *c = &s->c;

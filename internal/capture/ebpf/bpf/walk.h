@@ -78,6 +78,32 @@ struct walk {
 	__u8 req;    /* this direction carries requests */
 };
 
+/* A frame boundary user space found in a connection the kernel joined in
+ * mid-stream (it follows frames from their first byte only): the byte
+ * offset in the direction where a frame starts. The kernel starts walking
+ * when a syscall starts there, and marks the hint taken. */
+#define MAX_HINTS 4096
+
+struct hint_key {
+	__u64 conn_id;
+	__u32 dir;
+	__u32 _pad;
+};
+
+struct hint {
+	__u64 offset;
+	__u8 req;   /* the direction carries requests */
+	__u8 taken; /* set by the kernel */
+	__u8 _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_HINTS);
+	__type(key, struct hint_key);
+	__type(value, struct hint);
+} hints SEC(".maps");
+
 struct fetch_key {
 	__u64 conn_id;
 	__s32 corr;
