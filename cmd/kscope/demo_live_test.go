@@ -359,6 +359,17 @@ func TestDemoScenario(t *testing.T) {
 	if !strings.Contains(d.stdout.String(), d.api+"/metrics") {
 		t.Errorf("the banner does not say where the metrics are:\n%s", d.stdout.String())
 	}
+	// The kernel copied headers: the ring carried bytes, and the banner
+	// says how to see what it skipped (orders' bursts make batches large
+	// enough to skip; small frames are copied whole).
+	ring, skipped := m["kscope_capture_ring_bytes_total"], m["kscope_capture_skipped_record_bytes_total"]
+	t.Logf("/metrics: the ring carried %v bytes, %v record bytes skipped", ring, skipped)
+	if _, ok := m["kscope_capture_skipped_record_bytes_total"]; !ok || ring <= 0 {
+		t.Errorf("/metrics: ring bytes %v, skipped record bytes %v (present: %v)", ring, skipped, ok)
+	}
+	if !strings.Contains(d.stdout.String(), "kscope_capture_(ring|skipped_record)_bytes_total") {
+		t.Errorf("the banner does not say how to see what the kernel skipped:\n%s", d.stdout.String())
+	}
 
 	// Scaling shipping to 3 rebalances its group.
 	scaled := time.Now()

@@ -317,7 +317,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		fmt.Fprintf(tw, "  alerts\t%s (apt-get install prometheus prometheus-alertmanager, then --alerting on)\n", a.Off)
 	}
 	if st.Traced {
-		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
+		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s, copying Kafka headers and skipping record data in the kernel; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
 	} else {
 		fmt.Fprintf(tw, "  agent\tnot running (--no-trace): nothing is traced, the views have nothing to show\n")
 	}
@@ -339,6 +339,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 			[2]string{k + " overview" + at, "who produces to order and who consumes it, how fast"},
 			[2]string{k + " clients --topic order" + at, "lag per consumer and partition: invoicing falls behind"},
 			[2]string{k + " latency --consumer invoicing" + at, "how late each batch of orders reaches invoicing"},
+			[2]string{"curl -s " + st.API + "/metrics | grep -E '^kscope_capture_(ring|skipped_record)_bytes_total'", "what the kernel copied, and the record bytes it skipped"},
 		)
 	}
 	hints = append(hints, [2]string{k + " lag" + at, "each group's lag from the cluster itself: Append Lag, time to loss, status"})
