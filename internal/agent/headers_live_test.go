@@ -89,15 +89,7 @@ func TestHeadersOnlyExact(t *testing.T) {
 	// and past a sweep of exited processes (the Python clients were
 	// killed: their connections end at each source's next sweep).
 	time.Sleep(5 * time.Second)
-	var a, b map[string]string
-	for i, last := 0, -1; i < 40; i++ {
-		time.Sleep(500 * time.Millisecond)
-		a, b = exactKeys(t, full), exactKeys(t, walk)
-		if len(a)+len(b) == last {
-			break
-		}
-		last = len(a) + len(b)
-	}
+	a, b := settled(t, full, walk, time.Time{})
 	t.Logf("full copy: %d exchanges; headers only: %d", len(a), len(b))
 	if len(a) < 100 {
 		t.Fatalf("only %d exchanges traced", len(a))
@@ -142,12 +134,26 @@ func TestHeadersOnlyExact(t *testing.T) {
 	}
 }
 
-// exactKeys indexes an agent's exchanges by who asked what: client and
+// settled waits until neither agent's store has grown for three seconds
+// (an agent copying every byte may be far behind its ring), and returns
+// both agents' exchanges since since.
+func settled(t *testing.T, full, walk *live, since time.Time) (a, b map[string]string) {
+	t.Helper()
+	for i, last, same := 0, -1, 0; i < 60 && same < 3; i++ {
+		time.Sleep(time.Second)
+		a, b = exactKeysSince(t, full, since), exactKeysSince(t, walk, since)
+		if n := len(a) + len(b); n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
+	return a, b
+}
+
+// exactKeysSince indexes an agent's exchanges that started after since by who asked what: client and
 // server addresses, side, correlation id; the value is what the views
 // count (topics, partitions, records, bytes, batches, details, sizes).
-func exactKeys(t *testing.T, l *live) map[string]string { return exactKeysSince(t, l, time.Time{}) }
-
-// exactKeysSince is exactKeys of the exchanges that started after since.
 func exactKeysSince(t *testing.T, l *live, since time.Time) map[string]string {
 	t.Helper()
 	recs, _ := l.st.Query(store.Query{Limit: 1 << 20})
@@ -226,15 +232,9 @@ func TestHeadersOnlyMidStream(t *testing.T) {
 	}
 	cancel()
 	<-done
-	var a, b map[string]string
-	for i, last := 0, -1; i < 40; i++ {
-		time.Sleep(500 * time.Millisecond)
-		a, b = exactKeysSince(t, full, since), exactKeysSince(t, walk, since)
-		if len(a)+len(b) == last {
-			break
-		}
-		last = len(a) + len(b)
-	}
+	cons.Close() // it fetches in the background until closed
+	prod.Close()
+	a, b := settled(t, full, walk, since)
 	diffs := 0
 	for k, ea := range a {
 		if eb := b[k]; ea != eb {
