@@ -52,16 +52,30 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-func apiKey(s string) (int16, bool) {
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= kmsg.MaxKey && kmsg.NameForKey(int16(n)) != "" {
-		return int16(n), true
-	}
+// apiKeys maps every API name, as kmsg spells it and in lower case, to its
+// key: filters match it against each exchange a query reads.
+var apiKeys = func() map[string]int16 {
+	m := map[string]int16{}
 	for k := int16(0); k <= kmsg.MaxKey; k++ {
-		if name := kmsg.NameForKey(k); name != "" && strings.EqualFold(name, s) {
-			return k, true
+		if name := kmsg.NameForKey(k); name != "" {
+			m[name], m[strings.ToLower(name)] = k, k
 		}
 	}
-	return 0, false
+	return m
+}()
+
+func apiKey(s string) (int16, bool) {
+	if k, ok := apiKeys[s]; ok {
+		return k, true
+	}
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		if n, err := strconv.Atoi(s); err == nil && n <= kmsg.MaxKey && kmsg.NameForKey(int16(n)) != "" {
+			return int16(n), true
+		}
+		return 0, false
+	}
+	k, ok := apiKeys[strings.ToLower(s)]
+	return k, ok
 }
 
 // Match reports whether e passes the filter.
