@@ -3,8 +3,8 @@
 # (kscope bench traffic) against kscope broker, without and with
 # `kscope agent` tracing the machine, in PAIRS alternating pairs (the
 # order inside a pair alternates too: off-on, on-off, ...).
-#   (a) one record per request (synchronous produce, 100-byte records)
-#   (b) batched (16 KiB batches of 1 KB records)
+#   (a) one record per request (synchronous produce, 10 MB of 100-byte records)
+#   (b) batched (1 GB of 1 KB records in 16 KiB batches)
 # The producer and the broker are pinned to CPU $APP_CPU, the agent to
 # CPU $AGENT_CPU (taskset). What that leaves out: an agent sharing the
 # application's CPUs (on a busy host it competes for them), and what the
@@ -36,8 +36,16 @@ if [ -z "$k" ]; then
   go build -o "$dir/kscope" ./cmd/kscope
   k="$dir/kscope"
 fi
-taskset -c "$app_cpu" "$k" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
-sleep 1
+# A fresh broker for every run: kfake keeps every record in memory, and a
+# broker holding the earlier runs' gigabytes makes the later ones slower
+# and their spread wider.
+broker_start() {
+  taskset -c "$app_cpu" "$k" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
+  echo "broker did not start:"; cat "$dir/broker.log"; exit 1
+}
+broker_stop() { kill -INT "$broker_pid"; wait "$broker_pid" || true; }
 
 agent_start() {
   taskset -c "$agent_cpu" "$k" agent --listen "$api" $AGENT_FLAGS >"$dir/agent.log" 2>&1 &
@@ -49,10 +57,12 @@ agent_stop() { kill -INT "$agent_pid"; wait "$agent_pid" || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 stats() { curl -sf "http://$api/api/v1/stats"; }
 
-# rate ARGS...: records/s of one producer run
+# rate ARGS...: records/s of one producer run, against a fresh broker
 rate() {
+  broker_start
   taskset -c "$app_cpu" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@" |
     awk '/produced/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s,") print $i}'
+  broker_stop
 }
 
 # on ARGS...: one run with a fresh agent; prints "records/s agent-json"
@@ -83,8 +93,8 @@ PY
 
 for mode in $workloads; do
   case $mode in
-    sync) args=(--sync --bytes 2000000 --record-size 100) ;;
-    batched) args=(--bytes 200000000 --record-size 1000) ;;
+    sync) args=(--sync --bytes 10000000 --record-size 100) ;;
+    batched) args=(--bytes 1000000000 --record-size 1000) ;;
     *) echo "WORKLOADS: sync, batched" >&2; exit 2 ;;
   esac
   for i in $(seq "$pairs"); do
