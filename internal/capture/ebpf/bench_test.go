@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	cebpf "github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"kscope/internal/loadgen"
 	"kscope/internal/testenv"
 )
@@ -121,6 +124,13 @@ func benchProduce(b *testing.B, batch int, mode string) {
 	var ring atomic.Uint64
 	if mode != "untraced" {
 		testenv.Root(b)
+		// The programs' own run time (kernel.bpf_stats_enabled while
+		// this is open).
+		stats, err := cebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stats.Close()
 		src, err = Open(Options{PIDs: []uint32{uint32(os.Getpid())}, RingBytes: 32 << 20, CopyRecords: mode == "copy", MaxBytesPerSyscall: MaxBytesPerSyscallLimit})
 		if err != nil {
 			b.Fatal(err)
@@ -150,6 +160,10 @@ func benchProduce(b *testing.B, batch int, mode string) {
 		}
 	}()
 	resp := make([]byte, len(ex.Response.Bytes))
+	var run0 time.Duration
+	if src != nil {
+		run0 = programsRunTime(src)
+	}
 	b.ResetTimer()
 	for range b.N {
 		if _, err := client.Write(ex.Request.Bytes); err != nil {
@@ -165,6 +179,19 @@ func benchProduce(b *testing.B, batch int, mode string) {
 		st := src.Stats()
 		ring.Store(st.RingBytes)
 		b.ReportMetric(float64(ring.Load())/float64(b.N), "ring_B/op")
+		b.ReportMetric(float64(programsRunTime(src)-run0)/float64(b.N), "bpf_ns/op")
 		b.ReportMetric(float64(st.RingDrops), "drops")
 	}
+}
+
+// programsRunTime is the time the source's programs have run so far, all
+// CPUs (counted while BPF stats are enabled).
+func programsRunTime(src *Source) time.Duration {
+	var total time.Duration
+	for _, x := range src.objs.exits() {
+		if st, err := x.prog.Stats(); err == nil {
+			total += st.Runtime
+		}
+	}
+	return total
 }
