@@ -245,28 +245,32 @@ func extract(each func(fn func(i, j int, records *[]byte))) []RecordSet {
 // of batches, so that a fetch of many partitions costs two allocations and
 // not one per partition.
 type extractor struct {
-	sets, bytes int
-	out         []RecordSet
-	batches     []Batch
+	sets, batches0 int
+	out            []RecordSet
+	batches        []Batch
 }
 
+// count adds a partition's record data: one set, and its batches, counted
+// by hopping from one length to the next (AppendBatches reports at most
+// one more: a batch cut short).
 func (x *extractor) count(data []byte) {
-	if len(data) > 0 {
-		x.sets++
-		x.bytes += len(data)
+	if len(data) == 0 {
+		return
+	}
+	x.sets++
+	for len(data) > magicOffset {
+		size := int64(int32(binary.BigEndian.Uint32(data[8:])))
+		if size < 0 || size > int64(len(data)-logOverhead) {
+			break
+		}
+		x.batches0++
+		data = data[logOverhead+size:]
 	}
 }
 
 func (x *extractor) init() {
 	x.out = make([]RecordSet, 0, x.sets)
-	// A guess that fits typical batches (a few KiB) without growing;
-	// bounded so that a huge frame of large batches does not reserve
-	// more than it will use.
-	n := x.sets + x.bytes/4096
-	if n > 1024 {
-		n = 1024
-	}
-	x.batches = make([]Batch, 0, n)
+	x.batches = make([]Batch, 0, x.batches0)
 }
 
 func (x *extractor) parse(topic, partition int, data []byte) {
