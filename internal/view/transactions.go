@@ -142,8 +142,6 @@ type txnKey struct{ id, proc string }
 type txnState struct {
 	p    *TxnProducer
 	open *Transaction
-	// timeout of the transaction open, from the InitProducerId before it.
-	timeout *int32
 }
 
 // transactions reads the transactions of xs, oldest first; to is the
