@@ -86,9 +86,10 @@ func TestHeadersOnlyExact(t *testing.T) {
 		p.Wait()
 	}
 	// Both agents read their rings out: wait until neither store grows,
-	// and past a sweep of exited processes (the Python clients were
-	// killed: their connections end at each source's next sweep).
-	time.Sleep(5 * time.Second)
+	// and past the sweeps of exited processes (the Python clients were
+	// killed: their connections end at the second sweep that finds them
+	// gone, 5 to 10 s later).
+	time.Sleep(11 * time.Second)
 	a, b := settled(t, full, walk, time.Time{})
 	t.Logf("full copy: %d exchanges; headers only: %d", len(a), len(b))
 	if len(a) < 100 {

@@ -50,6 +50,8 @@ type conn struct {
 	c *capture.Conn
 	// seen records that a chunk of the direction was delivered.
 	seen [2]bool
+	// dead: the last sweep found its process gone (sweep).
+	dead bool
 	// For a connection joined in mid-stream (unseen start): offset is
 	// where each direction's delivered bytes end (lost and skipped
 	// ones included), unknown once an unknown count was lost; hinted
@@ -318,6 +320,7 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 		}
 		s.conns[h.connID] = cn
 	}
+	cn.dead = false
 	if h.kind == kindClose {
 		delete(s.conns, h.connID)
 	}
@@ -380,7 +383,8 @@ const (
 	flagLostUnknown = uint16(captureFlagFLAG_LOST_UNKNOWN)
 )
 
-// sweep closes connections of processes that exited without close().
+// sweep closes connections of processes that exited without close(), one
+// sweep after it finds them gone and no event of theirs came since.
 func (s *Source) sweep() {
 	s.lastSweep = time.Now()
 	alive := map[uint32]bool{}
@@ -396,6 +400,12 @@ func (s *Source) sweep() {
 			alive[pid] = ok
 		}
 		if ok {
+			continue
+		}
+		// The process is gone, but its last events may still be in
+		// the ring: close at the next sweep, if none came meanwhile.
+		if !cn.dead {
+			cn.dead = true
 			continue
 		}
 		delete(s.conns, id)

@@ -822,6 +822,7 @@ static __always_inline void copy_mmsg(struct config *cfg, struct conn_key *key,
 	}
 	if (n > MAX_MMSG_SCAN)
 		flags = FLAG_LOST_UNKNOWN;
+	__sync_fetch_and_add(&st->bytes[dir & 1], lost);
 	emit_simple(cfg, key, st, KIND_LOST, dir, lost + take_lost(st, dir), flags);
 }
 
@@ -858,6 +859,9 @@ static __always_inline int on_data(struct config *cfg, struct sys_args *a, long 
 		struct user_msghdr m;
 		__u8 dir = a->op == OP_RECVMSG ? DIR_READ : DIR_WRITE;
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)a->buf)) {
+			/* Counted in the stream's bytes too: user space's
+			 * offsets (a walk hint) must not run ahead of them. */
+			__sync_fetch_and_add(&st->bytes[dir], ret);
 			add_lost(&key, dir, ret);
 			break;
 		}
