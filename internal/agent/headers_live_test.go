@@ -152,9 +152,10 @@ func settled(t *testing.T, full, walk *live, since time.Time) (a, b map[string]s
 	return a, b
 }
 
-// exactKeysSince indexes an agent's exchanges that started after since by who asked what: client and
-// server addresses, side, correlation id; the value is what the views
-// count (topics, partitions, records, bytes, batches, details, sizes).
+// exactKeysSince indexes an agent's exchanges that started after since
+// by who asked what: client and server addresses, side, correlation id;
+// the value is what the views count (topics, partitions, records, bytes,
+// batches, details, sizes).
 func exactKeysSince(t *testing.T, l *live, since time.Time) map[string]string {
 	t.Helper()
 	recs, _ := l.st.Query(store.Query{Limit: 1 << 20})

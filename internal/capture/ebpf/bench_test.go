@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,7 +120,6 @@ func benchProduce(b *testing.B, batch int, mode string) {
 	}
 	ex := exs[loadgen.Produce]
 	var src *Source
-	var ring atomic.Uint64
 	if mode != "untraced" {
 		testenv.Root(b)
 		// The programs' own run time (kernel.bpf_stats_enabled while
@@ -177,8 +175,7 @@ func benchProduce(b *testing.B, batch int, mode string) {
 	if src != nil {
 		time.Sleep(100 * time.Millisecond)
 		st := src.Stats()
-		ring.Store(st.RingBytes)
-		b.ReportMetric(float64(ring.Load())/float64(b.N), "ring_B/op")
+		b.ReportMetric(float64(st.RingBytes)/float64(b.N), "ring_B/op")
 		b.ReportMetric(float64(programsRunTime(src)-run0)/float64(b.N), "bpf_ns/op")
 		b.ReportMetric(float64(st.RingDrops), "drops")
 	}

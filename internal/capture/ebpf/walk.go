@@ -44,10 +44,9 @@ const (
 )
 
 const (
-	maxFrame      = 100 << 20 // MAX_FRAME
-	walkSteps     = 1 << 17   // WALK_STEPS
-	smallFrame    = 2048      // SMALL_FRAME
-	maxPayloadLen = MaxPayload
+	maxFrame   = 100 << 20 // MAX_FRAME
+	walkSteps  = 1 << 17   // WALK_STEPS
+	smallFrame = 2048      // SMALL_FRAME
 )
 
 // walker is struct walk.
@@ -422,7 +421,8 @@ func (w *walker) decide(v uint64) {
 // segment is walk_step's loop over one segment (a syscall's buffer or one
 // of its iovecs). Runs of copied bytes are not split here as the kernel
 // splits them into events: only what is copied and what is skipped
-// matters.
+// matters. The step bound is per segment here, per syscall in the kernel:
+// neither is reached by a frame the walker follows (about 5 steps a batch).
 func (w *walker) segment(seg []byte, out *walkOut) {
 	for steps := 0; len(seg) > 0 && steps < walkSteps; steps++ {
 		avail := uint64(len(seg))
