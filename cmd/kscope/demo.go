@@ -28,14 +28,15 @@ func demoCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run an embedded Kafka, three microservices and the agent tracing them: kscope on a real scenario",
+		Short: "Run an embedded Kafka, four microservices and the agent tracing them: kscope on a real scenario",
 		Long: `Run, in one command, what kscope is for: an embedded 3-broker Kafka cluster
 in two racks, with the topic "order" (5 partitions, replication factor 3,
-min.insync.replicas 2) and "order-audit", kept by size only; three services,
+min.insync.replicas 2) and "order-audit", kept by size only; four services,
 each a process of its own: "order" produces orders (steadily, with a burst
 now and then), "shipping" consumes them and keeps up (its group on the
 KIP-848 consumer protocol), "invoicing" consumes them (classic protocol)
-and, slowed down, falls behind; and the agent tracing them, its API on
+and, slowed down, falls behind, "ledger" writes transactions (every 4th
+aborted); and the agent tracing them, its API on
 127.0.0.1:7070 for kscope overview, clients, latency, rebalances and events.
 
 While it runs, "kscope demo invoicing-delay on|off" slows invoicing down or
