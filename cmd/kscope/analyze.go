@@ -18,6 +18,7 @@ import (
 
 	"kscope/internal/api"
 	"kscope/internal/capture/pcap"
+	"kscope/internal/exchange"
 	"kscope/internal/kafka"
 	"kscope/internal/offline"
 	"kscope/internal/server"
@@ -62,6 +63,7 @@ capture's time span (time ranges count back from its end).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			opts.Build.Cache = exchange.NewCache()
 			if ui.on {
 				if cmd.Flags().Changed("output") {
 					return errors.New("--output shows exchanges in the terminal; --ui serves them: use one")

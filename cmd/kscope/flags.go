@@ -89,7 +89,7 @@ func orList(s []string) string {
 // input of the window --since and --until ask for, counted back from the
 // capture's end; the whole capture by default.
 func (o *viewFlags) capture(ctx context.Context, n view.Needs) (view.Input, error) {
-	a, err := offline.Analyze(ctx, o.pcaps, offline.Options{Filter: exchange.Filter{APIs: n.APIs}})
+	a, err := offline.Analyze(ctx, o.pcaps, offline.Options{Filter: exchange.Filter{APIs: n.APIs}, Build: exchange.Options{Cache: exchange.NewCache()}})
 	if err != nil {
 		return view.Input{}, err
 	}

@@ -70,9 +70,10 @@ func New(cfg Config) *Agent {
 		// headers only once told where their frames start.
 		opts.OnBoundary = b.Boundary
 	}
-	// Produce and Fetch bodies stay in wire form until an API caller
-	// asks for them: most never are.
-	bopt := exchange.Options{Bodies: !cfg.NoBodies, WireBodies: true}
+	// The frequent APIs' bodies stay in wire form until an API caller
+	// asks for them: most never are. The decoder's callback is the only
+	// builder, so one cache serves.
+	bopt := exchange.Options{Bodies: !cfg.NoBodies, WireBodies: true, Cache: exchange.NewCache()}
 	if cfg.Processes != nil {
 		bopt.Process = cfg.Processes.Lookup
 	}

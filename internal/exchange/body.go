@@ -1,8 +1,8 @@
 package exchange
 
 import (
+	"encoding/binary"
 	"encoding/json"
-	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -12,21 +12,19 @@ import (
 // Body is a request or response body as JSON (Exchange.Request and
 // Response): rendered when the exchange was built, or kept in its wire
 // form and rendered each time it is asked for. The agent keeps the bodies
-// of the APIs that make most of the traffic (Produce, Fetch) in wire form,
-// record data removed: most are never asked for, and the wire form is
-// smaller than the JSON and holds no pointer for the collector to follow.
+// of the APIs that make most of the traffic (Produce, Fetch, Metadata,
+// Heartbeat...: wireKept) in wire form, record data removed: most are
+// never asked for, and the wire form is smaller than the JSON, and one
+// allocation that holds no pointer for the collector to follow.
 type Body struct {
-	js   json.RawMessage
-	wire *wireBody
-}
-
-// wireBody is a body in its wire form, with what JSON shows of its record
-// data.
-type wireBody struct {
+	// data is the JSON, or the wire form: the body's bytes (body of
+	// them), then what JSON shows of its record data (recordCount,
+	// recordCountBytes each).
+	data         []byte
+	body         int32
 	key, version int16
+	wire         bool
 	response     bool
-	raw          []byte
-	records      []recordCount
 }
 
 // recordCount is what the JSON of a body shows of one partition's record
@@ -37,18 +35,20 @@ type recordCount struct {
 	bytes, batches   int32
 }
 
+const recordCountBytes = 16
+
 // JSONBody is a body rendered already.
-func JSONBody(js json.RawMessage) Body { return Body{js: js} }
+func JSONBody(js json.RawMessage) Body { return Body{data: js} }
 
 // IsZero says there is no body (for omitzero).
-func (b Body) IsZero() bool { return b.js == nil && b.wire == nil }
+func (b Body) IsZero() bool { return b.data == nil }
 
 // JSON is the body rendered, nil when there is none.
 func (b Body) JSON() json.RawMessage {
-	if b.wire == nil {
-		return b.js
+	if !b.wire {
+		return b.data
 	}
-	return b.wire.render()
+	return b.render()
 }
 
 // MarshalJSON renders the body.
@@ -65,60 +65,101 @@ func (b *Body) UnmarshalJSON(data []byte) error {
 		*b = Body{}
 		return nil
 	}
-	*b = Body{js: append(json.RawMessage(nil), data...)}
+	*b = Body{data: append([]byte(nil), data...)}
 	return nil
 }
 
 // Size is the memory the body holds, by capacity.
-func (b Body) Size() int64 {
-	n := int64(cap(b.js))
-	if w := b.wire; w != nil {
-		n += int64(unsafe.Sizeof(*w)) + int64(cap(w.raw)) + int64(cap(w.records))*int64(unsafe.Sizeof(recordCount{}))
+func (b Body) Size() int64 { return int64(cap(b.data)) }
+
+// raw is the body in wire form, nil when it is JSON.
+func (b Body) raw() []byte {
+	if !b.wire {
+		return nil
 	}
-	return n
+	return b.data[:b.body]
+}
+
+// records are what JSON shows of a wire body's record data.
+func (b Body) records() []recordCount {
+	rest := b.data[b.body:]
+	if !b.wire || len(rest) == 0 {
+		return nil
+	}
+	out := make([]recordCount, len(rest)/recordCountBytes)
+	for i := range out {
+		r := rest[i*recordCountBytes:]
+		out[i] = recordCount{
+			topic: int32(binary.LittleEndian.Uint32(r)), partition: int32(binary.LittleEndian.Uint32(r[4:])),
+			bytes: int32(binary.LittleEndian.Uint32(r[8:])), batches: int32(binary.LittleEndian.Uint32(r[12:])),
+		}
+	}
+	return out
 }
 
 // render decodes the wire form and renders it as bodyJSON does a decoded
 // body; a body that no longer decodes (it did when built) shows the error.
-func (w *wireBody) render() json.RawMessage {
+func (b Body) render() json.RawMessage {
 	var msg interface {
 		SetVersion(int16)
 		ReadFrom([]byte) error
 	}
-	if w.response {
-		r := kmsg.ResponseForKey(w.key)
+	if b.response {
+		r := kmsg.ResponseForKey(b.key)
 		if r == nil {
 			return nil
 		}
 		msg = r
 	} else {
-		r := kmsg.RequestForKey(w.key)
+		r := kmsg.RequestForKey(b.key)
 		if r == nil {
 			return nil
 		}
 		msg = r
 	}
-	msg.SetVersion(w.version)
-	if err := msg.ReadFrom(w.raw); err != nil {
+	msg.SetVersion(b.version)
+	if err := msg.ReadFrom(b.raw()); err != nil {
 		js, _ := json.Marshal(map[string]string{"error": "the kept body no longer decodes: " + err.Error()})
 		return js
 	}
-	return encodeBody(msg, w.records)
+	return encodeBody(msg, b.records())
 }
 
-// wireKept says which bodies Options.WireBodies keeps in wire form: the
-// APIs that make most of the traffic, whose bodies hold no secret.
-func wireKept(key int16) bool { return key == 0 || key == 1 } // Produce, Fetch
+// wireKept says which bodies Options.WireBodies keeps in wire form: those
+// of the APIs that make most of the traffic, whose bodies hold no secret
+// and no opaque bytes (JoinGroup's and SyncGroup's member metadata, SASL
+// tokens, configs are rendered, redacted, at once).
+func wireKept(key int16) bool {
+	switch kmsg.Key(key) {
+	case kmsg.Produce, kmsg.Fetch, kmsg.ListOffsets, kmsg.Metadata, kmsg.OffsetCommit, kmsg.OffsetFetch,
+		kmsg.FindCoordinator, kmsg.Heartbeat, kmsg.LeaveGroup, kmsg.ApiVersions, kmsg.InitProducerID,
+		kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn, kmsg.TxnOffsetCommit, kmsg.ConsumerGroupHeartbeat:
+		return true
+	}
+	return false
+}
 
-// newWireBody keeps msg (record data removed by the decoder) in wire form;
+// newWireBody keeps msg (record data removed by the decoder) in wire form:
+// raw, the bytes it was decoded from, when the decoder kept them
+// (kafka.Request.Raw: they hold no record data), else msg encoded again;
 // frame is the size of its frame on the wire.
-func newWireBody(msg interface{ AppendTo([]byte) []byte }, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
+func newWireBody(msg interface{ AppendTo([]byte) []byte }, raw []byte, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
+	if raw != nil && len(records) == 0 {
+		return Body{data: raw, body: int32(len(raw)), key: key, version: version, wire: true, response: response}
+	}
 	n := frame
 	for _, rs := range records {
 		n -= rs.Bytes
 	}
-	raw := msg.AppendTo(make([]byte, 0, max(n, 64)))
-	return Body{wire: &wireBody{key: key, version: version, response: response, raw: raw, records: countRecords(records)}}
+	data := msg.AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
+	body := len(data)
+	for _, rs := range records {
+		data = binary.LittleEndian.AppendUint32(data, uint32(rs.Topic))
+		data = binary.LittleEndian.AppendUint32(data, uint32(rs.Partition))
+		data = binary.LittleEndian.AppendUint32(data, uint32(rs.Bytes))
+		data = binary.LittleEndian.AppendUint32(data, uint32(len(rs.Batches)))
+	}
+	return Body{data: data, body: int32(body), key: key, version: version, wire: true, response: response}
 }
 
 // countRecords keeps what JSON shows of each record set.
@@ -132,3 +173,6 @@ func countRecords(records []kafka.RecordSet) []recordCount {
 	}
 	return out
 }
+
+// IsWire says the body is kept in wire form.
+func (b Body) IsWire() bool { return b.wire }

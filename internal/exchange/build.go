@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,13 +21,17 @@ type Options struct {
 	// Exchange.Request and Exchange.Response. It is most of Build's
 	// cost; a consumer that only reads the summary leaves it off.
 	Bodies bool
-	// WireBodies keeps the bodies of Produce and Fetch in their wire form
+	// WireBodies keeps the bodies of Produce, Fetch and the other
+	// frequent APIs without secrets (wireKept) in their wire form
 	// instead, record data removed, rendered when asked for (Body): for
 	// a store that keeps many and shows few.
 	WireBodies bool
 	// Process names the process of a traced connection (Conn.PID), for
 	// live sources; nil for capture files.
 	Process func(pid uint32) (conn.Process, bool)
+	// Cache, when set, shares what repeats between exchanges (see
+	// Cache): for a pipeline that builds many and keeps them.
+	Cache *Cache
 }
 
 // Build turns a decoded request and its response into an exchange. Topic
@@ -41,23 +46,29 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	if p.Req != nil {
 		b.summary()
 		if opt.Bodies && p.Req.Body != nil {
-			b.x.Request = b.body(p.Req.Body, false, p.Req.Size, p.Req.Records)
+			b.x.Request = b.body(p.Req.Body, p.Req.Raw, false, p.Req.Size, p.Req.Records)
 		}
 	}
 	if opt.Bodies && p.Resp != nil && p.Resp.Body != nil {
-		b.x.Response = b.body(p.Resp.Body, true, p.Resp.Size, p.Resp.Records)
+		b.x.Response = b.body(p.Resp.Body, p.Resp.Raw, true, p.Resp.Size, p.Resp.Records)
 	}
 	if len(b.ts.list) > 0 {
 		b.x.Topics = b.ts.list
 	}
+	b.x.Detail = opt.Cache.detail(b.x.Detail)
 	return b.x
 }
 
 // body renders msg, a body of the exchange's request, or keeps it in
 // wire form (Options.WireBodies).
-func (b *builder) body(msg interface{ AppendTo([]byte) []byte }, response bool, frame int, records []kafka.RecordSet) Body {
+func (b *builder) body(msg interface {
+	AppendTo([]byte) []byte
+	GetVersion() int16
+}, raw []byte, response bool, frame int, records []kafka.RecordSet) Body {
 	if h := b.p.Req.Header; b.opt.WireBodies && wireKept(h.Key) {
-		return newWireBody(msg, h.Key, h.Version, response, frame, records)
+		// The message's version: a v0 ApiVersions answer to a
+		// later request is read as v0.
+		return newWireBody(msg, raw, h.Key, msg.GetVersion(), response, frame, records)
 	}
 	return JSONBody(bodyJSON(msg, records))
 }
@@ -97,7 +108,7 @@ func (b *builder) header() {
 		if p.ClientDir != capture.AtoB {
 			client, server = server, client
 		}
-		x.Client.Addr, x.Server.Addr = addr(client.String()), addr(server.String())
+		x.Client.Addr, x.Server.Addr = b.opt.Cache.addr(client), b.opt.Cache.addr(server)
 		if c.PID != 0 {
 			// The traced process owns end A.
 			traced := &x.Client
@@ -135,9 +146,13 @@ func (b *builder) header() {
 		// byte of the response: what the client waited, including
 		// both transfers and, for Fetch, the broker's long-poll wait.
 		if p.Req != nil && !p.Req.Start.IsZero() && !r.End.IsZero() {
+			// One allocation for both.
 			d := r.End.Sub(p.Req.Start)
-			ns := int64(d)
-			x.Latency, x.LatencyNS = &d, &ns
+			l := &struct {
+				d  time.Duration
+				ns int64
+			}{d, int64(d)}
+			x.Latency, x.LatencyNS = &l.d, &l.ns
 		}
 		x.ResponseBytes = r.Size
 		x.Truncated = x.Truncated || r.Truncated

@@ -102,10 +102,12 @@ func addRecords(pp *Partition, rs kafka.RecordSet) {
 		}
 		pp.Records += int64(bt.Records)
 		if !bt.FirstTimestamp.IsZero() && bt.FirstTimestamp.Unix() > 0 && (pp.FirstTimestamp == nil || bt.FirstTimestamp.Before(*pp.FirstTimestamp)) {
-			pp.FirstTimestamp = ptr(bt.FirstTimestamp)
+			// Into the batch, which the partition keeps: no
+			// allocation. Batches are not changed once parsed.
+			pp.FirstTimestamp = &bt.FirstTimestamp
 		}
 		if !bt.MaxTimestamp.IsZero() && bt.MaxTimestamp.Unix() > 0 && (pp.MaxTimestamp == nil || bt.MaxTimestamp.After(*pp.MaxTimestamp)) {
-			pp.MaxTimestamp = ptr(bt.MaxTimestamp)
+			pp.MaxTimestamp = &bt.MaxTimestamp
 		}
 		if pp.TimestampType == "" {
 			pp.TimestampType = bt.TimestampType

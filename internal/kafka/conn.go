@@ -47,7 +47,8 @@ type conn struct {
 	// come), maxEarly newer ones, earlyHold, or the end.
 	early     []frame
 	cluster   string
-	mechanism string // from SaslHandshake
+	mechanism string  // from SaslHandshake
+	clientID  *string // the last request's, shared by the next ones with the same
 	sasl      saslRaw
 	closed    [2]bool
 }
@@ -327,10 +328,19 @@ func (k *conn) request(f frame) {
 		}
 		k.sasl = saslRaw{}
 	}
-	h, n, err := ParseRequestHeader(f.data)
+	h, id, n, err := splitRequestHeader(f.data)
 	if err != nil || (f.hole >= 0 && f.hole < n) {
 		st.HeadersLost++
 		return
+	}
+	if id != nil {
+		// A client sends the same id in every request: one string
+		// for them all.
+		if k.clientID == nil || *k.clientID != string(id) {
+			s := string(id)
+			k.clientID = &s
+		}
+		h.ClientID = k.clientID
 	}
 	st.Requests++
 	req := &Request{
@@ -351,6 +361,9 @@ func (k *conn) request(f frame) {
 		st.DecodeErrors++
 	} else {
 		req.Records = ExtractRecords(req.Body)
+		if h.Key != kmsg.Produce.Int16() && !req.Truncated {
+			req.Raw = body
+		}
 	}
 	if hs, ok := req.Body.(*kmsg.SASLHandshakeRequest); ok {
 		k.mechanism = hs.Mechanism
@@ -462,14 +475,21 @@ func (k *conn) answer(f frame, replay bool) {
 		st.Truncated++
 	}
 	data := f.data
-	if k := kmsg.Key(req.Header.Key); k != kmsg.Fetch && k != kmsg.ShareFetch {
+	records := false
+	if k := kmsg.Key(req.Header.Key); k == kmsg.Fetch || k == kmsg.ShareFetch {
+		records = true
+	} else {
 		data = append([]byte(nil), data...)
 	}
-	resp.Body, resp.Err = decodeResponse(req.Header, data)
+	var raw []byte
+	resp.Body, raw, resp.Err = decodeResponseBody(req.Header, data)
 	if resp.Err != nil {
 		st.DecodeErrors++
 	} else {
 		resp.Records = ExtractRecords(resp.Body)
+		if !records && !resp.Truncated {
+			resp.Raw = raw
+		}
 		k.learn(req, resp)
 	}
 	k.emit(req, resp, "")

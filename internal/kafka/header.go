@@ -209,12 +209,20 @@ func decodeRequest(h RequestHeader, body []byte) (kmsg.Request, error) {
 
 // decodeResponse decodes a response frame (after its size) to a request.
 func decodeResponse(h RequestHeader, frame []byte) (kmsg.Response, error) {
+	r, _, err := decodeResponseBody(h, frame)
+	return r, err
+}
+
+// decodeResponseBody is decodeResponse that also returns the body's bytes
+// in frame, nil when the body was read as another version than the
+// request's (a v0 ApiVersions answer).
+func decodeResponseBody(h RequestHeader, frame []byte) (kmsg.Response, []byte, error) {
 	if !KnownVersion(h.Key, h.Version) {
-		return nil, fmt.Errorf("%w: key %d v%d", errUnknownAPI, h.Key, h.Version)
+		return nil, nil, fmt.Errorf("%w: key %d v%d", errUnknownAPI, h.Key, h.Version)
 	}
 	off, err := responseBodyOffset(frame, h.Key, h.Version)
 	if err != nil {
-		return nil, fmt.Errorf("%s v%d response header: %w", kmsg.NameForKey(h.Key), h.Version, err)
+		return nil, nil, fmt.Errorf("%s v%d response header: %w", kmsg.NameForKey(h.Key), h.Version, err)
 	}
 	r := kmsg.RequestForKey(h.Key).ResponseKind()
 	r.SetVersion(h.Version)
@@ -225,11 +233,11 @@ func decodeResponse(h RequestHeader, frame []byte) (kmsg.Response, error) {
 		r0 := kmsg.ApiVersions.Request().ResponseKind()
 		r0.SetVersion(0)
 		if r0.ReadFrom(frame[4:]) == nil {
-			return r0, nil
+			return r0, nil, nil
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decode %s v%d response: %w", kmsg.NameForKey(h.Key), h.Version, err)
+		return nil, nil, fmt.Errorf("decode %s v%d response: %w", kmsg.NameForKey(h.Key), h.Version, err)
 	}
-	return r, nil
+	return r, frame[off:], nil
 }

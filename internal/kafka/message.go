@@ -48,6 +48,10 @@ type Request struct {
 	// read as zeros and what was complete before them was decoded.
 	Truncated bool
 	Err       error
+	// Raw is the body as it came, which Body was decoded from and whose
+	// bytes its byte fields share: set when whole and holding no record
+	// data (every API but Produce). Never changed.
+	Raw []byte
 }
 
 // Response is one decoded response frame.
@@ -61,6 +65,8 @@ type Response struct {
 	Records   []RecordSet
 	Truncated bool
 	Err       error
+	// Raw: as Request.Raw, for every API but Fetch and ShareFetch.
+	Raw []byte
 }
 
 // RecordSet is the record data of one partition of a request or response:

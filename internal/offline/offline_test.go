@@ -326,3 +326,50 @@ func TestAcks0Capture(t *testing.T) {
 		t.Errorf("%d unmatched responses", res.Decoder.UnmatchedResponses)
 	}
 }
+
+// TestWireBodiesAndCacheOnCaptures: the agent's way of building exchanges
+// (bodies kept in wire form, rendered when asked for; endpoints and
+// details shared through exchange.Cache) shows every exchange of every
+// capture exactly as building each alone with its bodies rendered at once.
+func TestWireBodiesAndCacheOnCaptures(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no captures", err)
+	}
+	wire, shared := 0, 0
+	for _, f := range files {
+		now, err := Analyze(context.Background(), []string{f}, Options{Build: exchange.Options{Bodies: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := Analyze(context.Background(), []string{f}, Options{Build: exchange.Options{Bodies: true, WireBodies: true, Cache: exchange.NewCache()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(now.Exchanges) != len(kept.Exchanges) || len(now.Exchanges) == 0 {
+			t.Fatalf("%s: %d exchanges, %d with wire bodies", f, len(now.Exchanges), len(kept.Exchanges))
+		}
+		details := map[*exchange.Detail]int{}
+		for i := range now.Exchanges {
+			a, _ := json.Marshal(&now.Exchanges[i])
+			b, _ := json.Marshal(&kept.Exchanges[i])
+			if !bytes.Equal(a, b) {
+				t.Fatalf("%s exchange %d:\n%s\nwith wire bodies and the cache:\n%s", f, i, a, b)
+			}
+			if kept.Exchanges[i].Request.IsWire() {
+				wire++
+			}
+			if d := kept.Exchanges[i].Detail; d != nil {
+				details[d]++
+				if details[d] == 2 {
+					shared++
+				}
+			}
+		}
+	}
+	// Most of the traffic is Produce, Fetch, Metadata and heartbeats.
+	if wire == 0 || shared == 0 {
+		t.Fatalf("%d bodies in wire form, %d details shared: the test compared nothing kept", wire, shared)
+	}
+	t.Logf("%d request bodies in wire form, %d details shared", wire, shared)
+}

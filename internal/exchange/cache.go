@@ -1,0 +1,129 @@
+package exchange
+
+import (
+	"net/netip"
+	"unsafe"
+)
+
+// Cache lets Build share, between the exchanges it builds, what repeats
+// from one to the next: the endpoints' address strings and the Details of
+// Produce and Fetch, which a client sends the same each time (acks and
+// timeout, max wait and min bytes, its fetch session). A shared value is
+// never changed once built. The store keeps many exchanges: one value for
+// thousands is less to allocate and less for the collector to mark.
+//
+// A Cache is used by one goroutine at a time; it holds at most cacheMax
+// values of each kind, then starts over.
+type Cache struct {
+	addrs   map[netip.AddrPort]string
+	details map[detailKey]*Detail
+}
+
+const cacheMax = 4096
+
+// allZero reads a Detail by words.
+var _ = [1]struct{}{}[unsafe.Sizeof(Detail{})%8]
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{addrs: make(map[netip.AddrPort]string), details: make(map[detailKey]*Detail)}
+}
+
+// addr is a.String(), "" when a is not set.
+func (c *Cache) addr(a netip.AddrPort) string {
+	if c == nil {
+		return addr(a.String())
+	}
+	s, ok := c.addrs[a]
+	if !ok {
+		if len(c.addrs) >= cacheMax {
+			clear(c.addrs)
+		}
+		s = addr(a.String())
+		c.addrs[a] = s
+	}
+	return s
+}
+
+// detailKey is a Detail made only of the fields Produce and Fetch set,
+// which are comparable: set says which pointers are non-nil.
+type detailKey struct {
+	set                                                   uint8
+	acks                                                  int16
+	timeout, maxWait, minBytes, replicaID, session, throt int32
+	replica                                               bool
+	txnID, isolation                                      string
+}
+
+const (
+	keyAcks = 1 << iota
+	keyTimeout
+	keyMaxWait
+	keyMinBytes
+	keyReplicaID
+	keySession
+)
+
+// detail returns the shared Detail equal to d, d itself when d has other
+// fields set or is the first of its kind.
+func (c *Cache) detail(d *Detail) *Detail {
+	if c == nil || d == nil {
+		return d
+	}
+	k, ok := keyOf(d)
+	if !ok {
+		return d
+	}
+	if s, ok := c.details[k]; ok {
+		return s
+	}
+	if len(c.details) >= cacheMax {
+		clear(c.details)
+	}
+	c.details[k] = d
+	return d
+}
+
+// keyOf is d's key, false when d sets a field the key does not hold.
+func keyOf(d *Detail) (detailKey, bool) {
+	rest := *d
+	var k detailKey
+	ptr16 := func(p **int16, bit uint8, v *int16) {
+		if *p != nil {
+			k.set |= bit
+			*v = **p
+			*p = nil
+		}
+	}
+	ptr32 := func(p **int32, bit uint8, v *int32) {
+		if *p != nil {
+			k.set |= bit
+			*v = **p
+			*p = nil
+		}
+	}
+	ptr16(&rest.Acks, keyAcks, &k.acks)
+	ptr32(&rest.TimeoutMS, keyTimeout, &k.timeout)
+	ptr32(&rest.MaxWaitMS, keyMaxWait, &k.maxWait)
+	ptr32(&rest.MinBytes, keyMinBytes, &k.minBytes)
+	ptr32(&rest.ReplicaID, keyReplicaID, &k.replicaID)
+	ptr32(&rest.SessionID, keySession, &k.session)
+	k.throt, rest.ThrottleMS = rest.ThrottleMS, 0
+	k.replica, rest.Replica = rest.Replica, false
+	k.txnID, rest.TransactionalID = rest.TransactionalID, ""
+	k.isolation, rest.IsolationLevel = rest.IsolationLevel, ""
+	return k, allZero(&rest)
+}
+
+// allZero says every byte of d is zero: every field is nil, zero or an
+// empty string without storage. A new field of Detail is then never lost
+// in a shared value, only keeps its Detail from being shared.
+func allZero(d *Detail) bool {
+	words := unsafe.Slice((*uint64)(unsafe.Pointer(d)), unsafe.Sizeof(*d)/8)
+	for _, w := range words {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}

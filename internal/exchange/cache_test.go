@@ -1,0 +1,110 @@
+package exchange
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/capture"
+	"kscope/internal/kafka"
+)
+
+// TestCacheDetailKey: a Detail is shared only with one equal to it. Each of
+// Detail's fields, set alone, either keeps the Detail from being shared or
+// is in its key: a field added later cannot be lost in a shared value.
+func TestCacheDetailKey(t *testing.T) {
+	zero, ok := keyOf(&Detail{})
+	if !ok {
+		t.Fatal("the empty Detail has no key")
+	}
+	rt := reflect.TypeFor[Detail]()
+	for i := range rt.NumField() {
+		var d Detail
+		f := reflect.ValueOf(&d).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 0, 1))
+		case reflect.Map:
+			f.Set(reflect.MakeMap(f.Type()))
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int16, reflect.Int32, reflect.Int64:
+			f.SetInt(1)
+		default:
+			t.Fatalf("field %s: kind %s not covered by this test", rt.Field(i).Name, f.Kind())
+		}
+		if k, ok := keyOf(&d); ok && k == zero {
+			t.Errorf("field %s set: same key as the empty Detail", rt.Field(i).Name)
+		}
+	}
+
+	c := NewCache()
+	p := func(v int32) *int32 { return &v }
+	a := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(7)}
+	b := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(7)}
+	other := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(8)}
+	group := &Detail{MaxWaitMS: p(500), Protocol: "range"}
+	if c.detail(a) != a || c.detail(b) != a {
+		t.Error("equal details are not shared")
+	}
+	if c.detail(other) != other {
+		t.Error("a detail with another session id is shared")
+	}
+	if c.detail(group) != group || c.detail(&Detail{MaxWaitMS: p(500), Protocol: "range"}) == group {
+		t.Error("a detail with fields outside the key is shared")
+	}
+	ap := netip.MustParseAddrPort("10.0.0.1:9092")
+	if s := c.addr(ap); s != "10.0.0.1:9092" || c.addr(netip.AddrPort{}) != "" {
+		t.Errorf("addr %q", s)
+	}
+}
+
+// TestWireBodyOlderAnswer: a broker that does not know the ApiVersions
+// version asked answers v0 (KIP-511); the body kept in wire form renders
+// that v0 answer, as the body rendered at once does.
+func TestWireBodyOlderAnswer(t *testing.T) {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "kscope-test", "1.0"
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = 35 // UNSUPPORTED_VERSION
+	resp.ApiKeys = []kmsg.ApiVersionsResponseApiKey{{ApiKey: 18, MinVersion: 0, MaxVersion: 2}}
+
+	// Request header v2: key, version, correlation id, client id, no
+	// tags.
+	hdr := []byte{0, 18, 0, 3, 0, 0, 0, 7, 0, 3, 'c', 'l', 'i', 0}
+	reqBody := req.AppendTo(hdr)
+	reqFrame := append(binary.BigEndian.AppendUint32(nil, uint32(len(reqBody))), reqBody...)
+	respBody := resp.AppendTo(binary.BigEndian.AppendUint32(nil, 7))
+	respFrame := append(binary.BigEndian.AppendUint32(nil, uint32(len(respBody))), respBody...)
+
+	var pairs []kafka.Pair
+	d := kafka.NewDecoder(kafka.Options{}, nil, func(p kafka.Pair) { pairs = append(pairs, p) })
+	c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("127.0.0.1:50000"), B: netip.MustParseAddrPort("127.0.0.1:9092")}
+	now := time.Unix(1_700_000_000, 0)
+	d.Feed(capture.Chunk{Conn: c, Dir: capture.AtoB, Time: now, Data: reqFrame})
+	d.Feed(capture.Chunk{Conn: c, Dir: capture.BtoA, Time: now.Add(time.Millisecond), Data: respFrame})
+	d.Flush()
+	if len(pairs) != 1 || pairs[0].Resp == nil || pairs[0].Resp.Body == nil {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	now1 := Build(pairs[0], nil, Options{Bodies: true})
+	wire := Build(pairs[0], nil, Options{Bodies: true, WireBodies: true, Cache: NewCache()})
+	if !wire.Response.IsWire() {
+		t.Fatal("response not kept in wire form")
+	}
+	a, b := string(now1.Response.JSON()), string(wire.Response.JSON())
+	if a != b || !strings.Contains(b, `"error_code":35`) {
+		t.Fatalf("wire form renders\n%s\nwant\n%s", b, a)
+	}
+}
