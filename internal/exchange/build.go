@@ -179,7 +179,7 @@ func addr(s string) string {
 
 func (b *builder) detail() *Detail {
 	if b.x.Detail == nil {
-		b.x.Detail = new(Detail)
+		b.x.Detail = b.opt.Cache.newDetail()
 	}
 	return b.x.Detail
 }

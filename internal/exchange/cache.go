@@ -17,6 +17,9 @@ import (
 type Cache struct {
 	addrs   map[netip.AddrPort]string
 	details map[detailKey]*Detail
+	// scratch is the Detail being built (newDetail): copied to the heap
+	// only when no shared one equals it.
+	scratch Detail
 }
 
 const cacheMax = 4096
@@ -64,24 +67,35 @@ const (
 	keySession
 )
 
-// detail returns the shared Detail equal to d, d itself when d has other
-// fields set or is the first of its kind.
+// newDetail is the Detail for Build to fill, which detail then returns
+// shared or copied.
+func (c *Cache) newDetail() *Detail {
+	if c == nil {
+		return new(Detail)
+	}
+	return &c.scratch
+}
+
+// detail returns the shared Detail equal to d, or a copy of d (then
+// shared, unless it has fields outside the key), when d is the cache's
+// scratch; else d.
 func (c *Cache) detail(d *Detail) *Detail {
-	if c == nil || d == nil {
+	if c == nil || d != &c.scratch {
 		return d
 	}
 	k, ok := keyOf(d)
-	if !ok {
-		return d
+	s := c.details[k]
+	if !ok || s == nil {
+		s = new(*d)
+		if ok {
+			if len(c.details) >= cacheMax {
+				clear(c.details)
+			}
+			c.details[k] = s
+		}
 	}
-	if s, ok := c.details[k]; ok {
-		return s
-	}
-	if len(c.details) >= cacheMax {
-		clear(c.details)
-	}
-	c.details[k] = d
-	return d
+	c.scratch = Detail{}
+	return s
 }
 
 // keyOf is d's key, false when d sets a field the key does not hold.

@@ -48,19 +48,33 @@ func TestCacheDetailKey(t *testing.T) {
 	}
 
 	c := NewCache()
+	share := func(d Detail) *Detail {
+		*c.newDetail() = d
+		return c.detail(c.newDetail())
+	}
 	p := func(v int32) *int32 { return &v }
-	a := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(7)}
-	b := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(7)}
-	other := &Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(8)}
-	group := &Detail{MaxWaitMS: p(500), Protocol: "range"}
-	if c.detail(a) != a || c.detail(b) != a {
+	fetch := Detail{MaxWaitMS: p(500), MinBytes: p(1), IsolationLevel: "read_committed", SessionID: p(7)}
+	a := share(fetch)
+	if *a.MaxWaitMS != 500 || a.IsolationLevel != "read_committed" || *a.SessionID != 7 {
+		t.Fatalf("shared detail %+v", a)
+	}
+	if b := share(fetch); b != a {
 		t.Error("equal details are not shared")
 	}
-	if c.detail(other) != other {
+	other := fetch
+	other.SessionID = p(8)
+	if o := share(other); o == a || *o.SessionID != 8 {
 		t.Error("a detail with another session id is shared")
 	}
-	if c.detail(group) != group || c.detail(&Detail{MaxWaitMS: p(500), Protocol: "range"}) == group {
+	group := Detail{MaxWaitMS: p(500), Protocol: "range"}
+	if g1, g2 := share(group), share(group); g1 == g2 || g1.Protocol != "range" {
 		t.Error("a detail with fields outside the key is shared")
+	}
+	if c.scratch.MaxWaitMS != nil {
+		t.Error("the scratch detail is not cleared")
+	}
+	if d := (&Detail{}); c.detail(d) != d {
+		t.Error("a detail not built in the scratch is replaced")
 	}
 	ap := netip.MustParseAddrPort("10.0.0.1:9092")
 	if s := c.addr(ap); s != "10.0.0.1:9092" || c.addr(netip.AddrPort{}) != "" {
