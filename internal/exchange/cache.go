@@ -85,7 +85,9 @@ func (c *Cache) detail(d *Detail) *Detail {
 	}
 	k, ok := keyOf(d)
 	s := c.details[k]
-	if !ok || s == nil {
+	if ok && s != nil {
+		s.reused = true
+	} else {
 		s = new(*d)
 		if ok {
 			if len(c.details) >= cacheMax {

@@ -24,6 +24,9 @@ func TestCacheDetailKey(t *testing.T) {
 	}
 	rt := reflect.TypeFor[Detail]()
 	for i := range rt.NumField() {
+		if !rt.Field(i).IsExported() {
+			continue // Build's own (reused)
+		}
 		var d Detail
 		f := reflect.ValueOf(&d).Elem().Field(i)
 		switch f.Kind() {
@@ -58,7 +61,10 @@ func TestCacheDetailKey(t *testing.T) {
 	if *a.MaxWaitMS != 500 || a.IsolationLevel != "read_committed" || *a.SessionID != 7 {
 		t.Fatalf("shared detail %+v", a)
 	}
-	if b := share(fetch); b != a {
+	if a.Reused() {
+		t.Error("the first of its kind is reused")
+	}
+	if b := share(fetch); b != a || !a.Reused() {
 		t.Error("equal details are not shared")
 	}
 	other := fetch

@@ -239,7 +239,16 @@ type Detail struct {
 	// DecodeError says why the request or response body could not be
 	// decoded; the summary then holds what the header told.
 	DecodeError string `json:"decode_error,omitempty"`
+
+	// reused: an exchange built after the first that holds this Detail
+	// holds it too (Cache).
+	reused bool
 }
+
+// Reused says that d was built for an earlier exchange, which holds it
+// too (Cache shares it): its memory counts once, with that exchange.
+// Read it where the exchange is built: Build sets it.
+func (d *Detail) Reused() bool { return d.reused }
 
 // Member is one group member as the JoinGroup leader, the SyncGroup
 // leader, LeaveGroup or DescribeGroups sees it.

@@ -48,12 +48,8 @@ func Size(e *exchange.Exchange) int64 {
 			p := &t.Partitions[j]
 			n += int64(len(p.Error)+len(p.TimestampType)) + int64(cap(p.Batches))*batchBytes
 			n += ptrField * int64(countPtrs(p.BaseOffset, p.FetchOffset, p.HighWatermark, p.LogStartOffset, p.CommittedOffset, p.Timestamp, p.Offset))
-			if p.FirstTimestamp != nil {
-				n += ptrField
-			}
-			if p.MaxTimestamp != nil {
-				n += ptrField
-			}
+			// FirstTimestamp and MaxTimestamp point into the
+			// batches.
 			if p.LogAppendTime != nil {
 				n += ptrField
 			}
@@ -63,7 +59,9 @@ func Size(e *exchange.Exchange) int64 {
 			}
 		}
 	}
-	if d := e.Detail; d != nil {
+	if d := e.Detail; d != nil && !d.Reused() {
+		// A Detail shared with earlier exchanges counts with the
+		// first: sharing is what keeps it from being one each.
 		n += detailSize(d)
 	}
 	return n
