@@ -42,6 +42,14 @@ type Options struct {
 // and said in Detail.DecodeError.
 func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	b := builder{p: p, ids: ids, opt: opt}
+	if c := opt.Cache; c != nil {
+		// The topic index is scratch: the cache's, reused.
+		b.ts.keys, b.ts.phint = c.keys[:0], c.phint[:0]
+		defer func() {
+			clear(b.ts.keys)
+			c.keys, c.phint = b.ts.keys[:0], b.ts.phint[:0]
+		}()
+	}
 	b.header()
 	if p.Req != nil {
 		b.summary()

@@ -20,6 +20,10 @@ type Cache struct {
 	// scratch is the Detail being built (newDetail): copied to the heap
 	// only when no shared one equals it.
 	scratch Detail
+	// keys and phint: the topic index of the exchange being built
+	// (topicList).
+	keys  []topicKey
+	phint []int
 }
 
 const cacheMax = 4096
