@@ -43,6 +43,7 @@ type captureConnState struct {
 	Flags       uint16
 	Laddr       [16]uint8
 	Raddr       [16]uint8
+	Comm        [16]int8
 	Walk        [2]struct {
 		_       structs.HostLayout
 		Acc     uint64

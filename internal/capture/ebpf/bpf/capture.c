@@ -97,8 +97,9 @@ struct event_hdr {
 	__u8 raddr[16];
 	/* The process's command name (its main thread's comm, not the
 	 * calling thread's: client libraries name their I/O threads), read
-	 * here because a short-lived client may exit before user space
-	 * looks it up in /proc. */
+	 * in the kernel because a short-lived client may exit before user
+	 * space looks it up in /proc; read when the connection is first
+	 * seen (conn_state.comm). */
 	char comm[16];
 };
 
@@ -151,6 +152,9 @@ struct conn_state {
 	__u16 flags;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	/* The process's command name when the connection was first seen
+	 * (event_hdr.comm): read once, not in every event. */
+	char comm[16];
 	struct walk walk[2]; /* per dir; W_OFF until the start of the connection is seen */
 };
 
@@ -339,10 +343,16 @@ static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
 	h->_pad = 0;
 	__builtin_memcpy(h->laddr, st->laddr, 16);
 	__builtin_memcpy(h->raddr, st->raddr, 16);
+	__builtin_memcpy(h->comm, st->comm, 16);
+}
+
+/* read_comm reads the process's command name: its main thread's. */
+static __always_inline void read_comm(char comm[16])
+{
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	if (!leader || BPF_CORE_READ_INTO(&h->comm, leader, comm))
-		__builtin_memset(h->comm, 0, sizeof(h->comm));
+	if (!leader || BPF_CORE_READ_INTO((char(*)[16])comm, leader, comm))
+		__builtin_memset(comm, 0, 16);
 }
 
 static __always_inline struct cpu_stats *get_stats(void)
@@ -428,6 +438,7 @@ static __always_inline struct conn_state *conn_get(struct config *cfg, struct co
 	st.id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.flags = clean ? 0 : FLAG_START_UNSEEN;
 	read_endpoints(&st, (struct sock *)sk);
+	read_comm(st.comm);
 	if (cfg->filter_ports && !bpf_map_lookup_elem(&ports, &st.lport) &&
 	    !bpf_map_lookup_elem(&ports, &st.rport))
 		st.flags |= FLAG_IGNORED;
