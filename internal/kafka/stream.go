@@ -133,8 +133,9 @@ func (s *stream) grow(n int, data []byte) {
 
 // elide places n bytes the source did not copy on purpose: record data
 // inside the frame being read, which the source only skips once it has
-// passed the frame's size and header. They are zeros, not a hole: the
-// frame decodes as whole, its batches counted from their headers. A
+// passed the frame's size and header. They are not a hole: the frame
+// decodes as whole, its batches counted from their headers, and the
+// record bytes, which nothing reads, are not even cleared. A
 // stream that is not inside a frame there is out of step with the source
 // and resynchronises.
 func (s *stream) elide(n int64, t time.Time, find judge, emit func(frame)) {
@@ -148,7 +149,8 @@ func (s *stream) elide(n int64, t time.Time, find judge, emit func(frame)) {
 	}
 	if !s.synced {
 		if len(s.buf) > 0 && n <= int64(s.maxFrame) {
-			s.pad(int(n), t)
+			// Zeros: the search reads every byte.
+			s.pad(int(n), t, true)
 			s.search(find, emit)
 		}
 		return
@@ -159,7 +161,10 @@ func (s *stream) elide(n int64, t time.Time, find judge, emit func(frame)) {
 	}
 	remaining := 4 + int64(int32(binary.BigEndian.Uint32(s.buf))) - int64(len(s.buf))
 	fill := min(n, remaining)
-	s.pad(int(fill), t)
+	// Inside a frame followed by its size, the bytes are record data
+	// that only the batch headers around them delimit: nothing reads
+	// them, and they are not cleared (about 16 KiB a batch).
+	s.pad(int(fill), t, false)
 	s.drain(emit, find)
 	if n > fill {
 		s.unsync()
@@ -186,13 +191,16 @@ func (s *stream) nextFrame() int64 {
 	return 4 + size - int64(len(s.buf))
 }
 
-// pad appends n zeros.
-func (s *stream) pad(n int, t time.Time) {
+// pad appends n bytes: zeros when zero, else whatever the buffer's
+// capacity held there (zeros, or bytes of earlier frames).
+func (s *stream) pad(n int, t time.Time, zero bool) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
 	s.grow(n, nil)
 	end := len(s.buf)
 	s.buf = s.buf[:end+n]
-	clear(s.buf[end:])
+	if zero {
+		clear(s.buf[end:])
+	}
 }
 
 // frameEnd is the end in buf of the frame that buf starts with once data
