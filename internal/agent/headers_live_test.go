@@ -256,6 +256,11 @@ func TestHeadersOnlyMidStream(t *testing.T) {
 	}
 	sa, sb := full.ag.cfg.Source.(*ebpf.Source).Stats(), walk.ag.cfg.Source.(*ebpf.Source).Stats()
 	t.Logf("%d exchanges compared, %d differ; ring bytes: full copy %d, headers only %d (%d record bytes skipped)", len(a), diffs, sa.RingBytes, sb.RingBytes, sb.Skipped)
+	if diffs > 0 {
+		for _, l := range []*live{full, walk} {
+			t.Logf("source %+v\ndecoder %+v\nstore %+v", l.ag.cfg.Source.(*ebpf.Source).Stats(), l.ag.Stats(), l.st.Stats())
+		}
+	}
 	if len(a) < 20 {
 		t.Fatalf("only %d exchanges traced", len(a))
 	}

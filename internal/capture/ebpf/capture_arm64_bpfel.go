@@ -164,7 +164,8 @@ type captureScratch struct {
 		ConnId   uint64
 		Budget   uint64
 		Dir      uint8
-		_        [7]byte
+		Urgent   uint8
+		_        [6]byte
 	}
 	W struct {
 		_       structs.HostLayout

@@ -31,6 +31,7 @@ type Source struct {
 	links  []link.Link
 	rd     *ringbuf.Reader
 	closed atomic.Bool
+	walk   bool // the kernel copies headers only (not CopyRecords)
 	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
 	bootWall time.Time
 
@@ -138,6 +139,7 @@ func Open(opts Options) (*Source, error) {
 	}
 	if !opts.CopyRecords {
 		cfg.Walk = 1
+		s.walk = true
 	}
 	if err := s.objs.Settings.Put(uint32(0), cfg); err != nil {
 		return fail(fmt.Errorf("ebpf: config: %w", err))
@@ -436,12 +438,13 @@ func (s *Source) SetVerdict(c *capture.Conn, kafka bool) error {
 }
 
 // hintEvery bounds how often a connection's direction is given a new
-// boundary while the kernel has not taken one.
-// maxHints how many before giving up (the connection is then copied in
-// full, as without hints).
+// boundary while the kernel has not taken one (the kernel wakes the reader
+// at once for such a direction's events, so that the hint comes before the
+// application's next frame); maxHints how many before giving up (the
+// connection is then copied in full, as without hints).
 const (
-	hintEvery = 10 * time.Millisecond
-	maxHints  = 500
+	hintEvery = time.Millisecond
+	maxHints  = 2000
 )
 
 // Boundary tells the kernel where the next frame of a direction starts,
@@ -451,6 +454,9 @@ const (
 // only, from a syscall that starts there (bpf/walk.h). requests says
 // that the direction carries requests.
 func (s *Source) Boundary(c *capture.Conn, dir capture.Dir, ahead int64, requests bool) {
+	if !s.walk {
+		return
+	}
 	s.mu.Lock()
 	cn := s.conns[c.ID]
 	if cn == nil || !cn.unseen || cn.walking[dir] || cn.unknown[dir] || cn.tries[dir] >= maxHints || s.closed.Load() {
@@ -475,6 +481,11 @@ func (s *Source) Boundary(c *capture.Conn, dir capture.Dir, ahead int64, request
 			s.mu.Unlock()
 			return
 		}
+	}
+	if cn.tries[dir] >= maxHints {
+		// Given up: the kernel stops waking the reader for it.
+		_ = s.objs.Hints.Delete(&k)
+		return
 	}
 	h := captureHint{Offset: uint64(at)}
 	if requests {

@@ -131,6 +131,9 @@ struct copy_state {
 	__u64 conn_id;
 	__u64 budget; /* bytes the walker may still copy (max_bytes) */
 	__u8 dir;
+	/* Wake user space at once: a connection joined in mid-stream waits
+	 * for it to say where a frame starts (take_hint). */
+	__u8 urgent;
 };
 
 #include "walk.h"
@@ -376,12 +379,13 @@ static __always_inline __u64 wakeup_flags(struct config *cfg, struct cpu_stats *
 
 /* output writes the first size bytes of e to the ring; on failure it counts
  * the drop and returns nonzero. */
-static __always_inline long output(struct config *cfg, void *e, __u64 size, __u64 payload)
+static __always_inline long output(struct config *cfg, void *e, __u64 size, __u64 payload, bool urgent)
 {
 	struct cpu_stats *cs = get_stats();
 	if (!cs)
 		return -1;
-	long err = bpf_ringbuf_output(&events, e, size, wakeup_flags(cfg, cs));
+	__u64 flags = urgent ? BPF_RB_FORCE_WAKEUP : wakeup_flags(cfg, cs);
+	long err = bpf_ringbuf_output(&events, e, size, flags);
 	if (err) {
 		cs->drops++;
 		cs->drop_bytes += payload;
@@ -400,7 +404,7 @@ static __always_inline long emit_simple(struct config *cfg, struct conn_key *key
 	fill_hdr(&h, key, st, kind, dir);
 	h.lost = lost;
 	h.flags |= flags;
-	return output(cfg, &h, sizeof(h), 0);
+	return output(cfg, &h, sizeof(h), 0, false);
 }
 
 /* add_lost remembers bytes that could not be sent, for the next event of
@@ -498,7 +502,7 @@ static long copy_step(__u32 i, void *unused)
 		return 0;
 	}
 	struct config *cfg = get_config();
-	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n))
+	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n, c->urgent))
 		add_lost(&key, dir, lost + n);
 	return 0;
 }
@@ -534,7 +538,7 @@ static __always_inline void w_flush(struct scratch *s)
 		return;
 	}
 	struct config *cfg = get_config();
-	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n))
+	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n, c->urgent))
 		add_lost(&key, dir, lost + skip + n);
 }
 
@@ -581,11 +585,36 @@ static long walk_step(__u32 i, void *unused)
 			n = avail;
 		goto copy;
 	case W_COPY:
+		if (c->budget == 0) {
+			/* max_bytes copied in this syscall: the rest of the
+			 * run is lost and the walk goes on after it. A frame
+			 * copied whole (a Fetch response whose request was
+			 * sent before the walk began) must not end the walk
+			 * of the connection. */
+			if (c->run_len || c->skip) {
+				w_flush(s);
+				return 0;
+			}
+			n = w->run;
+			if (n > avail)
+				n = avail;
+			w->run -= n;
+			w->left -= n;
+			if (w->run == 0)
+				w->state = w->next;
+			w_advance(c, n);
+			c->run_start = c->seg;
+			struct conn_key key = c->key;
+			add_lost(&key, c->dir, n);
+			return 0;
+		}
 		n = w->run;
 		if (n > avail)
 			n = avail;
 		if (n > MAX_PAYLOAD - c->run_len)
 			n = MAX_PAYLOAD - c->run_len;
+		if (n > c->budget)
+			n = c->budget;
 		w->run -= n;
 		w->left -= n;
 		if (w->run == 0)
@@ -722,18 +751,38 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 }
 
 /* take_hint starts the walk of a direction joined in mid-stream when this
- * syscall starts where user space found a frame to start. */
-static __always_inline void take_hint(struct conn_state *st, __u8 dir)
+ * syscall of total bytes holds the offset where user space found a frame
+ * to start: the bytes before it are copied, the frame and those after it
+ * walked (readers that fill a large buffer rarely start a syscall on a
+ * frame). It returns true while the direction waits for a hint that is
+ * still ahead: user space is then woken at once for each event, so that
+ * it names the next frame before the application has sent it. */
+static __always_inline bool take_hint(struct conn_state *st, __u8 dir, __u64 total, __u64 budget)
 {
 	struct hint_key k = {.conn_id = st->id, .dir = dir};
 	struct hint *h = bpf_map_lookup_elem(&hints, &k);
-	if (!h || h->taken || h->offset != st->bytes[dir & 1])
-		return;
+	if (!h || h->taken)
+		return false;
+	__u64 at = st->bytes[dir & 1];
+	if (h->offset < at)
+		return true; /* passed already: user space names a later one */
+	__u64 lead = h->offset - at;
+	if (lead >= total || lead > budget / 2)
+		return true;
 	h->taken = 1;
 	struct walk *w = &st->walk[dir & 1];
 	__builtin_memset(w, 0, sizeof(*w));
-	w->state = W_SIZE;
 	w->req = h->req;
+	if (lead == 0) {
+		w->state = W_SIZE;
+		return false;
+	}
+	/* The end of the frame before: copied, then the frame at the hint. */
+	w->state = W_COPY;
+	w->run = lead;
+	w->left = lead;
+	w->next = W_SIZE;
+	return false;
 }
 
 /* copy_msg copies the first total bytes of a message of connection key
@@ -754,13 +803,15 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	if (!cfg || !s || !st)
 		return 0;
 	fill_hdr(&s->e.h, &key, st, KIND_DATA, dir);
+	bool urgent = false;
 	if (cfg->walk && st->walk[dir].state == W_OFF && (st->flags & FLAG_START_UNSEEN))
-		take_hint(st, dir);
+		urgent = take_hint(st, dir, total, cfg->max_bytes);
 	__sync_fetch_and_add(&st->bytes[dir], total);
 
 	struct copy_state *c = &s->c;
 	c->key = key;
 	c->dir = dir;
+	c->urgent = urgent;
 	c->todo = total < cfg->max_bytes ? total : cfg->max_bytes;
 	c->done = 0;
 	bool walking = cfg->walk && st->walk[dir].state != W_OFF;
