@@ -152,6 +152,11 @@ func newWireBody(msg interface{ AppendTo([]byte) []byte }, raw []byte, key, vers
 		n -= rs.Bytes
 	}
 	data := msg.AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
+	if cap(data) > 2*len(data)+64 {
+		// The frame had a hole (a truncated capture): its size
+		// overstated the body, and the store keeps what is allocated.
+		data = append(make([]byte, 0, len(data)+len(records)*recordCountBytes), data...)
+	}
 	body := len(data)
 	for _, rs := range records {
 		data = binary.LittleEndian.AppendUint32(data, uint32(rs.Topic))
