@@ -350,15 +350,7 @@ func (s *Store) Wait(ctx context.Context, seq uint64) error {
 func (s *Store) Query(q Query) ([]Record, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	match := func(r *Record) bool {
-		if !q.Since.IsZero() && r.Time.Before(q.Since) {
-			return false
-		}
-		if !q.Until.IsZero() && !r.Time.Before(q.Until) {
-			return false
-		}
-		return q.Filter.Match(&r.Exchange)
-	}
+	match := q.match
 	n := s.ring.len()
 	start := sort.Search(n, func(i int) bool { return s.ring.at(i).rec.Seq > q.AfterSeq })
 	var out []Record
@@ -388,6 +380,40 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 		}
 	}
 	return out, max(s.seq, q.AfterSeq)
+}
+
+// match says r is one q asks for (Limit and AfterSeq aside).
+func (q *Query) match(r *Record) bool {
+	if !q.Since.IsZero() && r.Time.Before(q.Since) {
+		return false
+	}
+	if !q.Until.IsZero() && !r.Time.Before(q.Until) {
+		return false
+	}
+	return q.Filter.Match(&r.Exchange)
+}
+
+// Exchanges is every exchange q matches (its Limit and AfterSeq are not
+// used), oldest first: what the views read, copied once into a slice of
+// the right size (Query's records are copied as they are found, and a
+// view copied them again).
+func (s *Store) Exchanges(q Query) []exchange.Exchange {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.ring.len()
+	count := 0
+	for i := range n {
+		if q.match(s.ring.at(i).rec) {
+			count++
+		}
+	}
+	out := make([]exchange.Exchange, 0, count)
+	for i := 0; i < n && len(out) < count; i++ {
+		if r := s.ring.at(i).rec; q.match(r) {
+			out = append(out, r.Exchange)
+		}
+	}
+	return out
 }
 
 // Stats returns what the store holds and what it dropped.

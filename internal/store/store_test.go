@@ -413,3 +413,34 @@ func BenchmarkQuery(b *testing.B) {
 		})
 	}
 }
+
+// TestExchangesAsQuery: Exchanges returns what Query does, as exchanges,
+// for time windows and filters.
+func TestExchangesAsQuery(t *testing.T) {
+	s := New(Config{MemoryBytes: 64 << 20})
+	for i := range 3000 {
+		api := "Produce"
+		if i%3 == 0 {
+			api = "Fetch"
+		}
+		s.Add(fake(i, api, fmt.Sprintf("topic-%d", i%5), 64))
+	}
+	for _, q := range []Query{
+		{},
+		{Since: t0.Add(500 * time.Millisecond), Until: t0.Add(2 * time.Second)},
+		{Filter: exchange.Filter{APIs: []string{"Fetch"}}},
+		{Filter: exchange.Filter{Topics: []string{"topic-3"}}, Since: t0.Add(time.Second)},
+		{Since: t0.Add(time.Hour)},
+	} {
+		recs, _ := s.Query(q)
+		xs := s.Exchanges(q)
+		if len(xs) != len(recs) {
+			t.Fatalf("%+v: %d exchanges, %d records", q, len(xs), len(recs))
+		}
+		for i := range xs {
+			if xs[i].CorrelationID != recs[i].CorrelationID || !xs[i].Time.Equal(recs[i].Time) {
+				t.Fatalf("%+v: exchange %d is corr %d, record corr %d", q, i, xs[i].CorrelationID, recs[i].CorrelationID)
+			}
+		}
+	}
+}

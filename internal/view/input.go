@@ -153,12 +153,7 @@ func storeExchanges(st *store.Store, w Window, n Needs, stats store.Stats) (Wind
 	if !n.History {
 		q.Since = w.From
 	}
-	recs, _ := st.Query(q)
-	xs := make([]exchange.Exchange, len(recs))
-	for i := range recs {
-		xs[i] = recs[i].Exchange
-	}
-	return w, xs
+	return w, st.Exchanges(q)
 }
 
 // storeParts merges the store's parts over the whole parts of w; false
