@@ -550,6 +550,20 @@ static __always_inline void w_advance(struct copy_state *c, __u64 n)
 	c->done += n;
 }
 
+/* w_consume takes up to avail bytes of the current W_COPY or W_SKIP run,
+ * and moves on to the state after it when the run is done. */
+static __always_inline __u64 w_consume(struct walk *w, __u64 avail)
+{
+	__u64 n = w->run;
+	if (n > avail)
+		n = avail;
+	w->run -= n;
+	w->left -= n;
+	if (w->run == 0)
+		w->state = w->next;
+	return n;
+}
+
 /* walk_step moves the walker on by one field, run or decision (state in
  * the scratch map, as for copy_step). */
 static long walk_step(__u32 i, void *unused)
@@ -595,43 +609,25 @@ static long walk_step(__u32 i, void *unused)
 				w_flush(s);
 				return 0;
 			}
-			n = w->run;
-			if (n > avail)
-				n = avail;
-			w->run -= n;
-			w->left -= n;
-			if (w->run == 0)
-				w->state = w->next;
+			n = w_consume(w, avail);
 			w_advance(c, n);
 			c->run_start = c->seg;
 			struct conn_key key = c->key;
 			add_lost(&key, c->dir, n);
 			return 0;
 		}
-		n = w->run;
-		if (n > avail)
-			n = avail;
-		if (n > MAX_PAYLOAD - c->run_len)
-			n = MAX_PAYLOAD - c->run_len;
-		if (n > c->budget)
-			n = c->budget;
-		w->run -= n;
-		w->left -= n;
-		if (w->run == 0)
-			w->state = w->next;
+		if (avail > MAX_PAYLOAD - c->run_len)
+			avail = MAX_PAYLOAD - c->run_len;
+		if (avail > c->budget)
+			avail = c->budget;
+		n = w_consume(w, avail);
 		goto copy;
 	case W_SKIP:
 		if (c->run_len) {
 			w_flush(s);
 			return 0;
 		}
-		n = w->run;
-		if (n > avail)
-			n = avail;
-		w->run -= n;
-		w->left -= n;
-		if (w->run == 0)
-			w->state = w->next;
+		n = w_consume(w, avail);
 		c->skip += n;
 		w_advance(c, n);
 		c->run_start = c->seg;
