@@ -63,7 +63,7 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	if len(b.ts.list) > 0 {
 		b.x.Topics = b.ts.list
 	}
-	b.x.Detail = opt.Cache.detail(b.x.Detail)
+	b.x.Detail, b.x.detailShared = opt.Cache.detail(b.x.Detail)
 	return b.x
 }
 

@@ -80,18 +80,17 @@ func (c *Cache) newDetail() *Detail {
 	return &c.scratch
 }
 
-// detail returns the shared Detail equal to d, or a copy of d (then
-// shared, unless it has fields outside the key), when d is the cache's
-// scratch; else d.
-func (c *Cache) detail(d *Detail) *Detail {
+// detail returns the shared Detail equal to d (and true), or a copy of d
+// (then shared, unless it has fields outside the key), when d is the
+// cache's scratch; else d.
+func (c *Cache) detail(d *Detail) (*Detail, bool) {
 	if c == nil || d != &c.scratch {
-		return d
+		return d, false
 	}
 	k, ok := keyOf(d)
 	s := c.details[k]
-	if ok && s != nil {
-		s.reused = true
-	} else {
+	shared := ok && s != nil
+	if !shared {
 		s = new(*d)
 		if ok {
 			if len(c.details) >= cacheMax {
@@ -101,7 +100,7 @@ func (c *Cache) detail(d *Detail) *Detail {
 		}
 	}
 	c.scratch = Detail{}
-	return s
+	return s, shared
 }
 
 // keyOf is d's key, false when d sets a field the key does not hold.

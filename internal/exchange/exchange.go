@@ -69,7 +69,16 @@ type Exchange struct {
 	// Truncated: some bytes of the request or response were not captured;
 	// what was complete was decoded.
 	Truncated bool `json:"truncated"`
+
+	// detailShared: Detail was built for an earlier exchange, which
+	// holds it too (Cache).
+	detailShared bool
 }
+
+// DetailShared says that e's Detail was built for an earlier exchange,
+// which holds it too (Cache shares it): its memory counts once, with that
+// exchange.
+func (e *Exchange) DetailShared() bool { return e.detailShared }
 
 // Is reports whether e is a request of API k.
 func (e *Exchange) Is(k kmsg.Key) bool { return e.APIKey == int16(k) }
@@ -240,15 +249,7 @@ type Detail struct {
 	// decoded; the summary then holds what the header told.
 	DecodeError string `json:"decode_error,omitempty"`
 
-	// reused: an exchange built after the first that holds this Detail
-	// holds it too (Cache).
-	reused bool
 }
-
-// Reused says that d was built for an earlier exchange, which holds it
-// too (Cache shares it): its memory counts once, with that exchange.
-// Read it where the exchange is built: Build sets it.
-func (d *Detail) Reused() bool { return d.reused }
 
 // Member is one group member as the JoinGroup leader, the SyncGroup
 // leader, LeaveGroup or DescribeGroups sees it.

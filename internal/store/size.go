@@ -59,7 +59,7 @@ func Size(e *exchange.Exchange) int64 {
 			}
 		}
 	}
-	if d := e.Detail; d != nil && !d.Reused() {
+	if d := e.Detail; d != nil && !e.DetailShared() {
 		// A Detail shared with earlier exchanges counts with the
 		// first: sharing is what keeps it from being one each.
 		n += detailSize(d)
