@@ -33,9 +33,10 @@ type conn struct {
 	rolesKnown bool
 	client     capture.Dir
 
-	// seen counts bytes while the roles are unknown; notKafka is the
-	// verdict that they never will be.
+	// seen counts bytes while the roles are unknown, seenDir per
+	// direction; notKafka is the verdict that they never will be.
 	seen     int64
+	seenDir  [2]int64
 	notKafka bool
 
 	pending []*Request
@@ -89,13 +90,14 @@ func (k *conn) feed(ch capture.Chunk) {
 	}
 	if !k.rolesKnown {
 		k.seen += int64(len(ch.Data))
+		k.seenDir[dir&1] += int64(len(ch.Data))
 		if k.clientFirstFails(ch) {
 			k.giveUp(&k.d.stats.NotKafka)
 			return
 		}
 		k.st[dir].feed(ch.Data, ch.Time, ch.Lost, ch.Skipped, nil, nil)
 		k.decide()
-		if !k.rolesKnown && !k.notKafka && k.seen > k.d.opts.NotKafkaAfter && k.noCandidate() {
+		if !k.rolesKnown && !k.notKafka && k.judgedNotKafka() {
 			k.giveUp(&k.d.stats.NotKafka)
 		}
 		return
@@ -595,6 +597,25 @@ func (k *conn) clientFirstFails(ch capture.Chunk) bool {
 }
 
 // noCandidate reports that evidence found no request in either direction.
+// oneWayNotKafka is how many times NotKafkaAfter a connection joined in
+// mid-stream may carry in one direction, the other nearly silent, before
+// it is judged not Kafka: a consumer's large fetch responses can run for
+// megabytes with no frame starting in them while it sends no request.
+const oneWayNotKafka = 64
+
+// judgedNotKafka says the connection, its roles unknown, has carried
+// enough without a frame that could start a request or a response: past
+// NotKafkaAfter when both directions carried a sixteenth of it, else past
+// oneWayNotKafka times it.
+func (k *conn) judgedNotKafka() bool {
+	after := k.d.opts.NotKafkaAfter
+	if !k.noCandidate() {
+		return false
+	}
+	both := min(k.seenDir[0], k.seenDir[1]) >= after/16
+	return (both && k.seen > after) || k.seen > oneWayNotKafka*after
+}
+
 func (k *conn) noCandidate() bool {
 	return !k.st[0].probe.found && !k.st[1].probe.found
 }

@@ -20,8 +20,10 @@ type Options struct {
 	// timeout) a request waits for its response before it is reported
 	// unanswered. Default 30s.
 	ResponseTimeout time.Duration
-	// NotKafkaAfter is how many bytes a connection may carry without a
-	// Kafka request before it is judged not Kafka and ignored. Default
+	// NotKafkaAfter is how many bytes a connection joined in mid-stream
+	// may carry, in both directions, without a Kafka frame before it is
+	// judged not Kafka and ignored; 64 times as many when one direction
+	// is nearly silent (a consumer's large fetch responses). Default
 	// 1 MiB.
 	NotKafkaAfter int64
 	// OnVerdict, when set, is told once per connection whether it is

@@ -334,18 +334,33 @@ func TestVerdicts(t *testing.T) {
 		t.Fatalf("HTTP: verdicts %v, ignored %d", verdicts, f.d.Stats().BytesIgnored)
 	}
 
-	// Mid-stream garbage is judged after NotKafkaAfter bytes.
+	// Mid-stream garbage both ways is judged after NotKafkaAfter bytes.
 	verdicts = nil
 	f = newFeeder(t, opts)
 	junk := make([]byte, 1000)
 	for i := range junk {
 		junk[i] = byte(i*7 + 3)
 	}
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 3; i++ {
 		f.send(capture.AtoB, junk, 0, -1)
+		f.send(capture.BtoA, junk, 0, -1)
 	}
 	if len(verdicts) != 1 || verdicts[0] {
 		t.Fatalf("junk: verdicts %v", verdicts)
+	}
+
+	// One way, it may be the middle of a large fetch response: judged
+	// after 64 times as many.
+	verdicts = nil
+	f = newFeeder(t, opts)
+	for i := 0; len(verdicts) == 0 && i < 1000; i++ {
+		f.send(capture.BtoA, junk, 0, -1)
+		if n := int64(i+1) * 1000; len(verdicts) > 0 && n <= oneWayNotKafka*opts.NotKafkaAfter {
+			t.Fatalf("one way: judged after %d bytes", n)
+		}
+	}
+	if len(verdicts) != 1 || verdicts[0] {
+		t.Fatalf("one way junk: verdicts %v", verdicts)
 	}
 
 	// Kafka is told once.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"kscope/internal/capture"
 )
 
@@ -123,5 +125,51 @@ func BenchmarkDecoderMidStream(b *testing.B) {
 		c := &capture.Conn{ID: uint64(i), A: netip.MustParseAddrPort("10.0.0.1:40000"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
 		d := NewDecoder(Options{}, nil, func(Pair) {})
 		midStream(d, c, client, server, 1000, 64<<10)
+	}
+}
+
+// A consumer's connection joined in the middle of a large fetch response
+// carries megabytes one way, no frame starting in them and no request the
+// other way: it is Kafka all the same, and the exchanges after the
+// response decode (it used to be judged not Kafka after 1 MiB).
+func TestMidStreamLargeFetch(t *testing.T) {
+	fetch := func(records int) (*kmsg.FetchRequest, *kmsg.FetchResponse) {
+		req := kmsg.NewPtrFetchRequest()
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "orders"
+		rt.Partitions = []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 10, PartitionMaxBytes: 1 << 20}}
+		req.Topics = []kmsg.FetchRequestTopic{rt}
+		resp := kmsg.NewPtrFetchResponse()
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = "orders"
+		p := kmsg.NewFetchResponseTopicPartition()
+		p.HighWatermark = 100
+		p.RecordBatches = bytes.Repeat([]byte{7}, records)
+		st.Partitions = []kmsg.FetchResponseTopicPartition{p}
+		resp.Topics = []kmsg.FetchResponseTopic{st}
+		return req, resp
+	}
+	_, big := fetch(4 << 20)
+	f := newFeeder(t, Options{})
+	bigFrame := respFrame(big, 12, 1)
+	f.send(capture.BtoA, bigFrame[len(bigFrame)/4:], 64<<10, -1)
+	for corr := int32(2); corr <= 6; corr++ {
+		req, resp := fetch(100)
+		f.send(capture.AtoB, reqFrame(req, 12, corr, "consumer"), 0, 0)
+		f.send(capture.BtoA, respFrame(resp, 12, corr), 0, 0)
+	}
+	f.d.Flush()
+	st := f.d.Stats()
+	if st.NotKafka != 0 || st.KafkaConnections != 1 {
+		t.Fatalf("judged not Kafka: %+v", st)
+	}
+	var corrs []int32
+	for _, p := range f.pairs {
+		if p.Resp != nil {
+			corrs = append(corrs, p.Req.Header.CorrelationID)
+		}
+	}
+	if len(corrs) < 4 {
+		t.Fatalf("exchanges answered after the large response: %v (stats %+v)", corrs, st)
 	}
 }
