@@ -248,7 +248,6 @@ type Detail struct {
 	// DecodeError says why the request or response body could not be
 	// decoded; the summary then holds what the header told.
 	DecodeError string `json:"decode_error,omitempty"`
-
 }
 
 // Member is one group member as the JoinGroup leader, the SyncGroup
