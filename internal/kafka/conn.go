@@ -363,7 +363,7 @@ func (k *conn) request(f frame) {
 		st.DecodeErrors++
 	} else {
 		req.Records = ExtractRecords(req.Body)
-		if h.Key != kmsg.Produce.Int16() && !req.Truncated {
+		if h.Key != kmsg.Produce.Int16() && !req.Truncated && !secretAPI(h.Key) {
 			req.Raw = body
 		}
 	}
@@ -489,7 +489,7 @@ func (k *conn) answer(f frame, replay bool) {
 		st.DecodeErrors++
 	} else {
 		resp.Records = ExtractRecords(resp.Body)
-		if !records && !resp.Truncated {
+		if !records && !resp.Truncated && !secretAPI(req.Header.Key) {
 			resp.Raw = raw
 		}
 		k.learn(req, resp)
@@ -596,7 +596,19 @@ func (k *conn) clientFirstFails(ch capture.Chunk) bool {
 	return size < minRequest-4 || size > int64(k.d.opts.MaxFrame) || !plausibleHeaderPrefix(ch.Data[4:])
 }
 
-// noCandidate reports that evidence found no request in either direction.
+// secretAPI says the API's bodies may carry credentials or secret
+// configs (SASL, delegation tokens, SCRAM, configs): their bytes are not
+// offered as Raw, so that no stage can keep them as they came.
+func secretAPI(key int16) bool {
+	switch kmsg.Key(key) {
+	case kmsg.SASLHandshake, kmsg.SASLAuthenticate, kmsg.CreateDelegationToken, kmsg.RenewDelegationToken,
+		kmsg.ExpireDelegationToken, kmsg.DescribeDelegationToken, kmsg.AlterUserSCRAMCredentials,
+		kmsg.DescribeConfigs, kmsg.AlterConfigs, kmsg.IncrementalAlterConfigs, kmsg.CreateTopics:
+		return true
+	}
+	return false
+}
+
 // oneWayNotKafka is how many times NotKafkaAfter a connection joined in
 // mid-stream may carry in one direction, the other nearly silent, before
 // it is judged not Kafka: a consumer's large fetch responses can run for
@@ -616,6 +628,7 @@ func (k *conn) judgedNotKafka() bool {
 	return (both && k.seen > after) || k.seen > oneWayNotKafka*after
 }
 
+// noCandidate reports that evidence found no request in either direction.
 func (k *conn) noCandidate() bool {
 	return !k.st[0].probe.found && !k.st[1].probe.found
 }

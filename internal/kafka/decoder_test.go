@@ -400,3 +400,26 @@ func TestResponseBeforeItsRequest(t *testing.T) {
 		t.Errorf("unmatched %d, want 1", st.UnmatchedResponses)
 	}
 }
+
+// Raw bytes are offered for bodies without records or secrets: never for
+// SASL, whose token holds the password.
+func TestRawBodies(t *testing.T) {
+	f := newFeeder(t, Options{})
+	auth := kmsg.NewPtrSASLAuthenticateRequest()
+	auth.SASLAuthBytes = []byte("\x00user\x00secret-password")
+	f.send(capture.AtoB, reqFrame(metadataReq(), 12, 1, "a"), 0, 0)
+	f.send(capture.BtoA, respFrame(metadataResp([16]byte{1}), 12, 1), 0, 0)
+	f.send(capture.AtoB, reqFrame(auth, 2, 2, "a"), 0, 0)
+	f.send(capture.BtoA, respFrame(kmsg.NewPtrSASLAuthenticateResponse(), 2, 2), 0, 0)
+	f.d.Flush()
+	if len(f.pairs) != 2 {
+		t.Fatalf("%d pairs", len(f.pairs))
+	}
+	md, sasl := f.pairs[0], f.pairs[1]
+	if md.Req.Raw == nil || md.Resp.Raw == nil {
+		t.Error("Metadata: no raw body")
+	}
+	if sasl.Req.Raw != nil || sasl.Resp.Raw != nil {
+		t.Error("SaslAuthenticate: raw body offered")
+	}
+}

@@ -50,7 +50,8 @@ type Request struct {
 	Err       error
 	// Raw is the body as it came, which Body was decoded from and whose
 	// bytes its byte fields share: set when whole and holding no record
-	// data (every API but Produce). Never changed.
+	// data and no secret (every API but Produce and those of secretAPI).
+	// Never changed.
 	Raw []byte
 }
 
@@ -65,7 +66,8 @@ type Response struct {
 	Records   []RecordSet
 	Truncated bool
 	Err       error
-	// Raw: as Request.Raw, for every API but Fetch and ShareFetch.
+	// Raw: as Request.Raw, for every API but Fetch, ShareFetch and those
+	// of secretAPI.
 	Raw []byte
 }
 
