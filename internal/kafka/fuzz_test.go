@@ -15,15 +15,15 @@ func FuzzRequestHeader(f *testing.F) {
 	f.Add(reqFrame(produceReq(1), 7, 3, "")[4:])
 	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, n, err := ParseRequestHeader(b)
+		h, id, n, err := splitRequestHeader(b)
 		if err != nil {
 			return
 		}
 		if n > len(b) || n < 8 {
 			t.Fatalf("body offset %d outside frame of %d", n, len(b))
 		}
-		if h.ClientID != nil && len(*h.ClientID) > len(b) {
-			t.Fatal("client id longer than frame")
+		if len(id) > n-8 {
+			t.Fatalf("client id of %d bytes in a header of %d", len(id), n)
 		}
 		plausibleRequest(b)
 		if KnownVersion(h.Key, h.Version) {

@@ -83,20 +83,12 @@ var (
 	errUnknownAPI = errors.New("unknown api key or version")
 )
 
-// ParseRequestHeader reads a request header from a frame (without its
-// 4-byte size) and returns it with the offset of the body.
-func ParseRequestHeader(b []byte) (RequestHeader, int, error) {
-	h, id, n, err := splitRequestHeader(b)
-	if err == nil && id != nil {
-		s := string(id)
-		h.ClientID = &s
-	}
-	return h, n, err
-}
-
-// parseRequestHeader is ParseRequestHeader without the client id: the
-// search for frame boundaries reads a header at every position that could
-// start a frame, and must not copy what it will mostly throw away.
+// parseRequestHeader reads a request header from a frame (without its
+// 4-byte size), without its client id, and returns it with the offset of
+// the body: the search for frame boundaries reads a header at every
+// position that could start a frame, and must not copy what it will
+// mostly throw away (conn.request takes the client id from
+// splitRequestHeader, one string per connection).
 func parseRequestHeader(b []byte) (RequestHeader, int, error) {
 	h, _, n, err := splitRequestHeader(b)
 	return h, n, err
