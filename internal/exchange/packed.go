@@ -1,0 +1,751 @@
+package exchange
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"time"
+	"unsafe"
+)
+
+// Packed is an exchange as a store keeps it for long, packed by a Packer:
+// its summary and bodies encoded in the Packer's chunks, bytes the
+// collector never scans, and by reference (in the Packer too) its Detail
+// and its traced process's names, which are allocated once and often
+// shared with other exchanges. An exchange built as Go structs is a dozen
+// allocations full of pointers; a store holding tens of thousands of them
+// had the collector mark all of them in every cycle, which cost the agent
+// more than decoding the traffic did. A Packed holds no pointer: a table
+// of them is not scanned either.
+type Packed struct {
+	// chunk is the number of the Packer's chunk that holds the
+	// encoding (appendFields), at off, n bytes long.
+	chunk  uint64
+	off, n uint32
+	hasRef bool
+	// ref is the number of the exchange's refs when hasRef, else the
+	// number the next refs were to get.
+	ref uint64
+}
+
+// refs are what an exchange holds by reference.
+type refs struct {
+	detail         *Detail
+	client, server *procNames
+}
+
+// procNames are an endpoint's process fields, shared by the exchanges of
+// one process (Packer.proc).
+type procNames struct {
+	process, cmdline, container, pod string
+}
+
+func (n *procNames) size() int64 {
+	return int64(len(n.process) + len(n.cmdline) + len(n.container) + len(n.pod))
+}
+
+// Packer packs exchanges, oldest first, into chunks of chunkBytes, so that
+// an exchange is not an allocation of its own; it shares the process names
+// of one process between its exchanges. Its owner releases what it no
+// longer keeps, also oldest first (Release), and a chunk goes once the
+// last exchange in it has.
+//
+// Pack and Release are called by one goroutine at a time; Unpack and Time
+// by any number at once, when neither of the others runs.
+type Packer struct {
+	// chunks are held oldest first; chunks[0] is number chunkBase. The
+	// last is filled.
+	chunks    [][]byte
+	chunkBase uint64
+	// refs: those of the exchanges held, oldest first; refs[0] is number
+	// refBase.
+	refs    []refs
+	refBase uint64
+	scratch []byte
+	// procs holds the names last packed for each process id (at most
+	// procsMax, then it starts over).
+	procs map[uint32]*procNames
+}
+
+const (
+	chunkBytes = 64 << 10
+	procsMax   = 4096
+	// RefBytes is the memory of one exchange's references, its slot
+	// counted twice as a slice that grows by doubling may hold it.
+	refBytes = 2 * int64(unsafe.Sizeof(refs{}))
+)
+
+// Pack packs e. It returns the memory taken for it beyond the Packed value
+// itself: the encoding, the tail of the last chunk when a new one was
+// started for it, its references, and the process names not shared with
+// an exchange packed before. Its Detail is not counted: it was allocated
+// already, maybe for other exchanges too (DetailShared).
+func (pk *Packer) Pack(e *Exchange) (p Packed, bytes int64) {
+	pk.scratch = appendFields(pk.scratch[:0], e)
+	n := len(pk.scratch)
+	last := len(pk.chunks) - 1
+	if last < 0 || cap(pk.chunks[last])-len(pk.chunks[last]) < n {
+		if last >= 0 {
+			// The tail the last chunk leaves unused counts with the
+			// exchange that starts the next.
+			bytes = int64(cap(pk.chunks[last]) - len(pk.chunks[last]))
+		}
+		size := chunkBytes
+		if n > chunkBytes/4 {
+			// Large: a chunk of its own, and the next starts anew.
+			size = n
+		}
+		pk.chunks = append(pk.chunks, make([]byte, 0, size))
+		last++
+	}
+	c := pk.chunks[last]
+	p.chunk, p.off, p.n = pk.chunkBase+uint64(last), uint32(len(c)), uint32(n)
+	pk.chunks[last] = append(c, pk.scratch...)
+	bytes += int64(n)
+	if cap(pk.scratch) > chunkBytes {
+		pk.scratch = nil
+	}
+
+	p.ref = pk.refBase + uint64(len(pk.refs))
+	client, nc := pk.proc(&e.Client)
+	server, ns := pk.proc(&e.Server)
+	if e.Detail != nil || client != nil || server != nil {
+		p.hasRef = true
+		pk.refs = append(pk.refs, refs{e.Detail, client, server})
+		bytes += refBytes
+	}
+	return p, bytes + nc + ns
+}
+
+// proc is ep's process names, shared with the last exchange of its
+// process when equal (strings that share their bytes compare at once),
+// and the memory newly taken for them.
+func (pk *Packer) proc(ep *Endpoint) (*procNames, int64) {
+	if ep.Process == "" && ep.Cmdline == "" && ep.Container == "" && ep.Pod == "" {
+		return nil, 0
+	}
+	n := procNames{ep.Process, ep.Cmdline, ep.Container, ep.Pod}
+	if last := pk.procs[ep.PID]; last != nil && *last == n {
+		return last, 0
+	}
+	if pk.procs == nil || len(pk.procs) >= procsMax {
+		pk.procs = make(map[uint32]*procNames)
+	}
+	p := &n
+	pk.procs[ep.PID] = p
+	return p, n.size() + procBytes
+}
+
+// procBytes is a procNames allocation.
+const procBytes = int64(unsafe.Sizeof(procNames{})) + 16
+
+// Release lets go of every exchange packed before oldest, the oldest its
+// owner still holds; with all, of every exchange packed.
+func (pk *Packer) Release(oldest Packed, all bool) {
+	chunk, ref := oldest.chunk, oldest.ref
+	if all {
+		// The chunk being filled stays.
+		chunk, ref = pk.chunkBase+uint64(max(len(pk.chunks)-1, 0)), pk.refBase+uint64(len(pk.refs))
+	}
+	if k := int(chunk - pk.chunkBase); k > 0 && k <= len(pk.chunks) {
+		clear(pk.chunks[:k])
+		pk.chunks = pk.chunks[k:]
+		pk.chunkBase = chunk
+	}
+	if k := int(ref - pk.refBase); k > 0 && k <= len(pk.refs) {
+		clear(pk.refs[:k])
+		pk.refs = pk.refs[k:]
+		pk.refBase = ref
+	}
+}
+
+// Discard lets go of p, the exchange packed last, at once.
+func (pk *Packer) Discard(p Packed) {
+	last := len(pk.chunks) - 1
+	if last < 0 || p.chunk != pk.chunkBase+uint64(last) || uint64(p.off)+uint64(p.n) != uint64(len(pk.chunks[last])) {
+		return
+	}
+	if p.off == 0 {
+		pk.chunks[last] = nil
+		pk.chunks = pk.chunks[:last]
+	} else {
+		pk.chunks[last] = pk.chunks[last][:p.off]
+	}
+	if p.hasRef && p.ref == pk.refBase+uint64(len(pk.refs))-1 {
+		pk.refs[len(pk.refs)-1] = refs{}
+		pk.refs = pk.refs[:len(pk.refs)-1]
+	}
+}
+
+// Time is the Time of the exchange p holds, read without unpacking the
+// rest; zero when p was released.
+func (pk *Packer) Time(p Packed) time.Time {
+	r := unpacker{b: pk.data(p)}
+	return r.time()
+}
+
+// data is the encoding of p, nil when released.
+func (pk *Packer) data(p Packed) []byte {
+	k := p.chunk - pk.chunkBase
+	if p.chunk < pk.chunkBase || k >= uint64(len(pk.chunks)) {
+		return nil
+	}
+	c := pk.chunks[k]
+	if uint64(p.off)+uint64(p.n) > uint64(len(c)) {
+		return nil
+	}
+	return c[p.off : p.off+p.n : p.off+p.n]
+}
+
+// Strings lets the exchanges unpacked with it share their strings (topic
+// names, addresses, client ids...): one string for each distinct value.
+type Strings map[string]string
+
+// Unpack sets *e to the exchange p holds. Strings that repeat between
+// exchanges are shared through strs when it is not nil. The bodies share
+// the Packer's memory, and the Detail is shared: never modify them.
+func (pk *Packer) Unpack(p Packed, e *Exchange, strs Strings) error {
+	data := pk.data(p)
+	if data == nil {
+		return errReleased
+	}
+	r := unpacker{b: data, strs: strs}
+	*e = Exchange{}
+	r.fields(e)
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return errPacked
+	}
+	if p.hasRef {
+		k := p.ref - pk.refBase
+		if p.ref < pk.refBase || k >= uint64(len(pk.refs)) {
+			return errReleased
+		}
+		rf := &pk.refs[k]
+		e.Detail = rf.detail
+		unpackProc(&e.Client, rf.client)
+		unpackProc(&e.Server, rf.server)
+	}
+	return nil
+}
+
+func unpackProc(ep *Endpoint, n *procNames) {
+	if n != nil {
+		ep.Process, ep.Cmdline, ep.Container, ep.Pod = n.process, n.cmdline, n.container, n.pod
+	}
+}
+
+var errReleased = errors.New("packed exchange: released")
+
+var errPacked = errors.New("packed exchange: malformed")
+
+// Flags of the encoding.
+const (
+	flagLatency = 1 << iota
+	flagLatencyNS
+	flagGeneration
+	flagTruncated
+	flagDetailShared
+)
+
+// appendFields encodes what Packer does not hold by reference: every field
+// of e but Detail, and of its endpoints all but the process names. TestPackEveryField fails when a field is added to Exchange and
+// not here.
+func appendFields(b []byte, e *Exchange) []byte {
+	b = appendTime(b, e.Time)
+	var f uint64
+	if e.Latency != nil {
+		f |= flagLatency
+	}
+	if e.LatencyNS != nil {
+		f |= flagLatencyNS
+	}
+	if e.Generation != nil {
+		f |= flagGeneration
+	}
+	if e.Truncated {
+		f |= flagTruncated
+	}
+	if e.detailShared {
+		f |= flagDetailShared
+	}
+	b = binary.AppendUvarint(b, f)
+	if e.Latency != nil {
+		b = binary.AppendVarint(b, int64(*e.Latency))
+	}
+	if e.LatencyNS != nil {
+		b = binary.AppendVarint(b, *e.LatencyNS)
+	}
+	if e.Generation != nil {
+		b = binary.AppendVarint(b, int64(*e.Generation))
+	}
+	b = appendStr(b, e.Client.Addr)
+	b = binary.AppendUvarint(b, uint64(e.Client.PID))
+	b = appendStr(b, e.Server.Addr)
+	b = binary.AppendUvarint(b, uint64(e.Server.PID))
+	b = appendStr(b, e.Side)
+	b = binary.AppendVarint(b, int64(e.APIKey))
+	b = appendStr(b, e.API)
+	b = binary.AppendVarint(b, int64(e.APIVersion))
+	b = binary.AppendVarint(b, int64(e.CorrelationID))
+	b = appendStr(b, e.ClientID)
+	b = appendStr(b, e.Error)
+	b = appendStr(b, e.NoResponse)
+	b = appendStr(b, e.Group)
+	b = appendStr(b, e.MemberID)
+	b = binary.AppendVarint(b, int64(e.RequestBytes))
+	b = binary.AppendVarint(b, int64(e.ResponseBytes))
+	b = appendBody(b, &e.Request)
+	b = appendBody(b, &e.Response)
+	b = appendLen(b, e.Topics == nil, len(e.Topics))
+	for i := range e.Topics {
+		b = appendTopic(b, &e.Topics[i])
+	}
+	return b
+}
+
+// Flags of a body.
+const (
+	flagWire = 1 << iota
+	flagResponse
+)
+
+func appendBody(b []byte, body *Body) []byte {
+	b = appendLen(b, body.data == nil, len(body.data))
+	b = append(b, body.data...)
+	var f uint64
+	if body.wire {
+		f |= flagWire
+	}
+	if body.response {
+		f |= flagResponse
+	}
+	b = binary.AppendUvarint(b, f)
+	b = binary.AppendVarint(b, int64(body.body))
+	b = binary.AppendVarint(b, int64(body.key))
+	return binary.AppendVarint(b, int64(body.version))
+}
+
+// Flags of a partition: which pointers are set.
+const (
+	flagBaseOffset = 1 << iota
+	flagFetchOffset
+	flagHighWatermark
+	flagLogStartOffset
+	flagCommittedOffset
+	flagTimestamp
+	flagOffset
+	flagLogAppendTime
+	flagIncomplete
+)
+
+func appendTopic(b []byte, t *Topic) []byte {
+	b = appendStr(b, t.Name)
+	b = appendStr(b, t.ID)
+	b = appendLen(b, t.Partitions == nil, len(t.Partitions))
+	for i := range t.Partitions {
+		p := &t.Partitions[i]
+		ptrs := [...]*int64{p.BaseOffset, p.FetchOffset, p.HighWatermark, p.LogStartOffset, p.CommittedOffset, p.Timestamp, p.Offset}
+		var f uint64
+		for k, v := range ptrs {
+			if v != nil {
+				f |= 1 << k
+			}
+		}
+		if p.LogAppendTime != nil {
+			f |= flagLogAppendTime
+		}
+		if p.Incomplete {
+			f |= flagIncomplete
+		}
+		b = binary.AppendUvarint(b, f)
+		b = binary.AppendVarint(b, int64(p.Partition))
+		b = appendStr(b, p.Error)
+		b = binary.AppendVarint(b, p.Records)
+		b = binary.AppendVarint(b, p.Bytes)
+		b = binary.AppendVarint(b, p.AbortedRecords)
+		for _, v := range ptrs {
+			if v != nil {
+				b = binary.AppendVarint(b, *v)
+			}
+		}
+		if p.LogAppendTime != nil {
+			b = appendTime(b, *p.LogAppendTime)
+		}
+		b = appendStr(b, p.TimestampType)
+		b = appendLen(b, p.Batches == nil, len(p.Batches))
+		for k := range p.Batches {
+			b = appendBatch(b, &p.Batches[k])
+		}
+		b = appendBatchTime(b, p.FirstTimestamp, p.Batches, func(bt *Batch) *time.Time { return &bt.FirstTimestamp })
+		b = appendBatchTime(b, p.MaxTimestamp, p.Batches, func(bt *Batch) *time.Time { return &bt.MaxTimestamp })
+	}
+	return b
+}
+
+// Flags of a batch.
+const (
+	flagTransactional = 1 << iota
+	flagControl
+)
+
+func appendBatch(b []byte, bt *Batch) []byte {
+	var f uint64
+	if bt.Transactional {
+		f |= flagTransactional
+	}
+	if bt.Control {
+		f |= flagControl
+	}
+	b = binary.AppendUvarint(b, f)
+	b = binary.AppendVarint(b, bt.BaseOffset)
+	b = binary.AppendVarint(b, int64(bt.LastOffsetDelta))
+	b = binary.AppendVarint(b, int64(bt.Records))
+	b = binary.AppendVarint(b, int64(bt.Bytes))
+	b = appendTime(b, bt.FirstTimestamp)
+	b = appendTime(b, bt.MaxTimestamp)
+	b = appendStr(b, bt.TimestampType)
+	b = appendStr(b, bt.Compression)
+	b = binary.AppendVarint(b, bt.ProducerID)
+	b = binary.AppendVarint(b, int64(bt.ProducerEpoch))
+	b = binary.AppendVarint(b, int64(bt.BaseSequence))
+	return binary.AppendVarint(b, int64(bt.Magic))
+}
+
+// appendBatchTime encodes a partition's first or max timestamp, which
+// points into one of its batches (topics.go): as that batch's index plus
+// 2, 1 for a time of its own, 0 for none.
+func appendBatchTime(b []byte, t *time.Time, batches []Batch, field func(*Batch) *time.Time) []byte {
+	if t == nil {
+		return append(b, 0)
+	}
+	for k := range batches {
+		if field(&batches[k]) == t {
+			return binary.AppendUvarint(b, uint64(k)+2)
+		}
+	}
+	return appendTime(append(b, 1), *t)
+}
+
+// appendLen encodes a slice's length plus one, 0 for a nil slice.
+func appendLen(b []byte, isNil bool, n int) []byte {
+	if isNil {
+		return append(b, 0)
+	}
+	return binary.AppendUvarint(b, uint64(n)+1)
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Kinds of time: its location, which JSON shows as an offset.
+const (
+	timeZero = iota
+	timeUTC
+	timeLocal
+	timeZone
+)
+
+func appendTime(b []byte, t time.Time) []byte {
+	switch {
+	case t.IsZero() && t.Location() == time.UTC:
+		return append(b, timeZero)
+	case t.Location() == time.UTC:
+		b = append(b, timeUTC)
+	case t.Location() == time.Local:
+		b = append(b, timeLocal)
+	default:
+		name, off := t.Zone()
+		b = appendStr(append(b, timeZone), name)
+		b = binary.AppendVarint(b, int64(off))
+	}
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+// unpacker reads what appendFields wrote; its first error stops it.
+type unpacker struct {
+	b    []byte
+	err  error
+	strs Strings
+}
+
+func (r *unpacker) fail() {
+	if r.err == nil {
+		r.err = errPacked
+	}
+	r.b = nil
+}
+
+func (r *unpacker) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *unpacker) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// int32 reads a varint that must fit in 32 bits (and int16, int8 below).
+func (r *unpacker) int32() int32 {
+	v := r.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		r.fail()
+		return 0
+	}
+	return int32(v)
+}
+
+func (r *unpacker) int16() int16 {
+	v := r.varint()
+	if v < math.MinInt16 || v > math.MaxInt16 {
+		r.fail()
+		return 0
+	}
+	return int16(v)
+}
+
+func (r *unpacker) byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *unpacker) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return ""
+	}
+	raw := r.b[:n]
+	r.b = r.b[n:]
+	if n == 0 {
+		return ""
+	}
+	if r.strs == nil {
+		return string(raw)
+	}
+	if s, ok := r.strs[string(raw)]; ok {
+		return s
+	}
+	s := string(raw)
+	r.strs[s] = s
+	return s
+}
+
+// length reads appendLen's length, -1 for nil; min is the fewest bytes
+// one element takes, so that a malformed length allocates nothing.
+func (r *unpacker) length(min int) int {
+	n := r.uvarint()
+	if n == 0 {
+		return -1
+	}
+	if n-1 > uint64(len(r.b)/min) {
+		r.fail()
+		return -1
+	}
+	return int(n - 1)
+}
+
+func (r *unpacker) time() time.Time {
+	var loc *time.Location
+	switch r.byte() {
+	case timeZero:
+		return time.Time{}
+	case timeUTC:
+		loc = time.UTC
+	case timeLocal:
+		loc = time.Local
+	case timeZone:
+		name := r.str()
+		loc = time.FixedZone(name, int(r.int32()))
+	default:
+		r.fail()
+		return time.Time{}
+	}
+	sec, nsec := r.varint(), r.uvarint()
+	if nsec >= 1e9 {
+		r.fail()
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).In(loc)
+}
+
+func (r *unpacker) fields(e *Exchange) {
+	e.Time = r.time()
+	f := r.uvarint()
+	if f&flagLatency != 0 {
+		d := time.Duration(r.varint())
+		e.Latency = &d
+	}
+	if f&flagLatencyNS != 0 {
+		ns := r.varint()
+		e.LatencyNS = &ns
+	}
+	if f&flagGeneration != 0 {
+		g := r.int32()
+		e.Generation = &g
+	}
+	e.Truncated = f&flagTruncated != 0
+	e.detailShared = f&flagDetailShared != 0
+	e.Client.Addr = r.str()
+	e.Client.PID = r.pid()
+	e.Server.Addr = r.str()
+	e.Server.PID = r.pid()
+	e.Side = r.str()
+	e.APIKey = r.int16()
+	e.API = r.str()
+	e.APIVersion = r.int16()
+	e.CorrelationID = r.int32()
+	e.ClientID = r.str()
+	e.Error = r.str()
+	e.NoResponse = r.str()
+	e.Group = r.str()
+	e.MemberID = r.str()
+	e.RequestBytes = int(r.varint())
+	e.ResponseBytes = int(r.varint())
+	r.body(&e.Request)
+	r.body(&e.Response)
+	if n := r.length(3); n >= 0 {
+		e.Topics = make([]Topic, n)
+		for i := range e.Topics {
+			r.topic(&e.Topics[i])
+		}
+	}
+}
+
+// body shares the encoding's bytes.
+func (r *unpacker) body(body *Body) {
+	if n := r.length(1); n >= 0 {
+		body.data = r.b[:n:n]
+		r.b = r.b[n:]
+	}
+	f := r.uvarint()
+	body.wire = f&flagWire != 0
+	body.response = f&flagResponse != 0
+	body.body = r.int32()
+	body.key = r.int16()
+	body.version = r.int16()
+}
+
+func (r *unpacker) pid() uint32 {
+	v := r.uvarint()
+	if v > math.MaxUint32 {
+		r.fail()
+		return 0
+	}
+	return uint32(v)
+}
+
+func (r *unpacker) topic(t *Topic) {
+	t.Name = r.str()
+	t.ID = r.str()
+	n := r.length(9)
+	if n < 0 {
+		return
+	}
+	t.Partitions = make([]Partition, n)
+	for i := range t.Partitions {
+		p := &t.Partitions[i]
+		f := r.uvarint()
+		p.Partition = r.int32()
+		p.Error = r.str()
+		p.Records = r.varint()
+		p.Bytes = r.varint()
+		p.AbortedRecords = r.varint()
+		ptrs := [...]**int64{&p.BaseOffset, &p.FetchOffset, &p.HighWatermark, &p.LogStartOffset, &p.CommittedOffset, &p.Timestamp, &p.Offset}
+		var vals []int64
+		for k := range ptrs {
+			if f&(1<<k) != 0 {
+				if vals == nil {
+					// One allocation for the partition's offsets.
+					vals = make([]int64, 0, bitsSet(f&(flagLogAppendTime-1)))
+				}
+				vals = append(vals, r.varint())
+				*ptrs[k] = &vals[len(vals)-1]
+			}
+		}
+		if f&flagLogAppendTime != 0 {
+			t := r.time()
+			p.LogAppendTime = &t
+		}
+		p.Incomplete = f&flagIncomplete != 0
+		p.TimestampType = r.str()
+		if n := r.length(13); n >= 0 {
+			p.Batches = make([]Batch, n)
+			for k := range p.Batches {
+				r.batch(&p.Batches[k])
+			}
+		}
+		p.FirstTimestamp = r.batchTime(p.Batches, func(bt *Batch) *time.Time { return &bt.FirstTimestamp })
+		p.MaxTimestamp = r.batchTime(p.Batches, func(bt *Batch) *time.Time { return &bt.MaxTimestamp })
+		if r.err != nil {
+			return
+		}
+	}
+}
+
+func bitsSet(f uint64) int {
+	n := 0
+	for ; f != 0; f &= f - 1 {
+		n++
+	}
+	return n
+}
+
+func (r *unpacker) batch(bt *Batch) {
+	f := r.uvarint()
+	bt.Transactional = f&flagTransactional != 0
+	bt.Control = f&flagControl != 0
+	bt.BaseOffset = r.varint()
+	bt.LastOffsetDelta = r.int32()
+	bt.Records = r.int32()
+	bt.Bytes = r.int32()
+	bt.FirstTimestamp = r.time()
+	bt.MaxTimestamp = r.time()
+	bt.TimestampType = r.str()
+	bt.Compression = r.str()
+	bt.ProducerID = r.varint()
+	bt.ProducerEpoch = r.int16()
+	bt.BaseSequence = r.int32()
+	m := r.varint()
+	if m < math.MinInt8 || m > math.MaxInt8 {
+		r.fail()
+		return
+	}
+	bt.Magic = int8(m)
+}
+
+func (r *unpacker) batchTime(batches []Batch, field func(*Batch) *time.Time) *time.Time {
+	switch k := r.uvarint(); {
+	case k == 0:
+		return nil
+	case k == 1:
+		t := r.time()
+		return &t
+	case k-2 < uint64(len(batches)):
+		return field(&batches[k-2])
+	default:
+		r.fail()
+		return nil
+	}
+}
