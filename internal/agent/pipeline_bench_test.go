@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +57,16 @@ func BenchmarkPipeline(b *testing.B) {
 			// process spent on all of them.
 			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.StopTimer()
+			if path := os.Getenv("KSCOPE_HEAP_PROFILE"); path != "" {
+				// What the full store holds live: a heap profile
+				// taken before it is let go.
+				runtime.GC()
+				if f, err := os.Create(fmt.Sprintf("%s.%d", path, batch)); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+				b.Logf("store: %+v", st.Stats())
+			}
 			ds := a.dec.Stats()
 			if ds.Requests == 0 || ds.Requests != ds.Responses || ds.DecodeErrors != 0 || (batch > 2<<10) != (ds.BytesElided > 0) {
 				b.Fatalf("decoder: %+v", ds)

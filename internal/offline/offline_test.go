@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +373,43 @@ func TestWireBodiesAndCacheOnCaptures(t *testing.T) {
 		t.Fatalf("%d bodies in wire form, %d details shared: the test compared nothing kept", wire, shared)
 	}
 	t.Logf("%d request bodies in wire form, %d details shared", wire, shared)
+}
+
+// TestPackedOnCaptures: every exchange of every capture, built the agent's
+// way, comes back from the store's packed form as it went in: equal
+// field by field, and in its JSON.
+func TestPackedOnCaptures(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no captures", err)
+	}
+	total := 0
+	for _, f := range files {
+		res, err := Analyze(context.Background(), []string{f}, Options{Build: exchange.Options{Bodies: true, WireBodies: true, Cache: exchange.NewCache()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pk exchange.Packer
+		ps := make([]exchange.Packed, len(res.Exchanges))
+		for i := range res.Exchanges {
+			ps[i], _ = pk.Pack(&res.Exchanges[i])
+		}
+		strs := exchange.Strings{}
+		for i := range res.Exchanges {
+			var got exchange.Exchange
+			if err := pk.Unpack(ps[i], &got, strs); err != nil {
+				t.Fatalf("%s exchange %d: %v", f, i, err)
+			}
+			if !reflect.DeepEqual(got, res.Exchanges[i]) {
+				t.Fatalf("%s exchange %d:\n got %+v\nwant %+v", f, i, got, res.Exchanges[i])
+			}
+			a, _ := json.Marshal(&res.Exchanges[i])
+			b, _ := json.Marshal(&got)
+			if !bytes.Equal(a, b) {
+				t.Fatalf("%s exchange %d:\n%s\npacked:\n%s", f, i, a, b)
+			}
+			total++
+		}
+	}
+	t.Logf("%d exchanges of %d captures", total, len(files))
 }

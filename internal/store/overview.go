@@ -1,6 +1,7 @@
 package store
 
 import (
+	"hash/maphash"
 	"math"
 	"time"
 	"unsafe"
@@ -42,9 +43,26 @@ const twinHold = 2 * time.Second
 // ones are no longer indexed.
 const twinIdle = time.Minute
 
+// twinKey names an exchange the same in both its copies: its
+// connection's two endpoints, hashed, and its correlation id. Without a
+// string in it, the queue of remembered copies is memory the collector
+// does not scan. Two connections whose endpoints hash alike (1 in 2^64)
+// and that use the same correlation id within twinHold would be taken for
+// twins.
 type twinKey struct {
-	client, server string
-	corr           int32
+	conn uint64
+	corr int32
+}
+
+var twinSeed = maphash.MakeSeed()
+
+func twinKeyOf(e *exchange.Exchange) twinKey {
+	var h maphash.Hash
+	h.SetSeed(twinSeed)
+	h.WriteString(e.Client.Addr)
+	h.WriteByte(0)
+	h.WriteString(e.Server.Addr)
+	return twinKey{h.Sum64(), e.CorrelationID}
 }
 
 type heldCopy struct {
@@ -107,7 +125,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 	t.newest = at
 	switch e.Side {
 	case "client":
-		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
+		k := twinKeyOf(e)
 		if _, ok := t.counted[k]; ok {
 			// Its broker-side copy counted already, early.
 			delete(t.counted, k)
@@ -132,7 +150,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 			t.seen[k] = at
 		}
 		t.seenQ.push(seenCopy{k, at})
-		t.bytes += seenQBytes + int64(len(k.client)+len(k.server))
+		t.bytes += seenQBytes
 		count(e)
 	case "server":
 		t.lastServer = at
@@ -146,7 +164,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 			}
 			t.bytes += int64(len(t.seen)) * seenMapBytes
 		}
-		k := twinKey{e.Client.Addr, e.Server.Addr, e.CorrelationID}
+		k := twinKeyOf(e)
 		if _, ok := t.seen[k]; ok {
 			t.dropped++
 			break
@@ -159,7 +177,7 @@ func (t *twins) add(e *exchange.Exchange, count func(*exchange.Exchange)) {
 		// behind it, bodies and all.
 		c := *e
 		c.Request, c.Response = exchange.Body{}, exchange.Body{}
-		h := &heldCopy{key: k, at: at, e: &c, size: Size(&c) + seenMapBytes}
+		h := &heldCopy{key: k, at: at, e: &c, size: structSize(&c) + seenMapBytes}
 		t.heldKey[k] = h
 		t.held.push(h)
 		t.bytes += h.size
@@ -188,7 +206,7 @@ func (t *twins) expire(limit int64) {
 	}
 	for t.countedQ.len() > 0 && (t.countedQ.front().at < limit || t.over()) {
 		c := t.countedQ.pop()
-		t.bytes -= seenQBytes + int64(len(c.key.client)+len(c.key.server))
+		t.bytes -= seenQBytes
 		if at, ok := t.counted[c.key]; ok && at == c.at {
 			delete(t.counted, c.key)
 			t.bytes -= seenMapBytes
@@ -202,7 +220,7 @@ func (t *twins) over() bool { return t.budget > 0 && t.bytes > t.budget }
 // forgetSeen forgets the oldest remembered client-side copy.
 func (t *twins) forgetSeen() {
 	s := t.seenQ.pop()
-	t.bytes -= seenQBytes + int64(len(s.key.client)+len(s.key.server))
+	t.bytes -= seenQBytes
 	if t.seen != nil && t.seen[s.key] == s.at {
 		delete(t.seen, s.key)
 		t.bytes -= seenMapBytes
@@ -243,7 +261,7 @@ func (t *twins) release(limit int64, count func(*exchange.Exchange)) {
 			}
 			t.counted[h.key] = h.at
 			t.countedQ.push(seenCopy{h.key, h.at})
-			t.bytes += seenQBytes + seenMapBytes + int64(len(h.key.client)+len(h.key.server))
+			t.bytes += seenQBytes + seenMapBytes
 		}
 		count(h.e)
 	}

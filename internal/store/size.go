@@ -12,7 +12,9 @@ import (
 const (
 	allocOverhead = 16
 	slotBytes     = 2 * int64(unsafe.Sizeof(entry{}))
-	recordBytes   = int64(unsafe.Sizeof(Record{})) + allocOverhead + slotBytes
+	// exchangeBytes: an exchange as a struct of its own (a broker-side
+	// copy the twins hold).
+	exchangeBytes = int64(unsafe.Sizeof(exchange.Exchange{})) + allocOverhead
 	topicBytes    = int64(unsafe.Sizeof(exchange.Topic{}))
 	partBytes     = int64(unsafe.Sizeof(exchange.Partition{}))
 	batchBytes    = int64(unsafe.Sizeof(exchange.Batch{}))
@@ -24,13 +26,36 @@ const (
 	ptrField = 24 + allocOverhead
 )
 
-// Size estimates the memory an exchange holds: its struct, its JSON
+// Size estimates the memory the store takes to keep e after an exchange
+// of the same process: its slot, its packed summary and bodies, its
+// references, and its Detail unless shared (the process names are shared
+// then).
+func Size(e *exchange.Exchange) int64 {
+	var pk exchange.Packer
+	pk.Pack(e)
+	_, packed := pk.Pack(e)
+	return packedSize(e, packed)
+}
+
+// packedSize is what the store takes to keep e, packed in bytes beyond
+// the Packed value (exchange.Packer.Pack).
+func packedSize(e *exchange.Exchange, packed int64) int64 {
+	n := slotBytes + packed
+	if d := e.Detail; d != nil && !e.DetailShared() {
+		// A Detail shared with earlier exchanges counts with the
+		// first: sharing is what keeps it from being one each.
+		n += detailSize(d)
+	}
+	return n
+}
+
+// structSize estimates the memory e holds as Go structs: its struct, its
 // bodies and its summary's slices, by capacity (what was allocated, not
 // what is used). Strings shared with other exchanges (API and error
 // names) are counted anyway: the estimate errs on the high side. It walks
 // the exchange once without allocating.
-func Size(e *exchange.Exchange) int64 {
-	n := recordBytes
+func structSize(e *exchange.Exchange) int64 {
+	n := exchangeBytes
 	n += e.Request.Size() + e.Response.Size() + 2*allocOverhead
 	n += int64(len(e.ClientID) + len(e.Error) + len(e.NoResponse) + len(e.Group) + len(e.MemberID))
 	n += endpointSize(&e.Client) + endpointSize(&e.Server)

@@ -21,8 +21,10 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kscope/internal/exchange"
@@ -154,6 +156,9 @@ type Stats struct {
 	FirstSeq     uint64    `json:"first_seq,omitempty"`
 	LastSeq      uint64    `json:"last_seq,omitempty"`
 	Oldest       time.Time `json:"oldest,omitzero"`
+	// Unreadable counts records a reader found it could not unpack, left
+	// out of the answer. Zero unless kscope has a bug.
+	Unreadable uint64 `json:"unreadable,omitempty"`
 	// FirstSeen is the time of the oldest exchange ever added (evicted
 	// or not): the store knows nothing of the time before it.
 	FirstSeen time.Time `json:"first_seen,omitzero"`
@@ -234,6 +239,10 @@ type Store struct {
 	notify chan struct{}
 	agg    aggregates
 	snaps  snapshots
+	packer exchange.Packer
+	// unreadable counts records that did not unpack (none ever should);
+	// readers add to it under the read lock.
+	unreadable atomic.Uint64
 }
 
 // New returns an empty store.
@@ -268,8 +277,10 @@ func New(cfg Config) *Store {
 
 // Add keeps e, evicting the oldest exchanges when the budget requires, and
 // counts it in the aggregates. It returns e's sequence number.
+//
+// The store keeps e packed (exchange.Packed): its summary in bytes the
+// collector does not scan, its Detail and bodies by reference.
 func (s *Store) Add(e exchange.Exchange) uint64 {
-	size := Size(&e)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
@@ -279,21 +290,20 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 		s.firstSeen = e.Time
 	}
 	s.agg.add(&e)
-	// The record is made first so that the partials (behind an
-	// interface, where e would escape) see the heap copy the ring keeps,
-	// not another one.
-	rec := &Record{Seq: s.seq, Exchange: e}
 	if s.agg.newPartial != nil || len(s.agg.counters) > 0 {
-		s.agg.addPartial(&rec.Exchange)
+		s.agg.addPartial(&e)
 	}
+	p, packed := s.packer.Pack(&e)
+	size := packedSize(&e, packed)
 	if size > s.exchangeBudget {
 		// Keeping it would mean dropping everything else and still
 		// being over budget.
 		s.evicted++
 		s.evictedSize += size
+		s.packer.Discard(p)
 	} else {
 		// The new one alone fits: trimming stops before it.
-		s.ring.pushBack(entry{rec: rec, size: size})
+		s.ring.pushBack(entry{seq: s.seq, size: size, p: p})
 		s.ringBytes += size
 		s.trimExchanges()
 	}
@@ -307,12 +317,27 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 // trimExchanges drops the oldest exchanges until the ring fits its
 // budget; s.mu is held.
 func (s *Store) trimExchanges() {
+	trimmed := false
 	for s.ringBytes+s.agg.twins.bytes > s.exchangeBudget && s.ring.len() > 0 {
 		old := s.ring.popFront()
 		s.ringBytes -= old.size
 		s.evicted++
 		s.evictedSize += old.size
+		trimmed = true
 	}
+	if trimmed {
+		s.release()
+	}
+}
+
+// release lets the packer free what the exchanges evicted held; s.mu is
+// held.
+func (s *Store) release() {
+	if s.ring.len() == 0 {
+		s.packer.Release(exchange.Packed{}, true)
+		return
+	}
+	s.packer.Release(s.ring.at(0).p, false)
 }
 
 // LastSeq is the sequence number of the newest exchange added (0 before
@@ -350,31 +375,27 @@ func (s *Store) Wait(ctx context.Context, seq uint64) error {
 func (s *Store) Query(q Query) ([]Record, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	match := q.match
 	n := s.ring.len()
-	start := sort.Search(n, func(i int) bool { return s.ring.at(i).rec.Seq > q.AfterSeq })
+	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
+	strs := exchange.Strings{}
 	var out []Record
+	var r Record
 	if q.AfterSeq == 0 && q.Limit > 0 {
-		// The newest Limit matches: walk back from the newest, then copy
-		// them out oldest first, each record once.
-		var idx []int
-		for i := n - 1; i >= start && len(idx) < q.Limit; i-- {
-			if match(s.ring.at(i).rec) {
-				idx = append(idx, i)
+		// The newest Limit matches: walk back from the newest, then
+		// turn them oldest first.
+		for i := n - 1; i >= start && len(out) < q.Limit; i-- {
+			if s.unpack(i, &q, &r, strs) {
+				out = append(out, r)
 			}
 		}
-		out = make([]Record, len(idx))
-		for k, i := range idx {
-			out[len(idx)-1-k] = *s.ring.at(i).rec
-		}
+		slices.Reverse(out)
 		return out, s.seq
 	}
 	for i := start; i < n; i++ {
-		r := s.ring.at(i).rec
-		if !match(r) {
+		if !s.unpack(i, &q, &r, strs) {
 			continue
 		}
-		out = append(out, *r)
+		out = append(out, r)
 		if q.Limit > 0 && len(out) == q.Limit {
 			return out, r.Seq
 		}
@@ -382,34 +403,36 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 	return out, max(s.seq, q.AfterSeq)
 }
 
-// match says r is one q asks for (Limit and AfterSeq aside).
-func (q *Query) match(r *Record) bool {
-	if !q.Since.IsZero() && r.Time.Before(q.Since) {
-		return false
+// unpack sets *r to the i-th record held and says whether q matches it
+// (Limit and AfterSeq aside); s.mu is held. The time is checked before
+// the rest is unpacked.
+func (s *Store) unpack(i int, q *Query, r *Record, strs exchange.Strings) bool {
+	en := s.ring.at(i)
+	if !q.Since.IsZero() || !q.Until.IsZero() {
+		if t := s.packer.Time(en.p); !q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until) {
+			return false
+		}
 	}
-	if !q.Until.IsZero() && !r.Time.Before(q.Until) {
+	r.Seq = en.seq
+	if err := s.packer.Unpack(en.p, &r.Exchange, strs); err != nil {
+		// Packed by this process, it always unpacks (TestPackEveryField,
+		// FuzzUnpack); were it not so, it is counted, not shown wrong.
+		s.unreadable.Add(1)
 		return false
 	}
 	return q.Filter.Match(&r.Exchange)
 }
 
 // Exchanges is every exchange q matches (its Limit and AfterSeq are not
-// used), oldest first: what the views read, copied once into a slice of
-// the right size (Query's records are copied as they are found, and a
-// view copied them again).
+// used), oldest first: what the views read. They share their strings.
 func (s *Store) Exchanges(q Query) []exchange.Exchange {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n := s.ring.len()
-	count := 0
-	for i := range n {
-		if q.match(s.ring.at(i).rec) {
-			count++
-		}
-	}
-	out := make([]exchange.Exchange, 0, count)
-	for i := 0; i < n && len(out) < count; i++ {
-		if r := s.ring.at(i).rec; q.match(r) {
+	strs := exchange.Strings{}
+	var out []exchange.Exchange
+	var r Record
+	for i := range s.ring.len() {
+		if s.unpack(i, &q, &r, strs) {
 			out = append(out, r.Exchange)
 		}
 	}
@@ -430,6 +453,7 @@ func (s *Store) Stats() Stats {
 		Evicted:         s.evicted,
 		EvictedBytes:    s.evictedSize,
 		LastSeq:         s.seq,
+		Unreadable:      s.unreadable.Load(),
 		FirstSeen:       s.firstSeen,
 		AddedByAPI:      make(map[string]uint64, len(s.byAPI)),
 		Seconds:         s.agg.heldSeconds(),
@@ -461,15 +485,17 @@ func (s *Store) Stats() Stats {
 		st.Resolutions = append(st.Resolutions, r)
 	}
 	if s.ring.len() > 0 {
-		first := s.ring.at(0).rec
-		st.FirstSeq, st.Oldest = first.Seq, first.Time
+		first := s.ring.at(0)
+		st.FirstSeq, st.Oldest = first.seq, s.packer.Time(first.p)
 	}
 	return st
 }
 
+// entry is a record as the ring holds it.
 type entry struct {
-	rec  *Record
+	seq  uint64
 	size int64
+	p    exchange.Packed
 }
 
 // ring is a growable FIFO of entries.
