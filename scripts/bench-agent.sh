@@ -16,12 +16,19 @@
 # the median of the per-pair ratios (with/without) with a bootstrap 95%
 # confidence interval, and the agent's CPU per exchange and ring bytes
 # per exchange (each exchange is seen from both ends). Needs root.
-# Knobs: PAIRS (15), WORKLOADS ("sync batched"), AGENT_FLAGS, APP_CPU (0),
-# AGENT_CPU (1), KSCOPE (a kscope binary to use instead of building one).
+# TRACE=client traces the producer alone (agent --cgroup, the producer in
+# a cgroup of its own, with and without the agent), as an agent on a
+# client's host does when the broker is on another; the broker's syscalls
+# then only pass the programs' first check. TRACE=both (the default)
+# traces the whole machine: both ends, on the one CPU.
+# Knobs: PAIRS (15), WORKLOADS ("sync batched"), TRACE (both), AGENT_FLAGS,
+# APP_CPU (0), AGENT_CPU (1), KSCOPE (a kscope binary to use instead of
+# building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${PAIRS:-15}
 workloads=${WORKLOADS:-sync batched}
+trace=${TRACE:-both}
 AGENT_FLAGS=${AGENT_FLAGS:-}
 app_cpu=${APP_CPU:-0}
 agent_cpu=${AGENT_CPU:-1}
@@ -29,7 +36,15 @@ port=${PORT:-19292}
 api=127.0.0.1:${API_PORT:-17079}
 [ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF): run with sudo" >&2; exit 1; }
 dir=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+cg=/sys/fs/cgroup/kscope-bench-client
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"; [ -d "$cg" ] && rmdir "$cg" 2>/dev/null; true' EXIT
+case $trace in
+  both) ;;
+  client)
+    mkdir -p "$cg" || { echo "TRACE=client needs cgroup v2 at /sys/fs/cgroup" >&2; exit 1; }
+    AGENT_FLAGS="$AGENT_FLAGS --cgroup $cg" ;;
+  *) echo "TRACE: both, client" >&2; exit 2 ;;
+esac
 
 k=${KSCOPE:-}
 if [ -z "$k" ]; then
@@ -60,7 +75,12 @@ stats() { curl -sf "http://$api/api/v1/stats"; }
 # rate ARGS...: records/s of one producer run, against a fresh broker
 rate() {
   broker_start
-  taskset -c "$app_cpu" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@" |
+  if [ "$trace" = client ]; then
+    # The producer in the traced cgroup, before it opens a socket.
+    taskset -c "$app_cpu" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@"
+  else
+    taskset -c "$app_cpu" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@"
+  fi |
     awk '/produced/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s,") print $i}'
   broker_stop
 }
@@ -108,10 +128,11 @@ for mode in $workloads; do
   done
 done
 
-python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" <<'PY'
+python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" "$trace" <<'PY'
 import json, random, statistics as st, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\n{sys.argv[2]} alternating pairs per workload; producer and broker on CPU {sys.argv[3]}, agent on CPU {sys.argv[4]}")
+traced = {"both": "the whole machine traced (both ends)", "client": "the producer traced alone (--cgroup)"}[sys.argv[5]]
+print(f"\n{sys.argv[2]} alternating pairs per workload; producer and broker on CPU {sys.argv[3]}, agent on CPU {sys.argv[4]}; {traced}")
 names = {"sync": "(a) one record per request", "batched": "(b) batched, 16 KiB batches"}
 random.seed(1)
 for mode in ("sync", "batched"):
@@ -132,7 +153,7 @@ for mode in ("sync", "batched"):
     skip = [r["on"]["skipped"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
     exch = [r["on"]["exchanges"] for r in rs]
     print(f"   agent: {st.median(us):.1f} µs of CPU per exchange (runs {min(us):.1f}..{max(us):.1f}), ring {st.median(ring):.0f} bytes per exchange, "
-          f"{st.median(skip):.0f} record bytes skipped per exchange; {min(exch)}..{max(exch)} exchanges a run (both ends)")
+          f"{st.median(skip):.0f} record bytes skipped per exchange; {min(exch)}..{max(exch)} exchanges a run (each end traced counts)")
     bad = [(k, sum(r["on"][k] for r in rs)) for k in ("ring_drops", "lost_bytes", "resyncs")]
     print("   " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in bad))
 PY

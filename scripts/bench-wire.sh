@@ -38,7 +38,7 @@ case $trace in client | server | both) ;; *) echo "TRACE is client, server or bo
 [ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF): run with sudo" >&2; exit 1; }
 
 dir=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$dir/agent.log" "$KEEP"; rm -rf "$dir"' EXIT
 k=${KSCOPE:-}
 if [ -z "$k" ]; then
   go build -o "$dir/kscope" ./cmd/kscope

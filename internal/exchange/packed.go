@@ -93,7 +93,10 @@ func (pk *Packer) Pack(e *Exchange) (p Packed, bytes int64) {
 		size := chunkBytes
 		if n > chunkBytes/4 {
 			// Large: a chunk of its own, and the next starts anew.
+			// The allocator rounds it up to its size class, by up
+			// to an eighth.
 			size = n
+			bytes += int64(n / 8)
 		}
 		pk.chunks = append(pk.chunks, make([]byte, 0, size))
 		last++
@@ -124,16 +127,15 @@ func (pk *Packer) proc(ep *Endpoint) (*procNames, int64) {
 	if ep.Process == "" && ep.Cmdline == "" && ep.Container == "" && ep.Pod == "" {
 		return nil, 0
 	}
-	n := procNames{ep.Process, ep.Cmdline, ep.Container, ep.Pod}
-	if last := pk.procs[ep.PID]; last != nil && *last == n {
+	if last := pk.procs[ep.PID]; last != nil && *last == (procNames{ep.Process, ep.Cmdline, ep.Container, ep.Pod}) {
 		return last, 0
 	}
 	if pk.procs == nil || len(pk.procs) >= procsMax {
 		pk.procs = make(map[uint32]*procNames)
 	}
-	p := &n
+	p := &procNames{ep.Process, ep.Cmdline, ep.Container, ep.Pod}
 	pk.procs[ep.PID] = p
-	return p, n.size() + procBytes
+	return p, p.size() + procBytes
 }
 
 // procBytes is a procNames allocation.
@@ -180,7 +182,7 @@ func (pk *Packer) Discard(p Packed) {
 // Time is the Time of the exchange p holds, read without unpacking the
 // rest; zero when p was released.
 func (pk *Packer) Time(p Packed) time.Time {
-	r := unpacker{b: pk.data(p)}
+	r := unpacker{b: pk.data(p), u: &Unpacking{one: true}}
 	return r.time()
 }
 
@@ -197,19 +199,52 @@ func (pk *Packer) data(p Packed) []byte {
 	return c[p.off : p.off+p.n : p.off+p.n]
 }
 
-// Strings lets the exchanges unpacked with it share their strings (topic
-// names, addresses, client ids...): one string for each distinct value.
-type Strings map[string]string
+// Unpacking lets the exchanges unpacked with it (a reader's many at once)
+// share their memory: one string for each distinct value (topic names,
+// addresses, client ids...), and their topics, partitions and batches
+// taken from larger slices, so that reading a store of tens of thousands
+// of exchanges is a few hundred allocations, not a few for each.
+type Unpacking struct {
+	// one: a single exchange, that shares nothing.
+	one     bool
+	strs    map[string]string
+	topics  []Topic
+	parts   []Partition
+	batches []Batch
+	ints    []int64
+	durs    []time.Duration
+}
 
-// Unpack sets *e to the exchange p holds. Strings that repeat between
-// exchanges are shared through strs when it is not nil. The bodies share
-// the Packer's memory, and the Detail is shared: never modify them.
-func (pk *Packer) Unpack(p Packed, e *Exchange, strs Strings) error {
+// slabLen is how many elements Unpacking allocates at once.
+const slabLen = 256
+
+// take is the next n elements of *slab, one of u's, allocating a new one
+// when it has not enough left.
+func take[T any](u *Unpacking, slab *[]T, n int) []T {
+	if u.one || n > slabLen/4 {
+		return make([]T, n)
+	}
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, slabLen)
+	}
+	l := len(*slab)
+	*slab = (*slab)[:l+n]
+	return (*slab)[l : l+n : l+n]
+}
+
+// Unpack sets *e to the exchange p holds; u, when not nil, shares memory
+// between the exchanges unpacked with it (one reader's at a time). The
+// bodies share the Packer's memory, the slices u's, and the Detail is
+// shared: never modify them.
+func (pk *Packer) Unpack(p Packed, e *Exchange, u *Unpacking) error {
 	data := pk.data(p)
 	if data == nil {
 		return errReleased
 	}
-	r := unpacker{b: data, strs: strs}
+	if u == nil {
+		u = &Unpacking{one: true}
+	}
+	r := unpacker{b: data, u: u}
 	*e = Exchange{}
 	r.fields(e)
 	if r.err != nil {
@@ -470,8 +505,8 @@ func appendTime(b []byte, t time.Time) []byte {
 // unpacker reads what appendFields wrote; its first error stops it.
 type unpacker struct {
 	b    []byte
-	err  error
-	strs Strings
+	err error
+	u   *Unpacking
 }
 
 func (r *unpacker) fail() {
@@ -541,14 +576,17 @@ func (r *unpacker) str() string {
 	if n == 0 {
 		return ""
 	}
-	if r.strs == nil {
+	if r.u.one {
 		return string(raw)
 	}
-	if s, ok := r.strs[string(raw)]; ok {
+	if s, ok := r.u.strs[string(raw)]; ok {
 		return s
 	}
 	s := string(raw)
-	r.strs[s] = s
+	if r.u.strs == nil {
+		r.u.strs = make(map[string]string)
+	}
+	r.u.strs[s] = s
 	return s
 }
 
@@ -594,12 +632,14 @@ func (r *unpacker) fields(e *Exchange) {
 	e.Time = r.time()
 	f := r.uvarint()
 	if f&flagLatency != 0 {
-		d := time.Duration(r.varint())
-		e.Latency = &d
+		d := &take(r.u, &r.u.durs, 1)[0]
+		*d = time.Duration(r.varint())
+		e.Latency = d
 	}
 	if f&flagLatencyNS != 0 {
-		ns := r.varint()
-		e.LatencyNS = &ns
+		ns := &take(r.u, &r.u.ints, 1)[0]
+		*ns = r.varint()
+		e.LatencyNS = ns
 	}
 	if f&flagGeneration != 0 {
 		g := r.int32()
@@ -626,7 +666,7 @@ func (r *unpacker) fields(e *Exchange) {
 	r.body(&e.Request)
 	r.body(&e.Response)
 	if n := r.length(3); n >= 0 {
-		e.Topics = make([]Topic, n)
+		e.Topics = take(r.u, &r.u.topics, n)
 		for i := range e.Topics {
 			r.topic(&e.Topics[i])
 		}
@@ -663,7 +703,7 @@ func (r *unpacker) topic(t *Topic) {
 	if n < 0 {
 		return
 	}
-	t.Partitions = make([]Partition, n)
+	t.Partitions = take(r.u, &r.u.parts, n)
 	for i := range t.Partitions {
 		p := &t.Partitions[i]
 		f := r.uvarint()
@@ -677,8 +717,7 @@ func (r *unpacker) topic(t *Topic) {
 		for k := range ptrs {
 			if f&(1<<k) != 0 {
 				if vals == nil {
-					// One allocation for the partition's offsets.
-					vals = make([]int64, 0, bitsSet(f&(flagLogAppendTime-1)))
+					vals = take(r.u, &r.u.ints, bitsSet(f&(flagLogAppendTime-1)))[:0]
 				}
 				vals = append(vals, r.varint())
 				*ptrs[k] = &vals[len(vals)-1]
@@ -691,7 +730,7 @@ func (r *unpacker) topic(t *Topic) {
 		p.Incomplete = f&flagIncomplete != 0
 		p.TimestampType = r.str()
 		if n := r.length(13); n >= 0 {
-			p.Batches = make([]Batch, n)
+			p.Batches = take(r.u, &r.u.batches, n)
 			for k := range p.Batches {
 				r.batch(&p.Batches[k])
 			}

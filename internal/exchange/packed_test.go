@@ -54,11 +54,11 @@ func fill(v reflect.Value, n *int) {
 	}
 }
 
-func roundTrip(t *testing.T, pk *Packer, e *Exchange, strs Strings) Exchange {
+func roundTrip(t *testing.T, pk *Packer, e *Exchange, u *Unpacking) Exchange {
 	t.Helper()
 	p, _ := pk.Pack(e)
 	var got Exchange
-	if err := pk.Unpack(p, &got, strs); err != nil {
+	if err := pk.Unpack(p, &got, u); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -72,9 +72,9 @@ func TestPackEveryField(t *testing.T) {
 	n := 0
 	fill(reflect.ValueOf(&e).Elem(), &n)
 	var pk Packer
-	for _, strs := range []Strings{nil, {}} {
-		if got := roundTrip(t, &pk, &e, strs); !reflect.DeepEqual(got, e) {
-			t.Errorf("strs %v:\n got %+v\nwant %+v", strs != nil, got, e)
+	for _, u := range []*Unpacking{nil, {}} {
+		if got := roundTrip(t, &pk, &e, u); !reflect.DeepEqual(got, e) {
+			t.Errorf("shared %v:\n got %+v\nwant %+v", u != nil, got, e)
 		}
 	}
 	// Timestamps that point into the batches, as Build sets them, come
@@ -183,7 +183,7 @@ func FuzzUnpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pk := Packer{chunks: [][]byte{data}}
 		var e Exchange
-		if pk.Unpack(Packed{n: uint32(len(data))}, &e, Strings{}) != nil {
+		if pk.Unpack(Packed{n: uint32(len(data))}, &e, &Unpacking{}) != nil {
 			return
 		}
 		var again Packer

@@ -394,10 +394,10 @@ func TestPackedOnCaptures(t *testing.T) {
 		for i := range res.Exchanges {
 			ps[i], _ = pk.Pack(&res.Exchanges[i])
 		}
-		strs := exchange.Strings{}
+		u := &exchange.Unpacking{}
 		for i := range res.Exchanges {
 			var got exchange.Exchange
-			if err := pk.Unpack(ps[i], &got, strs); err != nil {
+			if err := pk.Unpack(ps[i], &got, u); err != nil {
 				t.Fatalf("%s exchange %d: %v", f, i, err)
 			}
 			if !reflect.DeepEqual(got, res.Exchanges[i]) {

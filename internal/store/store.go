@@ -240,6 +240,8 @@ type Store struct {
 	agg    aggregates
 	snaps  snapshots
 	packer exchange.Packer
+	// adding is the exchange Add is adding.
+	adding exchange.Exchange
 	// unreadable counts records that did not unpack (none ever should);
 	// readers add to it under the read lock.
 	unreadable atomic.Uint64
@@ -289,12 +291,18 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	if s.firstSeen.IsZero() || e.Time.Before(s.firstSeen) {
 		s.firstSeen = e.Time
 	}
-	s.agg.add(&e)
+	// The aggregates and partials see e in the store's own place for it:
+	// behind their interfaces e would escape, an allocation for each.
+	// None keeps the pointer.
+	s.adding = e
+	defer func() { s.adding = exchange.Exchange{} }()
+	x := &s.adding
+	s.agg.add(x)
 	if s.agg.newPartial != nil || len(s.agg.counters) > 0 {
-		s.agg.addPartial(&e)
+		s.agg.addPartial(x)
 	}
-	p, packed := s.packer.Pack(&e)
-	size := packedSize(&e, packed)
+	p, packed := s.packer.Pack(x)
+	size := packedSize(x, packed)
 	if size > s.exchangeBudget {
 		// Keeping it would mean dropping everything else and still
 		// being over budget.
@@ -377,14 +385,14 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 	defer s.mu.RUnlock()
 	n := s.ring.len()
 	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
-	strs := exchange.Strings{}
+	u := &exchange.Unpacking{}
 	var out []Record
 	var r Record
 	if q.AfterSeq == 0 && q.Limit > 0 {
 		// The newest Limit matches: walk back from the newest, then
 		// turn them oldest first.
 		for i := n - 1; i >= start && len(out) < q.Limit; i-- {
-			if s.unpack(i, &q, &r, strs) {
+			if s.unpack(i, &q, &r, u) {
 				out = append(out, r)
 			}
 		}
@@ -392,7 +400,7 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 		return out, s.seq
 	}
 	for i := start; i < n; i++ {
-		if !s.unpack(i, &q, &r, strs) {
+		if !s.unpack(i, &q, &r, u) {
 			continue
 		}
 		out = append(out, r)
@@ -406,7 +414,7 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 // unpack sets *r to the i-th record held and says whether q matches it
 // (Limit and AfterSeq aside); s.mu is held. The time is checked before
 // the rest is unpacked.
-func (s *Store) unpack(i int, q *Query, r *Record, strs exchange.Strings) bool {
+func (s *Store) unpack(i int, q *Query, r *Record, u *exchange.Unpacking) bool {
 	en := s.ring.at(i)
 	if !q.Since.IsZero() || !q.Until.IsZero() {
 		if t := s.packer.Time(en.p); !q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until) {
@@ -414,7 +422,7 @@ func (s *Store) unpack(i int, q *Query, r *Record, strs exchange.Strings) bool {
 		}
 	}
 	r.Seq = en.seq
-	if err := s.packer.Unpack(en.p, &r.Exchange, strs); err != nil {
+	if err := s.packer.Unpack(en.p, &r.Exchange, u); err != nil {
 		// Packed by this process, it always unpacks (TestPackEveryField,
 		// FuzzUnpack); were it not so, it is counted, not shown wrong.
 		s.unreadable.Add(1)
@@ -424,15 +432,31 @@ func (s *Store) unpack(i int, q *Query, r *Record, strs exchange.Strings) bool {
 }
 
 // Exchanges is every exchange q matches (its Limit and AfterSeq are not
-// used), oldest first: what the views read. They share their strings.
+// used), oldest first: what the views read. They share their memory
+// (exchange.Unpacking).
 func (s *Store) Exchanges(q Query) []exchange.Exchange {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	strs := exchange.Strings{}
+	n := s.ring.len()
 	var out []exchange.Exchange
+	if q.Filter.IsZero() {
+		// Every exchange in the window: counted first, they are
+		// unpacked into a slice of the right size.
+		count := n
+		if !q.Since.IsZero() || !q.Until.IsZero() {
+			count = 0
+			for i := range n {
+				if t := s.packer.Time(s.ring.at(i).p); (q.Since.IsZero() || !t.Before(q.Since)) && (q.Until.IsZero() || t.Before(q.Until)) {
+					count++
+				}
+			}
+		}
+		out = make([]exchange.Exchange, 0, count)
+	}
+	u := &exchange.Unpacking{}
 	var r Record
-	for i := range s.ring.len() {
-		if s.unpack(i, &q, &r, strs) {
+	for i := range n {
+		if s.unpack(i, &q, &r, u) {
 			out = append(out, r.Exchange)
 		}
 	}

@@ -412,6 +412,16 @@ func BenchmarkQuery(b *testing.B) {
 			b.ReportMetric(float64(held), "held")
 		})
 	}
+	// What a view reads: every exchange held.
+	b.Run("exchanges-all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(s.Exchanges(Query{})) != held {
+				b.Fatal("not all read")
+			}
+		}
+		b.ReportMetric(float64(held), "held")
+	})
 }
 
 // TestExchangesAsQuery: Exchanges returns what Query does, as exchanges,
