@@ -1,7 +1,9 @@
 package exchange
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"unsafe"
 )
 
@@ -20,6 +22,9 @@ type Cache struct {
 	// scratch is the Detail being built (newDetail): copied to the heap
 	// only when no shared one equals it.
 	scratch Detail
+	// meta is the Detail of the last Metadata response built, shared
+	// with the next ones while they answer the same (metadata).
+	meta *Detail
 	// keys and phint: the topic index of the exchange being built
 	// (topicList).
 	keys  []topicKey
@@ -81,26 +86,55 @@ func (c *Cache) newDetail() *Detail {
 }
 
 // detail returns the shared Detail equal to d (and true), or a copy of d
-// (then shared, unless it has fields outside the key), when d is the
-// cache's scratch; else d.
+// (shared from then on when it is a Produce, Fetch or Metadata Detail),
+// when d is the cache's scratch; else d.
 func (c *Cache) detail(d *Detail) (*Detail, bool) {
 	if c == nil || d != &c.scratch {
 		return d, false
 	}
 	k, ok := keyOf(d)
-	s := c.details[k]
-	shared := ok && s != nil
+	if !ok {
+		return c.metadata(d)
+	}
+	s, shared := c.details[k]
 	if !shared {
 		s = new(*d)
-		if ok {
-			if len(c.details) >= cacheMax {
-				clear(c.details)
-			}
-			c.details[k] = s
+		if len(c.details) >= cacheMax {
+			clear(c.details)
 		}
+		c.details[k] = s
 	}
 	c.scratch = Detail{}
 	return s, shared
+}
+
+// metadata returns the last Metadata response's Detail (and true) when d,
+// the scratch, equals it; else a copy of d, which becomes the last when it
+// is a Metadata response's. A client asks for metadata every few seconds
+// and gets the same brokers, controller and cluster id each time.
+func (c *Cache) metadata(d *Detail) (*Detail, bool) {
+	defer func() { c.scratch = Detail{} }()
+	if !isMetadata(d) {
+		return new(*d), false
+	}
+	if m := c.meta; m != nil && m.ClusterID == d.ClusterID && m.ThrottleMS == d.ThrottleMS &&
+		equalPtr(m.ControllerID, d.ControllerID) && slices.Equal(m.Brokers, d.Brokers) && (m.Brokers == nil) == (d.Brokers == nil) &&
+		maps.Equal(m.TopicErrors, d.TopicErrors) && (m.TopicErrors == nil) == (d.TopicErrors == nil) {
+		return m, true
+	}
+	c.meta = new(*d)
+	return c.meta, false
+}
+
+// isMetadata says d sets only what a Metadata response does.
+func isMetadata(d *Detail) bool {
+	rest := *d
+	rest.ClusterID, rest.ControllerID, rest.Brokers, rest.TopicErrors, rest.ThrottleMS = "", nil, nil, nil, 0
+	return allZero(&rest) && (d.ControllerID != nil || d.Brokers != nil || d.ClusterID != "")
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // keyOf is d's key, false when d sets a field the key does not hold.

@@ -123,3 +123,55 @@ func TestWireBodyOlderAnswer(t *testing.T) {
 		t.Fatalf("wire form renders\n%s\nwant\n%s", b, a)
 	}
 }
+
+// TestCacheMetadata: Metadata responses that answer the same share one
+// Detail; one that differs in any field, or sets a field a Metadata
+// response does not, gets its own.
+func TestCacheMetadata(t *testing.T) {
+	c := NewCache()
+	share := func(d Detail) (*Detail, bool) {
+		*c.newDetail() = d
+		return c.detail(c.newDetail())
+	}
+	p := func(v int32) *int32 { return &v }
+	meta := Detail{ClusterID: "c1", ControllerID: p(1), Brokers: []Broker{{NodeID: 1, Addr: "b1:9092", Rack: "r1"}}}
+	a, shared := share(meta)
+	if shared {
+		t.Fatal("the first metadata detail is shared")
+	}
+	if b, shared := share(meta); b != a || !shared {
+		t.Fatal("equal metadata details are not shared")
+	}
+	for _, d := range []Detail{
+		{ClusterID: "c2", ControllerID: p(1), Brokers: meta.Brokers},
+		{ClusterID: "c1", ControllerID: p(2), Brokers: meta.Brokers},
+		{ClusterID: "c1", Brokers: meta.Brokers},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: []Broker{{NodeID: 1, Addr: "b1:9092"}}},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: []Broker{}},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: meta.Brokers, TopicErrors: map[string]string{}},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: meta.Brokers, TopicErrors: map[string]string{"t": "UNKNOWN_TOPIC_OR_PARTITION"}},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: meta.Brokers, ThrottleMS: 5},
+		{ClusterID: "c1", ControllerID: p(1), Brokers: meta.Brokers, DecodeError: "response: cut short"},
+	} {
+		share(meta)
+		if got, shared := share(d); shared || !reflect.DeepEqual(*got, d) {
+			t.Errorf("%+v: shared %v, got %+v", d, shared, *got)
+		}
+	}
+	// A field outside Metadata's, set alone, is never shared either.
+	rt := reflect.TypeFor[Detail]()
+	for i := range rt.NumField() {
+		d := meta
+		f := reflect.ValueOf(&d).Elem().Field(i)
+		switch rt.Field(i).Name {
+		case "ClusterID", "ControllerID", "Brokers", "TopicErrors", "ThrottleMS":
+			continue
+		}
+		n := 0
+		fill(f, &n)
+		share(meta)
+		if got, shared := share(d); shared || !reflect.DeepEqual(*got, d) {
+			t.Errorf("field %s set: shared %v", rt.Field(i).Name, shared)
+		}
+	}
+}
