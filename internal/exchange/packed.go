@@ -504,7 +504,7 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // unpacker reads what appendFields wrote; its first error stops it.
 type unpacker struct {
-	b    []byte
+	b   []byte
 	err error
 	u   *Unpacking
 }
