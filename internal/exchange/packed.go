@@ -22,13 +22,15 @@ type Packed struct {
 	// encoding (appendFields), at off, n bytes long.
 	chunk  uint64
 	off, n uint32
-	hasRef bool
-	// ref is the number of the exchange's refs when hasRef, else the
-	// number the next refs were to get.
-	ref uint64
+	// epoch is the number (modulo 2^32) of the Packer's epoch it was
+	// packed in, ref its references' index in that epoch's table plus
+	// one, 0 for none.
+	epoch, ref uint32
 }
 
-// refs are what an exchange holds by reference.
+// refs are what an exchange holds by reference. The exchanges of an epoch
+// share one refs for each distinct value: most of them name one of a few
+// shared Details and processes.
 type refs struct {
 	detail         *Detail
 	client, server *procNames
@@ -57,22 +59,37 @@ type Packer struct {
 	// last is filled.
 	chunks    [][]byte
 	chunkBase uint64
-	// refs: those of the exchanges held, oldest first; refs[0] is number
-	// refBase.
-	refs    []refs
-	refBase uint64
+	// epochs are held oldest first; epochs[0] is number epochBase. The
+	// last takes the exchanges being packed, epochLen of them.
+	epochs    []epoch
+	epochBase uint64
+	inEpoch   int
+	// added: the last Pack added to its epoch's table.
+	added   bool
 	scratch []byte
 	// procs holds the names last packed for each process id (at most
 	// procsMax, then it starts over).
 	procs map[uint32]*procNames
 }
 
+// epoch is the references of epochLen exchanges packed one after the
+// other, each distinct value once: a table with few pointers, where one
+// refs for each exchange held was the largest thing the collector scanned.
+type epoch struct {
+	table []refs
+	// index finds a value in table; only while the epoch takes
+	// exchanges.
+	index map[refs]uint32
+}
+
 const (
 	chunkBytes = 64 << 10
 	procsMax   = 4096
-	// RefBytes is the memory of one exchange's references, its slot
-	// counted twice as a slice that grows by doubling may hold it.
-	refBytes = 2 * int64(unsafe.Sizeof(refs{}))
+	epochLen   = 16 << 10
+	// RefBytes is the memory of one entry in an epoch's table: its slot,
+	// counted twice as a slice that grows by doubling may hold it, and
+	// its index entry.
+	refBytes = 2*int64(unsafe.Sizeof(refs{})) + int64(unsafe.Sizeof(refs{})) + 24
 )
 
 // Pack packs e. It returns the memory taken for it beyond the Packed value
@@ -109,13 +126,29 @@ func (pk *Packer) Pack(e *Exchange) (p Packed, bytes int64) {
 		pk.scratch = nil
 	}
 
-	p.ref = pk.refBase + uint64(len(pk.refs))
+	if len(pk.epochs) == 0 || pk.inEpoch >= epochLen {
+		if len(pk.epochs) > 0 {
+			pk.epochs[len(pk.epochs)-1].index = nil
+		}
+		pk.epochs = append(pk.epochs, epoch{index: make(map[refs]uint32)})
+		pk.inEpoch = 0
+	}
+	pk.inEpoch++
+	ep := &pk.epochs[len(pk.epochs)-1]
+	p.epoch = uint32(pk.epochBase + uint64(len(pk.epochs)-1))
 	client, nc := pk.proc(&e.Client)
 	server, ns := pk.proc(&e.Server)
-	if e.Detail != nil || client != nil || server != nil {
-		p.hasRef = true
-		pk.refs = append(pk.refs, refs{e.Detail, client, server})
-		bytes += refBytes
+	pk.added = false
+	if r := (refs{e.Detail, client, server}); r != (refs{}) {
+		i, ok := ep.index[r]
+		if !ok {
+			i = uint32(len(ep.table))
+			ep.table = append(ep.table, r)
+			ep.index[r] = i
+			pk.added = true
+			bytes += refBytes
+		}
+		p.ref = i + 1
 	}
 	return p, bytes + nc + ns
 }
@@ -144,20 +177,26 @@ const procBytes = int64(unsafe.Sizeof(procNames{})) + 16
 // Release lets go of every exchange packed before oldest, the oldest its
 // owner still holds; with all, of every exchange packed.
 func (pk *Packer) Release(oldest Packed, all bool) {
-	chunk, ref := oldest.chunk, oldest.ref
+	// The chunk being filled, and the epoch, stay.
+	chunk, epochs := oldest.chunk-pk.chunkBase, int(oldest.epoch-uint32(pk.epochBase))
 	if all {
-		// The chunk being filled stays.
-		chunk, ref = pk.chunkBase+uint64(max(len(pk.chunks)-1, 0)), pk.refBase+uint64(len(pk.refs))
+		chunk, epochs = uint64(max(len(pk.chunks)-1, 0)), max(len(pk.epochs)-1, 0)
 	}
-	if k := int(chunk - pk.chunkBase); k > 0 && k <= len(pk.chunks) {
+	if k := int(chunk); chunk <= uint64(len(pk.chunks)) && k > 0 {
 		clear(pk.chunks[:k])
 		pk.chunks = pk.chunks[k:]
-		pk.chunkBase = chunk
+		pk.chunkBase += uint64(k)
 	}
-	if k := int(ref - pk.refBase); k > 0 && k <= len(pk.refs) {
-		clear(pk.refs[:k])
-		pk.refs = pk.refs[k:]
-		pk.refBase = ref
+	if k := epochs; k > 0 && k <= len(pk.epochs) {
+		clear(pk.epochs[:k])
+		pk.epochs = pk.epochs[k:]
+		pk.epochBase += uint64(k)
+	}
+	if all && len(pk.epochs) > 0 {
+		// What the current epoch holds is let go of too: the next
+		// exchange starts a new one.
+		pk.epochs[0] = epoch{}
+		pk.inEpoch = epochLen
 	}
 }
 
@@ -173,9 +212,12 @@ func (pk *Packer) Discard(p Packed) {
 	} else {
 		pk.chunks[last] = pk.chunks[last][:p.off]
 	}
-	if p.hasRef && p.ref == pk.refBase+uint64(len(pk.refs))-1 {
-		pk.refs[len(pk.refs)-1] = refs{}
-		pk.refs = pk.refs[:len(pk.refs)-1]
+	if ep := len(pk.epochs) - 1; pk.added && ep >= 0 && p.epoch == uint32(pk.epochBase+uint64(ep)) && int(p.ref) == len(pk.epochs[ep].table) {
+		e := &pk.epochs[ep]
+		delete(e.index, e.table[p.ref-1])
+		e.table[p.ref-1] = refs{}
+		e.table = e.table[:p.ref-1]
+		pk.added = false
 	}
 }
 
@@ -253,12 +295,12 @@ func (pk *Packer) Unpack(p Packed, e *Exchange, u *Unpacking) error {
 	if len(r.b) != 0 {
 		return errPacked
 	}
-	if p.hasRef {
-		k := p.ref - pk.refBase
-		if p.ref < pk.refBase || k >= uint64(len(pk.refs)) {
+	if p.ref != 0 {
+		k := int(p.epoch - uint32(pk.epochBase))
+		if k < 0 || k >= len(pk.epochs) || int(p.ref) > len(pk.epochs[k].table) {
 			return errReleased
 		}
-		rf := &pk.refs[k]
+		rf := &pk.epochs[k].table[p.ref-1]
 		e.Detail = rf.detail
 		unpackProc(&e.Client, rf.client)
 		unpackProc(&e.Server, rf.server)

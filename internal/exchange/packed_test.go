@@ -111,64 +111,82 @@ func TestPackNilAndEmpty(t *testing.T) {
 }
 
 // TestPackShares: an exchange is not an allocation of its own; the
-// process names of one process are held once.
+// process names of one process are held once, and so are the references
+// shared by the exchanges of an epoch.
 func TestPackShares(t *testing.T) {
 	var pk Packer
 	e := Exchange{API: "Produce", Client: Endpoint{Addr: "127.0.0.1:1", PID: 7, Process: "java", Cmdline: "java -jar app.jar"}}
 	a, na := pk.Pack(&e)
 	b, nb := pk.Pack(&e)
-	if len(pk.refs) != 2 || pk.refs[0].client != pk.refs[1].client || pk.refs[0].client == nil {
-		t.Error("one process's names held twice")
+	if tab := pk.epochs[0].table; len(tab) != 1 || a.ref != 1 || b.ref != 1 {
+		t.Errorf("one process's exchanges: %d references", len(tab))
 	}
-	if na != int64(a.n)+refBytes+procBytes+int64(len("java")+len("java -jar app.jar")) || nb != int64(b.n)+refBytes {
+	if na != int64(a.n)+refBytes+procBytes+int64(len("java")+len("java -jar app.jar")) || nb != int64(b.n) {
 		t.Errorf("counted %d then %d bytes for %d-byte encodings", na, nb, a.n)
 	}
 	if a.chunk != b.chunk || b.off != a.off+a.n {
 		t.Error("two exchanges are not packed one after the other in a chunk")
 	}
 	e.Client.Cmdline = "java -jar other.jar"
-	if pk.Pack(&e); pk.refs[2].client == pk.refs[0].client {
+	if c, _ := pk.Pack(&e); c.ref != 2 || pk.epochs[0].table[0].client == pk.epochs[0].table[1].client {
 		t.Error("names changed, still shared")
 	}
 }
 
-// TestPackRelease: chunks and references go once no exchange held uses
-// them, and a released exchange no longer unpacks.
+// TestPackRelease: chunks and epochs go once no exchange held uses them,
+// and a released exchange no longer unpacks.
 func TestPackRelease(t *testing.T) {
 	var pk Packer
-	body := JSONBody(make([]byte, chunkBytes/8))
+	shared := &Detail{ThrottleMS: 1}
 	var ps []Packed
-	for i := range 100 {
-		e := Exchange{CorrelationID: int32(i), Request: body, Detail: &Detail{ThrottleMS: int32(i)}}
+	n := 2*epochLen + 10
+	for i := range n {
+		e := Exchange{CorrelationID: int32(i), Request: JSONBody(make([]byte, 100)), Detail: shared}
+		if i%1000 == 0 {
+			e.Detail = &Detail{ThrottleMS: int32(i)}
+		}
 		p, _ := pk.Pack(&e)
 		ps = append(ps, p)
 	}
-	if len(pk.chunks) < 10 || len(pk.refs) != 100 {
-		t.Fatalf("%d chunks, %d refs for 100 exchanges of %d bytes", len(pk.chunks), len(pk.refs), ps[0].n)
+	// The second epoch: the shared Detail, and one for each of its
+	// exchanges numbered a multiple of 1000.
+	distinct := 1 + (2*epochLen-1)/1000 - (epochLen-1)/1000
+	if len(pk.epochs) != 3 || len(pk.epochs[1].table) != distinct || pk.epochs[0].index != nil {
+		t.Fatalf("%d epochs, the second's table %d long", len(pk.epochs), len(pk.epochs[1].table))
 	}
-	pk.Release(ps[50], false)
+	keep := epochLen + 5
+	pk.Release(ps[keep], false)
 	var e Exchange
-	if err := pk.Unpack(ps[49], &e, nil); err == nil {
+	if err := pk.Unpack(ps[0], &e, nil); err == nil {
 		t.Error("a released exchange unpacks")
 	}
-	if err := pk.Unpack(ps[50], &e, nil); err != nil || e.CorrelationID != 50 || e.Detail.ThrottleMS != 50 || len(e.Request.data) != chunkBytes/8 {
-		t.Errorf("exchange 50 after releasing those before: %v %+v", err, e)
+	for _, i := range []int{keep, n - 1, 2 * epochLen} {
+		throttle := int32(1)
+		if i%1000 == 0 {
+			throttle = int32(i)
+		}
+		if err := pk.Unpack(ps[i], &e, nil); err != nil || e.CorrelationID != int32(i) || e.Detail.ThrottleMS != throttle || len(e.Request.data) != 100 {
+			t.Errorf("exchange %d after releasing those before %d: %v %+v", i, keep, err, e)
+		}
 	}
-	if len(pk.refs) != 50 || pk.chunkBase != ps[50].chunk {
-		t.Errorf("%d refs, first chunk %d after releasing 50", len(pk.refs), pk.chunkBase)
+	if len(pk.epochs) != 2 || pk.chunkBase != ps[keep].chunk {
+		t.Errorf("%d epochs, first chunk %d after releasing %d", len(pk.epochs), pk.chunkBase, keep)
 	}
-	big, _ := pk.Pack(&Exchange{Request: JSONBody(make([]byte, chunkBytes))})
-	chunks := len(pk.chunks)
+	big, _ := pk.Pack(&Exchange{Request: JSONBody(make([]byte, chunkBytes)), Detail: &Detail{ThrottleMS: -1}})
+	chunks, refs := len(pk.chunks), len(pk.epochs[1].table)
 	pk.Discard(big)
-	if len(pk.chunks) != chunks-1 || len(pk.refs) != 50 {
-		t.Errorf("discarding a large exchange: %d chunks of %d, %d refs", len(pk.chunks), chunks, len(pk.refs))
+	if len(pk.chunks) != chunks-1 || len(pk.epochs[1].table) != refs-1 {
+		t.Errorf("discarding a large exchange: %d chunks of %d, %d references of %d", len(pk.chunks), chunks, len(pk.epochs[1].table), refs)
 	}
 	pk.Release(Packed{}, true)
-	if len(pk.refs) != 0 || len(pk.chunks) != 1 {
-		t.Errorf("%d refs, %d chunks after releasing all", len(pk.refs), len(pk.chunks))
+	if len(pk.chunks) != 1 || len(pk.epochs) != 1 || len(pk.epochs[0].table) != 0 {
+		t.Errorf("%d chunks, %d epochs after releasing all", len(pk.chunks), len(pk.epochs))
 	}
-	if err := pk.Unpack(ps[99], &e, nil); err == nil {
+	if err := pk.Unpack(ps[n-1], &e, nil); err == nil {
 		t.Error("the newest exchange unpacks after releasing all")
+	}
+	if p, _ := pk.Pack(&Exchange{Detail: shared}); p.epoch != uint32(pk.epochBase)+1 || p.ref != 1 {
+		t.Errorf("after releasing all, packed in epoch %d ref %d", p.epoch, p.ref)
 	}
 }
 
