@@ -36,12 +36,17 @@ port=${PORT:-19292}
 api=127.0.0.1:${API_PORT:-17079}
 [ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF): run with sudo" >&2; exit 1; }
 dir=$(mktemp -d)
-cg=/sys/fs/cgroup/kscope-bench-client
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"; [ -d "$cg" ] && rmdir "$cg" 2>/dev/null; true' EXIT
+cg=
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"; [ -n "$cg" ] && rmdir "$cg" 2>/dev/null; true' EXIT
 case $trace in
   both) ;;
   client)
-    mkdir -p "$cg" || { echo "TRACE=client needs cgroup v2 at /sys/fs/cgroup" >&2; exit 1; }
+    # cgroup v2: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid
+    # system.
+    root=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+    [ -n "$root" ] || { echo "TRACE=client needs cgroup v2 mounted" >&2; exit 1; }
+    cg=$root/kscope-bench-client
+    mkdir -p "$cg"
     AGENT_FLAGS="$AGENT_FLAGS --cgroup $cg" ;;
   *) echo "TRACE: both, client" >&2; exit 2 ;;
 esac

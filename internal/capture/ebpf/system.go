@@ -95,6 +95,16 @@ func cgroupID(s string) (uint64, error) {
 	if err := unix.Stat(path, &st); err != nil {
 		return 0, fmt.Errorf("ebpf: cgroup %s: %w", s, err)
 	}
+	// Any directory has an inode number: one outside cgroup v2 (a v1
+	// hierarchy, or the tmpfs that holds them on a hybrid system) would
+	// match no process, and the agent would trace nothing, silently.
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, fmt.Errorf("ebpf: cgroup %s: %w", s, err)
+	}
+	if fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return 0, fmt.Errorf("ebpf: cgroup %s: %s is not a cgroup v2 directory (on a hybrid system cgroup v2 is often mounted at /sys/fs/cgroup/unified)", s, path)
+	}
 	return st.Ino, nil
 }
 
