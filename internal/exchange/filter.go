@@ -84,6 +84,10 @@ func apiKey(s string) (int16, bool) {
 	return k, ok
 }
 
+// MatchAPI says an exchange of API key passes the filter's APIs: a
+// reader checks it before it has the rest of the exchange.
+func (f Filter) MatchAPI(key int16) bool { return len(f.APIs) == 0 || f.matchAPI(key) }
+
 // Match reports whether e passes the filter.
 func (f Filter) Match(e *Exchange) bool {
 	if len(f.APIs) > 0 && !f.matchAPI(e.APIKey) {

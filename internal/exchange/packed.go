@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 )
@@ -200,6 +201,18 @@ func (pk *Packer) Release(oldest Packed, all bool) {
 	}
 }
 
+// Snapshot is a copy of pk that unpacks what pk holds now, also while pk
+// goes on packing and releasing: a reader takes it under its owner's lock
+// and unpacks after letting the lock go. Pack only appends past what a
+// snapshot sees, and Release and Discard change pk's own tables, not the
+// snapshot's copies.
+func (pk *Packer) Snapshot() Packer {
+	return Packer{
+		chunks: slices.Clone(pk.chunks), chunkBase: pk.chunkBase,
+		epochs: slices.Clone(pk.epochs), epochBase: pk.epochBase,
+	}
+}
+
 // Discard lets go of p, the exchange packed last, at once.
 func (pk *Packer) Discard(p Packed) {
 	last := len(pk.chunks) - 1
@@ -221,11 +234,13 @@ func (pk *Packer) Discard(p Packed) {
 	}
 }
 
-// Time is the Time of the exchange p holds, read without unpacking the
-// rest; zero when p was released.
-func (pk *Packer) Time(p Packed) time.Time {
+// Peek is the API key and the Time of the exchange p holds, read without
+// unpacking the rest; false when p was released.
+func (pk *Packer) Peek(p Packed) (key int16, t time.Time, ok bool) {
 	r := unpacker{b: pk.data(p), u: &Unpacking{one: true}}
-	return r.time()
+	key = r.int16()
+	t = r.time()
+	return key, t, r.err == nil
 }
 
 // data is the encoding of p, nil when released.
@@ -331,6 +346,9 @@ const (
 // of e but Detail, and of its endpoints all but the process names. TestPackEveryField fails when a field is added to Exchange and
 // not here.
 func appendFields(b []byte, e *Exchange) []byte {
+	// The API key and the time first: a reader filters on them without
+	// unpacking the rest (Packer.Peek).
+	b = binary.AppendVarint(b, int64(e.APIKey))
 	b = appendTime(b, e.Time)
 	var f uint64
 	if e.Latency != nil {
@@ -363,7 +381,6 @@ func appendFields(b []byte, e *Exchange) []byte {
 	b = appendStr(b, e.Server.Addr)
 	b = binary.AppendUvarint(b, uint64(e.Server.PID))
 	b = appendStr(b, e.Side)
-	b = binary.AppendVarint(b, int64(e.APIKey))
 	b = appendStr(b, e.API)
 	b = binary.AppendVarint(b, int64(e.APIVersion))
 	b = binary.AppendVarint(b, int64(e.CorrelationID))
@@ -671,6 +688,7 @@ func (r *unpacker) time() time.Time {
 }
 
 func (r *unpacker) fields(e *Exchange) {
+	e.APIKey = r.int16()
 	e.Time = r.time()
 	f := r.uvarint()
 	if f&flagLatency != 0 {
@@ -694,7 +712,6 @@ func (r *unpacker) fields(e *Exchange) {
 	e.Server.Addr = r.str()
 	e.Server.PID = r.pid()
 	e.Side = r.str()
-	e.APIKey = r.int16()
 	e.API = r.str()
 	e.APIVersion = r.int16()
 	e.CorrelationID = r.int32()

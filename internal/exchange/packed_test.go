@@ -72,6 +72,11 @@ func TestPackEveryField(t *testing.T) {
 	n := 0
 	fill(reflect.ValueOf(&e).Elem(), &n)
 	var pk Packer
+	if p, _ := pk.Pack(&e); true {
+		if key, at, ok := pk.Peek(p); !ok || key != e.APIKey || !at.Equal(e.Time) {
+			t.Errorf("peek: %d %v %v", key, at, ok)
+		}
+	}
 	for _, u := range []*Unpacking{nil, {}} {
 		if got := roundTrip(t, &pk, &e, u); !reflect.DeepEqual(got, e) {
 			t.Errorf("shared %v:\n got %+v\nwant %+v", u != nil, got, e)

@@ -14,7 +14,8 @@
 //
 // The store never decodes and never computes views itself: views read
 // from it, the decoder writes to it. Readers hold its read lock only while
-// copying or merging; the writer waits for no one else.
+// copying or merging (they unpack exchanges after letting it go); the
+// writer waits for no one else.
 package store
 
 import (
@@ -381,26 +382,24 @@ func (s *Store) Wait(ctx context.Context, seq uint64) error {
 // sequence number through which q was evaluated: pass it as the next
 // AfterSeq to continue without missing or repeating a record.
 func (s *Store) Query(q Query) ([]Record, uint64) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	n := s.ring.len()
-	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
+	newest := q.AfterSeq == 0 && q.Limit > 0
+	pk, held, seq := s.held(&q)
 	u := &exchange.Unpacking{}
 	var out []Record
 	var r Record
-	if q.AfterSeq == 0 && q.Limit > 0 {
+	if newest {
 		// The newest Limit matches: walk back from the newest, then
 		// turn them oldest first.
-		for i := n - 1; i >= start && len(out) < q.Limit; i-- {
-			if s.unpack(i, &q, &r, u) {
+		for i := len(held) - 1; i >= 0 && len(out) < q.Limit; i-- {
+			if s.unpack(&pk, &held[i], &q, &r, u) {
 				out = append(out, r)
 			}
 		}
 		slices.Reverse(out)
-		return out, s.seq
+		return out, seq
 	}
-	for i := start; i < n; i++ {
-		if !s.unpack(i, &q, &r, u) {
+	for i := range held {
+		if !s.unpack(&pk, &held[i], &q, &r, u) {
 			continue
 		}
 		out = append(out, r)
@@ -408,21 +407,35 @@ func (s *Store) Query(q Query) ([]Record, uint64) {
 			return out, r.Seq
 		}
 	}
-	return out, max(s.seq, q.AfterSeq)
+	return out, max(seq, q.AfterSeq)
 }
 
-// unpack sets *r to the i-th record held and says whether q matches it
-// (Limit and AfterSeq aside); s.mu is held. The time is checked before
-// the rest is unpacked.
-func (s *Store) unpack(i int, q *Query, r *Record, u *exchange.Unpacking) bool {
-	en := s.ring.at(i)
-	if !q.Since.IsZero() || !q.Until.IsZero() {
-		if t := s.packer.Time(en.p); !q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until) {
-			return false
+// held is what a reader unpacks, taken under the read lock and unpacked
+// after it, so that Add never waits for a reader to unpack: a copy of the
+// packer, and the records after q.AfterSeq whose API and time q matches;
+// and the newest sequence number.
+func (s *Store) held(q *Query) (exchange.Packer, []entry, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := s.ring.len()
+	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
+	var held []entry
+	for i := start; i < n; i++ {
+		en := s.ring.at(i)
+		key, t, ok := s.packer.Peek(en.p)
+		if ok && (!q.Filter.MatchAPI(key) || !q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until)) {
+			continue
 		}
+		held = append(held, *en)
 	}
+	return s.packer.Snapshot(), held, s.seq
+}
+
+// unpack sets *r to the record en and says whether q matches it (Limit and
+// AfterSeq aside).
+func (s *Store) unpack(pk *exchange.Packer, en *entry, q *Query, r *Record, u *exchange.Unpacking) bool {
 	r.Seq = en.seq
-	if err := s.packer.Unpack(en.p, &r.Exchange, u); err != nil {
+	if err := pk.Unpack(en.p, &r.Exchange, u); err != nil {
 		// Packed by this process, it always unpacks (TestPackEveryField,
 		// FuzzUnpack); were it not so, it is counted, not shown wrong.
 		s.unreadable.Add(1)
@@ -435,28 +448,17 @@ func (s *Store) unpack(i int, q *Query, r *Record, u *exchange.Unpacking) bool {
 // used), oldest first: what the views read. They share their memory
 // (exchange.Unpacking).
 func (s *Store) Exchanges(q Query) []exchange.Exchange {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	n := s.ring.len()
+	q.AfterSeq, q.Limit = 0, 0
+	pk, held, _ := s.held(&q)
 	var out []exchange.Exchange
 	if q.Filter.IsZero() {
-		// Every exchange in the window: counted first, they are
-		// unpacked into a slice of the right size.
-		count := n
-		if !q.Since.IsZero() || !q.Until.IsZero() {
-			count = 0
-			for i := range n {
-				if t := s.packer.Time(s.ring.at(i).p); (q.Since.IsZero() || !t.Before(q.Since)) && (q.Until.IsZero() || t.Before(q.Until)) {
-					count++
-				}
-			}
-		}
-		out = make([]exchange.Exchange, 0, count)
+		// Every exchange of the window: a slice of the right size.
+		out = make([]exchange.Exchange, 0, len(held))
 	}
 	u := &exchange.Unpacking{}
 	var r Record
-	for i := range n {
-		if s.unpack(i, &q, &r, u) {
+	for i := range held {
+		if s.unpack(&pk, &held[i], &q, &r, u) {
 			out = append(out, r.Exchange)
 		}
 	}
@@ -510,7 +512,8 @@ func (s *Store) Stats() Stats {
 	}
 	if s.ring.len() > 0 {
 		first := s.ring.at(0)
-		st.FirstSeq, st.Oldest = first.seq, s.packer.Time(first.p)
+		_, t, _ := s.packer.Peek(first.p)
+		st.FirstSeq, st.Oldest = first.seq, t
 	}
 	return st
 }

@@ -454,3 +454,38 @@ func TestExchangesAsQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestReadWhileAdding: readers unpack after letting the lock go, while Add
+// packs, evicts and releases; what they read is still each exchange as it
+// was added. Run with -race.
+func TestReadWhileAdding(t *testing.T) {
+	s := New(Config{MemoryBytes: 1 << 20})
+	const n = 20000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			s.Add(fake(i, "Produce", fmt.Sprintf("topic-%d", i%7), 300))
+		}
+	}()
+	reads := 0
+	for running := true; running; reads++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		recs, _ := s.Query(Query{})
+		for _, r := range recs {
+			if r.Seq != uint64(r.CorrelationID)+1 || r.Topics[0].Name != fmt.Sprintf("topic-%d", r.CorrelationID%7) || len(r.Request.JSON()) != 300 {
+				t.Fatalf("read %d: record %d is exchange %d of %s, body %d bytes", reads, r.Seq, r.CorrelationID, r.Topics[0].Name, len(r.Request.JSON()))
+			}
+		}
+		if st := s.Stats(); st.Unreadable != 0 {
+			t.Fatalf("%d records did not unpack", st.Unreadable)
+		}
+	}
+	if s.Stats().Evicted == 0 || reads < 2 {
+		t.Fatalf("%d reads, %d evicted: nothing was read while the store turned over", reads, s.Stats().Evicted)
+	}
+}
