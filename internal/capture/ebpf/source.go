@@ -18,7 +18,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"kscope/internal/capture"
@@ -89,9 +88,7 @@ func Open(opts Options) (*Source, error) {
 	if err := mountTracefs(); err != nil {
 		return nil, err
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("ebpf: remove memlock limit: %w", err)
-	}
+	memlock := raiseMemlock()
 
 	spec, err := loadCapture()
 	if err != nil {
@@ -107,6 +104,9 @@ func Open(opts Options) (*Source, error) {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("ebpf: load programs: %+v", ve)
+		}
+		if memlock != nil && errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("ebpf: load programs: %w (RLIMIT_MEMLOCK could not be raised: %v; kernels before 5.11 count BPF memory there: run as root)", err, memlock)
 		}
 		return nil, fmt.Errorf("ebpf: load programs: %w", err)
 	}

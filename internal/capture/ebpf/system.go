@@ -78,6 +78,16 @@ func mountTracefs() error {
 	return nil
 }
 
+// raiseMemlock lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF
+// maps and programs to (later ones charge the memory cgroup). It is done
+// here, not with cilium/ebpf's rlimit package: that one probes the kernel
+// at init, creating a BPF map in every kscope command, analyze and version
+// included. Its failure is reported only if loading then fails with EPERM:
+// on a recent kernel the limit does not matter.
+func raiseMemlock() error {
+	return unix.Prlimit(0, unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}, nil)
+}
+
 // cgroupID turns Options.Cgroup into the id bpf_get_current_cgroup_id
 // returns: the inode number of the cgroup v2 directory.
 func cgroupID(s string) (uint64, error) {
