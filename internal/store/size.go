@@ -28,8 +28,8 @@ const (
 
 // Size estimates the memory the store takes to keep e after an exchange
 // of the same process: its slot, its packed summary and bodies, its
-// references, and its Detail unless shared (the process names are shared
-// then).
+// references, its Detail unless shared (the process names are shared
+// then), and what reading it takes (readSize).
 func Size(e *exchange.Exchange) int64 {
 	var pk exchange.Packer
 	pk.Pack(e)
@@ -40,11 +40,38 @@ func Size(e *exchange.Exchange) int64 {
 // packedSize is what the store takes to keep e, packed in bytes beyond
 // the Packed value (exchange.Packer.Pack).
 func packedSize(e *exchange.Exchange, packed int64) int64 {
-	n := slotBytes + packed
+	n := slotBytes + packed + readSize(e)
 	if d := e.Detail; d != nil && !e.DetailShared() {
 		// A Detail shared with earlier exchanges counts with the
 		// first: sharing is what keeps it from being one each.
 		n += detailSize(d)
+	}
+	return n
+}
+
+// readSize is the memory a view takes to read e: the exchange unpacked
+// (its struct, its topics, partitions, batches and offsets; strings and
+// bodies are shared) and its entry copied from the ring. A view reads
+// every exchange of its window, and a scrape of the lag metrics the whole
+// store: counting this in the budget keeps the process within --memory
+// while it does, at the price of holding fewer exchanges. Packed, an
+// exchange takes half of it or less.
+func readSize(e *exchange.Exchange) int64 {
+	n := exchangeBytes + int64(unsafe.Sizeof(entry{}))
+	if e.LatencyNS != nil {
+		n += 8
+	}
+	if e.Latency != nil {
+		n += 8
+	}
+	n += int64(len(e.Topics)) * topicBytes
+	for i := range e.Topics {
+		t := &e.Topics[i]
+		n += int64(len(t.Partitions)) * partBytes
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += int64(len(p.Batches))*batchBytes + 8*int64(countPtrs(p.BaseOffset, p.FetchOffset, p.HighWatermark, p.LogStartOffset, p.CommittedOffset, p.Timestamp, p.Offset))
+		}
 	}
 	return n
 }
