@@ -11,6 +11,10 @@
 # `tshark -Y kafka -T fields`, alternately, so that both see the same load
 # (the machine is shared); it prints the medians in MB/s of capture, their
 # range, and the ratio. Needs root (tcpdump), tshark, tcpdump and editcap.
+# KEEP=DIR keeps the two captures there; CAPTURES=DIR decodes those kept
+# instead of capturing anew (to compare builds on the same captures: each
+# new capture cuts the streams elsewhere, and the ratio moves with the
+# cut); KSCOPE=BIN decodes with that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=${BYTES:-300000000}
@@ -22,6 +26,10 @@ dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 go build -o "$dir/kscope" ./cmd/kscope
+k=${KSCOPE:-$dir/kscope}
+if [ -n "${CAPTURES:-}" ]; then
+  cp "$CAPTURES/clean.pcap" "$CAPTURES/mid.pcap" "$dir/"
+else
 "$dir/kscope" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &
 sleep 1
 
@@ -57,16 +65,20 @@ keep=$((packets * mid_mb * 1000000 / size))
 first=$(((packets - keep) / 2))
 editcap -r "$dir/all.pcap" "$dir/mid.pcap" "$first-$((first + keep))"
 rm "$dir/all.pcap"
+fi
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP" && cp "$dir/clean.pcap" "$dir/mid.pcap" "$KEEP/"
+fi
 
 times="$dir/times"
 for name in clean mid; do
   echo "== $name: $(($(stat -c %s "$dir/$name.pcap") / 1000000)) MB"
-  "$dir/kscope" analyze "$dir/$name.pcap" | tail -3
+  "$k" analyze "$dir/$name.pcap" | tail -3
 done
 for run in $(seq "$runs"); do
   for name in clean mid; do
     t0=$(date +%s.%N)
-    "$dir/kscope" analyze -o jsonl "$dir/$name.pcap" >/dev/null 2>&1
+    "$k" analyze -o jsonl "$dir/$name.pcap" >/dev/null 2>&1
     t1=$(date +%s.%N)
     tshark -r "$dir/$name.pcap" -d "tcp.port==$port,kafka" -T fields \
       -e frame.number -e kafka.request_key -e kafka.correlation_id -e kafka.topic_name -e kafka.partition_id \
