@@ -350,23 +350,7 @@ func appendFields(b []byte, e *Exchange) []byte {
 	// unpacking the rest (Packer.Peek).
 	b = binary.AppendVarint(b, int64(e.APIKey))
 	b = appendTime(b, e.Time)
-	var f uint64
-	if e.Latency != nil {
-		f |= flagLatency
-	}
-	if e.LatencyNS != nil {
-		f |= flagLatencyNS
-	}
-	if e.Generation != nil {
-		f |= flagGeneration
-	}
-	if e.Truncated {
-		f |= flagTruncated
-	}
-	if e.detailShared {
-		f |= flagDetailShared
-	}
-	b = binary.AppendUvarint(b, f)
+	b = binary.AppendUvarint(b, flags(e.Latency != nil, e.LatencyNS != nil, e.Generation != nil, e.Truncated, e.detailShared))
 	if e.Latency != nil {
 		b = binary.AppendVarint(b, int64(*e.Latency))
 	}
@@ -409,14 +393,7 @@ const (
 func appendBody(b []byte, body *Body) []byte {
 	b = appendLen(b, body.data == nil, len(body.data))
 	b = append(b, body.data...)
-	var f uint64
-	if body.wire {
-		f |= flagWire
-	}
-	if body.response {
-		f |= flagResponse
-	}
-	b = binary.AppendUvarint(b, f)
+	b = binary.AppendUvarint(b, flags(body.wire, body.response))
 	b = binary.AppendVarint(b, int64(body.body))
 	b = binary.AppendVarint(b, int64(body.key))
 	return binary.AppendVarint(b, int64(body.version))
@@ -486,14 +463,7 @@ const (
 )
 
 func appendBatch(b []byte, bt *Batch) []byte {
-	var f uint64
-	if bt.Transactional {
-		f |= flagTransactional
-	}
-	if bt.Control {
-		f |= flagControl
-	}
-	b = binary.AppendUvarint(b, f)
+	b = binary.AppendUvarint(b, flags(bt.Transactional, bt.Control))
 	b = binary.AppendVarint(b, bt.BaseOffset)
 	b = binary.AppendVarint(b, int64(bt.LastOffsetDelta))
 	b = binary.AppendVarint(b, int64(bt.Records))
@@ -521,6 +491,18 @@ func appendBatchTime(b []byte, t *time.Time, batches []Batch, field func(*Batch)
 		}
 	}
 	return appendTime(append(b, 1), *t)
+}
+
+// flags has bit i set when set[i] is true: the flags of the encoding, in
+// the order of their constants.
+func flags(set ...bool) uint64 {
+	var f uint64
+	for i, v := range set {
+		if v {
+			f |= 1 << i
+		}
+	}
+	return f
 }
 
 // appendLen encodes a slice's length plus one, 0 for a nil slice.
@@ -575,8 +557,12 @@ func (r *unpacker) fail() {
 	r.b = nil
 }
 
-func (r *unpacker) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+func (r *unpacker) uvarint() uint64 { return next(r, binary.Uvarint) }
+func (r *unpacker) varint() int64   { return next(r, binary.Varint) }
+
+// next reads one varint with read.
+func next[T uint64 | int64](r *unpacker, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if n <= 0 {
 		r.fail()
 		return 0
@@ -585,33 +571,18 @@ func (r *unpacker) uvarint() uint64 {
 	return v
 }
 
-func (r *unpacker) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// int32 and int16 read a varint that must fit.
+func (r *unpacker) int32() int32 { return fits[int32](r) }
+func (r *unpacker) int16() int16 { return fits[int16](r) }
 
-// int32 reads a varint that must fit in 32 bits (and int16, int8 below).
-func (r *unpacker) int32() int32 {
+// fits reads a varint that must fit in T.
+func fits[T int8 | int16 | int32](r *unpacker) T {
 	v := r.varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
+	if int64(T(v)) != v {
 		r.fail()
 		return 0
 	}
-	return int32(v)
-}
-
-func (r *unpacker) int16() int16 {
-	v := r.varint()
-	if v < math.MinInt16 || v > math.MaxInt16 {
-		r.fail()
-		return 0
-	}
-	return int16(v)
+	return T(v)
 }
 
 func (r *unpacker) byte() byte {
@@ -825,12 +796,7 @@ func (r *unpacker) batch(bt *Batch) {
 	bt.ProducerID = r.varint()
 	bt.ProducerEpoch = r.int16()
 	bt.BaseSequence = r.int32()
-	m := r.varint()
-	if m < math.MinInt8 || m > math.MaxInt8 {
-		r.fail()
-		return
-	}
-	bt.Magic = int8(m)
+	bt.Magic = fits[int8](r)
 }
 
 func (r *unpacker) batchTime(batches []Batch, field func(*Batch) *time.Time) *time.Time {
