@@ -53,8 +53,9 @@ func (n *procNames) size() int64 {
 // longer keeps, also oldest first (Release), and a chunk goes once the
 // last exchange in it has.
 //
-// Pack and Release are called by one goroutine at a time; Unpack and Time
-// by any number at once, when neither of the others runs.
+// Pack, Release and Discard are called by one goroutine at a time; Unpack
+// and Peek by any number at once, when none of those runs, or on a
+// Snapshot while they do.
 type Packer struct {
 	// chunks are held oldest first; chunks[0] is number chunkBase. The
 	// last is filled.
