@@ -107,6 +107,22 @@ func (l *live) exchangesOf(pid int, want func([]exchange.Exchange) bool) []excha
 	}
 }
 
+// logCounters logs what a test that waited in vain saw: the exchanges by
+// API (those still waiting for their response apart), and the source's,
+// the agent's and the store's counters.
+func (l *live) logCounters(xs []exchange.Exchange) {
+	l.t.Helper()
+	apis := map[string]int{}
+	for _, e := range xs {
+		k := e.API
+		if e.LatencyNS == nil {
+			k += " (no response)"
+		}
+		apis[k]++
+	}
+	l.t.Logf("exchanges by API: %v\nsource %+v\nagent %+v\nstore %+v", apis, l.ag.cfg.Source.(*ebpf.Source).Stats(), l.ag.Stats(), l.st.Stats())
+}
+
 func run(t *testing.T, stdin string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -389,6 +405,7 @@ func TestLiveRestart(t *testing.T) {
 	}
 	first := startAgent(t, c, ebpf.Options{})
 	if xs := first.exchangesOf(cons.Process.Pid, fetches(first)); !fetches(first)(xs) {
+		first.logCounters(xs)
 		t.Fatalf("first agent: %d exchanges, not 3 fetches", len(xs))
 	}
 	first.cancel()
@@ -399,6 +416,7 @@ func TestLiveRestart(t *testing.T) {
 	second := startAgent(t, c, ebpf.Options{})
 	xs := second.exchangesOf(cons.Process.Pid, fetches(second))
 	if !fetches(second)(xs) {
+		second.logCounters(xs)
 		t.Fatalf("restarted agent: %d exchanges of the running consumer, not 3 fetches", len(xs))
 	}
 	checkClient(t, xs, cons.Process.Pid, "python3", "py-consumer", "py", "Fetch")
