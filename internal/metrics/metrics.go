@@ -190,7 +190,7 @@ var (
 	AgentOwn             = def(Counter, "kscope_agent_own_exchanges_total", "Exchanges of kscope's own cluster inspector, traced but left out of the views: kscope polling is not the traffic it watches.")
 	StoreAdded           = def(Counter, "kscope_store_exchanges_added_total", "Exchanges added to the store, by API: both copies of an exchange traced from the client's and the broker's side.", "api")
 	StoreExchanges       = def(Gauge, "kscope_store_exchanges", "Exchanges held in the store.")
-	StoreBytes           = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables.")
+	StoreBytes           = def(Gauge, "kscope_store_bytes", "Estimated memory of the store's tables, counting what a view reading all its exchanges takes.")
 	StoreBudget          = def(Gauge, "kscope_store_budget_bytes", "Memory budget of the store.")
 	StoreEvicted         = def(Counter, "kscope_store_evicted_exchanges_total", "Exchanges dropped from the store to stay in budget.")
 	StoreEvictedBytes    = def(Counter, "kscope_store_evicted_bytes_total", "Estimated memory of the exchanges dropped from the store.")

@@ -142,7 +142,8 @@ type Query struct {
 // Stats tells what the store holds and what it dropped.
 type Stats struct {
 	BudgetBytes int64 `json:"budget_bytes"`
-	// Bytes is the estimated memory of all tables; it stays under
+	// Bytes is the estimated memory of all tables, the exchanges counted
+	// with what reading them takes (readSize); it stays under
 	// BudgetBytes.
 	Bytes int64 `json:"bytes"`
 
