@@ -170,7 +170,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.StringVar(&listen, "listen", server.DefaultListen, "address of the API; beyond loopback it needs --token")
 	f.StringVar(&token, "token", "", "bearer token the API requires (default $KSCOPE_TOKEN)")
 	f.UintSliceVar(&pids, "pid", nil, "trace only these processes (repeatable)")
-	f.StringVar(&cgroup, "cgroup", "", "trace only this cgroup v2 (path under /sys/fs/cgroup, or id)")
+	f.StringVar(&cgroup, "cgroup", "", "trace only this cgroup v2 (its directory, absolute or under /sys/fs/cgroup, or its id); a directory outside cgroup v2 is refused")
 	f.UintSliceVar(&ports, "port", nil, "trace only connections with this local or remote port (repeatable)")
 	f.StringVar(&memory, "memory", "256MiB", "memory budget of the exchange store (e.g. 512MiB, 2GiB)")
 	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
