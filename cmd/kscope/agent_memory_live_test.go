@@ -20,7 +20,8 @@ import (
 )
 
 // pss is a process's proportional set size now (smaps_rollup), in bytes:
-// resident memory with the pages it maps twice (the ring) counted once.
+// resident memory, each page shared with other processes (the binary's
+// code, when a test runs it twice) divided among them.
 func pss(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
@@ -56,20 +57,21 @@ func peakRSS(pid int) (int64, error) {
 // one-record produces, then 200 MB of 1 KB records in 16 KiB batches,
 // producer and broker both traced) and its whole process stays within
 // --memory plus a bounded overhead: the store's budget, the Go runtime's
-// limit above it (HeapOverhead), its code, and the ring buffer, which RSS
-// counts twice (it is mapped twice, for wrap-around). Before the twins'
-// memory was counted in the budget and the runtime's limit followed
-// --memory, the same burst peaked at 191 MB.
+// limit above it (HeapOverhead), its code, and the ring buffer. Before the
+// twins' memory was counted in the budget and the runtime's limit followed
+// --memory, the same burst peaked at 191 MB; before the agent mapped the
+// ring once, at --memory + 49-50 MiB.
 func TestAgentMemoryBurst(t *testing.T) {
 	testenv.Root(t)
 	const budget = 16 << 20
 	// The bound: the store's budget, the Go runtime's limit above it, the
-	// ring twice, and 40 MiB for the code (about 18 MiB resident), the
+	// ring, and 36 MiB for the code (about 19 MiB resident), the
 	// runtime's own and a busy machine's lag in collecting. On an idle
-	// machine the peak is about --memory + 49 MiB (issue 14 asks for
-	// 48); the bound is there to catch a regression to what it was
-	// before (191 MB), not to measure.
-	bound := int64(budget + HeapOverhead + 40<<20 + 2*ebpf.DefaultRingBytes)
+	// machine the peak is about --memory + 41 MiB (the target is 48);
+	// the bound has room for a loaded CI machine, and catches the ring
+	// mapped twice again (+8 MiB) or a regression to what it was before
+	// (191 MB). It is there to catch, not to measure.
+	bound := int64(budget + HeapOverhead + 36<<20 + ebpf.DefaultRingBytes)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cluster, err := broker.StartCluster(ctx, broker.Config{Brokers: 1, Port: 0, Partitions: 4, Topics: []string{"burst"}})
@@ -154,7 +156,7 @@ func TestAgentMemoryBurst(t *testing.T) {
 		} `json:"store"`
 	}
 	getJSON(t, "http://"+agentAddr+"/api/v1/stats", &stats)
-	t.Logf("peak RSS %.1f MiB, peak PSS %.1f MiB sampled every 100 ms (the ring counted once) (bound %.1f MiB: --memory %d MiB + %d MiB); store %d of %d bytes, %d evicted, %d twins let go early; %d scrapes of /metrics",
+	t.Logf("peak RSS %.1f MiB, peak PSS %.1f MiB sampled every 100 ms (bound %.1f MiB: --memory %d MiB + %d MiB); store %d of %d bytes, %d evicted, %d twins let go early; %d scrapes of /metrics",
 		float64(peak)/(1<<20), float64(peakPSS)/(1<<20), float64(bound)/(1<<20), budget>>20, (bound-budget)>>20, stats.Store.Bytes, stats.Store.BudgetBytes, stats.Store.Evicted, stats.Store.TwinsEarly, scrapes)
 	if peak > bound {
 		t.Errorf("peak RSS %d bytes, over --memory + %d MiB", peak, (bound-budget)>>20)

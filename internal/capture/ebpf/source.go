@@ -17,7 +17,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"kscope/internal/capture"
@@ -28,14 +27,14 @@ import (
 type Source struct {
 	objs   captureObjects
 	links  []link.Link
-	rd     *ringbuf.Reader
+	ring   *ring
 	closed atomic.Bool
 	walk   bool // the kernel copies headers only (not CopyRecords)
 	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
 	bootWall time.Time
 
 	// Owned by the Next goroutine.
-	rec       ringbuf.Record
+	raw       []byte // the record read last
 	queue     []capture.Chunk
 	lastSweep time.Time
 
@@ -145,7 +144,7 @@ func Open(opts Options) (*Source, error) {
 		return fail(fmt.Errorf("ebpf: config: %w", err))
 	}
 
-	s.rd, err = ringbuf.NewReader(s.objs.Events)
+	s.ring, err = newRing(s.objs.Events)
 	if err != nil {
 		return fail(fmt.Errorf("ebpf: ring reader: %w", err))
 	}
@@ -169,8 +168,8 @@ func (s *Source) Close() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	if s.rd != nil {
-		errs = append(errs, s.rd.Close())
+	if s.ring != nil {
+		errs = append(errs, s.ring.close())
 	}
 	errs = append(errs, s.objs.Close())
 	return errors.Join(errs...)
@@ -192,19 +191,18 @@ func (s *Source) Next() (capture.Chunk, error) {
 			s.sweep()
 			continue
 		}
-		s.rd.SetDeadline(time.Now().Add(pollInterval))
-		err := s.rd.ReadInto(&s.rec)
+		err := s.ring.read(&s.raw, time.Now().Add(pollInterval))
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			continue
-		case errors.Is(err, ringbuf.ErrClosed) || s.closed.Load():
+		case errors.Is(err, errRingClosed) || s.closed.Load():
 			return capture.Chunk{}, io.EOF
 		case err != nil:
 			return capture.Chunk{}, fmt.Errorf("ebpf: read ring: %w", err)
 		}
 		s.events.Add(1)
-		s.ringBytes.Add(uint64(len(s.rec.RawSample)))
-		if ch, ok := s.handle(s.rec.RawSample); ok {
+		s.ringBytes.Add(uint64(len(s.raw)))
+		if ch, ok := s.handle(s.raw); ok {
 			return ch, nil
 		}
 	}

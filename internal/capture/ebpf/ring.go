@@ -1,0 +1,192 @@
+//go:build amd64 || arm64
+
+package ebpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// ring reads the BPF ring buffer of events. It maps the ring's data once.
+// The kernel lets a reader map the data pages twice in a row, so that a
+// record wrapping around the end reads as one slice (cilium/ebpf's reader
+// does this); each page then counts twice in the process's resident
+// memory, since the kernel maps all of them at once: the default 8 MiB
+// ring showed as 16 MiB of RSS. Here a record that wraps is put together
+// in the reader's buffer instead, which it copies every record into anyway.
+//
+// read is called from one goroutine; close from any.
+type ring struct {
+	mu         sync.Mutex // held by read while it uses the mapping; close unmaps under it
+	cons, prod []byte     // the mapped consumer page (read-write) and producer page + data (read-only)
+	r          ringData
+
+	epfd, wake int // epoll on the map's fd, and an eventfd that wakes a waiting read on close
+	closed     atomic.Bool
+	events     [2]unix.EpollEvent
+}
+
+// errRingClosed: the ring was closed.
+var errRingClosed = errors.New("ring closed")
+
+func newRing(m *ebpf.Map) (*ring, error) {
+	size := int(m.MaxEntries())
+	page := os.Getpagesize()
+	if size <= 0 || size&(size-1) != 0 || size%page != 0 {
+		return nil, fmt.Errorf("ring of %d bytes: not a power of two pages", size)
+	}
+	rg := &ring{epfd: -1, wake: -1}
+	fail := func(err error) (*ring, error) {
+		rg.release()
+		return nil, err
+	}
+	var err error
+	if rg.cons, err = unix.Mmap(m.FD(), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return fail(fmt.Errorf("map the ring's consumer page: %w", err))
+	}
+	if rg.prod, err = unix.Mmap(m.FD(), int64(page), page+size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
+		return fail(fmt.Errorf("map the ring's data: %w", err))
+	}
+	rg.r = ringData{
+		cons: (*uint64)(unsafe.Pointer(&rg.cons[0])),
+		prod: (*uint64)(unsafe.Pointer(&rg.prod[0])),
+		data: rg.prod[page:],
+	}
+	if rg.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("epoll: %w", err))
+	}
+	if rg.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fail(fmt.Errorf("eventfd: %w", err))
+	}
+	for _, fd := range []int{m.FD(), rg.wake} {
+		if err := unix.EpollCtl(rg.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return fail(fmt.Errorf("epoll add: %w", err))
+		}
+	}
+	return rg, nil
+}
+
+// read copies the next record into *buf (grown as needed), waiting for
+// one until the deadline: os.ErrDeadlineExceeded when none came, and
+// errRingClosed once the ring is closed.
+func (rg *ring) read(buf *[]byte, deadline time.Time) error {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	for {
+		if rg.closed.Load() {
+			return errRingClosed
+		}
+		if rg.r.next(buf) {
+			return nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		// Level-triggered: epoll_wait returns at once while data is
+		// left. A record reserved and not yet committed reads as none
+		// (next); the kernel wakes the reader when it is committed.
+		ms := int((wait + time.Millisecond - 1) / time.Millisecond)
+		if _, err := unix.EpollWait(rg.epfd, rg.events[:], ms); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("epoll wait: %w", err)
+		}
+	}
+}
+
+// close wakes a waiting read, which returns errRingClosed, and unmaps the
+// ring once no read uses it.
+func (rg *ring) close() error {
+	if rg.closed.Swap(true) {
+		return nil
+	}
+	var one [8]byte
+	one[0] = 1 // host order; both supported architectures are little-endian
+	_, _ = unix.Write(rg.wake, one[:])
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	return rg.release()
+}
+
+func (rg *ring) release() error {
+	var errs []error
+	for _, m := range [][]byte{rg.prod, rg.cons} {
+		if m != nil {
+			errs = append(errs, unix.Munmap(m))
+		}
+	}
+	rg.prod, rg.cons, rg.r = nil, nil, ringData{}
+	for _, fd := range []int{rg.epfd, rg.wake} {
+		if fd >= 0 {
+			errs = append(errs, unix.Close(fd))
+		}
+	}
+	rg.epfd, rg.wake = -1, -1
+	return errors.Join(errs...)
+}
+
+// Record headers of the kernel's BPF ring buffer (struct
+// bpf_ringbuf_hdr): the length, with two flags in its top bits, and the
+// page offset the kernel uses; records start 8-byte aligned.
+const (
+	ringHdrSize    = 8
+	ringBusyBit    = 1 << 31
+	ringDiscardBit = 1 << 30
+)
+
+// ringData is the ring's logic over its mapped memory: positions count
+// bytes since the ring was made, and a position's byte is at pos &
+// (len(data)-1).
+type ringData struct {
+	cons, prod *uint64
+	data       []byte
+}
+
+// next copies the next committed record into *buf, and reports whether
+// there was one. It frees the record's room in the ring, and skips
+// discarded records. A record reserved and not yet committed ends what it
+// reads: the ones after it wait for it, in ring order.
+func (r *ringData) next(buf *[]byte) bool {
+	if r.data == nil {
+		return false
+	}
+	mask := uint64(len(r.data) - 1)
+	prod := atomic.LoadUint64(r.prod)
+	cons := atomic.LoadUint64(r.cons)
+	for prod-cons >= ringHdrSize {
+		// The length is loaded atomically: it orders the record's bytes
+		// after the kernel's commit, which clears the busy bit.
+		h := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[cons&mask])))
+		if h&ringBusyBit != 0 {
+			return false
+		}
+		n := uint64(h &^ (ringBusyBit | ringDiscardBit))
+		start := cons + ringHdrSize
+		end := start + (n+7)&^7
+		if end-cons > prod-cons {
+			return false // cannot be: the kernel commits whole records
+		}
+		if h&ringDiscardBit != 0 {
+			cons = end
+			atomic.StoreUint64(r.cons, cons)
+			continue
+		}
+		if uint64(cap(*buf)) < n {
+			*buf = make([]byte, n)
+		}
+		*buf = (*buf)[:n]
+		at := start & mask
+		k := copy(*buf, r.data[at:min(at+n, uint64(len(r.data)))])
+		copy((*buf)[k:], r.data) // the part that wrapped around, if any
+		atomic.StoreUint64(r.cons, end)
+		return true
+	}
+	return false
+}
