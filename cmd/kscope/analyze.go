@@ -212,9 +212,9 @@ func printAnalysis(out, errw io.Writer, format string, a *offline.Analysis) erro
 	}
 	switch format {
 	case "jsonl":
-		enc := json.NewEncoder(out)
+		lw := exchange.NewLineWriter(out)
 		for i := range a.Exchanges {
-			if err := enc.Encode(&a.Exchanges[i]); err != nil {
+			if err := lw.Write(&a.Exchanges[i]); err != nil {
 				return err
 			}
 		}

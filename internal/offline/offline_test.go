@@ -413,3 +413,64 @@ func TestPackedOnCaptures(t *testing.T) {
 	}
 	t.Logf("%d exchanges of %d captures", total, len(files))
 }
+
+// TestLineWriter: kscope analyze -o jsonl's writer gives, for every
+// exchange of every capture (bodies rendered and in wire form), the line
+// json.Encoder gives: the same bytes, or, where a body holds <, > or &
+// (which json.Encoder escapes), the same JSON value.
+func TestLineWriter(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no captures", err)
+	}
+	var exs []exchange.Exchange
+	for _, f := range files {
+		for _, wire := range []bool{false, true} {
+			res, err := Analyze(context.Background(), []string{f}, Options{Build: exchange.Options{Bodies: true, WireBodies: wire}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exs = append(exs, res.Exchanges...)
+		}
+	}
+	// A truncated exchange, with what json.Encoder escapes in a body.
+	odd := exs[0]
+	odd.Truncated = true
+	odd.Request = exchange.JSONBody(json.RawMessage(`{"client_id":"a<b>&c"}`))
+	odd.Response = exchange.Body{}
+	exs = append(exs, odd)
+
+	var fast, std bytes.Buffer
+	lw := exchange.NewLineWriter(&fast)
+	enc := json.NewEncoder(&std)
+	bodies, escaped := 0, 0
+	for i := range exs {
+		fast.Reset()
+		std.Reset()
+		if err := lw.Write(&exs[i]); err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		if err := enc.Encode(&exs[i]); err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		if !exs[i].Request.IsZero() || !exs[i].Response.IsZero() {
+			bodies++
+		}
+		if bytes.Equal(fast.Bytes(), std.Bytes()) {
+			continue
+		}
+		var a, b any
+		if err := json.Unmarshal(fast.Bytes(), &a); err != nil {
+			t.Fatalf("exchange %d: not JSON: %v\n%s", i, err, fast.Bytes())
+		}
+		_ = json.Unmarshal(std.Bytes(), &b)
+		if !reflect.DeepEqual(a, b) || !strings.ContainsAny(string(fast.Bytes()), "<>&") || !strings.HasSuffix(fast.String(), "}\n") {
+			t.Fatalf("exchange %d:\n%s\njson.Encoder:\n%s", i, fast.Bytes(), std.Bytes())
+		}
+		escaped++
+	}
+	if bodies < len(exs)/2 || escaped != 1 {
+		t.Fatalf("%d exchanges with a body, %d lines differing by escapes only (want 1): the test compared too little", bodies, escaped)
+	}
+	t.Logf("%d exchanges, %d with a body", len(exs), bodies)
+}
