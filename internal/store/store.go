@@ -451,11 +451,12 @@ func (s *Store) unpack(pk *exchange.Packer, en *entry, q *Query, r *Record, u *e
 func (s *Store) Exchanges(q Query) []exchange.Exchange {
 	q.AfterSeq, q.Limit = 0, 0
 	pk, held, _ := s.held(&q)
-	var out []exchange.Exchange
-	if q.Filter.IsZero() {
-		// Every exchange of the window: a slice of the right size.
-		out = make([]exchange.Exchange, 0, len(held))
-	}
+	// held is what the API and time filters leave, the views' filters
+	// (Filter.APIs): a slice of the right size, or, with other filters,
+	// of what they can match at most. Grown by append instead, it was
+	// copied over and over, and took 2.8 times the memory of the
+	// exchanges read (BenchmarkQuery/exchanges-of-apis).
+	out := make([]exchange.Exchange, 0, len(held))
 	u := &exchange.Unpacking{}
 	var r Record
 	for i := range held {

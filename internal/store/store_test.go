@@ -422,6 +422,16 @@ func BenchmarkQuery(b *testing.B) {
 		}
 		b.ReportMetric(float64(held), "held")
 	})
+	// What the lag metrics read: every exchange of the APIs they use.
+	b.Run("exchanges-of-apis", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(s.Exchanges(Query{Filter: exchange.Filter{APIs: []string{"Produce", "Fetch"}}})) != held {
+				b.Fatal("not all read")
+			}
+		}
+		b.ReportMetric(float64(held), "held")
+	})
 }
 
 // TestExchangesAsQuery: Exchanges returns what Query does, as exchanges,
