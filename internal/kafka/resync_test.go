@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
@@ -171,5 +172,55 @@ func TestMidStreamLargeFetch(t *testing.T) {
 	}
 	if len(corrs) < 4 {
 		t.Fatalf("exchanges answered after the large response: %v (stats %+v)", corrs, st)
+	}
+}
+
+// TestNextRequestStart: the search that jumps from zero byte to zero byte
+// stops where a byte-by-byte scan of requestMayStart does, from every
+// position of buffers with few zeros, many zeros, and real requests among
+// them.
+func TestNextRequestStart(t *testing.T) {
+	k := &conn{d: NewDecoder(Options{}, nil, func(Pair) {})}
+	slow := func(buf []byte, i int) int {
+		for ; len(buf)-i >= minRequest; i++ {
+			if k.requestMayStart(buf, i) {
+				break
+			}
+		}
+		return i
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	req := (&kmsg.MetadataRequest{Version: 9}).AppendTo(nil)
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(req)+10))
+	frame = append(frame, 0, 3, 0, 9, 0, 0, 0, 7, 0, 0)
+	frame = append(frame, req...)
+	stops := 0
+	for n := range 400 {
+		buf := make([]byte, n)
+		for j := range buf {
+			switch {
+			case n%3 == 0:
+				buf[j] = byte(rnd.IntN(256))
+			case n%3 == 1:
+				buf[j] = byte(rnd.IntN(4)) // mostly zeros and sizes in bounds
+			default:
+				buf[j] = byte(rnd.IntN(256)) &^ 0xf8
+			}
+		}
+		if n > len(frame) && n%5 == 0 {
+			copy(buf[rnd.IntN(n-len(frame)):], frame)
+		}
+		for i := 0; i <= n; i++ {
+			want := slow(buf, i)
+			if got := k.nextRequestStart(buf, i); got != want {
+				t.Fatalf("%d bytes %x, from %d: %d, want %d", n, buf, i, got, want)
+			}
+			if len(buf)-want >= minRequest {
+				stops++
+			}
+		}
+	}
+	if stops == 0 {
+		t.Fatal("no position passed requestMayStart: the test compared only ends")
 	}
 }
