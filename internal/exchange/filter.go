@@ -37,12 +37,6 @@ type Filter struct {
 	Transactional bool
 }
 
-// IsZero says f selects everything.
-func (f *Filter) IsZero() bool {
-	return len(f.APIs) == 0 && len(f.Topics) == 0 && len(f.Clients) == 0 && f.MinLatency == 0 &&
-		len(f.Processes) == 0 && f.Side == "" && !f.Errors && !f.Transactional
-}
-
 // Validate reports an API filter that names no API.
 func (f Filter) Validate() error {
 	for _, a := range f.APIs {
