@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -222,5 +223,33 @@ func TestNextRequestStart(t *testing.T) {
 	}
 	if stops == 0 {
 		t.Fatal("no position passed requestMayStart: the test compared only ends")
+	}
+}
+
+// TestSearchBufferReserved: a direction held while it is searched (here
+// the roles are not known yet) reserves its bound once it outgrows
+// searchReserve, instead of doubling up to it: each doubling copied every
+// byte held into memory never touched before, which the kernel faults in
+// page by page.
+func TestSearchBufferReserved(t *testing.T) {
+	var st Stats
+	s := newStream(DefaultMaxFrame, &st)
+	chunk := bytes.Repeat([]byte{0xff}, 64<<10)
+	now := time.Unix(1700000000, 0)
+	var arrays []*byte
+	lost := int64(-1) // joined mid-stream
+	for held := 0; held+len(chunk) <= maxUndecided; held += len(chunk) {
+		s.feed(chunk, now, lost, 0, nil, nil)
+		lost = 0
+		if p := unsafe.SliceData(s.buf); len(arrays) == 0 || arrays[len(arrays)-1] != p {
+			arrays = append(arrays, p)
+		}
+	}
+	if len(s.buf) != maxUndecided {
+		t.Fatalf("%d bytes held, want %d", len(s.buf), maxUndecided)
+	}
+	// 64, 128 and 256 KiB, then the bound.
+	if len(arrays) > 4 {
+		t.Errorf("the buffer moved %d times to hold %d bytes, want at most 4", len(arrays), maxUndecided)
 	}
 }
