@@ -226,12 +226,11 @@ func TestNextRequestStart(t *testing.T) {
 	}
 }
 
-// TestSearchBufferReserved: a direction held while it is searched (here
-// the roles are not known yet) reserves its bound once it outgrows
-// searchReserve, instead of doubling up to it: each doubling copied every
-// byte held into memory never touched before, which the kernel faults in
-// page by page.
-func TestSearchBufferReserved(t *testing.T) {
+// TestSearchBufferGrowth: a direction held while it is searched (here
+// the roles are not known yet) grows its buffer by 4, not 2: each growth
+// copies every byte held into memory never touched before, which the
+// kernel faults in page by page.
+func TestSearchBufferGrowth(t *testing.T) {
 	var st Stats
 	s := newStream(DefaultMaxFrame, &st)
 	chunk := bytes.Repeat([]byte{0xff}, 64<<10)
@@ -248,7 +247,7 @@ func TestSearchBufferReserved(t *testing.T) {
 	if len(s.buf) != maxUndecided {
 		t.Fatalf("%d bytes held, want %d", len(s.buf), maxUndecided)
 	}
-	// 64, 128 and 256 KiB, then the bound.
+	// 64 KiB, 256 KiB, 1 MiB, 4 MiB.
 	if len(arrays) > 4 {
 		t.Errorf("the buffer moved %d times to hold %d bytes, want at most 4", len(arrays), maxUndecided)
 	}
