@@ -287,15 +287,16 @@ func plausibleHeaderPrefix(b []byte) bool {
 // followed by the correlation id of a pending request, whose body decodes.
 func (k *conn) judgeResponse(buf []byte, i int) (verdict, int) {
 	if len(k.pending) == 0 {
-		return vNone, 0
+		// No position answers anything: none needs judging.
+		return vNone, len(buf)
 	}
 	if len(buf)-i < 8 {
 		return vHold, i + 8
 	}
-	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
-	if size < 4 || size > int64(k.d.opts.MaxFrame) {
-		return vNone, 0
+	if !k.responseMayStart(buf, i) {
+		return vNone, k.nextResponseStart(buf, i+1)
 	}
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
 	req := k.pendingFor(int32(binary.BigEndian.Uint32(buf[i+4:])))
 	if req == nil {
 		return vNone, 0
@@ -314,6 +315,28 @@ func (k *conn) judgeResponse(buf []byte, i int) (verdict, int) {
 		return vNone, 0
 	}
 	return vFrame, 0
+}
+
+// responseMayStart says the size at i is one a response frame may have.
+func (k *conn) responseMayStart(buf []byte, i int) bool {
+	size := int64(int32(binary.BigEndian.Uint32(buf[i:])))
+	return size >= 4 && size <= int64(k.d.opts.MaxFrame)
+}
+
+// nextResponseStart skips the positions from i on that fail
+// responseMayStart, and returns the first other one (or the first too
+// close to the end to judge). The top byte of a size at most MaxFrame is
+// at most MaxFrame>>24: the bytes of record data, the most of a stream,
+// fail on that one byte, in a loop that calls no judge.
+func (k *conn) nextResponseStart(buf []byte, i int) int {
+	top := byte(min(k.d.opts.MaxFrame>>24, 0x7f))
+	last := len(buf) - 8 // the last position with enough bytes to judge
+	for ; i <= last; i++ {
+		if buf[i] <= top && k.responseMayStart(buf, i) {
+			return i
+		}
+	}
+	return i
 }
 
 func (k *conn) pendingFor(corr int32) *Request {

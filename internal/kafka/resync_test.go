@@ -226,6 +226,47 @@ func TestNextRequestStart(t *testing.T) {
 	}
 }
 
+// TestNextResponseStart: the search that skips impossible sizes by their
+// top byte stops where a byte-by-byte scan of responseMayStart does.
+func TestNextResponseStart(t *testing.T) {
+	k := &conn{d: NewDecoder(Options{MaxFrame: 5 << 20}, nil, func(Pair) {})}
+	slow := func(buf []byte, i int) int {
+		for ; len(buf)-i >= 8; i++ {
+			if k.responseMayStart(buf, i) {
+				break
+			}
+		}
+		return i
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	stops := 0
+	for n := range 300 {
+		buf := make([]byte, n)
+		for j := range buf {
+			switch n % 3 {
+			case 0:
+				buf[j] = byte(rnd.IntN(256))
+			case 1:
+				buf[j] = byte(rnd.IntN(8)) // top bytes in bounds and out
+			default:
+				buf[j] = byte(rnd.IntN(2)) * 0x50 // zeros: sizes below 4
+			}
+		}
+		for i := 0; i <= n; i++ {
+			want := slow(buf, i)
+			if got := k.nextResponseStart(buf, i); got != want {
+				t.Fatalf("%d bytes %x, from %d: %d, want %d", n, buf, i, got, want)
+			}
+			if len(buf)-want >= 8 {
+				stops++
+			}
+		}
+	}
+	if stops == 0 {
+		t.Fatal("no position passed responseMayStart: the test compared only ends")
+	}
+}
+
 // TestSearchBufferGrowth: a direction held while it is searched (here
 // the roles are not known yet) grows its buffer by 4, not 2: each growth
 // copies every byte held into memory never touched before, which the
