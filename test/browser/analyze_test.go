@@ -131,7 +131,8 @@ func TestAnalyzeConsole(t *testing.T) {
 		if n > 144 {
 			t.Errorf("%d rows from a capture of 144 exchanges", n)
 		}
-		b.click("a Produce row", `[...document.querySelectorAll('[data-testid=event-row]')].find((tr) => tr.textContent.includes('Produce'))`)
+		// By its API cell: "InitProducerID v4" holds "Produce" too.
+		b.click("a Produce row", `[...document.querySelectorAll('[data-testid=event-row]')].find((tr) => tr.cells[1].textContent.startsWith('Produce '))`)
 		req := waitFor(b, 10*time.Second, "the decoded request", `document.querySelector('[data-testid=event-request]').textContent`,
 			func(s string) bool { return s != "" && s != "loading" })
 		if !strings.Contains(req, `"acks"`) {
