@@ -95,7 +95,8 @@ func TestDemoConsole(t *testing.T) {
 		if now := eval[float64](b, maxSeq); now != held {
 			t.Errorf("paused, the events went on from seq %v to %v", held, now)
 		}
-		b.click("a Fetch row", `[...document.querySelectorAll('[data-testid=event-row]')].find((tr) => tr.textContent.includes('Fetch'))`)
+		// By its API cell: "OffsetFetch v9" holds "Fetch" too.
+		b.click("a Fetch row", `[...document.querySelectorAll('[data-testid=event-row]')].find((tr) => tr.cells[1].textContent.startsWith('Fetch '))`)
 		resp := waitFor(b, 10*time.Second, "the decoded response", `document.querySelector('[data-testid=event-response]').textContent`,
 			func(s string) bool { return strings.Contains(s, "{") })
 		if !strings.Contains(resp, "partitions") && !strings.Contains(resp, "topics") && !strings.Contains(resp, "responses") {
