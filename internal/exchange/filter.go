@@ -82,6 +82,33 @@ func apiKey(s string) (int16, bool) {
 // reader checks it before it has the rest of the exchange.
 func (f Filter) MatchAPI(key int16) bool { return len(f.APIs) == 0 || f.matchAPI(key) }
 
+// APISet is the API keys a filter's APIs name, looked up once for a
+// reader that checks many exchanges (MatchAPI looks each name up again).
+type APISet struct {
+	all  bool
+	keys [kmsg.MaxKey + 1]bool
+}
+
+// APISet returns the set of keys MatchAPI passes.
+func (f Filter) APISet() *APISet {
+	s := &APISet{all: len(f.APIs) == 0}
+	for _, a := range f.APIs {
+		if k, ok := apiKey(a); ok {
+			s.keys[k] = true
+		}
+	}
+	return s
+}
+
+// Has says an exchange of API key passes (Filter.MatchAPI).
+func (s *APISet) Has(key int16) bool {
+	return s.all || key >= 0 && int(key) < len(s.keys) && s.keys[key]
+}
+
+// IsTransactional says e names a transactional id: what
+// Filter.Transactional keeps.
+func IsTransactional(e *Exchange) bool { return e.Detail != nil && e.Detail.TransactionalID != "" }
+
 // Match reports whether e passes the filter.
 func (f Filter) Match(e *Exchange) bool {
 	if len(f.APIs) > 0 && !f.matchAPI(e.APIKey) {
@@ -105,7 +132,7 @@ func (f Filter) Match(e *Exchange) bool {
 	if f.Errors && !e.Failed() {
 		return false
 	}
-	if f.Transactional && (e.Detail == nil || e.Detail.TransactionalID == "") {
+	if f.Transactional && !IsTransactional(e) {
 		return false
 	}
 	return true

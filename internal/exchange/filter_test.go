@@ -1,6 +1,10 @@
 package exchange
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // Errors keeps the exchanges that failed: a top-level error, a partition's
 // error, or no response; never a clean one.
@@ -21,6 +25,20 @@ func TestFilterErrors(t *testing.T) {
 		}
 		if !(Filter{}).Match(&c.e) {
 			t.Errorf("%s: the empty filter dropped it", c.name)
+		}
+	}
+}
+
+// TestAPISet: the set a reader looks up once passes the keys MatchAPI
+// passes, for names in either case, key numbers, unknown names and none.
+func TestAPISet(t *testing.T) {
+	for _, apis := range [][]string{nil, {"Produce"}, {"fetch", "0"}, {"NoSuchAPI"}, {"26", "JoinGroup", "999"}} {
+		f := Filter{APIs: apis}
+		set := f.APISet()
+		for k := int16(-2); k <= kmsg.MaxKey+2; k++ {
+			if set.Has(k) != f.MatchAPI(k) {
+				t.Errorf("APIs %q, key %d: set says %v, MatchAPI %v", apis, k, set.Has(k), f.MatchAPI(k))
+			}
 		}
 	}
 }

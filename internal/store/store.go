@@ -305,7 +305,7 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	}
 	p, packed := s.packer.Pack(x)
 	size := packedSize(x, packed)
-	if size > s.exchangeBudget {
+	if size > s.exchangeBudget || size > math.MaxUint32 {
 		// Keeping it would mean dropping everything else and still
 		// being over budget.
 		s.evicted++
@@ -313,7 +313,7 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 		s.packer.Discard(p)
 	} else {
 		// The new one alone fits: trimming stops before it.
-		s.ring.pushBack(entry{seq: s.seq, size: size, p: p})
+		s.ring.pushBack(entry{seq: s.seq, size: uint32(size), key: x.APIKey, txn: exchange.IsTransactional(x), p: p})
 		s.ringBytes += size
 		s.trimExchanges()
 	}
@@ -330,9 +330,9 @@ func (s *Store) trimExchanges() {
 	trimmed := false
 	for s.ringBytes+s.agg.twins.bytes > s.exchangeBudget && s.ring.len() > 0 {
 		old := s.ring.popFront()
-		s.ringBytes -= old.size
+		s.ringBytes -= int64(old.size)
 		s.evicted++
-		s.evictedSize += old.size
+		s.evictedSize += int64(old.size)
 		trimmed = true
 	}
 	if trimmed {
@@ -421,11 +421,18 @@ func (s *Store) held(q *Query) (exchange.Packer, []entry, uint64) {
 	n := s.ring.len()
 	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
 	var held []entry
+	apis := q.Filter.APISet()
+	timed := !q.Since.IsZero() || !q.Until.IsZero()
 	for i := start; i < n; i++ {
 		en := s.ring.at(i)
-		key, t, ok := s.packer.Peek(en.p)
-		if ok && (!q.Filter.MatchAPI(key) || !q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until)) {
+		if !apis.Has(en.key) || q.Filter.Transactional && !en.txn {
 			continue
+		}
+		if timed {
+			_, t, ok := s.packer.Peek(en.p)
+			if ok && (!q.Since.IsZero() && t.Before(q.Since) || !q.Until.IsZero() && !t.Before(q.Until)) {
+				continue
+			}
 		}
 		held = append(held, *en)
 	}
@@ -522,9 +529,17 @@ func (s *Store) Stats() Stats {
 
 // entry is a record as the ring holds it.
 type entry struct {
-	seq  uint64
-	size int64
-	p    exchange.Packed
+	seq uint64
+	// size is what the exchange counts in the budget (packedSize);
+	// Add keeps no exchange larger than a uint32 holds.
+	size uint32
+	// key and txn let a reader pass over the exchanges of other APIs,
+	// and those that name no transactional id, without unpacking them:
+	// the transactions metrics read the whole store at every scrape,
+	// and would otherwise unpack every Produce.
+	key int16
+	txn bool
+	p   exchange.Packed
 }
 
 // ring is a growable FIFO of entries.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,7 +45,7 @@ func fake(i int, api, topic string, bodyBytes int) exchange.Exchange {
 	}
 }
 
-var apiKeys = map[string]int16{"Produce": 0, "Fetch": 1, "Metadata": 3, "Heartbeat": 12}
+var apiKeys = map[string]int16{"Produce": 0, "Fetch": 1, "Metadata": 3, "Heartbeat": 12, "EndTxn": 26}
 
 // The estimate never exceeds the budget however much is added, the oldest
 // exchanges go first, and every eviction is counted.
@@ -422,6 +423,17 @@ func BenchmarkQuery(b *testing.B) {
 		}
 		b.ReportMetric(float64(held), "held")
 	})
+	// What the transactions metrics read at every scrape: the exchanges
+	// that name a transactional id, of which there are none here.
+	b.Run("exchanges-transactional", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if len(s.Exchanges(Query{Filter: exchange.Filter{APIs: []string{"Produce", "EndTxn"}, Transactional: true}})) != 0 {
+				b.Fatal("read a transactional exchange")
+			}
+		}
+		b.ReportMetric(float64(held), "held")
+	})
 	// What the lag metrics read: every exchange of the APIs they use.
 	b.Run("exchanges-of-apis", func(b *testing.B) {
 		b.ReportAllocs()
@@ -462,6 +474,51 @@ func TestExchangesAsQuery(t *testing.T) {
 				t.Fatalf("%+v: exchange %d is corr %d, record corr %d", q, i, xs[i].CorrelationID, recs[i].CorrelationID)
 			}
 		}
+	}
+}
+
+// TestReadByKeyAndTxn: a read that passes over exchanges by the API key
+// and transactional flag kept beside each (without unpacking them) returns
+// what filtering every exchange unpacked does.
+func TestReadByKeyAndTxn(t *testing.T) {
+	s := New(Config{MemoryBytes: 64 << 20})
+	for i := range 3000 {
+		api := []string{"Produce", "Fetch", "EndTxn", "Metadata"}[i%4]
+		e := fake(i, api, fmt.Sprintf("topic-%d", i%5), 64)
+		if i%3 == 0 {
+			e.Detail = &exchange.Detail{TransactionalID: fmt.Sprintf("txn-%d", i%7)}
+		}
+		s.Add(e)
+	}
+	all := s.Exchanges(Query{})
+	for _, q := range []Query{
+		{Filter: exchange.Filter{APIs: []string{"Produce", "endtxn"}, Transactional: true}},
+		{Filter: exchange.Filter{APIs: []string{"1"}}},
+		{Filter: exchange.Filter{Transactional: true}, Since: t0.Add(time.Second)},
+		{Filter: exchange.Filter{APIs: []string{"Heartbeat"}}},
+		{Filter: exchange.Filter{APIs: []string{"NoSuchAPI"}}},
+	} {
+		var want []int32
+		for i := range all {
+			in := (q.Since.IsZero() || !all[i].Time.Before(q.Since)) && q.Filter.Match(&all[i])
+			if in {
+				want = append(want, all[i].CorrelationID)
+			}
+		}
+		var got []int32
+		for _, x := range s.Exchanges(q) {
+			got = append(got, x.CorrelationID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%+v: %d exchanges read, want %d", q.Filter, len(got), len(want))
+		}
+		recs, _ := s.Query(q)
+		if len(recs) != len(want) {
+			t.Errorf("%+v: Query returned %d, want %d", q.Filter, len(recs), len(want))
+		}
+	}
+	if n := len(s.Exchanges(Query{Filter: exchange.Filter{Transactional: true}})); n != 1000 {
+		t.Errorf("%d transactional exchanges read, want 1000", n)
 	}
 }
 
