@@ -236,6 +236,13 @@ type Store struct {
 	// firstSeen is the time of the oldest exchange ever added, also
 	// once evicted: before it nothing was watched.
 	firstSeen time.Time
+	// lastSeen is the time of the newest exchange ever added: a read
+	// until after it, and since firstSeen or before, takes every
+	// exchange's time as it is, without reading it.
+	lastSeen time.Time
+	// untimed: an exchange without a time was added (firstSeen is not
+	// below it).
+	untimed bool
 	// notify is closed, and cleared, when a record is added; created
 	// only when someone waits.
 	notify chan struct{}
@@ -293,6 +300,10 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	if s.firstSeen.IsZero() || e.Time.Before(s.firstSeen) {
 		s.firstSeen = e.Time
 	}
+	if e.Time.After(s.lastSeen) {
+		s.lastSeen = e.Time
+	}
+	s.untimed = s.untimed || e.Time.IsZero()
 	// The aggregates and partials see e in the store's own place for it:
 	// behind their interfaces e would escape, an allocation for each.
 	// None keeps the pointer.
@@ -422,7 +433,10 @@ func (s *Store) held(q *Query) (exchange.Packer, []entry, uint64) {
 	start := sort.Search(n, func(i int) bool { return s.ring.at(i).seq > q.AfterSeq })
 	var held []entry
 	apis := q.Filter.APISet()
-	timed := !q.Since.IsZero() || !q.Until.IsZero()
+	// Each time held is between firstSeen and lastSeen: a bound beyond
+	// them passes every exchange (the lag metrics read until now, from
+	// the start).
+	timed := !q.Since.IsZero() && (s.untimed || q.Since.After(s.firstSeen)) || !q.Until.IsZero() && !q.Until.After(s.lastSeen)
 	for i := start; i < n; i++ {
 		en := s.ring.at(i)
 		if !apis.Has(en.key) || q.Filter.Transactional && !en.txn {

@@ -434,11 +434,12 @@ func BenchmarkQuery(b *testing.B) {
 		}
 		b.ReportMetric(float64(held), "held")
 	})
-	// What the lag metrics read: every exchange of the APIs they use.
+	// What the lag metrics read: every exchange of the APIs they use,
+	// until now.
 	b.Run("exchanges-of-apis", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if len(s.Exchanges(Query{Filter: exchange.Filter{APIs: []string{"Produce", "Fetch"}}})) != held {
+			if len(s.Exchanges(Query{Filter: exchange.Filter{APIs: []string{"Produce", "Fetch"}}, Until: time.Now()})) != held {
 				b.Fatal("not all read")
 			}
 		}
@@ -519,6 +520,45 @@ func TestReadByKeyAndTxn(t *testing.T) {
 	}
 	if n := len(s.Exchanges(Query{Filter: exchange.Filter{Transactional: true}})); n != 1000 {
 		t.Errorf("%d transactional exchanges read, want 1000", n)
+	}
+}
+
+// TestTimeBounds: a read whose time bounds lie beyond every exchange held
+// passes them without reading their times, and returns what checking each
+// time does, an exchange without a time included.
+func TestTimeBounds(t *testing.T) {
+	s := New(Config{MemoryBytes: 64 << 20})
+	var times []time.Time
+	for i := range 1000 {
+		e := fake(i, "Produce", "orders", 64)
+		if i == 500 {
+			e.Time = time.Time{}
+		}
+		times = append(times, e.Time)
+		s.Add(e)
+	}
+	last := t0.Add(999 * time.Millisecond)
+	for _, q := range []Query{
+		{Until: last.Add(time.Nanosecond)},
+		{Until: last},
+		{Since: t0},
+		{Since: t0.Add(-time.Hour), Until: t0.Add(time.Hour)},
+		{Since: t0.Add(time.Nanosecond)},
+		{Since: t0.Add(10 * time.Millisecond), Until: t0.Add(20 * time.Millisecond)},
+	} {
+		var want []int32
+		for i, tm := range times {
+			if (q.Since.IsZero() || !tm.Before(q.Since)) && (q.Until.IsZero() || tm.Before(q.Until)) {
+				want = append(want, int32(i))
+			}
+		}
+		var got []int32
+		for _, x := range s.Exchanges(q) {
+			got = append(got, x.CorrelationID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("since %v until %v: %d exchanges, want %d", q.Since, q.Until, len(got), len(want))
+		}
 	}
 }
 
