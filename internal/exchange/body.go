@@ -35,7 +35,9 @@ type recordCount struct {
 	bytes, batches   int32
 }
 
-const recordCountBytes = 16
+// recordCountBytes is a recordCount in wire form: the room the decoder
+// leaves after a body with its records cut out (kafka.RawSpare).
+const recordCountBytes = kafka.RawSpare
 
 // JSONBody is a body rendered already.
 func JSONBody(js json.RawMessage) Body { return Body{data: js} }
@@ -140,22 +142,27 @@ func wireKept(key int16) bool {
 }
 
 // newWireBody keeps msg (record data removed by the decoder) in wire form:
-// raw, the bytes it was decoded from, when the decoder kept them
-// (kafka.Request.Raw: they hold no record data), else msg encoded again;
+// raw, the bytes it was decoded from with any record data cut out, when
+// the decoder kept them (kafka.Request.Raw), else msg encoded again;
 // frame is the size of its frame on the wire.
 func newWireBody(msg interface{ AppendTo([]byte) []byte }, raw []byte, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
-	if raw != nil && len(records) == 0 {
-		return Body{data: raw, body: int32(len(raw)), key: key, version: version, wire: true, response: response}
-	}
-	n := frame
-	for _, rs := range records {
-		n -= rs.Bytes
-	}
-	data := msg.AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
-	if cap(data) > 2*len(data)+64 {
-		// The frame had a hole (a truncated capture): its size
-		// overstated the body, and the store keeps what is allocated.
-		data = append(make([]byte, 0, len(data)+len(records)*recordCountBytes), data...)
+	var data []byte
+	if raw != nil {
+		// With records, raw is the body with them cut out, and has
+		// room for their counts (kafka.RawSpare).
+		data = raw
+	} else {
+		n := frame
+		for _, rs := range records {
+			n -= rs.Bytes
+		}
+		data = msg.AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
+		if cap(data) > 2*len(data)+64 {
+			// The frame had a hole (a truncated capture): its size
+			// overstated the body, and the store keeps what is
+			// allocated.
+			data = append(make([]byte, 0, len(data)+len(records)*recordCountBytes), data...)
+		}
 	}
 	body := len(data)
 	for _, rs := range records {

@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -195,6 +196,20 @@ func msTime(ms int64) time.Time {
 // frame. Partitions without record data get no RecordSet. Other bodies are
 // left alone and yield nil.
 func ExtractRecords(body any) []RecordSet {
+	sets, _ := extractRecords(body, nil)
+	return sets
+}
+
+// RawSpare is the room a Raw with its record data cut out has after its
+// end for each RecordSet: enough for what a store appends beside it.
+const RawSpare = 16
+
+// extractRecords is ExtractRecords. Given src, the bytes body was decoded
+// from (its record fields share them), it also returns src with each
+// record field written as null: the bytes body encodes to once its record
+// fields are cleared, without encoding it again. That is nil when a
+// field is not in src where its length prefix says.
+func extractRecords(body any, src []byte) ([]RecordSet, []byte) {
 	// The record fields, found first: a list on the stack for most
 	// bodies, where visiting them through closures cost four
 	// allocations per body.
@@ -220,7 +235,85 @@ func ExtractRecords(body any) []RecordSet {
 			}
 		}
 	}
-	return extract(fs)
+	var raw []byte
+	if src != nil && len(fs) > 0 {
+		if hasRecords(fs) {
+			f, ok := body.(interface{ IsFlexible() bool })
+			raw = withoutRecords(src, fs, ok && f.IsFlexible())
+		} else {
+			// extract leaves empty fields as they are.
+			raw = append([]byte(nil), src...)
+		}
+	}
+	return extract(fs), raw
+}
+
+// hasRecords says a field of fs holds record data: then extract clears
+// them all.
+func hasRecords(fs []recordField) bool {
+	for _, f := range fs {
+		if len(*f.records) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutRecords is src with the record field of each of fs, which src
+// holds in order, written as null (a compact length of 0 in flexible
+// versions, an int32 of -1 before), with RawSpare bytes of room per field
+// after it; nil when a field is not within src, after the one before,
+// right after its length.
+func withoutRecords(src []byte, fs []recordField, flexible bool) []byte {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	kept := len(src)
+	for _, f := range fs {
+		kept -= len(*f.records)
+	}
+	out := make([]byte, 0, max(kept, 0)+len(fs)*RawSpare)
+	pos := 0
+	for _, f := range fs {
+		r := *f.records
+		if r == nil {
+			continue // null in src too
+		}
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(r))) - base)
+		if off < pos || off > len(src)-len(r) {
+			return nil
+		}
+		var prefix int
+		if flexible {
+			prefix = uvarintLen(uint64(len(r)) + 1)
+			if off-prefix < pos {
+				return nil
+			}
+			if v, n := binary.Uvarint(src[off-prefix : off]); n != prefix || v != uint64(len(r))+1 {
+				return nil
+			}
+		} else {
+			prefix = 4
+			if off-prefix < pos || int32(binary.BigEndian.Uint32(src[off-prefix:])) != int32(len(r)) {
+				return nil
+			}
+		}
+		out = append(out, src[pos:off-prefix]...)
+		if flexible {
+			out = append(out, 0)
+		} else {
+			out = append(out, 0xff, 0xff, 0xff, 0xff)
+		}
+		pos = off + len(r)
+	}
+	return append(out, src[pos:]...)
+}
+
+// uvarintLen is the length of v encoded as an unsigned varint.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // recordField is a partition's record data in a body: its topic and

@@ -392,9 +392,13 @@ func (k *conn) request(f frame) {
 	if req.Err != nil {
 		st.DecodeErrors++
 	} else {
-		req.Records = ExtractRecords(req.Body)
-		if h.Key != kmsg.Produce.Int16() && !req.Truncated && !secretAPI(h.Key) {
+		var cut []byte
+		req.Records, cut = extractRecords(req.Body, body)
+		if !req.Truncated && !secretAPI(h.Key) {
 			req.Raw = body
+			if h.Key == kmsg.Produce.Int16() {
+				req.Raw = cut
+			}
 		}
 	}
 	if hs, ok := req.Body.(*kmsg.SASLHandshakeRequest); ok {
@@ -518,9 +522,13 @@ func (k *conn) answer(f frame, replay bool) {
 	if resp.Err != nil {
 		st.DecodeErrors++
 	} else {
-		resp.Records = ExtractRecords(resp.Body)
-		if !records && !resp.Truncated && !secretAPI(req.Header.Key) {
+		var cut []byte
+		resp.Records, cut = extractRecords(resp.Body, raw)
+		if !resp.Truncated && !secretAPI(req.Header.Key) {
 			resp.Raw = raw
+			if records {
+				resp.Raw = cut
+			}
 		}
 		k.learn(req, resp)
 	}

@@ -1,7 +1,9 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -421,5 +423,70 @@ func TestRawBodies(t *testing.T) {
 	}
 	if sasl.Req.Raw != nil || sasl.Resp.Raw != nil {
 		t.Error("SaslAuthenticate: raw body offered")
+	}
+}
+
+// TestRawWithoutRecords: a Produce request's and a Fetch response's Raw is
+// their body as it came with the record data cut out, the bytes the body
+// encodes to once its records are removed (what kmsg would encode again),
+// in versions before and after flexible encoding, with empty and null
+// record fields among full ones; and nil when a record field is not in
+// the bytes the body was decoded from.
+func TestRawWithoutRecords(t *testing.T) {
+	fetch := kmsg.NewPtrFetchResponse()
+	ft := kmsg.NewFetchResponseTopic()
+	ft.Topic = "orders"
+	for i, records := range [][]byte{make([]byte, 300), nil, {}, make([]byte, 70)} {
+		p := kmsg.NewFetchResponseTopicPartition()
+		p.Partition, p.HighWatermark, p.RecordBatches = int32(i), 100, records
+		ft.Partitions = append(ft.Partitions, p)
+	}
+	fetch.Topics = []kmsg.FetchResponseTopic{ft}
+	for _, version := range []int16{4, 11, 12, 16} {
+		for _, produceVersion := range []int16{3, 8, 9, 11} {
+			f := newFeeder(t, Options{})
+			req := kmsg.NewPtrFetchRequest()
+			req.Topics = []kmsg.FetchRequestTopic{{Topic: "orders"}}
+			f.send(capture.AtoB, reqFrame(req, version, 1, "c"), 0, 0)
+			f.send(capture.BtoA, respFrame(fetch, version, 1), 0, 0)
+			f.send(capture.AtoB, reqFrame(produceReq(-1), produceVersion, 2, "c"), 0, 0)
+			f.d.Flush()
+			if len(f.pairs) != 2 {
+				t.Fatalf("v%d: %d pairs", version, len(f.pairs))
+			}
+			for _, c := range []struct {
+				name string
+				body interface{ AppendTo([]byte) []byte }
+				raw  []byte
+				sets int
+			}{
+				{fmt.Sprintf("Fetch v%d response", version), f.pairs[0].Resp.Body, f.pairs[0].Resp.Raw, len(f.pairs[0].Resp.Records)},
+				{fmt.Sprintf("Produce v%d request", produceVersion), f.pairs[1].Req.Body, f.pairs[1].Req.Raw, len(f.pairs[1].Req.Records)},
+			} {
+				if c.sets == 0 {
+					t.Fatalf("%s: no record set", c.name)
+				}
+				if want := c.body.AppendTo(nil); !bytes.Equal(c.raw, want) {
+					t.Errorf("%s: raw\n%x\nwant\n%x", c.name, c.raw, want)
+				}
+				if cap(c.raw)-len(c.raw) < c.sets*RawSpare {
+					t.Errorf("%s: %d bytes of room after raw for %d sets", c.name, cap(c.raw)-len(c.raw), c.sets)
+				}
+			}
+		}
+	}
+
+	// A record field that is not in the bytes decoded: no raw.
+	src := produceReq(-1)
+	src.SetVersion(9)
+	b := src.AppendTo(nil)
+	body := kmsg.NewPtrProduceRequest()
+	body.SetVersion(9)
+	if err := body.ReadFrom(b); err != nil {
+		t.Fatal(err)
+	}
+	body.Topics[0].Partitions[0].Records = bytes.Clone(body.Topics[0].Partitions[0].Records)
+	if sets, raw := extractRecords(body, b); raw != nil || len(sets) != 1 {
+		t.Errorf("records copied elsewhere: %d sets, raw %x", len(sets), raw)
 	}
 }

@@ -49,9 +49,12 @@ type Request struct {
 	Truncated bool
 	Err       error
 	// Raw is the body as it came, which Body was decoded from and whose
-	// bytes its byte fields share: set when whole and holding no record
-	// data and no secret (every API but Produce and those of secretAPI).
-	// Never changed.
+	// bytes its byte fields share: set when whole and holding no secret
+	// (every API but those of secretAPI). For Produce, the body as it
+	// came with its record data cut out (each record field null, as Body
+	// is once its records are removed), with RawSpare bytes of room per
+	// RecordSet after its end; nil when the record fields were not where
+	// their lengths said. Never changed.
 	Raw []byte
 }
 
@@ -66,8 +69,7 @@ type Response struct {
 	Records   []RecordSet
 	Truncated bool
 	Err       error
-	// Raw: as Request.Raw, for every API but Fetch, ShareFetch and those
-	// of secretAPI.
+	// Raw: as Request.Raw; Fetch and ShareFetch as Produce.
 	Raw []byte
 }
 
