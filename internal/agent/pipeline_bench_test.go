@@ -29,23 +29,7 @@ import (
 func BenchmarkPipeline(b *testing.B) {
 	for _, batch := range []int{100, 16 << 10} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			exs, err := loadgen.Exchanges(loadgen.Shape{BatchBytes: batch, Partitions: 1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			// As `kscope agent --memory 64MiB` sets it (limitMemory).
-			const budget = 64 << 20
-			defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget + 12<<20))
-			st := store.New(store.Config{MemoryBytes: budget})
-			if _, err := server.New(server.Config{}, st, func() any { return nil }); err != nil {
-				b.Fatal(err)
-			}
-			a := New(Config{Source: nilSource{}, Store: st})
-			g := newPipelineGen(exs, batch)
-			// Fill the store first: the steady state evicts.
-			for st.Stats().Evicted == 0 {
-				g.feed(a)
-			}
+			st, a, g := fullPipeline(b, batch, time.Unix(1_700_000_000, 0))
 			runtime.GC()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -73,6 +57,31 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// fullPipeline is an agent fed by a pipelineGen of batch-byte batches,
+// from start on, whose store (64 MiB, wired as `kscope agent` wires it) is
+// full: the steady state evicts.
+func fullPipeline(b *testing.B, batch int, start time.Time) (*store.Store, *Agent, *pipelineGen) {
+	exs, err := loadgen.Exchanges(loadgen.Shape{BatchBytes: batch, Partitions: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// As `kscope agent --memory 64MiB` sets it (limitMemory).
+	const budget = 64 << 20
+	old := debug.SetMemoryLimit(budget + 12<<20)
+	b.Cleanup(func() { debug.SetMemoryLimit(old) })
+	st := store.New(store.Config{MemoryBytes: budget})
+	if _, err := server.New(server.Config{}, st, func() any { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	a := New(Config{Source: nilSource{}, Store: st})
+	g := newPipelineGen(exs, batch)
+	g.now = start
+	for st.Stats().Evicted == 0 {
+		g.feed(a)
+	}
+	return st, a, g
 }
 
 // pipelineGen makes the chunks of one exchange after another.

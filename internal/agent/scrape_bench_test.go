@@ -1,13 +1,9 @@
 package agent
 
 import (
-	"runtime/debug"
 	"testing"
 	"time"
 
-	"kscope/internal/loadgen"
-	"kscope/internal/server"
-	"kscope/internal/store"
 	"kscope/internal/view"
 )
 
@@ -19,22 +15,7 @@ import (
 // a busy agent holds, at any rate of traffic: this is the cost of a
 // scrape, whatever the traffic costs.
 func BenchmarkScrapeViews(b *testing.B) {
-	exs, err := loadgen.Exchanges(loadgen.Shape{BatchBytes: 100, Partitions: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	const budget = 64 << 20
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget + 12<<20))
-	st := store.New(store.Config{MemoryBytes: budget})
-	if _, err := server.New(server.Config{}, st, func() any { return nil }); err != nil {
-		b.Fatal(err)
-	}
-	a := New(Config{Source: nilSource{}, Store: st})
-	g := newPipelineGen(exs, 100)
-	g.now = time.Now().Add(-time.Minute)
-	for st.Stats().Evicted == 0 {
-		g.feed(a)
-	}
+	st, _, _ := fullPipeline(b, 100, time.Now().Add(-time.Minute))
 	held := float64(st.Stats().Exchanges)
 	b.Run("lag", func(b *testing.B) {
 		b.ReportAllocs()
