@@ -240,8 +240,8 @@ type Store struct {
 	// until after it, and since firstSeen or before, takes every
 	// exchange's time as it is, without reading it.
 	lastSeen time.Time
-	// untimed: an exchange without a time was added (firstSeen is not
-	// below it).
+	// untimed: an exchange without a time was added (firstSeen does
+	// not count it).
 	untimed bool
 	// notify is closed, and cleared, when a record is added; created
 	// only when someone waits.
@@ -297,7 +297,9 @@ func (s *Store) Add(e exchange.Exchange) uint64 {
 	s.seq++
 	s.added++
 	s.byAPI[e.API]++
-	if s.firstSeen.IsZero() || e.Time.Before(s.firstSeen) {
+	// An exchange without a time bounds nothing (and would read as no
+	// first time at all).
+	if !e.Time.IsZero() && (s.firstSeen.IsZero() || e.Time.Before(s.firstSeen)) {
 		s.firstSeen = e.Time
 	}
 	if e.Time.After(s.lastSeen) {

@@ -537,6 +537,9 @@ func TestTimeBounds(t *testing.T) {
 		times = append(times, e.Time)
 		s.Add(e)
 	}
+	if first := s.Stats().FirstSeen; !first.Equal(t0) {
+		t.Errorf("first seen %v, want %v: the exchange without a time counted", first, t0)
+	}
 	last := t0.Add(999 * time.Millisecond)
 	for _, q := range []Query{
 		{Until: last.Add(time.Nanosecond)},
