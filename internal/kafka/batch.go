@@ -261,16 +261,20 @@ func hasRecords(fs []recordField) bool {
 
 // withoutRecords is src with the record field of each of fs, which src
 // holds in order, written as null (a compact length of 0 in flexible
-// versions, an int32 of -1 before), with RawSpare bytes of room per field
-// after it; nil when a field is not within src, after the one before,
-// right after its length.
+// versions, an int32 of -1 before), with RawSpare bytes of room after it
+// per field that held records (a RecordSet); nil when a field is not
+// within src, after the one before, right after its length, or cannot be
+// placed.
 func withoutRecords(src []byte, fs []recordField, flexible bool) []byte {
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
-	kept := len(src)
+	kept, sets := len(src), 0
 	for _, f := range fs {
-		kept -= len(*f.records)
+		if r := *f.records; len(r) > 0 {
+			kept -= len(r)
+			sets++
+		}
 	}
-	out := make([]byte, 0, max(kept, 0)+len(fs)*RawSpare)
+	out := make([]byte, 0, max(kept, 0)+sets*RawSpare)
 	pos := 0
 	for _, f := range fs {
 		r := *f.records
@@ -278,6 +282,14 @@ func withoutRecords(src []byte, fs []recordField, flexible bool) []byte {
 			continue // null in src too
 		}
 		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(r))) - base)
+		if len(r) == 0 && cap(src) == len(src) && off >= len(src)-4 {
+			// An empty field's place is its slice's pointer, which
+			// Go does not move past the end of src's capacity: an
+			// empty field at the very end (the last of an older
+			// version's body) points back at its own length, up to
+			// 4 bytes before the end. Not told apart: encoded again.
+			return nil
+		}
 		if off < pos || off > len(src)-len(r) {
 			return nil
 		}

@@ -523,7 +523,11 @@ func (k *conn) answer(f frame, replay bool) {
 		st.DecodeErrors++
 	} else {
 		var cut []byte
-		resp.Records, cut = extractRecords(resp.Body, raw)
+		src := raw
+		if kmsg.Key(req.Header.Key) == kmsg.ShareFetch {
+			src = nil // not kept in wire form: no Raw
+		}
+		resp.Records, cut = extractRecords(resp.Body, src)
 		if !resp.Truncated && !secretAPI(req.Header.Key) {
 			resp.Raw = raw
 			if records {

@@ -476,6 +476,47 @@ func TestRawWithoutRecords(t *testing.T) {
 		}
 	}
 
+	// An empty record field last in bytes with no capacity after them
+	// (a frame at the very end of its buffer), after a field of zeros:
+	// its slice points back at its own length. No raw, or the right one;
+	// never a wrong one.
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Topics = []kmsg.ProduceRequestTopic{{Topic: "orders", Partitions: []kmsg.ProduceRequestTopicPartition{
+		{Partition: 3, Records: make([]byte, 100)}, {Partition: 0, Records: []byte{}}}}}
+	emptyFetch := kmsg.NewPtrFetchResponse()
+	emptyFetch.Topics = []kmsg.FetchResponseTopic{{Topic: "orders", Partitions: []kmsg.FetchResponseTopicPartition{
+		{Partition: 1, RecordBatches: make([]byte, 100)}, {Partition: 2, AbortedTransactions: []kmsg.FetchResponseTopicPartitionAbortedTransaction{}, RecordBatches: []byte{}}}}}
+	for _, c := range []struct {
+		msg     interface{ AppendTo([]byte) []byte }
+		decoded interface {
+			ReadFrom([]byte) error
+			AppendTo([]byte) []byte
+		}
+		versions []int16
+	}{
+		{produce, kmsg.NewPtrProduceRequest(), []int16{3, 8}},
+		{emptyFetch, kmsg.NewPtrFetchResponse(), []int16{4, 10}},
+	} {
+		for _, v := range c.versions {
+			for _, spare := range []int{0, 8} {
+				c.msg.(interface{ SetVersion(int16) }).SetVersion(v)
+				c.decoded.(interface{ SetVersion(int16) }).SetVersion(v)
+				enc := c.msg.AppendTo(nil)
+				src := append(make([]byte, 0, len(enc)+spare), enc...)
+				if err := c.decoded.ReadFrom(src); err != nil {
+					t.Fatal(err)
+				}
+				_, raw := extractRecords(c.decoded, src)
+				if want := c.decoded.AppendTo(nil); raw != nil && !bytes.Equal(raw, want) {
+					t.Errorf("%T v%d, %d bytes of capacity after: raw\n%x\nwant\n%x", c.msg, v, spare, raw, want)
+				}
+				if spare > 0 && raw == nil {
+					t.Errorf("%T v%d, with capacity after: no raw", c.msg, v)
+				}
+			}
+		}
+	}
+
 	// A record field that is not in the bytes decoded: no raw.
 	src := produceReq(-1)
 	src.SetVersion(9)

@@ -69,7 +69,7 @@ type Response struct {
 	Records   []RecordSet
 	Truncated bool
 	Err       error
-	// Raw: as Request.Raw; Fetch and ShareFetch as Produce.
+	// Raw: as Request.Raw; Fetch as Produce; none for ShareFetch.
 	Raw []byte
 }
 
