@@ -78,18 +78,15 @@ func apiKey(s string) (int16, bool) {
 	return k, ok
 }
 
-// MatchAPI says an exchange of API key passes the filter's APIs: a
-// reader checks it before it has the rest of the exchange.
-func (f Filter) MatchAPI(key int16) bool { return len(f.APIs) == 0 || f.matchAPI(key) }
-
 // APISet is the API keys a filter's APIs name, looked up once for a
-// reader that checks many exchanges (MatchAPI looks each name up again).
+// reader that checks many exchanges before it has the rest of each (Match
+// looks each name up again).
 type APISet struct {
 	all  bool
 	keys [kmsg.MaxKey + 1]bool
 }
 
-// APISet returns the set of keys MatchAPI passes.
+// APISet returns the set of keys the filter's APIs pass.
 func (f Filter) APISet() *APISet {
 	s := &APISet{all: len(f.APIs) == 0}
 	for _, a := range f.APIs {
@@ -100,7 +97,7 @@ func (f Filter) APISet() *APISet {
 	return s
 }
 
-// Has says an exchange of API key passes (Filter.MatchAPI).
+// Has says an exchange of API key passes the filter's APIs.
 func (s *APISet) Has(key int16) bool {
 	return s.all || key >= 0 && int(key) < len(s.keys) && s.keys[key]
 }

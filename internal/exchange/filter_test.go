@@ -29,15 +29,16 @@ func TestFilterErrors(t *testing.T) {
 	}
 }
 
-// TestAPISet: the set a reader looks up once passes the keys MatchAPI
+// TestAPISet: the set a reader looks up once passes the keys Match
 // passes, for names in either case, key numbers, unknown names and none.
 func TestAPISet(t *testing.T) {
 	for _, apis := range [][]string{nil, {"Produce"}, {"fetch", "0"}, {"NoSuchAPI"}, {"26", "JoinGroup", "999"}} {
 		f := Filter{APIs: apis}
 		set := f.APISet()
 		for k := int16(-2); k <= kmsg.MaxKey+2; k++ {
-			if set.Has(k) != f.MatchAPI(k) {
-				t.Errorf("APIs %q, key %d: set says %v, MatchAPI %v", apis, k, set.Has(k), f.MatchAPI(k))
+			want := f.Match(&Exchange{APIKey: k})
+			if set.Has(k) != want {
+				t.Errorf("APIs %q, key %d: set says %v, Match %v", apis, k, set.Has(k), want)
 			}
 		}
 	}
