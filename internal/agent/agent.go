@@ -155,7 +155,7 @@ func Live(opts ebpf.Options, cfg Config) (*Agent, error) {
 		s := src.Stats()
 		return CaptureStats{
 			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents, SkippedBytes: s.Skipped, RingBytes: s.RingBytes,
-			RingDrops: s.RingDrops, RingDropBytes: s.RingDropBytes, RingDropsPerCPU: s.RingDropsPerCPU, Connections: s.Connections,
+			RingDrops: s.RingDrops, RingDropBytes: s.RingDropBytes, RingDropsPerCPU: s.RingDropsPerCPU, Wakeups: s.Wakeups, Connections: s.Connections,
 		}
 	}
 	cfg.Processes = conn.NewResolver("")
@@ -204,5 +204,7 @@ type CaptureStats struct {
 	RingDrops       uint64   `json:"ring_drops"`
 	RingDropBytes   uint64   `json:"ring_drop_bytes"`
 	RingDropsPerCPU []uint64 `json:"ring_drops_per_cpu"`
-	Connections     int      `json:"live_connections"`
+	// Wakeups are the reader's wake-ups the kernel forced.
+	Wakeups     uint64 `json:"ring_wakeups"`
+	Connections int    `json:"live_connections"`
 }

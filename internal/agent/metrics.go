@@ -15,7 +15,7 @@ type collector struct{ a *Agent }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	metrics.Describe(ch, metrics.CaptureEvents, metrics.CaptureBytes, metrics.CaptureLostBytes, metrics.CaptureLostEvents, metrics.CaptureSkippedBytes, metrics.CaptureRingBytes,
-		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
+		metrics.CaptureRingDrops, metrics.CaptureRingDropBytes, metrics.CaptureRingWakeups, metrics.CaptureConnections, metrics.DecoderFrames, metrics.DecoderResyncs,
 		metrics.DecoderSkippedBytes, metrics.DecoderErrors, metrics.DecoderTruncated, metrics.DecoderKafkaConns, metrics.DecoderUndecided, metrics.DecoderNoResponse, metrics.AgentHeap,
 		metrics.AgentOwn)
 }
@@ -32,6 +32,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- metrics.CaptureRingDrops.Value(float64(n), strconv.Itoa(cpu))
 	}
 	ch <- metrics.CaptureRingDropBytes.Value(float64(s.Capture.RingDropBytes))
+	ch <- metrics.CaptureRingWakeups.Value(float64(s.Capture.Wakeups))
 	ch <- metrics.CaptureConnections.Value(float64(s.Capture.Connections))
 	d := s.Decoder
 	ch <- metrics.DecoderFrames.Value(float64(d.Requests), "request")

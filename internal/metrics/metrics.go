@@ -205,6 +205,7 @@ var (
 	StoreSnapshotBytes   = def(Gauge, "kscope_store_snapshot_bytes", "Estimated memory of the cluster snapshots held.")
 	StoreSnapshotsEvict  = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped, oldest first, to stay in their part of the budget.")
 	CaptureRingDropBytes = def(Counter, "kscope_capture_ring_dropped_bytes_total", "Payload bytes of the events dropped because the ring buffer was full.")
+	CaptureRingWakeups   = def(Counter, "kscope_capture_ring_wakeups_total", "Times the kernel woke the agent because its ring buffer was filling: each interrupts the traced process (the agent otherwise reads the ring every 50 ms).")
 	DecoderTruncated     = def(Counter, "kscope_decoder_truncated_frames_total", "Frames some of whose bytes were not captured; what was complete was decoded.")
 )
 
@@ -229,7 +230,7 @@ var Sections = []Section{
 	}},
 	{"The cluster inspector itself", []*Metric{InspectorPolls, InspectorErrors, InspectorLast, InspectorSeconds, InspectorDefer}},
 	{"The agent itself", []*Metric{
-		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureSkippedBytes, CaptureRingBytes, CaptureRingDrops, CaptureRingDropBytes, CaptureConnections,
+		CaptureEvents, CaptureBytes, CaptureLostBytes, CaptureLostEvents, CaptureSkippedBytes, CaptureRingBytes, CaptureRingDrops, CaptureRingDropBytes, CaptureRingWakeups, CaptureConnections,
 		DecoderFrames, DecoderResyncs, DecoderSkippedBytes, DecoderErrors, DecoderTruncated, DecoderKafkaConns, DecoderUndecided, DecoderNoResponse, AgentHeap, AgentOwn,
 		StoreAdded, StoreExchanges, StoreBytes, StoreBudget, StoreEvicted, StoreEvictedBytes, StoreSeconds, StoreSecondsEvicted,
 		StoreAggregateLate, StoreAggregateOther, StorePartialOverflow, StoreTwinsDropped, StoreTwinsEarly, StoreSnapshots, StoreSnapshotBytes, StoreSnapshotsEvict,

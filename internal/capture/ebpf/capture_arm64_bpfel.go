@@ -18,11 +18,12 @@ type captureConfig struct {
 	CgroupId    uint64
 	MaxBytes    uint64
 	WakeBytes   uint64
-	WakeEvents  uint32
+	WakeGapNs   uint64
 	FilterPids  uint8
 	FilterPorts uint8
 	Walk        uint8
 	Pad         uint8
+	_           [4]byte
 }
 
 type captureConnKey struct {
@@ -67,11 +68,12 @@ type captureConnState struct {
 }
 
 type captureCpuStats struct {
-	_           structs.HostLayout
-	Events      uint64
-	Drops       uint64
-	DropBytes   uint64
-	SinceWakeup uint64
+	_          structs.HostLayout
+	Events     uint64
+	Drops      uint64
+	DropBytes  uint64
+	LastWakeup uint64
+	Wakeups    uint64
 }
 
 type captureDir uint32

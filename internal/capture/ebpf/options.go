@@ -16,9 +16,10 @@ const (
 	maxPorts                = 64   // MAX_PORTS in bpf/capture.c
 
 	// pollInterval bounds how long an event waits in the ring: BPF wakes
-	// the reader only every wakeEvents events or when the ring fills.
+	// the reader only when the ring holds an eighth of its size, at most
+	// once per wakeGap per CPU (see wakeup_flags in bpf/capture.c).
 	pollInterval = 50 * time.Millisecond
-	wakeEvents   = 64
+	wakeGap      = 5 * time.Millisecond
 	// sweepInterval is how often connections of exited processes are
 	// closed (a process that exits does not call close()).
 	sweepInterval = 5 * time.Second
@@ -68,5 +69,8 @@ type Stats struct {
 	RingDrops       uint64
 	RingDropBytes   uint64
 	RingDropsPerCPU []uint64
-	Connections     int // live connections
+	// Wakeups are the reader's wake-ups the kernel forced: each costs
+	// the traced process an interrupt in its syscall.
+	Wakeups     uint64
+	Connections int // live connections
 }

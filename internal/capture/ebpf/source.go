@@ -125,10 +125,10 @@ func Open(opts Options) (*Source, error) {
 		}
 	}
 	cfg := captureConfig{
-		CgroupId:   cgroup,
-		MaxBytes:   uint64(opts.MaxBytesPerSyscall),
-		WakeBytes:  uint64(ring / 8),
-		WakeEvents: wakeEvents,
+		CgroupId:  cgroup,
+		MaxBytes:  uint64(opts.MaxBytesPerSyscall),
+		WakeBytes: uint64(ring / 8),
+		WakeGapNs: uint64(wakeGap),
 	}
 	if len(opts.PIDs) > 0 {
 		cfg.FilterPids = 1
@@ -507,6 +507,7 @@ func (s *Source) Stats() Stats {
 		for _, c := range per {
 			st.RingDrops += c.Drops
 			st.RingDropBytes += c.DropBytes
+			st.Wakeups += c.Wakeups
 			st.RingDropsPerCPU = append(st.RingDropsPerCPU, c.Drops)
 		}
 	}

@@ -163,3 +163,37 @@ func TestRingFull(t *testing.T) {
 		t.Errorf("stats %+v: want ring drops and %d lost bytes", st, 2*n)
 	}
 }
+
+// TestWakeups checks when the kernel wakes the reader: a forced wakeup
+// interrupts the traced process, so traffic that leaves the ring mostly
+// empty is read on the reader's own poll and forces none, and a ring
+// filling past an eighth of its size wakes the reader.
+func TestWakeups(t *testing.T) {
+	col := collect(t, Options{})
+	client, server := pair(t, nil)
+	const n = 200
+	for i := 0; i < n; i++ {
+		client.Write([]byte("0123456789"))
+		readN(t, server, 10)
+	}
+	col.wait(t, client.LocalAddr(), client.RemoteAddr(), "every write", func(s [2]stream) bool { return len(s[0].data) == 10*n })
+	if st := col.src.Stats(); st.Wakeups != 0 {
+		t.Errorf("%d wakeups forced by %d events of 10 bytes in an 8 MiB ring, want 0", st.Wakeups, st.Events)
+	}
+
+	// A 64 KiB ring nobody reads yet: 20 KB each way (both ends are
+	// traced) cross its 8 KiB.
+	src, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}, RingBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	client, server = pair(t, nil)
+	for i := 0; i < 10; i++ {
+		client.Write(make([]byte, 2000))
+		readN(t, server, 2000)
+	}
+	if st := src.Stats(); st.Wakeups == 0 || st.RingDrops != 0 {
+		t.Errorf("ring filled to 40 KB of 64 KiB: %d wakeups, %d drops; want some wakeups and no drop", st.Wakeups, st.RingDrops)
+	}
+}

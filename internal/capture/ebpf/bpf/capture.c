@@ -172,8 +172,8 @@ struct sys_args {
 struct config {
 	__u64 cgroup_id;   /* 0: every cgroup */
 	__u64 max_bytes;   /* copied per message; the rest is lost bytes */
-	__u64 wake_bytes;  /* force a wakeup when the ring holds this much */
-	__u32 wake_events; /* else force a wakeup every N events per CPU */
+	__u64 wake_bytes;  /* force a wakeup when the ring holds this much, */
+	__u64 wake_gap_ns; /* at most once per this many ns per CPU */
 	__u8 filter_pids;  /* pids map is a filter */
 	__u8 filter_ports; /* ports map is a filter */
 	__u8 walk;         /* copy headers, skip record data (walk.h) */
@@ -184,7 +184,9 @@ struct cpu_stats {
 	__u64 events;     /* events written to the ring */
 	__u64 drops;      /* events the ring had no room for */
 	__u64 drop_bytes; /* payload bytes of those events */
-	__u64 since_wakeup;
+	__u64 last_wakeup; /* bpf_ktime_get_ns of the last wakeup forced */
+	__u64 wakeups;     /* wakeups forced: each costs an interrupt on this CPU */
+
 };
 
 struct {
@@ -364,17 +366,23 @@ static __always_inline struct cpu_stats *get_stats(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
-/* wakeup_flags batches wake-ups: user space also polls on a short
- * deadline, so most events need not wake it. */
+/* wakeup_flags wakes user space only when the ring fills: it polls on a
+ * short deadline anyway, and a forced wakeup interrupts the traced
+ * process's CPU (an IPI to itself, then the reader's wakeup), which cost
+ * it tens of µs each on a VM, more than all the copying of an exchange.
+ * A reader already woken and busy draining would be woken again by every
+ * event while the ring stays above wake_bytes: once per wake_gap_ns per
+ * CPU is enough, and retries a wakeup it may have missed. */
 static __always_inline __u64 wakeup_flags(struct config *cfg, struct cpu_stats *cs)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wake_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	if (++cs->since_wakeup >= cfg->wake_events) {
-		cs->since_wakeup = 0;
-		return BPF_RB_FORCE_WAKEUP;
-	}
-	return BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < cfg->wake_bytes)
+		return BPF_RB_NO_WAKEUP;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - cs->last_wakeup < cfg->wake_gap_ns)
+		return BPF_RB_NO_WAKEUP;
+	cs->last_wakeup = now;
+	cs->wakeups++;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* output writes the first size bytes of e to the ring; on failure it counts
@@ -384,7 +392,11 @@ static __always_inline long output(struct config *cfg, void *e, __u64 size, __u6
 	struct cpu_stats *cs = get_stats();
 	if (!cs)
 		return -1;
-	__u64 flags = urgent ? BPF_RB_FORCE_WAKEUP : wakeup_flags(cfg, cs);
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
+	if (urgent)
+		cs->wakeups++;
+	else
+		flags = wakeup_flags(cfg, cs);
 	long err = bpf_ringbuf_output(&events, e, size, flags);
 	if (err) {
 		cs->drops++;
@@ -576,6 +588,7 @@ static long walk_step(__u32 i, void *unused)
 	struct walk *w = &s->w;
 	if (c->todo == 0)
 		return 1;
+
 	if (c->seg_left == 0) {
 		struct user_iovec v;
 		if (c->iov_left == 0 || bpf_probe_read_user(&v, sizeof(v), (void *)c->iov))
