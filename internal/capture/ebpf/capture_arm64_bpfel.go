@@ -35,6 +35,7 @@ type captureConnKey struct {
 type captureConnState struct {
 	_           structs.HostLayout
 	Sk          uint64
+	File        uint64
 	Id          uint64
 	Bytes       [2]uint64
 	PendingLost [2]uint64
@@ -42,9 +43,11 @@ type captureConnState struct {
 	Lport       uint16
 	Rport       uint16
 	Flags       uint16
+	Verdict     uint8
 	Laddr       [16]uint8
 	Raddr       [16]uint8
 	Comm        [16]int8
+	_           [7]byte
 	Walk        [2]struct {
 		_       structs.HostLayout
 		Acc     uint64
@@ -165,6 +168,7 @@ type captureScratch struct {
 		Skip     uint64
 		ConnId   uint64
 		Budget   uint64
+		Lost     uint64
 		Dir      uint8
 		Urgent   uint8
 		_        [6]byte
@@ -189,6 +193,9 @@ type captureScratch struct {
 		Api     uint8
 		Req     uint8
 	}
+	WinAt  uint64
+	WinLen uint64
+	Win    [272]uint8
 }
 
 type captureVerdict uint32

@@ -1,8 +1,11 @@
 package ebpf
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -16,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"kscope/internal/capture"
+	"kscope/internal/loadgen"
 	"kscope/internal/testenv"
 )
 
@@ -194,4 +198,148 @@ func merge(r [][2]int) [][2]int {
 		out = append(out, x)
 	}
 	return out
+}
+
+// TestWalkerSplits: the kernel's walker reads fields in one step from a
+// window of the syscall's bytes, so a field cut by a syscall's end, or by
+// an iovec's, must still be read whole. Produce requests and Fetch
+// responses of three partitions go through one connection in pieces of
+// 1 to 13 bytes around their headers (write, writev, read and readv of
+// small buffers), and each direction must skip what the twin skips of the
+// same bytes.
+func TestWalkerSplits(t *testing.T) {
+	testenv.Root(t)
+	src, err := Open(Options{PIDs: []uint32{uint32(os.Getpid())}, RingBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, wg := record(src, nil)
+	exs, err := loadgen.Exchanges(loadgen.Shape{BatchBytes: 4096, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// pieces cuts b: small pieces, with a large one now and then.
+	pieces := func(b []byte) [][]byte {
+		var out [][]byte
+		for len(b) > 0 {
+			n := 1 + rng.IntN(13)
+			if rng.IntN(8) == 0 {
+				n = 1 + rng.IntN(6000)
+			}
+			n = min(n, len(b))
+			out = append(out, b[:n])
+			b = b[n:]
+		}
+		return out
+	}
+	send := func(c *net.TCPConn, b []byte) error {
+		ps := pieces(b)
+		for len(ps) > 0 {
+			if rng.IntN(2) == 0 { // writev of up to 8 pieces
+				k := min(len(ps), 1+rng.IntN(8))
+				bufs := net.Buffers(append([][]byte(nil), ps[:k]...))
+				if _, err := bufs.WriteTo(c); err != nil {
+					return err
+				}
+				ps = ps[k:]
+				continue
+			}
+			if _, err := c.Write(ps[0]); err != nil {
+				return err
+			}
+			ps = ps[1:]
+		}
+		return nil
+	}
+	recv := func(c *net.TCPConn, n int) error {
+		buf := make([]byte, n)
+		for _, p := range pieces(buf) {
+			if _, err := io.ReadFull(c, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The frames of round i, with correlation id i.
+	frames := func(i int) (req, resp []byte) {
+		ex := exs[[]loadgen.Kind{loadgen.Produce, loadgen.Fetch}[i%2]]
+		req, resp = bytes.Clone(ex.Request.Bytes), bytes.Clone(ex.Response.Bytes)
+		ex.Request.SetCorrelation(req, int32(i))
+		ex.Response.SetCorrelation(resp, int32(i))
+		return req, resp
+	}
+	client, server := pair(t, nil)
+	var reqs, resps []byte
+	const rounds = 60
+	done := make(chan error, 1)
+	go func() {
+		for i := range rounds {
+			req, resp := frames(i)
+			if err := recv(server, len(req)); err != nil {
+				done <- err
+				return
+			}
+			if err := send(server, resp); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := range rounds {
+		req, resp := frames(i)
+		reqs = append(reqs, req...)
+		resps = append(resps, resp...)
+		if err := send(client, req); err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(client, len(resp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	req, resp := newWalkPair()
+	var ro, so walkOut
+	req.segment(reqs, &ro)
+	resp.segment(resps, &so)
+	want := map[bool][][2]int{true: merge(ro.skips), false: merge(so.skips)}
+	if len(want[true]) < rounds/2*3 || len(want[false]) < rounds/2*3 {
+		t.Fatalf("the twin skipped %d ranges of the requests and %d of the responses, want a batch each", len(want[true]), len(want[false]))
+	}
+	time.Sleep(200 * time.Millisecond) // the reader's poll
+	src.Close()
+	wg.Wait()
+	pid := os.Getpid()
+	for _, c := range []struct {
+		name                string
+		conn                *net.TCPConn
+		sentReqs, recvdReqs bool
+	}{{"client", client, true, false}, {"server", server, false, true}} {
+		for dir, isReq := range map[capture.Dir]bool{capture.AtoB: c.sentReqs, capture.BtoA: c.recvdReqs} {
+			k := fmt.Sprintf("%d/%d %s-%s %s", pid, fdOf(t, c.conn), addrPort(c.conn.LocalAddr()), addrPort(c.conn.RemoteAddr()), dir)
+			s := got[k]
+			if s == nil {
+				t.Errorf("%s: not captured", k)
+				continue
+			}
+			if len(s.holes) > 0 || len(s.data) != map[bool]int{true: len(reqs), false: len(resps)}[isReq] {
+				t.Errorf("%s: %d bytes, lost %v", k, len(s.data), s.holes)
+				continue
+			}
+			kern := merge(s.skips)
+			if !slices.Equal(kern, want[isReq]) {
+				i := 0
+				for i < min(len(kern), len(want[isReq])) && kern[i] == want[isReq][i] {
+					i++
+				}
+				t.Errorf("%s %v: the kernel skipped %d ranges, the twin %d; first difference at #%d: kernel %v, twin %v",
+					c.name, dir, len(kern), len(want[isReq]), i, at(kern, i), at(want[isReq], i))
+			}
+		}
+	}
 }

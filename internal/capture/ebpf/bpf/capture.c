@@ -79,7 +79,7 @@ enum op {
 };
 
 struct event_hdr {
-	__u64 ts;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 ts;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) at the syscall's exit */
 	__u64 conn_id; /* unique per (tgid, fd, sk) generation */
 	__u64 lost;    /* bytes of dir missed just before this event's data */
 	__u64 skip;    /* then bytes of dir skipped on purpose (record data) */
@@ -130,6 +130,10 @@ struct copy_state {
 	__u64 skip;
 	__u64 conn_id;
 	__u64 budget; /* bytes the walker may still copy (max_bytes) */
+	/* Lost bytes of dir to report with the next event: those pending
+	 * when the syscall began, and those of its events that failed. What
+	 * is left at its end goes back to conn_state.pending_lost. */
+	__u64 lost;
 	__u8 dir;
 	/* Wake user space at once: a connection joined in mid-stream waits
 	 * for it to say where a frame starts (take_hint). */
@@ -138,14 +142,24 @@ struct copy_state {
 
 #include "walk.h"
 
+/* The walker reads fields from a window of the syscall's bytes read at
+ * once: a frame's header fields and a batch header are a few hundred
+ * bytes apart at most, and one read of them costs about what one read of
+ * a field does. Its size is a power of two (offsets into it are masked). */
+#define WIN 256
+
 struct scratch {
 	struct event e;
 	struct copy_state c;
 	struct walk w;
+	__u64 win_at;  /* user address of win[0] */
+	__u64 win_len; /* bytes of win read; 0: none */
+	__u8 win[WIN + 16];
 };
 
 struct conn_state {
 	__u64 sk;
+	__u64 file; /* the struct file of fd: while fd still names it, sk is its socket */
 	__u64 id;
 	__u64 bytes[2];
 	__u64 pending_lost[2]; /* lost bytes not yet reported, per dir */
@@ -153,6 +167,7 @@ struct conn_state {
 	__u16 lport;
 	__u16 rport;
 	__u16 flags;
+	__u8 verdict; /* user space's, from verdicts once it has one (it does not change) */
 	__u8 laddr[16];
 	__u8 raddr[16];
 	/* The process's command name when the connection was first seen
@@ -162,6 +177,7 @@ struct conn_state {
 };
 
 struct sys_args {
+	__u64 file;
 	__u64 sk;
 	__u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
 	__u64 count; /* length, iovec count or mmsghdr count */
@@ -280,21 +296,33 @@ static __always_inline bool traced(struct config *cfg)
 	return true;
 }
 
-/* tcp_sock returns the struct sock behind fd of the current process when fd
- * is an IPv4 or IPv6 TCP (or MPTCP) socket, else 0. */
-static __always_inline __u64 tcp_sock(int fd)
+/* fd_file returns the struct file behind fd of the current process, 0 if
+ * none. The task's pointers are read directly (the verifier knows their
+ * types from BTF, and a fault reads as 0): only the fd array, which BTF
+ * types as a plain pointer, costs a helper call. */
+static __always_inline __u64 fd_file(int fd)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	if (!fdt)
 		return 0;
-	if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if ((unsigned int)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return 0;
+	return (__u64)f;
+}
+
+/* tcp_sock returns the struct sock behind file f when it is an IPv4 or
+ * IPv6 TCP (or MPTCP) socket, else 0. */
+static __always_inline __u64 tcp_sock(__u64 file)
+{
+	struct file *f = (struct file *)file;
+	if (!f)
 		return 0;
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
@@ -329,6 +357,8 @@ static __always_inline void read_endpoints(struct conn_state *st, struct sock *s
 	}
 }
 
+/* fill_hdr starts an event header; a syscall's data events all carry the
+ * time read here (a clock read costs about as much as a field on a VM). */
 static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
 				     struct conn_state *st, __u8 kind, __u8 dir)
 {
@@ -439,11 +469,13 @@ static __always_inline __u64 take_lost(struct conn_state *st, __u8 dir)
  * names another socket. clean marks that the start is seen (connect,
  * accept). */
 static __always_inline struct conn_state *conn_get(struct config *cfg, struct conn_key *key,
-						    __u64 sk, bool clean)
+						    __u64 file, __u64 sk, bool clean)
 {
 	struct conn_state *old = bpf_map_lookup_elem(&conns, key);
-	if (old && old->sk == sk && !clean)
+	if (old && old->sk == sk && !clean) {
+		old->file = file;
 		return old;
+	}
 	if (old && !(old->flags & FLAG_IGNORED)) {
 		emit_simple(cfg, key, old, KIND_CLOSE, DIR_WRITE, 0, 0);
 		bpf_map_delete_elem(&verdicts, &old->id);
@@ -451,6 +483,7 @@ static __always_inline struct conn_state *conn_get(struct config *cfg, struct co
 
 	struct conn_state st = {};
 	st.sk = sk;
+	st.file = file;
 	st.id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	st.flags = clean ? 0 : FLAG_START_UNSEEN;
 	read_endpoints(&st, (struct sock *)sk);
@@ -497,25 +530,20 @@ static long copy_step(__u32 i, void *unused)
 	c->todo -= n;
 	c->done += n;
 
-	__u64 lost = 0;
-	struct conn_key key = c->key;
-	__u8 dir = c->dir;
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
-	if (st)
-		lost = take_lost(st, dir);
-	s->e.h.ts = bpf_ktime_get_ns();
+	__u64 lost = c->lost;
+	c->lost = 0;
 	s->e.h.lost = lost;
 	s->e.h.size = n;
 	__u64 seg = c->seg;
 	c->seg += n;
 	if (bpf_probe_read_user(s->e.data, n, (void *)seg)) {
 		/* Unreadable user memory (paged out): the bytes are lost. */
-		add_lost(&key, dir, lost + n);
+		c->lost = lost + n;
 		return 0;
 	}
 	struct config *cfg = get_config();
 	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n, c->urgent))
-		add_lost(&key, dir, lost + n);
+		c->lost = lost + n;
 	return 0;
 }
 
@@ -531,27 +559,22 @@ static __always_inline void w_flush(struct scratch *s)
 		return;
 	if (n > MAX_PAYLOAD)
 		n = MAX_PAYLOAD;
-	struct conn_key key = c->key;
-	__u8 dir = c->dir;
-	__u64 lost = 0;
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
-	if (st)
-		lost = take_lost(st, dir);
+	__u64 lost = c->lost;
+	c->lost = 0;
 	__u64 from = c->run_start;
 	c->run_len = 0;
 	c->skip = 0;
 	c->run_start = c->seg;
-	s->e.h.ts = bpf_ktime_get_ns();
 	s->e.h.lost = lost;
 	s->e.h.skip = skip;
 	s->e.h.size = n;
 	if (n && bpf_probe_read_user(s->e.data, n, (void *)from)) {
-		add_lost(&key, dir, lost + skip + n);
+		c->lost = lost + skip + n;
 		return;
 	}
 	struct config *cfg = get_config();
 	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + n, n, c->urgent))
-		add_lost(&key, dir, lost + skip + n);
+		c->lost = lost + skip + n;
 }
 
 static __always_inline void w_advance(struct copy_state *c, __u64 n)
@@ -625,8 +648,7 @@ static long walk_step(__u32 i, void *unused)
 			n = w_consume(w, avail);
 			w_advance(c, n);
 			c->run_start = c->seg;
-			struct conn_key key = c->key;
-			add_lost(&key, c->dir, n);
+			c->lost += n;
 			return 0;
 		}
 		if (avail > MAX_PAYLOAD - c->run_len)
@@ -636,42 +658,47 @@ static long walk_step(__u32 i, void *unused)
 		n = w_consume(w, avail);
 		goto copy;
 	case W_SKIP:
-		if (c->run_len) {
+		if (c->run_len)
 			w_flush(s);
-			return 0;
-		}
 		n = w_consume(w, avail);
 		c->skip += n;
 		w_advance(c, n);
 		c->run_start = c->seg;
+		w_settle(w, c->conn_id);
 		return 0;
 	}
 
 	int f = w_field(w);
 	if (f == 0) {
 		w_decide(w, 0, c->conn_id);
+		w_settle(w, c->conn_id);
 		return 0;
 	}
 	/* A field's bytes are copied too. */
-	if (c->budget < 8)
+	if (c->budget < 16)
 		return 1;
-	if (c->run_len + 8 > MAX_PAYLOAD) {
+	if (c->run_len + 16 > MAX_PAYLOAD) {
 		w_flush(s);
 		return 0;
 	}
 	bool in_frame = w->state != W_SIZE;
 	if (f < 0) {
-		n = 1;
+		/* A uvarint's bytes up to its last, in this step. */
+		n = 5;
+		if (n > avail)
+			n = avail;
+		if (in_frame && n > w->left)
+			n = w->left;
 	} else {
 		if (w->need == 0)
 			w->need = f;
 		n = w->need;
-		if (n > 8)
-			n = 8;
+		if (n > 16)
+			n = 16;
 		if (n > avail)
 			n = avail;
 	}
-	if (in_frame && n > w->left) {
+	if (n == 0 || (in_frame && n > w->left)) {
 		/* A field past the end of the frame: misread. */
 		w->need = 0;
 		w->shift = 0;
@@ -679,32 +706,59 @@ static long walk_step(__u32 i, void *unused)
 		w_rest(w);
 		return 0;
 	}
-	__u8 b[8] = {};
-	if (bpf_probe_read_user(b, n, (void *)c->seg)) {
-		w->state = W_OFF;
-		return 1;
+	__u64 at = c->seg;
+	__u64 off = at - s->win_at;
+	if (at < s->win_at || off + n > s->win_len) {
+		/* Only the syscall's bytes: those after them in its buffer
+		 * may not be there to read. */
+		__u64 m = avail;
+		if (m > WIN)
+			m = WIN;
+		if (m < n || bpf_probe_read_user(s->win, m, (void *)at)) {
+			w->state = W_OFF;
+			return 1;
+		}
+		s->win_at = at;
+		s->win_len = m;
+		off = 0;
+	}
+	__u8 b[16];
+	__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
+	__u64 v;
+	bool last = false;
+	if (f < 0) {
+		__u64 used = 0;
+#pragma unroll
+		for (int j = 0; j < 5; j++) {
+			if (j >= n || last || w->shift >= 35)
+				break;
+			w->acc |= (__u64)(b[j] & 0x7f) << (w->shift & 63);
+			w->shift += 7;
+			used = j + 1;
+			last = !(b[j] & 0x80);
+		}
+		n = used;
 	}
 	w_advance(c, n);
 	c->run_len += n;
 	c->budget -= n;
 	if (in_frame)
 		w->left -= n;
-	__u64 v;
 	if (f < 0) {
-		w->acc |= (__u64)(b[0] & 0x7f) << (w->shift & 63);
-		w->shift += 7;
-		if (b[0] & 0x80) {
-			if (w->shift >= 35) {
-				w->shift = 0;
-				w->acc = 0;
-				w_rest(w);
-			}
+		if (w->shift >= 35 && !last) {
+			w->shift = 0;
+			w->acc = 0;
+			w_rest(w);
 			return 0;
 		}
+		if (!last)
+			return 0;
 		w->shift = 0;
 	} else {
+		/* Only the last 8 bytes of a longer field are kept (the
+		 * batch length after its base offset). */
 #pragma unroll
-		for (int j = 0; j < 8; j++)
+		for (int j = 0; j < 16; j++)
 			if (j < n)
 				w->acc = w->acc << 8 | b[j];
 		w->need -= n;
@@ -714,6 +768,7 @@ static long walk_step(__u32 i, void *unused)
 	v = w->acc;
 	w->acc = 0;
 	w_decide(w, v, c->conn_id);
+	w_settle(w, c->conn_id);
 	return 0;
 copy:
 	/* Past max_bytes copied, the rest of the message is lost. */
@@ -724,6 +779,7 @@ copy:
 	c->run_len += n;
 	if (c->run_len >= MAX_PAYLOAD)
 		w_flush(s);
+	w_settle(w, c->conn_id);
 	return 0;
 }
 
@@ -739,6 +795,7 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->c.skip = 0;
 	s->c.conn_id = st->id;
 	s->c.budget = cfg->max_bytes;
+	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
 	bpf_loop(WALK_STEPS, walk_step, 0, 0);
 
@@ -750,11 +807,15 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	if (!st)
 		return;
 	__u64 left = s->c.todo;
+	__u64 lost = s->c.lost;
+	s->c.lost = 0;
 	if (left) {
 		s->w.state = W_OFF;
-		__u64 lost = left + take_lost(st, dir);
+		lost += left + take_lost(st, dir);
 		if (emit_simple(cfg, key, st, KIND_LOST, dir, lost, 0))
 			add_lost(key, dir, lost);
+	} else if (lost) {
+		add_lost(key, dir, lost);
 	}
 	__builtin_memcpy(&st->walk[dir & 1], &s->w, sizeof(s->w));
 }
@@ -821,6 +882,7 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	c->key = key;
 	c->dir = dir;
 	c->urgent = urgent;
+	c->lost = take_lost(st, dir);
 	c->todo = total < cfg->max_bytes ? total : cfg->max_bytes;
 	c->done = 0;
 	bool walking = cfg->walk && st->walk[dir].state != W_OFF;
@@ -849,10 +911,14 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	if (!s || !st)
 		return 0;
 	__u64 done = s->c.done;
+	__u64 lost = s->c.lost;
+	s->c.lost = 0;
 	if (done < total) {
-		__u64 lost = total - done + take_lost(st, dir);
+		lost += total - done + take_lost(st, dir);
 		if (emit_simple(cfg, &key, st, KIND_LOST, dir, lost, 0))
 			add_lost(&key, dir, lost);
+	} else if (lost) {
+		add_lost(&key, dir, lost);
 	}
 	return 0;
 }
@@ -899,17 +965,25 @@ static __always_inline void copy_mmsg(struct config *cfg, struct conn_key *key,
 
 /* ---- sys_exit: decide with the return value, then copy ---- */
 
-static __always_inline int on_data(struct config *cfg, struct sys_args *a, long ret)
+/* on_data copies what a syscall moved on a TCP socket; st is the state
+ * of (tgid, fd) when fd still names the file it was made for. */
+static __always_inline int on_data(struct config *cfg, struct sys_args *a, long ret,
+				   struct conn_key *k, struct conn_state *st)
 {
 	if (ret <= 0)
 		return 0;
-	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = a->fd};
-	struct conn_state *st = conn_get(cfg, &key, a->sk, false);
+	struct conn_key key = *k;
+	if (!st)
+		st = conn_get(cfg, &key, a->file, a->sk, false);
 	if (!st || (st->flags & FLAG_IGNORED))
 		return 0;
 
-	__u8 *v = bpf_map_lookup_elem(&verdicts, &st->id);
-	if (v && *v == VERDICT_NOT_KAFKA)
+	if (st->verdict == VERDICT_UNKNOWN) {
+		__u8 *v = bpf_map_lookup_elem(&verdicts, &st->id);
+		if (v)
+			st->verdict = *v;
+	}
+	if (st->verdict == VERDICT_NOT_KAFKA)
 		return 0;
 
 	switch (a->op) {
@@ -962,11 +1036,12 @@ static __always_inline int on_data(struct config *cfg, struct sys_args *a, long 
  * connected or accepted. */
 static __always_inline int on_open(struct config *cfg, int fd, __u8 kind)
 {
-	__u64 sk = tcp_sock(fd);
+	__u64 file = fd_file(fd);
+	__u64 sk = tcp_sock(file);
 	if (!sk)
 		return 0;
 	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
-	struct conn_state *st = conn_get(cfg, &key, sk, true);
+	struct conn_state *st = conn_get(cfg, &key, file, sk, true);
 	if (!st || (st->flags & FLAG_IGNORED))
 		return 0;
 	if (cfg->walk) {
@@ -1030,15 +1105,31 @@ static __always_inline int on_exit(long ret, __u32 op)
 		/* close() releases the fd even when it fails (EINTR, EIO). */
 		return on_close(cfg, fd);
 	}
-	__u64 sk = tcp_sock(fd);
-	if (!sk)
+	__u64 file = fd_file(fd);
+	if (!file)
 		return 0;
-	struct sys_args a = {.sk = sk, .fd = fd, .op = op};
+	/* A connection already seen skips the socket's checks while its fd
+	 * names the same file. A file freed and another made at the same
+	 * address for the same fd without a close() seen (close_range, an
+	 * exec's close-on-exec) would pass for it, as a socket at the same
+	 * address did before this check: the process sweep ends those. */
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	__u64 sk;
+	if (st && st->file == file) {
+		sk = st->sk;
+	} else {
+		st = 0;
+		sk = tcp_sock(file);
+		if (!sk)
+			return 0;
+	}
+	struct sys_args a = {.file = file, .sk = sk, .fd = fd, .op = op};
 	if (op != OP_SENDFILE) {
 		a.buf = SYSCALL_ARG1(regs);
 		a.count = SYSCALL_ARG2(regs);
 	}
-	return on_data(cfg, &a, ret);
+	return on_data(cfg, &a, ret, &key, st);
 }
 
 #define EXIT(name, op)                                              \

@@ -71,9 +71,9 @@ struct pt_regs {
 	unsigned long si;
 	unsigned long di;
 };
-#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, dx)
+#define SYSCALL_ARG0(regs) ((regs)->di)
+#define SYSCALL_ARG1(regs) ((regs)->si)
+#define SYSCALL_ARG2(regs) ((regs)->dx)
 #elif defined(__TARGET_ARCH_arm64)
 /* arm64: arguments in x0-x5, but x0 is overwritten by the return value
  * before sys_exit: the kernel keeps the first argument in orig_x0. regs[]
@@ -83,9 +83,9 @@ struct pt_regs {
 	__u64 regs[31];
 	__u64 orig_x0;
 };
-#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, orig_x0)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, regs[1])
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[2])
+#define SYSCALL_ARG0(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG1(regs) ((regs)->regs[1])
+#define SYSCALL_ARG2(regs) ((regs)->regs[2])
 #else
 #error "kscope's capture reads syscall arguments on x86-64 and arm64 only: build with bpf2go -target amd64 or arm64"
 #endif
