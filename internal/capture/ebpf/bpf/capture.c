@@ -789,7 +789,6 @@ copy:
 static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, struct config *cfg,
 				     struct conn_key *key, __u8 dir)
 {
-	__u32 zero = 0;
 	s->c.run_start = s->c.seg;
 	s->c.run_len = 0;
 	s->c.skip = 0;
@@ -798,14 +797,7 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
 	bpf_loop(WALK_STEPS, walk_step, 0, 0);
-
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return;
 	w_flush(s);
-	st = bpf_map_lookup_elem(&conns, key);
-	if (!st)
-		return;
 	__u64 left = s->c.todo;
 	__u64 lost = s->c.lost;
 	s->c.lost = 0;
@@ -855,21 +847,22 @@ static __always_inline bool take_hint(struct conn_state *st, __u8 dir, __u64 tot
 	return false;
 }
 
-/* copy_msg copies the first total bytes of a message of connection key
- * (tgid << 32 | fd) in direction dir_vec & 1: one buffer at buf, or when
- * dir_vec & 2 an array of iovcnt iovecs at buf. It copies up to
- * cfg->max_bytes and reports the rest as lost.
+/* copy_msg copies the first total bytes of a message of connection st (the
+ * current process's fd, fd_dir's low half) in direction dir_vec & 1
+ * (dir_vec is fd_dir's high half): one buffer at buf, or when dir_vec & 2
+ * an array of iovcnt iovecs at buf. It copies up to cfg->max_bytes and
+ * reports the rest as lost.
  *
  * A global function: the verifier checks it once, not once per call site
  * and caller state, which keeps the exit programs within its budget. */
-__noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u64 total)
+__noinline int copy_msg(struct conn_state *st, __u64 fd_dir, __u64 buf, __u64 iovcnt, __u64 total)
 {
 	__u32 zero = 0;
-	struct conn_key key = {.tgid = key64 >> 32, .fd = (__s32)key64};
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__s32)fd_dir};
+	__u64 dir_vec = fd_dir >> 32;
 	__u8 dir = dir_vec & 1;
 	struct config *cfg = get_config();
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 	if (!cfg || !s || !st)
 		return 0;
 	fill_hdr(&s->e.h, &key, st, KIND_DATA, dir);
@@ -903,13 +896,9 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 		walk_msg(s, st, cfg, &key, dir);
 		return 0;
 	}
+	/* copy_step changes the scratch through a lookup of its own: the
+	 * compiler reads s again after the call (memory a helper returned). */
 	bpf_loop(MAX_CHUNKS + MAX_IOV, copy_step, 0, 0);
-
-	/* copy_step may have run on a reloaded value: look both up again. */
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	st = bpf_map_lookup_elem(&conns, &key);
-	if (!s || !st)
-		return 0;
 	__u64 done = s->c.done;
 	__u64 lost = s->c.lost;
 	s->c.lost = 0;
@@ -923,9 +912,11 @@ __noinline int copy_msg(__u64 key64, __u64 dir_vec, __u64 buf, __u64 iovcnt, __u
 	return 0;
 }
 
-static __always_inline __u64 key64(struct conn_key *key)
+/* fd_dir is copy_msg's second argument: the fd of key, and dir | 2 for
+ * an iovec array (a BPF function takes at most five arguments). */
+static __always_inline __u64 fd_dir(struct conn_key *key, __u64 dir_vec)
 {
-	return (__u64)key->tgid << 32 | (__u32)key->fd;
+	return dir_vec << 32 | (__u32)key->fd;
 }
 
 /* copy_mmsg copies each message of a sendmmsg/recvmmsg that moved n
@@ -939,7 +930,7 @@ static __always_inline void copy_mmsg(struct config *cfg, struct conn_key *key,
 		struct user_mmsghdr m;
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)(vec + i * sizeof(m))))
 			break;
-		copy_msg(key64(key), dir | 2, m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+		copy_msg(st, fd_dir(key, dir | 2), m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
 	}
 	if (n <= MAX_MMSG)
 		return;
@@ -988,16 +979,16 @@ static __always_inline int on_data(struct config *cfg, struct sys_args *a, long 
 
 	switch (a->op) {
 	case OP_READ:
-		copy_msg(key64(&key), DIR_READ, a->buf, 0, ret);
+		copy_msg(st, fd_dir(&key, DIR_READ), a->buf, 0, ret);
 		break;
 	case OP_WRITE:
-		copy_msg(key64(&key), DIR_WRITE, a->buf, 0, ret);
+		copy_msg(st, fd_dir(&key, DIR_WRITE), a->buf, 0, ret);
 		break;
 	case OP_READV:
-		copy_msg(key64(&key), DIR_READ | 2, a->buf, a->count, ret);
+		copy_msg(st, fd_dir(&key, DIR_READ | 2), a->buf, a->count, ret);
 		break;
 	case OP_WRITEV:
-		copy_msg(key64(&key), DIR_WRITE | 2, a->buf, a->count, ret);
+		copy_msg(st, fd_dir(&key, DIR_WRITE | 2), a->buf, a->count, ret);
 		break;
 	case OP_RECVMSG:
 	case OP_SENDMSG: {
@@ -1010,7 +1001,7 @@ static __always_inline int on_data(struct config *cfg, struct sys_args *a, long 
 			add_lost(&key, dir, ret);
 			break;
 		}
-		copy_msg(key64(&key), dir | 2, m.msg_iov, m.msg_iovlen, ret);
+		copy_msg(st, fd_dir(&key, dir | 2), m.msg_iov, m.msg_iovlen, ret);
 		break;
 	}
 	case OP_RECVMMSG:
