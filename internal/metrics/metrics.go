@@ -205,7 +205,7 @@ var (
 	StoreSnapshotBytes   = def(Gauge, "kscope_store_snapshot_bytes", "Estimated memory of the cluster snapshots held.")
 	StoreSnapshotsEvict  = def(Counter, "kscope_store_snapshots_evicted_total", "Cluster snapshots dropped, oldest first, to stay in their part of the budget.")
 	CaptureRingDropBytes = def(Counter, "kscope_capture_ring_dropped_bytes_total", "Payload bytes of the events dropped because the ring buffer was full.")
-	CaptureRingWakeups   = def(Counter, "kscope_capture_ring_wakeups_total", "Times the kernel woke the agent because its ring buffer was filling: each interrupts the traced process (the agent otherwise reads the ring every 50 ms).")
+	CaptureRingWakeups   = def(Counter, "kscope_capture_ring_wakeups_total", "Times the kernel woke the agent because its ring buffer was filling: each interrupts the traced process (the agent otherwise reads the ring every 10 ms).")
 	DecoderTruncated     = def(Counter, "kscope_decoder_truncated_frames_total", "Frames some of whose bytes were not captured; what was complete was decoded.")
 )
 
