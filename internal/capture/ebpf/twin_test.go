@@ -219,9 +219,9 @@ func TestWalkerSplits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	// pieces cuts b: small pieces, with a large one now and then.
-	pieces := func(b []byte) [][]byte {
+	// pieces cuts b: small pieces, with a large one now and then. Each
+	// end has a generator of its own.
+	pieces := func(rng *rand.Rand, b []byte) [][]byte {
 		var out [][]byte
 		for len(b) > 0 {
 			n := 1 + rng.IntN(13)
@@ -234,8 +234,8 @@ func TestWalkerSplits(t *testing.T) {
 		}
 		return out
 	}
-	send := func(c *net.TCPConn, b []byte) error {
-		ps := pieces(b)
+	send := func(rng *rand.Rand, c *net.TCPConn, b []byte) error {
+		ps := pieces(rng, b)
 		for len(ps) > 0 {
 			if rng.IntN(2) == 0 { // writev of up to 8 pieces
 				k := min(len(ps), 1+rng.IntN(8))
@@ -253,9 +253,9 @@ func TestWalkerSplits(t *testing.T) {
 		}
 		return nil
 	}
-	recv := func(c *net.TCPConn, n int) error {
+	recv := func(rng *rand.Rand, c *net.TCPConn, n int) error {
 		buf := make([]byte, n)
-		for _, p := range pieces(buf) {
+		for _, p := range pieces(rng, buf) {
 			if _, err := io.ReadFull(c, p); err != nil {
 				return err
 			}
@@ -275,27 +275,29 @@ func TestWalkerSplits(t *testing.T) {
 	const rounds = 60
 	done := make(chan error, 1)
 	go func() {
+		rng := rand.New(rand.NewPCG(3, 4))
 		for i := range rounds {
 			req, resp := frames(i)
-			if err := recv(server, len(req)); err != nil {
+			if err := recv(rng, server, len(req)); err != nil {
 				done <- err
 				return
 			}
-			if err := send(server, resp); err != nil {
+			if err := send(rng, server, resp); err != nil {
 				done <- err
 				return
 			}
 		}
 		done <- nil
 	}()
+	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range rounds {
 		req, resp := frames(i)
 		reqs = append(reqs, req...)
 		resps = append(resps, resp...)
-		if err := send(client, req); err != nil {
+		if err := send(rng, client, req); err != nil {
 			t.Fatal(err)
 		}
-		if err := recv(client, len(resp)); err != nil {
+		if err := recv(rng, client, len(resp)); err != nil {
 			t.Fatal(err)
 		}
 	}
