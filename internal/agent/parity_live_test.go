@@ -378,6 +378,10 @@ func compareRebalances(t *testing.T, live, capt view.Rebalances) {
 // syscalls) and by tcpdump (at the loopback device) may be.
 const parityTolerance = 0.005
 
+// outlierTolerance bounds the one latency point allowed beyond
+// parityTolerance.
+const outlierTolerance = 0.025
+
 func fptr(p *float64) any {
 	if p == nil {
 		return nil
@@ -447,7 +451,28 @@ func compareLatency(t *testing.T, live, capt view.LatencyView) {
 	if live.IndexedRanges != capt.IndexedRanges {
 		t.Errorf("offset index: live %d ranges, capture %d", live.IndexedRanges, capt.IndexedRanges)
 	}
+	// A consumer's process that reads late (a loaded machine: CI runs
+	// the packages' tests at once) reads a Fetch response some ms after
+	// tcpdump saw it; the agent times the read. One such point passes if
+	// it is within outlierTolerance; a systematic difference does not.
 	var worst, worstExact float64
+	var outliers []string
+	near := func(d float64, what string) {
+		switch {
+		case d <= parityTolerance:
+		case d <= outlierTolerance:
+			outliers = append(outliers, what)
+		default:
+			t.Error(what)
+		}
+	}
+	defer func() {
+		if len(outliers) > 1 {
+			t.Errorf("%d points beyond %.0f ms: %v", len(outliers), parityTolerance*1000, outliers)
+		} else if len(outliers) == 1 {
+			t.Logf("one point beyond %.0f ms, within %.0f ms: %s", parityTolerance*1000, outlierTolerance*1000, outliers[0])
+		}
+	}()
 	for k, l := range lp {
 		c, ok := cp[k]
 		if !ok {
@@ -465,18 +490,16 @@ func compareLatency(t *testing.T, live, capt view.LatencyView) {
 			}
 			d := math.Abs(l[i].DelaySeconds - c[i].DelaySeconds)
 			worst = max(worst, d)
-			if d > parityTolerance {
-				t.Errorf("series %s offset %d: delay live %.4fs, capture %.4fs", k, l[i].BaseOffset, l[i].DelaySeconds, c[i].DelaySeconds)
-			}
 			le, ce := l[i].ExactDelaySeconds, c[i].ExactDelaySeconds
+			what := fmt.Sprintf("series %s offset %d: delay live %.4fs, capture %.4fs", k, l[i].BaseOffset, l[i].DelaySeconds, c[i].DelaySeconds)
 			if (le == nil) != (ce == nil) {
 				t.Errorf("series %s offset %d: exact delay live %v, capture %v", k, l[i].BaseOffset, fptr(le), fptr(ce))
 			} else if le != nil {
 				worstExact = max(worstExact, math.Abs(*le-*ce))
-				if math.Abs(*le-*ce) > parityTolerance {
-					t.Errorf("series %s offset %d: exact delay live %.4fs, capture %.4fs", k, l[i].BaseOffset, *le, *ce)
-				}
+				d = max(d, math.Abs(*le-*ce))
+				what += fmt.Sprintf("; exact delay live %.4fs, capture %.4fs", *le, *ce)
 			}
+			near(d, what)
 		}
 	}
 	for k := range cp {
