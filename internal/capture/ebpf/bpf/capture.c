@@ -599,6 +599,109 @@ static __always_inline __u64 w_consume(struct walk *w, __u64 avail)
 	return n;
 }
 
+struct decide_args {
+	__u64 v;
+	__u64 decide;
+};
+
+/* decide_step makes one decision: with the field read first when there
+ * is one, then those that read nothing. A callback, verified once, holds
+ * the only copy of w_decide: each copy costs the verifier thousands of
+ * instructions in every program. */
+static long decide_step(__u32 i, struct decide_args *a)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	struct walk *w = &s->w;
+	__u64 v = 0;
+	if (i == 0 && a->decide)
+		v = a->v;
+	else if (!w_decision(w))
+		return 1;
+	w_decide(w, v, s->c.conn_id);
+	return 0;
+}
+
+/* walk_decide moves the walker on with the field just read (v) when
+ * decide is set, then makes the decisions that read nothing, up to three in a row, in the
+ * step that led to them: each step of the kernel's loop costs about as
+ * much as a field.
+ * A global function, verified once, not at each of walk_step's call
+ * sites: inlined there, the decisions made loading the programs take
+ * seconds (the verifier walks every path of each copy). */
+__noinline int walk_decide(__u64 v, __u64 decide)
+{
+	struct decide_args a = {.v = v, .decide = decide};
+	bpf_loop(4, decide_step, &a, 0);
+	return 0;
+}
+
+/* walk_field takes the n bytes of the field of the walker's state (f as
+ * w_field returns it) from the window at off, and decides when the field
+ * is whole. A global function, verified once: a uvarint's bytes fork
+ * the verifier's paths at each byte, and everything after them would be
+ * verified once per path. */
+__noinline int walk_field(__s64 f, __u64 n, __u64 in_frame, __u64 off)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	struct copy_state *c = &s->c;
+	struct walk *w = &s->w;
+	if (n > 16)
+		n = 16;
+	__u8 b[16];
+	__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
+	__u64 v;
+	bool last = false;
+	if (f < 0) {
+		__u64 used = 0;
+#pragma unroll
+		for (int j = 0; j < 5; j++) {
+			if (j >= n || last || w->shift >= 35)
+				break;
+			w->acc |= (__u64)(b[j] & 0x7f) << (w->shift & 63);
+			w->shift += 7;
+			used = j + 1;
+			last = !(b[j] & 0x80);
+		}
+		n = used;
+	}
+	w_advance(c, n);
+	c->run_len += n;
+	c->budget -= n;
+	if (in_frame)
+		w->left -= n;
+	if (f < 0) {
+		if (w->shift >= 35 && !last) {
+			w->shift = 0;
+			w->acc = 0;
+			w_rest(w);
+			return 0;
+		}
+		if (!last)
+			return 0;
+		w->shift = 0;
+	} else {
+		/* Only the last 8 bytes of a longer field are kept (the
+		 * batch length after its base offset). */
+#pragma unroll
+		for (int j = 0; j < 16; j++)
+			if (j < n)
+				w->acc = w->acc << 8 | b[j];
+		w->need -= n;
+		if (w->need)
+			return 0;
+	}
+	v = w->acc;
+	w->acc = 0;
+	walk_decide(v, 1);
+	return 0;
+}
+
 /* walk_step moves the walker on by one field, run or decision (state in
  * the scratch map, as for copy_step). */
 static long walk_step(__u32 i, void *unused)
@@ -664,14 +767,13 @@ static long walk_step(__u32 i, void *unused)
 		c->skip += n;
 		w_advance(c, n);
 		c->run_start = c->seg;
-		w_settle(w, c->conn_id);
+		walk_decide(0, 0);
 		return 0;
 	}
 
 	int f = w_field(w);
 	if (f == 0) {
-		w_decide(w, 0, c->conn_id);
-		w_settle(w, c->conn_id);
+		walk_decide(0, 1);
 		return 0;
 	}
 	/* A field's bytes are copied too. */
@@ -722,53 +824,7 @@ static long walk_step(__u32 i, void *unused)
 		s->win_len = m;
 		off = 0;
 	}
-	__u8 b[16];
-	__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
-	__u64 v;
-	bool last = false;
-	if (f < 0) {
-		__u64 used = 0;
-#pragma unroll
-		for (int j = 0; j < 5; j++) {
-			if (j >= n || last || w->shift >= 35)
-				break;
-			w->acc |= (__u64)(b[j] & 0x7f) << (w->shift & 63);
-			w->shift += 7;
-			used = j + 1;
-			last = !(b[j] & 0x80);
-		}
-		n = used;
-	}
-	w_advance(c, n);
-	c->run_len += n;
-	c->budget -= n;
-	if (in_frame)
-		w->left -= n;
-	if (f < 0) {
-		if (w->shift >= 35 && !last) {
-			w->shift = 0;
-			w->acc = 0;
-			w_rest(w);
-			return 0;
-		}
-		if (!last)
-			return 0;
-		w->shift = 0;
-	} else {
-		/* Only the last 8 bytes of a longer field are kept (the
-		 * batch length after its base offset). */
-#pragma unroll
-		for (int j = 0; j < 16; j++)
-			if (j < n)
-				w->acc = w->acc << 8 | b[j];
-		w->need -= n;
-		if (w->need)
-			return 0;
-	}
-	v = w->acc;
-	w->acc = 0;
-	w_decide(w, v, c->conn_id);
-	w_settle(w, c->conn_id);
+	walk_field(f, n, in_frame, off);
 	return 0;
 copy:
 	/* Past max_bytes copied, the rest of the message is lost. */
@@ -779,7 +835,7 @@ copy:
 	c->run_len += n;
 	if (c->run_len >= MAX_PAYLOAD)
 		w_flush(s);
-	w_settle(w, c->conn_id);
+	walk_decide(0, 0);
 	return 0;
 }
 

@@ -487,15 +487,9 @@ static __always_inline void w_decide(struct walk *w, __u64 v, __u64 conn_id)
 	w->state = W_OFF;
 }
 
-/* w_settle makes the decisions that read nothing (a count spent, a batch
- * that ends its records), up to three in a row, in the step that led to
- * them: each step of the kernel's loop costs about as much as a field. */
-static __always_inline void w_settle(struct walk *w, __u64 conn_id)
+/* w_decision reports whether the state decides without reading (a count
+ * spent, a batch that ends its records). */
+static __always_inline bool w_decision(struct walk *w)
 {
-#pragma unroll
-	for (int k = 0; k < 3; k++) {
-		if (w->state == W_OFF || w->state == W_COPY || w->state == W_SKIP || w_field(w) != 0)
-			return;
-		w_decide(w, 0, conn_id);
-	}
+	return w->state != W_OFF && w->state != W_COPY && w->state != W_SKIP && w_field(w) == 0;
 }
