@@ -396,6 +396,14 @@ static __always_inline struct cpu_stats *get_stats(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
+/* get_scratch returns this CPU's scratch: the event being built and the
+ * copy loop's state, which the loops' callbacks look up again. */
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
 /* wakeup_flags wakes user space only when the ring fills: it polls on a
  * short deadline anyway, and a forced wakeup interrupts the traced
  * process's CPU (an IPI to itself, then the reader's wakeup), which cost
@@ -504,8 +512,7 @@ static __always_inline struct conn_state *conn_get(struct config *cfg, struct co
  * instead, where the verifier sees unknown scalars. */
 static long copy_step(__u32 i, void *unused)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct scratch *s = get_scratch();
 	if (!s)
 		return 1;
 	struct copy_state *c = &s->c;
@@ -610,8 +617,7 @@ struct decide_args {
  * instructions in every program. */
 static long decide_step(__u32 i, struct decide_args *a)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct scratch *s = get_scratch();
 	if (!s)
 		return 1;
 	struct walk *w = &s->w;
@@ -625,12 +631,12 @@ static long decide_step(__u32 i, struct decide_args *a)
 }
 
 /* walk_decide moves the walker on with the field just read (v) when
- * decide is set, then makes the decisions that read nothing, up to three in a row, in the
- * step that led to them: each step of the kernel's loop costs about as
- * much as a field.
- * A global function, verified once, not at each of walk_step's call
- * sites: inlined there, the decisions made loading the programs take
- * seconds (the verifier walks every path of each copy). */
+ * decide is set, then makes the decisions that read nothing, up to three
+ * in a row, in the step that led to them: each step of the kernel's loop
+ * costs about as much as a field. A global function, verified once, not
+ * at each of walk_step's call sites: inlined there, the decisions made
+ * loading the programs take seconds (the verifier walks every path of
+ * each copy). */
 __noinline int walk_decide(__u64 v, __u64 decide)
 {
 	struct decide_args a = {.v = v, .decide = decide};
@@ -645,8 +651,7 @@ __noinline int walk_decide(__u64 v, __u64 decide)
  * verified once per path. */
 __noinline int walk_field(__s64 f, __u64 n, __u64 in_frame, __u64 off)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct scratch *s = get_scratch();
 	if (!s)
 		return 0;
 	struct copy_state *c = &s->c;
@@ -706,15 +711,13 @@ __noinline int walk_field(__s64 f, __u64 n, __u64 in_frame, __u64 off)
  * the scratch map, as for copy_step). */
 static long walk_step(__u32 i, void *unused)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct scratch *s = get_scratch();
 	if (!s)
 		return 1;
 	struct copy_state *c = &s->c;
 	struct walk *w = &s->w;
 	if (c->todo == 0)
 		return 1;
-
 	if (c->seg_left == 0) {
 		struct user_iovec v;
 		if (c->iov_left == 0 || bpf_probe_read_user(&v, sizeof(v), (void *)c->iov))
@@ -913,12 +916,11 @@ static __always_inline bool take_hint(struct conn_state *st, __u8 dir, __u64 tot
  * and caller state, which keeps the exit programs within its budget. */
 __noinline int copy_msg(struct conn_state *st, __u64 fd_dir, __u64 buf, __u64 iovcnt, __u64 total)
 {
-	__u32 zero = 0;
 	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__s32)fd_dir};
 	__u64 dir_vec = fd_dir >> 32;
 	__u8 dir = dir_vec & 1;
 	struct config *cfg = get_config();
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct scratch *s = get_scratch();
 	if (!cfg || !s || !st)
 		return 0;
 	fill_hdr(&s->e.h, &key, st, KIND_DATA, dir);
