@@ -26,6 +26,7 @@ import (
 // goroutine; Close, SetVerdict and Stats from any.
 type Source struct {
 	objs   captureObjects
+	objsMu sync.RWMutex // read-held by every use of objs' maps (withMaps); Close closes them under it
 	links  []link.Link
 	ring   *ring
 	closed atomic.Bool
@@ -171,9 +172,25 @@ func (s *Source) Close() error {
 	if s.ring != nil {
 		errs = append(errs, s.ring.close())
 	}
+	s.objsMu.Lock()
 	errs = append(errs, s.objs.Close())
+	s.objsMu.Unlock()
 	return errors.Join(errs...)
 }
+
+// withMaps runs f on the programs' objects unless the source is closed.
+// Close closes them only once no f runs: a map's file descriptor closed
+// under a Delete in the Next goroutine could be another file's by then.
+func (s *Source) withMaps(f func(o *captureObjects) error) error {
+	s.objsMu.RLock()
+	defer s.objsMu.RUnlock()
+	if s.closed.Load() {
+		return errSourceClosed
+	}
+	return f(&s.objs)
+}
+
+var errSourceClosed = errors.New("ebpf: source closed")
 
 // Next returns the next chunk in ring order. Data is valid until the next
 // call.
@@ -353,7 +370,7 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 		s.queue = append(s.queue,
 			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: t, Lost: s.lost(cn, 0, h.lost, h.flags), Closed: true},
 			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: t, Lost: s.lost(cn, 1, 0, h.flags), Closed: true})
-		s.objs.Verdicts.Delete(h.connID)
+		s.deleteVerdict(h.connID)
 	}
 	return capture.Chunk{}, false
 }
@@ -409,7 +426,7 @@ func (s *Source) sweep() {
 			continue
 		}
 		delete(s.conns, id)
-		s.objs.Verdicts.Delete(id)
+		s.deleteVerdict(id)
 		s.queue = append(s.queue,
 			capture.Chunk{Conn: cn.c, Dir: capture.AtoB, Time: now, Closed: true},
 			capture.Chunk{Conn: cn.c, Dir: capture.BtoA, Time: now, Closed: true})
@@ -429,10 +446,16 @@ func (s *Source) SetVerdict(c *capture.Conn, kafka bool) error {
 	if !live {
 		return nil
 	}
-	if err := s.objs.Verdicts.Put(c.ID, v); err != nil {
+	err := s.withMaps(func(o *captureObjects) error { return o.Verdicts.Put(c.ID, v) })
+	if err != nil && err != errSourceClosed {
 		return fmt.Errorf("ebpf: set verdict of %v: %w", c, err)
 	}
 	return nil
+}
+
+// deleteVerdict forgets a closed connection's verdict, if it had one.
+func (s *Source) deleteVerdict(id uint64) {
+	_ = s.withMaps(func(o *captureObjects) error { return o.Verdicts.Delete(id) })
 }
 
 // hintEvery bounds how often a connection's direction is given a new
@@ -473,7 +496,7 @@ func (s *Source) Boundary(c *capture.Conn, dir capture.Dir, ahead int64, request
 	k := captureHintKey{ConnId: c.ID, Dir: uint32(dir)}
 	if prev > 0 {
 		var h captureHint
-		if s.objs.Hints.Lookup(&k, &h) == nil && h.Taken != 0 {
+		if s.withMaps(func(o *captureObjects) error { return o.Hints.Lookup(&k, &h) }) == nil && h.Taken != 0 {
 			s.mu.Lock()
 			cn.walking[dir] = true
 			s.mu.Unlock()
@@ -482,14 +505,14 @@ func (s *Source) Boundary(c *capture.Conn, dir capture.Dir, ahead int64, request
 	}
 	if cn.tries[dir] >= maxHints {
 		// Given up: the kernel stops waking the reader for it.
-		_ = s.objs.Hints.Delete(&k)
+		_ = s.withMaps(func(o *captureObjects) error { return o.Hints.Delete(&k) })
 		return
 	}
 	h := captureHint{Offset: uint64(at)}
 	if requests {
 		h.Req = 1
 	}
-	_ = s.objs.Hints.Put(&k, &h)
+	_ = s.withMaps(func(o *captureObjects) error { return o.Hints.Put(&k, &h) })
 }
 
 // Stats returns the counters so far.
@@ -503,7 +526,7 @@ func (s *Source) Stats() Stats {
 		RingBytes:  s.ringBytes.Load(),
 	}
 	var per []captureCpuStats
-	if !s.closed.Load() && s.objs.Stats.Lookup(uint32(0), &per) == nil {
+	if s.withMaps(func(o *captureObjects) error { return o.Stats.Lookup(uint32(0), &per) }) == nil {
 		for _, c := range per {
 			st.RingDrops += c.Drops
 			st.RingDropBytes += c.DropBytes

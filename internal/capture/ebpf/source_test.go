@@ -515,3 +515,67 @@ func TestPorts(t *testing.T) {
 		t.Errorf("%d chunks of a connection on a port not in the filter", n)
 	}
 }
+
+// TestCloseWhileBusy closes a source while connections close, verdicts
+// are set and stats are read in other goroutines: under -race, it catches
+// a map used by Next, SetVerdict or Stats while Close closes it.
+func TestCloseWhileBusy(t *testing.T) {
+	for round := range 3 {
+		col := collect(t, Options{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { // connections that open, carry a few bytes and close
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					return
+				}
+				s, err := ln.Accept()
+				if err != nil {
+					c.Close()
+					return
+				}
+				c.Write([]byte("x"))
+				s.Read(make([]byte, 1))
+				c.Close()
+				s.Close()
+			}
+		}()
+		go func() { // verdicts and stats, as the agent's decoder and metrics do
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, r := range col.all() {
+					if err := col.src.SetVerdict(r.conn, true); err != nil {
+						t.Errorf("SetVerdict: %v", err)
+						return
+					}
+				}
+				col.src.Stats()
+			}
+		}()
+		time.Sleep(time.Duration(100+100*round) * time.Millisecond)
+		if err := col.src.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		close(stop)
+		wg.Wait()
+		ln.Close()
+		<-col.done
+	}
+}
