@@ -28,6 +28,9 @@ const (
 	// sweepInterval is how often connections of exited processes are
 	// closed (a process that exits does not call close()).
 	sweepInterval = 5 * time.Second
+	// sweepCheck is how many events Next reads between looks at the
+	// clock for a sweep (and it looks whenever the ring runs dry).
+	sweepCheck = 1024
 )
 
 // Options select what is traced. The zero value traces every TCP

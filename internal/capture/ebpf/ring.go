@@ -74,18 +74,23 @@ func newRing(m *ebpf.Map) (*ring, error) {
 	return rg, nil
 }
 
-// read copies the next record into *buf (grown as needed), waiting for
-// one until the deadline: os.ErrDeadlineExceeded when none came, and
-// errRingClosed once the ring is closed.
-func (rg *ring) read(buf *[]byte, deadline time.Time) error {
+// read copies the next record into *buf (grown as needed), waiting up to
+// timeout for one when there is none: os.ErrDeadlineExceeded when none
+// came, and errRingClosed once the ring is closed. It reads the clock only
+// when it has to wait.
+func (rg *ring) read(buf *[]byte, timeout time.Duration) error {
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
+	var deadline time.Time
 	for {
 		if rg.closed.Load() {
 			return errRingClosed
 		}
 		if rg.r.next(buf) {
 			return nil
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(timeout)
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {

@@ -35,9 +35,10 @@ type Source struct {
 	bootWall time.Time
 
 	// Owned by the Next goroutine.
-	raw       []byte // the record read last
-	queue     []capture.Chunk
-	lastSweep time.Time
+	raw        []byte // the record read last
+	queue      []capture.Chunk
+	lastSweep  time.Time
+	untilCheck int // events until Next next looks at the clock for a sweep
 
 	mu    sync.Mutex // guards conns
 	conns map[uint64]*conn
@@ -204,13 +205,20 @@ func (s *Source) Next() (capture.Chunk, error) {
 		if s.closed.Load() {
 			return capture.Chunk{}, io.EOF
 		}
-		if time.Since(s.lastSweep) > sweepInterval {
-			s.sweep()
-			continue
+		// The clock is read once per sweepCheck events, and when the
+		// ring runs dry: two reads per event were 5% of the agent's
+		// CPU at 20,000 exchanges/s.
+		if s.untilCheck--; s.untilCheck <= 0 {
+			s.untilCheck = sweepCheck
+			if time.Since(s.lastSweep) > sweepInterval {
+				s.sweep()
+				continue
+			}
 		}
-		err := s.ring.read(&s.raw, time.Now().Add(pollInterval))
+		err := s.ring.read(&s.raw, pollInterval)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.untilCheck = 0
 			continue
 		case errors.Is(err, errRingClosed) || s.closed.Load():
 			return capture.Chunk{}, io.EOF
