@@ -411,7 +411,7 @@ func (k *conn) request(f frame) {
 	}
 	if len(k.pending) >= maxPending {
 		k.emit(k.pending[0], nil, NoResponseLost)
-		k.pending = k.pending[1:]
+		k.dropPending(1)
 	}
 	k.pending = append(k.pending, req)
 	for i, e := range k.early {
@@ -501,7 +501,7 @@ func (k *conn) answer(f frame, replay bool) {
 		k.emit(r, nil, NoResponseLost)
 	}
 	req := k.pending[idx]
-	k.pending = k.pending[idx+1:]
+	k.dropPending(idx + 1)
 	st.Responses++
 	resp := &Response{
 		CorrelationID: corr, Start: f.start, End: f.end, Size: len(f.data) + 4,
@@ -592,6 +592,14 @@ func (k *conn) deadline(r *Request) time.Time {
 	return r.Start.Add(wait + k.d.opts.ResponseTimeout)
 }
 
+// dropPending removes the first n pending requests and keeps the slice's
+// room: slicing past them made the next append allocate, once per request.
+func (k *conn) dropPending(n int) {
+	m := copy(k.pending, k.pending[n:])
+	clear(k.pending[m:])
+	k.pending = k.pending[:m]
+}
+
 func (k *conn) expire(now time.Time) {
 	n := 0
 	for _, r := range k.pending {
@@ -604,7 +612,7 @@ func (k *conn) expire(now time.Time) {
 	for _, r := range k.pending[:n] {
 		k.emit(r, nil, NoResponseTimeout)
 	}
-	k.pending = k.pending[n:]
+	k.dropPending(n)
 	held := 0
 	for _, e := range k.early {
 		if !now.After(e.end.Add(earlyHold)) {
