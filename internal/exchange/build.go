@@ -106,6 +106,19 @@ type builder struct {
 	opt Options
 	x   Exchange
 	ts  topicList
+	// ints holds the exchange's partition offsets that Partition points
+	// to (i64): one allocation for several.
+	ints []int64
+}
+
+// i64 returns a pointer to v. The values share allocations: a Fetch
+// partition has four of them, each an allocation of its own with ptr.
+func (b *builder) i64(v int64) *int64 {
+	if len(b.ints) == cap(b.ints) {
+		b.ints = make([]int64, 0, max(4, 2*cap(b.ints)))
+	}
+	b.ints = append(b.ints, v)
+	return &b.ints[len(b.ints)-1]
 }
 
 // header fills what every exchange has, whatever its API.

@@ -40,7 +40,7 @@ func (b *builder) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	for _, t := range req.Topics {
 		ti := b.topic(t.Topic, t.TopicID)
 		for _, p := range t.Partitions {
-			b.partition(ti, p.Partition).FetchOffset = ptr(p.FetchOffset)
+			b.partition(ti, p.Partition).FetchOffset = b.i64(p.FetchOffset)
 		}
 	}
 	if resp == nil {
@@ -52,10 +52,10 @@ func (b *builder) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 			pp := b.partition(ti, p.Partition)
 			pp.Error = ErrorName(p.ErrorCode)
 			if p.HighWatermark >= 0 {
-				pp.HighWatermark = ptr(p.HighWatermark)
+				pp.HighWatermark = b.i64(p.HighWatermark)
 			}
 			if resp.Version >= 5 && p.LogStartOffset >= 0 {
-				pp.LogStartOffset = ptr(p.LogStartOffset)
+				pp.LogStartOffset = b.i64(p.LogStartOffset)
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func (b *builder) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 		pp := b.partition(b.topic(t.Topic, t.TopicID), t.Partitions[rs.Partition].Partition)
 		addRecords(pp, rs)
 		if len(pp.Batches) > 0 && pp.BaseOffset == nil {
-			pp.BaseOffset = ptr(pp.Batches[0].BaseOffset)
+			pp.BaseOffset = b.i64(pp.Batches[0].BaseOffset)
 		}
 		if at := t.Partitions[rs.Partition].AbortedTransactions; req.IsolationLevel == 1 && len(at) > 0 {
 			n := abortedRecords(rs.Batches, at)

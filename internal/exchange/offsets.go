@@ -17,7 +17,7 @@ func (b *builder) listOffsets(req *kmsg.ListOffsetsRequest, resp *kmsg.ListOffse
 		for _, p := range t.Partitions {
 			// The query: a time in ms, or -1 latest, -2 earliest,
 			// -3 max timestamp (KIP-734)...
-			b.partition(ti, p.Partition).Timestamp = ptr(p.Timestamp)
+			b.partition(ti, p.Partition).Timestamp = b.i64(p.Timestamp)
 		}
 	}
 	if resp == nil {
@@ -33,10 +33,10 @@ func (b *builder) listOffsets(req *kmsg.ListOffsetsRequest, resp *kmsg.ListOffse
 			}
 			if resp.Version == 0 {
 				if len(p.OldStyleOffsets) > 0 {
-					pp.Offset = ptr(p.OldStyleOffsets[0])
+					pp.Offset = b.i64(p.OldStyleOffsets[0])
 				}
 			} else {
-				pp.Offset = ptr(p.Offset)
+				pp.Offset = b.i64(p.Offset)
 			}
 		}
 	}
@@ -50,7 +50,7 @@ func (b *builder) offsetCommit(req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetC
 	for _, t := range req.Topics {
 		ti := b.topic(t.Topic, t.TopicID)
 		for _, p := range t.Partitions {
-			b.partition(ti, p.Partition).CommittedOffset = ptr(p.Offset)
+			b.partition(ti, p.Partition).CommittedOffset = b.i64(p.Offset)
 		}
 	}
 	if resp == nil {
@@ -69,7 +69,7 @@ func (b *builder) offsetFetch(req *kmsg.OffsetFetchRequest, resp *kmsg.OffsetFet
 		pp.Error = ErrorName(code)
 		// -1: the group has no offset committed for the partition.
 		if code == 0 && offset >= 0 {
-			pp.CommittedOffset = ptr(offset)
+			pp.CommittedOffset = b.i64(offset)
 		}
 	}
 	if req.Version < 8 {

@@ -34,7 +34,7 @@ func (b *builder) produce(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) 
 			pp := b.partition(ti, p.Partition)
 			pp.Error = ErrorName(p.ErrorCode)
 			if p.ErrorCode == 0 {
-				pp.BaseOffset = ptr(p.BaseOffset)
+				pp.BaseOffset = b.i64(p.BaseOffset)
 			}
 			// LogAppendTime is -1 unless the topic uses
 			// message.timestamp.type=LogAppendTime (v2+).
@@ -42,7 +42,7 @@ func (b *builder) produce(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) 
 				pp.LogAppendTime = ptr(time.UnixMilli(p.LogAppendTime).UTC())
 			}
 			if resp.Version >= 5 && p.LogStartOffset != -1 {
-				pp.LogStartOffset = ptr(p.LogStartOffset)
+				pp.LogStartOffset = b.i64(p.LogStartOffset)
 			}
 		}
 	}
