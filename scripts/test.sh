@@ -36,6 +36,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
+# kscope analyze reads capture files anywhere: macOS and 32-bit Linux
+# build (without tracing, which needs Linux on amd64 or arm64).
+for target in darwin/arm64 linux/386; do
+  GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+done
 go test -race -timeout 30m ./...
 # The browser tests are a module of their own, so that kscope's go.mod
 # stays free of the browser driver.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"kscope/deploy"
+	"kscope/internal/childproc"
 )
 
 // Binaries are Prometheus's and Alertmanager's programs, as Debian
@@ -125,9 +126,7 @@ func (s *Stack) start(dir, name, bin string, args ...string) error {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logf, logf
-	// Its own process group, so that a Ctrl-C in the demo's terminal
-	// reaches the demo, which stops it in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = childproc.Attr(syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("%s: %w", name, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kscope/internal/childproc"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -93,15 +94,11 @@ func (s *Supervisor) start(name string) (*proc, error) {
 	cmd := exec.Command(s.cfg.Exe, s.serviceArgs(name, name == Invoicing && s.slow)...)
 	cmd.Stdout = s.cfg.Stderr
 	cmd.Stderr = s.cfg.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// A process group of its own: Ctrl-C reaches the demo alone,
-		// which stops the services in order (consumers leave their
-		// groups).
-		Setpgid: true,
-		// Should the demo die without stopping them (SIGKILL), the
-		// kernel kills them; the end of their stdin stops them too.
-		Pdeathsig: syscall.SIGKILL,
-	}
+	// Ctrl-C reaches the demo alone, which stops the services in order
+	// (consumers leave their groups). Should the demo die without
+	// stopping them (SIGKILL), the kernel kills them; the end of their
+	// stdin stops them too.
+	cmd.SysProcAttr = childproc.Attr(syscall.SIGKILL)
 	control, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

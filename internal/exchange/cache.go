@@ -33,8 +33,8 @@ type Cache struct {
 
 const cacheMax = 4096
 
-// allZero reads a Detail by words.
-var _ = [1]struct{}{}[unsafe.Sizeof(Detail{})%8]
+// allZero reads a Detail by machine words.
+var _ = [1]struct{}{}[unsafe.Sizeof(Detail{})%unsafe.Sizeof(uintptr(0))]
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
@@ -172,7 +172,7 @@ func keyOf(d *Detail) (detailKey, bool) {
 // empty string without storage. A new field of Detail is then never lost
 // in a shared value, only keeps its Detail from being shared.
 func allZero(d *Detail) bool {
-	words := unsafe.Slice((*uint64)(unsafe.Pointer(d)), unsafe.Sizeof(*d)/8)
+	words := unsafe.Slice((*uintptr)(unsafe.Pointer(d)), unsafe.Sizeof(*d)/unsafe.Sizeof(uintptr(0)))
 	for _, w := range words {
 		if w != 0 {
 			return false

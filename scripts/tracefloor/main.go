@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command tracefloor attaches programs that do nothing to the syscall
 // tracepoints the agent uses, and waits for SIGINT or SIGTERM: what the traced
 // processes lose then is the cost of the tracepoints themselves, the floor

@@ -1,4 +1,4 @@
-//go:build !amd64 && !arm64
+//go:build !linux || (!amd64 && !arm64)
 
 package ebpf
 
@@ -10,14 +10,14 @@ import (
 	"kscope/internal/capture"
 )
 
-// Source is not available on this architecture: the BPF programs read
-// syscall arguments from amd64 or arm64 registers (bpf/kernel.h), and
+// Source is not available here: eBPF is Linux's, and the BPF programs
+// read syscall arguments from amd64 or arm64 registers (bpf/kernel.h);
 // reading another architecture's registers with them would trace garbage.
 type Source struct{}
 
-// Open says that tracing is not built for this architecture.
+// Open says that tracing is not built for this system.
 func Open(Options) (*Source, error) {
-	return nil, fmt.Errorf("ebpf: kscope traces system calls on amd64 and arm64 only; this kscope is built for %s (kscope analyze works on capture files)", runtime.GOARCH)
+	return nil, fmt.Errorf("ebpf: kscope traces system calls on Linux, amd64 and arm64 only; this kscope is built for %s/%s (kscope analyze works on capture files)", runtime.GOOS, runtime.GOARCH)
 }
 
 func (*Source) Next() (capture.Chunk, error)                     { return capture.Chunk{}, io.EOF }
