@@ -592,9 +592,16 @@ func (k *conn) deadline(r *Request) time.Time {
 	return r.Start.Add(wait + k.d.opts.ResponseTimeout)
 }
 
-// dropPending removes the first n pending requests and keeps the slice's
-// room: slicing past them made the next append allocate, once per request.
+// dropPending removes the first n pending requests. When few are left it
+// moves them to the front, keeping the slice's room: slicing past them made
+// the next append allocate, once per request. A long queue (responses
+// lost, up to maxPending) is sliced instead of copied at every request.
 func (k *conn) dropPending(n int) {
+	if len(k.pending)-n > 8 {
+		clear(k.pending[:n])
+		k.pending = k.pending[n:]
+		return
+	}
 	m := copy(k.pending, k.pending[n:])
 	clear(k.pending[m:])
 	k.pending = k.pending[:m]

@@ -29,7 +29,7 @@ const (
 	// closed (a process that exits does not call close()).
 	sweepInterval = 5 * time.Second
 	// sweepCheck is how many events Next reads between looks at the
-	// clock for a sweep (and it looks whenever the ring runs dry).
+	// clock for a sweep (and it looks after the ring ran dry).
 	sweepCheck = 1024
 )
 

@@ -77,31 +77,31 @@ func newRing(m *ebpf.Map) (*ring, error) {
 // read copies the next record into *buf (grown as needed), waiting up to
 // timeout for one when there is none: os.ErrDeadlineExceeded when none
 // came, and errRingClosed once the ring is closed. It reads the clock only
-// when it has to wait.
-func (rg *ring) read(buf *[]byte, timeout time.Duration) error {
+// when it has to wait, and says whether it did.
+func (rg *ring) read(buf *[]byte, timeout time.Duration) (waited bool, err error) {
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
 	var deadline time.Time
 	for {
 		if rg.closed.Load() {
-			return errRingClosed
+			return waited, errRingClosed
 		}
 		if rg.r.next(buf) {
-			return nil
+			return waited, nil
 		}
 		if deadline.IsZero() {
-			deadline = time.Now().Add(timeout)
+			deadline, waited = time.Now().Add(timeout), true
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
-			return os.ErrDeadlineExceeded
+			return waited, os.ErrDeadlineExceeded
 		}
 		// Level-triggered: epoll_wait returns at once while data is
 		// left. A record reserved and not yet committed reads as none
 		// (next); the kernel wakes the reader when it is committed.
 		ms := int((wait + time.Millisecond - 1) / time.Millisecond)
 		if _, err := unix.EpollWait(rg.epfd, rg.events[:], ms); err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("epoll wait: %w", err)
+			return waited, fmt.Errorf("epoll wait: %w", err)
 		}
 	}
 }
