@@ -314,6 +314,14 @@ func (k *conn) judgeResponse(buf []byte, i int) (verdict, int) {
 	if _, err := decodeResponse(req.Header, buf[i+4:end]); err != nil {
 		return vNone, 0
 	}
+	// kmsg reads a body's fields and ignores the bytes after them: a
+	// body that decodes may start record data that only looks like a
+	// frame. The next frame's size, when in view, must be a response's;
+	// record data's next four bytes mostly are not, and taken as a size
+	// they swallowed the direction's later responses.
+	if rest := buf[end:]; len(rest) >= 4 && !k.responseMayStart(rest, 0) {
+		return vNone, 0
+	}
 	return vFrame, 0
 }
 

@@ -293,3 +293,59 @@ func TestSearchBufferGrowth(t *testing.T) {
 		t.Errorf("the buffer moved %d times to hold %d bytes, want at most 4", len(arrays), maxUndecided)
 	}
 }
+
+// TestFalseResponseInsideData: after a hole of unknown length in the
+// responses, the search meets record data in which a size, a pending
+// request's correlation id and a body that decodes happen to line up (a
+// record batch's base sequence and record count can make the first two).
+// kmsg ignores bytes after a body, so the decode alone cannot refuse it;
+// the start of the next frame, here more record data, can. Taken, the
+// data's next four bytes were read as a size above the frame cap, and
+// every later response of the direction was skipped with it.
+func TestFalseResponseInsideData(t *testing.T) {
+	fetch := func() (*kmsg.FetchRequest, *kmsg.FetchResponse) {
+		req := kmsg.NewPtrFetchRequest()
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "orders"
+		rt.Partitions = []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 10, PartitionMaxBytes: 1 << 20}}
+		req.Topics = []kmsg.FetchRequestTopic{rt}
+		resp := kmsg.NewPtrFetchResponse()
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = "orders"
+		p := kmsg.NewFetchResponseTopicPartition()
+		p.HighWatermark = 100
+		st.Partitions = []kmsg.FetchResponseTopicPartition{p}
+		resp.Topics = []kmsg.FetchResponseTopic{st}
+		return req, resp
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	f := newFeeder(t, Options{})
+	req, resp := fetch()
+	f.send(capture.AtoB, reqFrame(req, 12, 1, "consumer"), 0, 0)
+	f.send(capture.BtoA, respFrame(resp, 12, 1), 0, 0)
+	// Request 2 is pending when the response direction loses bytes,
+	// and what comes next holds a frame for it that is none: a body
+	// that decodes, cut from a response, padded with record data.
+	f.send(capture.AtoB, reqFrame(req, 12, 2, "consumer"), 0, 0)
+	fake := respFrame(resp, 12, 2)
+	fake = append(fake, data[:100]...)
+	binary.BigEndian.PutUint32(fake, uint32(len(fake)-4))
+	f.send(capture.BtoA, joinBytes(data[:300], fake, data, respFrame(resp, 12, 2)), 0, -1)
+	for corr := int32(3); corr <= 5; corr++ {
+		f.send(capture.AtoB, reqFrame(req, 12, corr, "consumer"), 0, 0)
+		f.send(capture.BtoA, respFrame(resp, 12, corr), 0, 0)
+	}
+	f.d.Flush()
+	var answered []int32
+	for _, p := range f.pairs {
+		if p.Resp != nil {
+			answered = append(answered, p.Req.Header.CorrelationID)
+		}
+	}
+	if st := f.d.Stats(); !slices.Equal(answered, []int32{1, 2, 3, 4, 5}) || st.Oversized != 0 {
+		t.Fatalf("answered %v, want [1 2 3 4 5]; stats %+v", answered, st)
+	}
+	if size := f.pairs[1].Resp.Size; size != len(respFrame(resp, 12, 2)) {
+		t.Errorf("request 2 answered by a frame of %d bytes, want the real one of %d", size, len(respFrame(resp, 12, 2)))
+	}
+}
