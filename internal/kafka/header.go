@@ -216,7 +216,9 @@ func decodeResponseBody(h RequestHeader, frame []byte) (kmsg.Response, []byte, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s v%d response header: %w", kmsg.NameForKey(h.Key), h.Version, err)
 	}
-	r := kmsg.RequestForKey(h.Key).ResponseKind()
+	// ResponseForKey, not RequestForKey(key).ResponseKind(): that made a
+	// request struct (a Fetch request's is large) only to ask it.
+	r := kmsg.ResponseForKey(h.Key)
 	r.SetVersion(h.Version)
 	err = r.ReadFrom(frame[off:])
 	if err != nil && h.Key == kmsg.ApiVersions.Int16() && h.Version > 0 {
