@@ -134,23 +134,28 @@ func BenchmarkDecoderMidStream(b *testing.B) {
 // carries megabytes one way, no frame starting in them and no request the
 // other way: it is Kafka all the same, and the exchanges after the
 // response decode (it used to be judged not Kafka after 1 MiB).
-func TestMidStreamLargeFetch(t *testing.T) {
-	fetch := func(records int) (*kmsg.FetchRequest, *kmsg.FetchResponse) {
-		req := kmsg.NewPtrFetchRequest()
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "orders"
-		rt.Partitions = []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 10, PartitionMaxBytes: 1 << 20}}
-		req.Topics = []kmsg.FetchRequestTopic{rt}
-		resp := kmsg.NewPtrFetchResponse()
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic = "orders"
-		p := kmsg.NewFetchResponseTopicPartition()
-		p.HighWatermark = 100
+// fetch is a Fetch of topic orders, partition 0, and its response with
+// records bytes of record data.
+func fetch(records int) (*kmsg.FetchRequest, *kmsg.FetchResponse) {
+	req := kmsg.NewPtrFetchRequest()
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "orders"
+	rt.Partitions = []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 10, PartitionMaxBytes: 1 << 20}}
+	req.Topics = []kmsg.FetchRequestTopic{rt}
+	resp := kmsg.NewPtrFetchResponse()
+	st := kmsg.NewFetchResponseTopic()
+	st.Topic = "orders"
+	p := kmsg.NewFetchResponseTopicPartition()
+	p.HighWatermark = 100
+	if records > 0 {
 		p.RecordBatches = bytes.Repeat([]byte{7}, records)
-		st.Partitions = []kmsg.FetchResponseTopicPartition{p}
-		resp.Topics = []kmsg.FetchResponseTopic{st}
-		return req, resp
 	}
+	st.Partitions = []kmsg.FetchResponseTopicPartition{p}
+	resp.Topics = []kmsg.FetchResponseTopic{st}
+	return req, resp
+}
+
+func TestMidStreamLargeFetch(t *testing.T) {
 	_, big := fetch(4 << 20)
 	f := newFeeder(t, Options{})
 	bigFrame := respFrame(big, 12, 1)
@@ -303,24 +308,9 @@ func TestSearchBufferGrowth(t *testing.T) {
 // data's next four bytes were read as a size above the frame cap, and
 // every later response of the direction was skipped with it.
 func TestFalseResponseInsideData(t *testing.T) {
-	fetch := func() (*kmsg.FetchRequest, *kmsg.FetchResponse) {
-		req := kmsg.NewPtrFetchRequest()
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "orders"
-		rt.Partitions = []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 10, PartitionMaxBytes: 1 << 20}}
-		req.Topics = []kmsg.FetchRequestTopic{rt}
-		resp := kmsg.NewPtrFetchResponse()
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic = "orders"
-		p := kmsg.NewFetchResponseTopicPartition()
-		p.HighWatermark = 100
-		st.Partitions = []kmsg.FetchResponseTopicPartition{p}
-		resp.Topics = []kmsg.FetchResponseTopic{st}
-		return req, resp
-	}
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64)
 	f := newFeeder(t, Options{})
-	req, resp := fetch()
+	req, resp := fetch(0)
 	f.send(capture.AtoB, reqFrame(req, 12, 1, "consumer"), 0, 0)
 	f.send(capture.BtoA, respFrame(resp, 12, 1), 0, 0)
 	// Request 2 is pending when the response direction loses bytes,

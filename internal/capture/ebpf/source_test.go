@@ -530,47 +530,50 @@ func TestCloseWhileBusy(t *testing.T) {
 		}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { // connections that open, carry a few bytes and close
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c, err := net.Dial("tcp", ln.Addr().String())
-				if err != nil {
-					return
-				}
-				s, err := ln.Accept()
-				if err != nil {
-					c.Close()
-					return
-				}
-				c.Write([]byte("x"))
-				s.Read(make([]byte, 1))
-				c.Close()
-				s.Close()
-			}
-		}()
-		go func() { // verdicts and stats, as the agent's decoder and metrics do
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for _, r := range col.all() {
-					if err := col.src.SetVerdict(r.conn, true); err != nil {
-						t.Errorf("SetVerdict: %v", err)
+		// loop runs step in a goroutine until stop is closed or step
+		// returns false.
+		loop := func(step func() bool) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if !step() {
 						return
 					}
 				}
-				col.src.Stats()
+			}()
+		}
+		loop(func() bool { // a connection that opens, carries a byte and closes
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return false
 			}
-		}()
+			s, err := ln.Accept()
+			if err != nil {
+				c.Close()
+				return false
+			}
+			c.Write([]byte("x"))
+			s.Read(make([]byte, 1))
+			c.Close()
+			s.Close()
+			return true
+		})
+		loop(func() bool { // verdicts and stats, as the agent's decoder and metrics do
+			for _, r := range col.all() {
+				if err := col.src.SetVerdict(r.conn, true); err != nil {
+					t.Errorf("SetVerdict: %v", err)
+					return false
+				}
+			}
+			col.src.Stats()
+			return true
+		})
 		time.Sleep(time.Duration(100+100*round) * time.Millisecond)
 		if err := col.src.Close(); err != nil {
 			t.Errorf("Close: %v", err)
