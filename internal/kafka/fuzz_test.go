@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,21 +102,39 @@ func FuzzDecoder(f *testing.F) {
 // read as the start of the oldest pending request's response hold the
 // search until their size has arrived.)
 func FuzzResync(f *testing.F) {
-	const pairs = 10
+	const pairs = 12
 	var client, server []byte
 	var reqAt, respAt []int
 	key := map[int32]int16{}
-	for i := int32(1); i <= pairs; i++ {
+	sizes := map[int32][2]int{} // each exchange's request and response frame sizes
+	add := func(i int32, k int16, req, resp []byte) {
 		reqAt, respAt = append(reqAt, len(client)), append(respAt, len(server))
-		if i%2 == 0 {
-			client = append(client, reqFrame(metadataReq(), 12, i, "app")...)
-			server = append(server, respFrame(metadataResp([16]byte{1}), 12, i)...)
-			key[i] = 3
-			continue
+		client, server = append(client, req...), append(server, resp...)
+		key[i], sizes[i] = k, [2]int{len(req), len(resp)}
+	}
+	// Record data whose batch headers hold small numbers where a
+	// size and a correlation id could be read (base sequence, record
+	// count): the search must not take them for a response.
+	records := func(i int32) []byte {
+		var recs []rec
+		for range 8 {
+			recs = append(recs, rec{value: strings.Repeat("0123456789abcdef", 4)})
 		}
-		client = append(client, reqFrame(produceReq(-1), 9, i, "app")...)
-		server = append(server, respFrame(produceResp(), 9, i)...)
-		key[i] = 0
+		return joinBytes(
+			encodeBatch(batchOpts{baseOffset: int64(i) * 16, firstTS: 1764600000000, maxTS: 1764600000007, baseSeq: 500 + i, records: recs}),
+			encodeBatch(batchOpts{baseOffset: int64(i)*16 + 8, firstTS: 1764600000008, maxTS: 1764600000015, baseSeq: 508 + i, records: recs}))
+	}
+	for i := int32(1); i <= pairs; i++ {
+		switch i % 3 {
+		case 0:
+			req, resp := fetch(0)
+			resp.Topics[0].Partitions[0].RecordBatches = records(i)
+			add(i, 1, reqFrame(req, 12, i, "app"), respFrame(resp, 12, i))
+		case 1:
+			add(i, 0, reqFrame(produceReq(-1), 9, i, "app"), respFrame(produceResp(), 9, i))
+		default:
+			add(i, 3, reqFrame(metadataReq(), 12, i, "app"), respFrame(metadataResp([16]byte{1}), 12, i))
+		}
 	}
 	f.Add(uint16(0), uint16(0), []byte{0xff})
 	f.Add(uint16(reqAt[3]), uint16(respAt[3]), []byte{7, 3, 200, 1})
@@ -129,9 +148,17 @@ func FuzzResync(f *testing.F) {
 			if k, ok := key[h.CorrelationID]; !ok || k != h.Key {
 				t.Fatalf("decoded a request never sent: key %d correlation id %d", h.Key, h.CorrelationID)
 			}
+			if p.Req.Size != sizes[h.CorrelationID][0] {
+				t.Fatalf("request %d decoded from a frame of %d bytes, sent %d", h.CorrelationID, p.Req.Size, sizes[h.CorrelationID][0])
+			}
 			if p.Resp != nil {
 				if p.Resp.CorrelationID != h.CorrelationID {
 					t.Fatalf("request %d paired with response %d", h.CorrelationID, p.Resp.CorrelationID)
+				}
+				// A frame found inside another one can carry the
+				// right correlation id; not the right size.
+				if p.Resp.Size != sizes[h.CorrelationID][1] {
+					t.Fatalf("request %d answered by a frame of %d bytes, sent %d", h.CorrelationID, p.Resp.Size, sizes[h.CorrelationID][1])
 				}
 				got[h.CorrelationID] = true
 			}
