@@ -180,21 +180,32 @@ func TestLiveKcat(t *testing.T) {
 		fmt.Fprintf(&msgs, "order-%d\n", i)
 	}
 	p := run(t, msgs.String(), kcat, "-P", "-b", l.addr, "-t", "kc", "-z", "gzip")
-	xs := l.exchangesOf(p.Process.Pid, func(xs []exchange.Exchange) bool { return has(xs, "Produce", "kc") })
-	checkClient(t, xs, p.Process.Pid, "kcat", "rdkafka", "kc", "Produce", "Metadata")
-	records := int64(0)
-	for _, e := range xs {
-		if e.API == "Produce" {
-			for _, tp := range e.Topics {
-				for _, pp := range tp.Partitions {
-					records += pp.Records
+	// kcat may send its records in several Produce requests: wait for
+	// all of them, not for the first.
+	produced := func(xs []exchange.Exchange) (records int64, requests int) {
+		for _, e := range xs {
+			if e.API == "Produce" {
+				requests++
+				for _, tp := range e.Topics {
+					for _, pp := range tp.Partitions {
+						records += pp.Records
+					}
 				}
 			}
 		}
+		return records, requests
 	}
+	xs := l.exchangesOf(p.Process.Pid, func(xs []exchange.Exchange) bool {
+		n, _ := produced(xs)
+		return n >= 50
+	})
+	checkClient(t, xs, p.Process.Pid, "kcat", "rdkafka", "kc", "Produce", "Metadata")
+	records, requests := produced(xs)
 	if records != 50 {
-		t.Errorf("kcat produced 50 records, kscope counted %d", records)
+		l.logCounters(xs)
+		t.Errorf("kcat produced 50 records, kscope counted %d in %d Produce requests", records, requests)
 	}
+	t.Logf("kcat's records came in %d Produce requests", requests)
 
 	// A group consumer: JoinGroup, SyncGroup, Fetch, OffsetCommit.
 	cons := exec.Command(kcat, "-b", l.addr, "-G", "kc-group", "-X", "auto.offset.reset=earliest", "kc")
