@@ -145,8 +145,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // name looks up the process of a connection's first chunk: a short-lived
 // client (a kcat run) may have exited by the time its first exchange is
-// complete. Once per connection: the lookup of every chunk was 5% of the
-// agent's CPU at 20,000 exchanges/s, and the resolver keeps what it read.
+// complete. Once per connection: the lookup of every chunk was 0.10 s of
+// the 1.9 s of the agent's loop in a profile at 20,000 exchanges/s, and
+// the resolver keeps what it read, also after the process exits.
 func (a *Agent) name(ch capture.Chunk) {
 	id := ch.Conn.ID
 	if ch.Closed {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"kscope/internal/childproc"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"kscope/internal/childproc"
 )
 
 // MaxReplicas bounds how many processes of one service the demo runs.

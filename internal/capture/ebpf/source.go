@@ -206,8 +206,9 @@ func (s *Source) Next() (capture.Chunk, error) {
 			return capture.Chunk{}, io.EOF
 		}
 		// The clock is read once per sweepCheck events, and after the
-		// ring ran dry (the read waited): two reads per event were 5%
-		// of the agent's CPU at 20,000 exchanges/s.
+		// ring ran dry (the read waited), not twice per event: Next
+		// took 0.13 s of the 1.9 s of the agent's loop in a profile at
+		// 20,000 exchanges/s, 0.10 s once it read the clock less.
 		if s.untilCheck--; s.untilCheck <= 0 {
 			s.untilCheck = sweepCheck
 			if time.Since(s.lastSweep) > sweepInterval {
