@@ -171,7 +171,8 @@ type captureScratch struct {
 		Lost     uint64
 		Dir      uint8
 		Urgent   uint8
-		_        [6]byte
+		Stop     uint8
+		_        [5]byte
 	}
 	W struct {
 		_       structs.HostLayout

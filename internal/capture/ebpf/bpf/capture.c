@@ -138,6 +138,8 @@ struct copy_state {
 	/* Wake user space at once: a connection joined in mid-stream waits
 	 * for it to say where a frame starts (take_hint). */
 	__u8 urgent;
+	/* The walk must end: set by field_step. */
+	__u8 stop;
 };
 
 #include "walk.h"
@@ -606,109 +608,174 @@ static __always_inline __u64 w_consume(struct walk *w, __u64 avail)
 	return n;
 }
 
-struct decide_args {
-	__u64 v;
-	__u64 decide;
-};
+/* be_field is a fixed field of f bytes (w_field) read whole from b, as
+ * the byte-by-byte read keeps it: the last 8 bytes, big-endian. */
+static __always_inline __u64 be_field(const __u8 *b, int f)
+{
+	__u64 x8;
+	__u32 x4;
+	__u16 x2;
+	switch (f) {
+	case 2:
+		__builtin_memcpy(&x2, b, 2);
+		return __builtin_bswap16(x2);
+	case 4:
+		__builtin_memcpy(&x4, b, 4);
+		return __builtin_bswap32(x4);
+	case 5:
+		__builtin_memcpy(&x4, b, 4);
+		return (__u64)__builtin_bswap32(x4) << 8 | b[4];
+	case 8:
+		__builtin_memcpy(&x8, b, 8);
+		return __builtin_bswap64(x8);
+	case 12:
+		__builtin_memcpy(&x8, b + 4, 8);
+		return __builtin_bswap64(x8);
+	}
+	return 0;
+}
 
-/* decide_step makes one decision: with the field read first when there
- * is one, then those that read nothing. A callback, verified once, holds
- * the only copy of w_decide: each copy costs the verifier thousands of
- * instructions in every program. */
-static long decide_step(__u32 i, struct decide_args *a)
+/* field_step reads the field of the walker's state, or none, and makes
+ * the decision that follows; it stops (1) at a run to copy or skip, at the
+ * end of the syscall's current segment, or when the walk must end
+ * (copy_state.stop). A callback, verified once, holds the only copy of
+ * w_decide and of the field reading: each copy costs the verifier
+ * thousands of instructions in every program. Fields and decisions follow
+ * one another in this one loop: every call and return costs tens of
+ * cycles on a CPU with return-stack mitigations, and a frame's headers are
+ * mostly fields and decisions. */
+static long field_step(__u32 i, void *unused)
 {
 	struct scratch *s = get_scratch();
 	if (!s)
 		return 1;
-	struct walk *w = &s->w;
-	__u64 v = 0;
-	if (i == 0 && a->decide)
-		v = a->v;
-	else if (!w_decision(w))
-		return 1;
-	w_decide(w, v, s->c.conn_id);
-	return 0;
-}
-
-/* walk_decide moves the walker on with the field just read (v) when
- * decide is set, then makes the decisions that read nothing, up to three
- * in a row, in the step that led to them: each step of the kernel's loop
- * costs about as much as a field. A global function, verified once, not
- * at each of walk_step's call sites: inlined there, the decisions made
- * loading the programs take seconds (the verifier walks every path of
- * each copy). */
-__noinline int walk_decide(__u64 v, __u64 decide)
-{
-	struct decide_args a = {.v = v, .decide = decide};
-	bpf_loop(4, decide_step, &a, 0);
-	return 0;
-}
-
-/* walk_field takes the n bytes of the field of the walker's state (f as
- * w_field returns it) from the window at off, and decides when the field
- * is whole. A global function, verified once: a uvarint's bytes fork
- * the verifier's paths at each byte, and everything after them would be
- * verified once per path. */
-__noinline int walk_field(__s64 f, __u64 n, __u64 in_frame, __u64 off)
-{
-	struct scratch *s = get_scratch();
-	if (!s)
-		return 0;
 	struct copy_state *c = &s->c;
 	struct walk *w = &s->w;
-	if (n > 16)
-		n = 16;
-	__u8 b[16];
-	__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
-	__u64 v;
-	bool last = false;
-	if (f < 0) {
-		__u64 used = 0;
-#pragma unroll
-		for (int j = 0; j < 5; j++) {
-			if (j >= n || last || w->shift >= 35)
-				break;
-			w->acc |= (__u64)(b[j] & 0x7f) << (w->shift & 63);
-			w->shift += 7;
-			used = j + 1;
-			last = !(b[j] & 0x80);
+	if (w->state == W_OFF || w->state == W_COPY || w->state == W_SKIP)
+		return 1;
+	int f = w_field(w);
+	__u64 v = 0;
+	if (f != 0) {
+		if (c->todo == 0 || c->seg_left == 0)
+			return 1;
+		/* A field's bytes are copied too. */
+		if (c->budget < 16) {
+			c->stop = 1;
+			return 1;
 		}
-		n = used;
-	}
-	w_advance(c, n);
-	c->run_len += n;
-	c->budget -= n;
-	if (in_frame)
-		w->left -= n;
-	if (f < 0) {
-		if (w->shift >= 35 && !last) {
+		if (c->run_len + 16 > MAX_PAYLOAD) {
+			w_flush(s);
+			return 0;
+		}
+		__u64 avail = c->seg_left < c->todo ? c->seg_left : c->todo;
+		bool in_frame = w->state != W_SIZE;
+		__u64 n;
+		if (f < 0) {
+			/* A uvarint's bytes up to its last, in this step. */
+			n = 5;
+			if (n > avail)
+				n = avail;
+			if (in_frame && n > w->left)
+				n = w->left;
+		} else {
+			if (w->need == 0)
+				w->need = f;
+			n = w->need;
+			if (n > 16)
+				n = 16;
+			if (n > avail)
+				n = avail;
+		}
+		if (n == 0 || (in_frame && n > w->left)) {
+			/* A field past the end of the frame: misread. */
+			w->need = 0;
 			w->shift = 0;
 			w->acc = 0;
 			w_rest(w);
 			return 0;
 		}
-		if (!last)
-			return 0;
-		w->shift = 0;
-	} else {
-		/* Only the last 8 bytes of a longer field are kept (the
-		 * batch length after its base offset). */
+		__u64 at = c->seg;
+		__u64 off = at - s->win_at;
+		if (at < s->win_at || off + n > s->win_len) {
+			/* Only the syscall's bytes: those after them in its
+			 * buffer may not be there to read. */
+			__u64 m = avail;
+			if (m > WIN)
+				m = WIN;
+			if (m < n || bpf_probe_read_user(s->win, m, (void *)at)) {
+				w->state = W_OFF;
+				c->stop = 1;
+				return 1;
+			}
+			s->win_at = at;
+			s->win_len = m;
+			off = 0;
+		}
+		__u8 b[16];
+		__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
+		bool last = false;
+		if (f < 0) {
+			__u64 used = 0;
 #pragma unroll
-		for (int j = 0; j < 16; j++)
-			if (j < n)
-				w->acc = w->acc << 8 | b[j];
-		w->need -= n;
-		if (w->need)
+			for (int j = 0; j < 5; j++) {
+				if (j >= n || last || w->shift >= 35)
+					break;
+				w->acc |= (__u64)(b[j] & 0x7f) << (w->shift & 63);
+				w->shift += 7;
+				used = j + 1;
+				last = !(b[j] & 0x80);
+			}
+			n = used;
+		}
+		w_advance(c, n);
+		c->run_len += n;
+		c->budget -= n;
+		if (in_frame)
+			w->left -= n;
+		if (f < 0) {
+			if (w->shift >= 35 && !last) {
+				w->shift = 0;
+				w->acc = 0;
+				w_rest(w);
+				return 0;
+			}
+			if (!last)
+				return 0;
+			w->shift = 0;
+		} else if (n == f) {
+			/* The whole field at once, the usual case. */
+			w->need = 0;
+			w_decide(w, be_field(b, f), c->conn_id);
 			return 0;
+		} else {
+			/* Only the last 8 bytes of a longer field are kept (the
+			 * batch length after its base offset). */
+#pragma unroll
+			for (int j = 0; j < 16; j++)
+				if (j < n)
+					w->acc = w->acc << 8 | b[j];
+			w->need -= n;
+			if (w->need)
+				return 0;
+		}
+		v = w->acc;
+		w->acc = 0;
 	}
-	v = w->acc;
-	w->acc = 0;
-	walk_decide(v, 1);
+	w_decide(w, v, c->conn_id);
 	return 0;
 }
 
-/* walk_step moves the walker on by one field, run or decision (state in
- * the scratch map, as for copy_step). */
+/* walk_fields reads fields and makes decisions until a run or the end of
+ * the segment (field_step). A global function, verified once, not at each
+ * of walk_step's call sites. */
+__noinline int walk_fields(void)
+{
+	bpf_loop(MAX_FIELD_STEPS, field_step, 0, 0);
+	return 0;
+}
+
+/* walk_step moves the walker on by a run or by the fields and decisions
+ * up to the next run (state in the scratch map, as for copy_step). */
 static long walk_step(__u32 i, void *unused)
 {
 	struct scratch *s = get_scratch();
@@ -770,65 +837,11 @@ static long walk_step(__u32 i, void *unused)
 		c->skip += n;
 		w_advance(c, n);
 		c->run_start = c->seg;
-		walk_decide(0, 0);
 		return 0;
 	}
-
-	int f = w_field(w);
-	if (f == 0) {
-		walk_decide(0, 1);
-		return 0;
-	}
-	/* A field's bytes are copied too. */
-	if (c->budget < 16)
-		return 1;
-	if (c->run_len + 16 > MAX_PAYLOAD) {
-		w_flush(s);
-		return 0;
-	}
-	bool in_frame = w->state != W_SIZE;
-	if (f < 0) {
-		/* A uvarint's bytes up to its last, in this step. */
-		n = 5;
-		if (n > avail)
-			n = avail;
-		if (in_frame && n > w->left)
-			n = w->left;
-	} else {
-		if (w->need == 0)
-			w->need = f;
-		n = w->need;
-		if (n > 16)
-			n = 16;
-		if (n > avail)
-			n = avail;
-	}
-	if (n == 0 || (in_frame && n > w->left)) {
-		/* A field past the end of the frame: misread. */
-		w->need = 0;
-		w->shift = 0;
-		w->acc = 0;
-		w_rest(w);
-		return 0;
-	}
-	__u64 at = c->seg;
-	__u64 off = at - s->win_at;
-	if (at < s->win_at || off + n > s->win_len) {
-		/* Only the syscall's bytes: those after them in its buffer
-		 * may not be there to read. */
-		__u64 m = avail;
-		if (m > WIN)
-			m = WIN;
-		if (m < n || bpf_probe_read_user(s->win, m, (void *)at)) {
-			w->state = W_OFF;
-			return 1;
-		}
-		s->win_at = at;
-		s->win_len = m;
-		off = 0;
-	}
-	walk_field(f, n, in_frame, off);
-	return 0;
+	c->stop = 0;
+	walk_fields();
+	return c->stop ? 1 : 0;
 copy:
 	/* Past max_bytes copied, the rest of the message is lost. */
 	if (n > c->budget)
@@ -838,7 +851,6 @@ copy:
 	c->run_len += n;
 	if (c->run_len >= MAX_PAYLOAD)
 		w_flush(s);
-	walk_decide(0, 0);
 	return 0;
 }
 
@@ -853,9 +865,13 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->c.skip = 0;
 	s->c.conn_id = st->id;
 	s->c.budget = cfg->max_bytes;
+	s->c.stop = 0;
 	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
 	bpf_loop(WALK_STEPS, walk_step, 0, 0);
+	/* The decisions after the last bytes (a frame's end). */
+	if (!s->c.stop)
+		walk_fields();
 	w_flush(s);
 	__u64 left = s->c.todo;
 	__u64 lost = s->c.lost;

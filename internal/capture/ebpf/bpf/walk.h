@@ -16,7 +16,8 @@
  * state machine in Go (its user-space twin), fuzzed against the decoder. */
 
 #define MAX_FRAME (100 << 20) /* larger size prefixes stop the walk */
-#define WALK_STEPS (1 << 17)  /* walker steps per syscall; the rest is lost */
+#define WALK_STEPS (1 << 17)  /* walker runs per syscall; the rest is lost */
+#define MAX_FIELD_STEPS 64    /* fields and decisions between two runs, per loop */
 #define MAX_FETCH_VERS 16384  /* Fetch requests awaiting their response */
 /* Frames up to this size are copied whole: walking one costs more than
  * copying it. */
@@ -485,11 +486,4 @@ static __always_inline void w_decide(struct walk *w, __u64 v, __u64 conn_id)
 		return;
 	}
 	w->state = W_OFF;
-}
-
-/* w_decision reports whether the state decides without reading (a count
- * spent, a batch that ends its records). */
-static __always_inline bool w_decision(struct walk *w)
-{
-	return w->state != W_OFF && w->state != W_COPY && w->state != W_SKIP && w_field(w) == 0;
 }
