@@ -635,6 +635,49 @@ static __always_inline __u64 be_field(const __u8 *b, int f)
 	return 0;
 }
 
+/* batch_step takes a v2 record batch's 61-byte header and sets up the skip
+ * of its records in one step, where fields and decisions would take six:
+ * when the header is in the syscall's current segment and the frame, and
+ * copying it needs no flush and stays within the budget. It makes exactly
+ * the moves of those steps (R_BATCH to R_BODY); anything else (a short or
+ * odd batch, a legacy message set, a header across two segments) is left
+ * to them: false. */
+static __always_inline bool batch_step(struct scratch *s)
+{
+	struct copy_state *c = &s->c;
+	struct walk *w = &s->w;
+	__u64 avail = c->seg_left < c->todo ? c->seg_left : c->todo;
+	if (w->recs < 61 || avail < 61 || w->left < 61 || c->budget < 77 ||
+	    c->run_len + 77 > MAX_PAYLOAD)
+		return false;
+	__u64 at = c->seg;
+	__u64 off = at - s->win_at;
+	if (at < s->win_at || off + 61 > s->win_len) {
+		__u64 m = avail < WIN ? avail : WIN;
+		if (bpf_probe_read_user(s->win, m, (void *)at))
+			return false;
+		s->win_at = at;
+		s->win_len = m;
+		off = 0;
+	}
+	/* base offset (8), batch length (4), leader epoch (4), magic (1) */
+	__u8 b[16];
+	__builtin_memcpy(b, &s->win[off & (WIN - 1)], 16);
+	__u32 x4;
+	__builtin_memcpy(&x4, b + 8, 4);
+	__s32 blen = (__s32)__builtin_bswap32(x4);
+	__u8 magic = s->win[(off + 16) & (WIN - 1)];
+	if (blen < 49 || blen > w->recs - 12 || magic != 2)
+		return false;
+	w_advance(c, 61);
+	c->run_len += 61;
+	c->budget -= 61;
+	w->left -= 61;
+	w->recs -= 61 + (blen - 49);
+	w_skip(w, blen - 49, R_BATCH);
+	return true;
+}
+
 /* field_step reads the field of the walker's state, or none, and makes
  * the decision that follows; it stops (1) at a run to copy or skip, at the
  * end of the syscall's current segment, or when the walk must end
@@ -653,6 +696,8 @@ static long field_step(__u32 i, void *unused)
 	struct walk *w = &s->w;
 	if (w->state == W_OFF || w->state == W_COPY || w->state == W_SKIP)
 		return 1;
+	if (w->state == R_BATCH && batch_step(s))
+		return 0;
 	int f = w_field(w);
 	__u64 v = 0;
 	if (f != 0) {
