@@ -101,7 +101,7 @@ type captureEventHdr struct {
 	Family uint16
 	Lport  uint16
 	Rport  uint16
-	Pad    uint16
+	First  uint16
 	Laddr  [16]uint8
 	Raddr  [16]uint8
 	Comm   [16]int8
@@ -120,6 +120,7 @@ const (
 	captureFlagFLAG_START_UNSEEN captureFlag = 1
 	captureFlagFLAG_LOST_UNKNOWN captureFlag = 2
 	captureFlagFLAG_IGNORED      captureFlag = 4
+	captureFlagFLAG_SEGMENTS     captureFlag = 8
 )
 
 type captureHint struct {
@@ -194,9 +195,20 @@ type captureScratch struct {
 		Api     uint8
 		Req     uint8
 	}
-	WinAt  uint64
-	WinLen uint64
-	Win    [272]uint8
+	WinAt    uint64
+	WinLen   uint64
+	SegUsed  uint64
+	SegBytes uint64
+	SegRuns  uint32
+	SegFirst uint32
+	Win      [272]uint8
+}
+
+type captureSegment struct {
+	_    structs.HostLayout
+	Skip uint64
+	Len  uint32
+	Pad  uint32
 }
 
 type captureVerdict uint32
@@ -282,6 +294,7 @@ const (
 	captureVarUnusedHint      = "unused_hint"
 	captureVarUnusedHintKey   = "unused_hint_key"
 	captureVarUnusedKind      = "unused_kind"
+	captureVarUnusedSegment   = "unused_segment"
 	captureVarUnusedVerdict   = "unused_verdict"
 	captureVarUnusedWalkState = "unused_walk_state"
 )
@@ -374,6 +387,7 @@ type captureVariableSpecs struct {
 	UnusedHint      *ebpf.VariableSpec `ebpf:"unused_hint"`
 	UnusedHintKey   *ebpf.VariableSpec `ebpf:"unused_hint_key"`
 	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedSegment   *ebpf.VariableSpec `ebpf:"unused_segment"`
 	UnusedVerdict   *ebpf.VariableSpec `ebpf:"unused_verdict"`
 	UnusedWalkState *ebpf.VariableSpec `ebpf:"unused_walk_state"`
 }
@@ -438,6 +452,7 @@ type captureVariables struct {
 	UnusedHint      *ebpf.Variable `ebpf:"unused_hint"`
 	UnusedHintKey   *ebpf.Variable `ebpf:"unused_hint_key"`
 	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedSegment   *ebpf.Variable `ebpf:"unused_segment"`
 	UnusedVerdict   *ebpf.Variable `ebpf:"unused_verdict"`
 	UnusedWalkState *ebpf.Variable `ebpf:"unused_walk_state"`
 }

@@ -26,7 +26,7 @@ func TestEventHeaderParse(t *testing.T) {
 	in := captureEventHdr{
 		Ts: 0x0102030405060708, ConnId: 0x1112131415161718, Lost: 0x2122232425262728,
 		Tgid: 0x31323334, Fd: -5, Size: 0, Kind: 5, Dir: 1, Flags: 0x4142,
-		Family: 10, Lport: 9092, Rport: 54321, Pad: 0xffff,
+		Family: 10, Lport: 9092, Rport: 54321, First: 0x5152,
 	}
 	for i := range 16 {
 		in.Laddr[i], in.Raddr[i], in.Comm[i] = uint8(0x50+i), uint8(0x60+i), int8(0x20+i)
@@ -37,7 +37,7 @@ func TestEventHeaderParse(t *testing.T) {
 		t.Fatal("parseHdr refused a whole header")
 	}
 	want := hdr{ts: in.Ts, connID: in.ConnId, lost: in.Lost, tgid: in.Tgid, fd: in.Fd, size: in.Size,
-		kind: in.Kind, dir: in.Dir, flags: in.Flags, family: in.Family, lport: in.Lport, rport: in.Rport,
+		kind: in.Kind, dir: in.Dir, flags: in.Flags, family: in.Family, lport: in.Lport, rport: in.Rport, first: in.First,
 		laddr: in.Laddr, raddr: in.Raddr}
 	for i, c := range in.Comm {
 		want.comm[i] = byte(c)
@@ -52,6 +52,49 @@ func TestEventHeaderParse(t *testing.T) {
 	if _, ok := parseHdr(unsafe.Slice((*byte)(unsafe.Pointer(&in)), unsafe.Sizeof(in))); ok {
 		t.Fatal("parseHdr accepted a header whose payload is missing")
 	}
+}
+
+// TestSegmentsParse: a segmented event's payload as struct segment lays
+// it out (skip, length, then the bytes) reads back as the runs that were
+// put in, in order, and a payload cut short ends the list without
+// reading past it.
+func TestSegmentsParse(t *testing.T) {
+	runs := []segment{{skip: 0, data: []byte("head")}, {skip: 4035, data: nil}, {skip: 1 << 40, data: []byte("batch header")}}
+	var p []byte
+	for _, r := range runs {
+		g := captureSegment{Skip: r.skip, Len: uint32(len(r.data))}
+		p = append(p, unsafe.Slice((*byte)(unsafe.Pointer(&g)), unsafe.Sizeof(g))...)
+		p = append(p, r.data...)
+	}
+	got := parseSegments(nil, p)
+	if len(got) != len(runs) {
+		t.Fatalf("parsed %d segments, want %d", len(got), len(runs))
+	}
+	for i := range runs {
+		if got[i].skip != runs[i].skip || string(got[i].data) != string(runs[i].data) {
+			t.Errorf("segment %d: skip %d, %q; want skip %d, %q", i, got[i].skip, got[i].data, runs[i].skip, runs[i].data)
+		}
+	}
+	if got := parseSegments(nil, p[:len(p)-1]); len(got) != len(runs)-1 {
+		t.Errorf("a payload one byte short: %d segments, want %d", len(got), len(runs)-1)
+	}
+}
+
+// FuzzSegments: any payload parses without reading past its end, and the
+// segments' bytes are the payload's less their headers.
+func FuzzSegments(f *testing.F) {
+	g := captureSegment{Skip: 7, Len: 3}
+	f.Add(append(unsafe.Slice((*byte)(unsafe.Pointer(&g)), unsafe.Sizeof(g)), "abc"...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		total := 0
+		for _, s := range parseSegments(nil, p) {
+			total += segSize + len(s.data)
+		}
+		if total > len(p) {
+			t.Fatalf("segments of %d bytes out of a %d-byte payload", total, len(p))
+		}
+	})
 }
 
 // TestEveryProgramAttached: exits() names every program of the object,

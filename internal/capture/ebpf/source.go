@@ -37,6 +37,7 @@ type Source struct {
 	// Owned by the Next goroutine.
 	raw        []byte // the record read last
 	queue      []capture.Chunk
+	segs       []segment // the last segmented event's, reused
 	lastSweep  time.Time
 	untilCheck int // events until Next next looks at the clock for a sweep
 
@@ -274,6 +275,7 @@ const (
 	offFamily = unsafe.Offsetof(captureEventHdr{}.Family)
 	offLport  = unsafe.Offsetof(captureEventHdr{}.Lport)
 	offRport  = unsafe.Offsetof(captureEventHdr{}.Rport)
+	offFirst  = unsafe.Offsetof(captureEventHdr{}.First)
 	offLaddr  = unsafe.Offsetof(captureEventHdr{}.Laddr)
 	offRaddr  = unsafe.Offsetof(captureEventHdr{}.Raddr)
 	offComm   = unsafe.Offsetof(captureEventHdr{}.Comm)
@@ -289,6 +291,7 @@ type hdr struct {
 	flags            uint16
 	family           uint16
 	lport, rport     uint16
+	first            uint16
 	laddr, raddr     [16]byte
 	comm             [16]byte
 }
@@ -313,6 +316,7 @@ func parseHdr(b []byte) (h hdr, ok bool) {
 	h.family = le.Uint16(b[offFamily:])
 	h.lport = le.Uint16(b[offLport:])
 	h.rport = le.Uint16(b[offRport:])
+	h.first = le.Uint16(b[offFirst:])
 	copy(h.laddr[:], b[offLaddr:offLaddr+16])
 	copy(h.raddr[:], b[offRaddr:offRaddr+16])
 	copy(h.comm[:], b[offComm:offComm+16])
@@ -352,12 +356,26 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	if h.kind == kindClose {
 		delete(s.conns, h.connID)
 	}
+	segmented := h.kind == kindData && h.flags&flagSegments != 0
+	if segmented {
+		p := raw[hdrSize : hdrSize+int(h.size)]
+		first := min(int(h.first), len(p))
+		s.segs = parseSegments(append(s.segs[:0], segment{h.skip, p[:first]}), p[first:])
+	}
 	if cn.unseen && (h.kind == kindData || h.kind == kindLost) {
-		cn.offset[h.dir] += int64(h.lost + h.skip + uint64(h.size))
+		stream, skipped := h.skip+uint64(h.size), h.skip > 0
+		if segmented {
+			stream, skipped = 0, false
+			for _, g := range s.segs {
+				stream += g.skip + uint64(len(g.data))
+				skipped = skipped || g.skip > 0
+			}
+		}
+		cn.offset[h.dir] += int64(h.lost + stream)
 		if h.flags&flagLostUnknown != 0 {
 			cn.unknown[h.dir] = true
 		}
-		if h.skip > 0 {
+		if skipped {
 			cn.walking[h.dir] = true
 		}
 	}
@@ -367,6 +385,9 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 	switch h.kind {
 	case kindData, kindLost:
 		ch := capture.Chunk{Conn: cn.c, Dir: capture.Dir(h.dir), Time: t, Lost: s.lost(cn, h.dir, h.lost, h.flags)}
+		if segmented {
+			return s.segmentChunks(cn, ch)
+		}
 		if h.skip > 0 {
 			ch.Skipped = int64(h.skip)
 			s.skipped.Add(h.skip)
@@ -384,6 +405,53 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 		s.deleteVerdict(h.connID)
 	}
 	return capture.Chunk{}, false
+}
+
+// segment is one run of a segmented event: bytes skipped, then data.
+type segment struct {
+	skip uint64
+	data []byte
+}
+
+var segSize = int(unsafe.Sizeof(captureSegment{}))
+
+// parseSegments appends the segments of a segmented event's payload after
+// its first run to segs (struct segment of bpf/capture.c, each followed by
+// its bytes). The kernel writes them whole; a payload cut short ends the
+// list.
+func parseSegments(segs []segment, p []byte) []segment {
+	le := binary.LittleEndian
+	for len(p) >= segSize {
+		skip := le.Uint64(p[unsafe.Offsetof(captureSegment{}.Skip):])
+		n := int(le.Uint32(p[unsafe.Offsetof(captureSegment{}.Len):]))
+		if n > len(p)-segSize {
+			break
+		}
+		segs = append(segs, segment{skip, p[segSize : segSize+n]})
+		p = p[segSize+n:]
+	}
+	return segs
+}
+
+// segmentChunks turns the segments just parsed into chunks: the first is
+// returned (with first's lost bytes), the others queued, in order.
+func (s *Source) segmentChunks(cn *conn, first capture.Chunk) (capture.Chunk, bool) {
+	if len(s.segs) == 0 {
+		return first, first.Lost != 0
+	}
+	for i, g := range s.segs {
+		ch := capture.Chunk{Conn: first.Conn, Dir: first.Dir, Time: first.Time, Skipped: int64(g.skip), Data: g.data}
+		s.skipped.Add(g.skip)
+		s.bytes.Add(uint64(len(g.data)))
+		if i == 0 {
+			ch.Lost = first.Lost
+			first = ch
+			continue
+		}
+		s.queue = append(s.queue, ch)
+	}
+	cn.seen[first.Dir] = true
+	return first, true
 }
 
 // lost is Chunk.Lost for an event of dir that carries n lost bytes: -1
@@ -409,6 +477,7 @@ const (
 	kindClose       = uint8(captureKindKIND_CLOSE)
 	flagStartUnseen = uint16(captureFlagFLAG_START_UNSEEN)
 	flagLostUnknown = uint16(captureFlagFLAG_LOST_UNKNOWN)
+	flagSegments    = uint16(captureFlagFLAG_SEGMENTS)
 )
 
 // sweep closes connections of processes that exited without close(), one

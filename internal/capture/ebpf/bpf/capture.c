@@ -55,6 +55,7 @@ enum flag {
 	FLAG_START_UNSEEN = 1, /* connection existed before it was first seen */
 	FLAG_LOST_UNKNOWN = 2, /* an unknown number of bytes were lost */
 	FLAG_IGNORED = 4,      /* (state only) filtered out by port */
+	FLAG_SEGMENTS = 8,     /* the payload is a run, then segments (struct segment) */
 };
 
 enum verdict {
@@ -92,7 +93,9 @@ struct event_hdr {
 	__u16 family;
 	__u16 lport; /* host order */
 	__u16 rport; /* host order */
-	__u16 _pad;
+	/* FLAG_SEGMENTS: bytes of the first run, which follow the header
+	 * (after skip bytes skipped); segments follow them. */
+	__u16 first;
 	__u8 laddr[16]; /* network order; IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	/* The process's command name (its main thread's comm, not the
@@ -150,12 +153,37 @@ struct copy_state {
  * a field does. Its size is a power of two (offsets into it are masked). */
 #define WIN 256
 
+/* A walked syscall's runs go out together in one event (or a few, when
+ * they fill one), not one event per record batch: an event costs the
+ * syscall a ring reservation, a commit and a query, and user space a read.
+ * The first run is an event's payload as usual (event_hdr.skip, first);
+ * each later one is a segment: the bytes skipped, then those copied, which
+ * follow it in the payload. An event of one run is a plain one. Runs
+ * longer than SEG_MAX (a frame copied whole) go out as events of their
+ * own. */
+struct segment {
+	__u64 skip;
+	__u32 len;
+	__u32 _pad;
+};
+
+#define SEG_MAX 1024
+/* Segments start at most here, so that one of SEG_MAX fits after it. */
+#define SEG_LAST (MAX_PAYLOAD - SEG_MAX - sizeof(struct segment))
+
 struct scratch {
 	struct event e;
 	struct copy_state c;
 	struct walk w;
 	__u64 win_at;  /* user address of win[0] */
 	__u64 win_len; /* bytes of win read; 0: none */
+	/* Runs in e.data not sent yet: payload bytes, the stream bytes
+	 * they stand for (lost if they cannot be sent), how many, and the
+	 * first one's length. */
+	__u64 seg_used;
+	__u64 seg_bytes;
+	__u32 seg_runs;
+	__u32 seg_first;
 	__u8 win[WIN + 16];
 };
 
@@ -277,6 +305,7 @@ const struct cpu_stats *unused_cpu_stats __attribute__((unused));
 const enum walk_state *unused_walk_state __attribute__((unused));
 const struct hint_key *unused_hint_key __attribute__((unused));
 const struct hint *unused_hint __attribute__((unused));
+const struct segment *unused_segment __attribute__((unused));
 
 static __always_inline struct config *get_config(void)
 {
@@ -377,7 +406,7 @@ static __always_inline void fill_hdr(struct event_hdr *h, struct conn_key *key,
 	h->family = st->family;
 	h->lport = st->lport;
 	h->rport = st->rport;
-	h->_pad = 0;
+	h->first = 0;
 	__builtin_memcpy(h->laddr, st->laddr, 16);
 	__builtin_memcpy(h->raddr, st->raddr, 16);
 	__builtin_memcpy(h->comm, st->comm, 16);
@@ -556,8 +585,81 @@ static long copy_step(__u32 i, void *unused)
 	return 0;
 }
 
-/* w_flush sends the walker's pending run: the bytes to copy, after those
- * skipped. When it cannot, all of them are lost bytes, reported with the
+/* w_emit sends the runs built so far, as one event; the bytes they
+ * stand for are lost bytes when it cannot. */
+static __always_inline void w_emit(struct scratch *s)
+{
+	__u32 runs = s->seg_runs;
+	__u64 used = s->seg_used;
+	if (runs == 0)
+		return;
+	s->seg_runs = 0;
+	s->seg_used = 0;
+	if (used > MAX_PAYLOAD)
+		return;
+	s->e.h.size = used;
+	if (runs > 1) {
+		s->e.h.flags |= FLAG_SEGMENTS;
+		s->e.h.first = s->seg_first;
+	}
+	struct config *cfg = get_config();
+	if (!cfg || output(cfg, &s->e, sizeof(s->e.h) + used, used, s->c.urgent))
+		s->c.lost += s->e.h.lost + s->seg_bytes;
+	s->e.h.flags &= ~FLAG_SEGMENTS;
+	s->e.h.first = 0;
+}
+
+/* w_segment adds a run of n bytes at from, after skip bytes skipped, to
+ * the event being built (n <= SEG_MAX). Bytes lost since its runs began end
+ * them: an event's lost bytes come before all of its payload. */
+static __always_inline void w_segment(struct scratch *s, __u64 skip, __u64 n, __u64 from)
+{
+	struct copy_state *c = &s->c;
+	__u32 runs = s->seg_runs;
+	__u64 used = s->seg_used;
+	if (runs && (used > SEG_LAST || c->lost)) {
+		w_emit(s);
+		runs = 0;
+		used = 0;
+	}
+	if (runs == 0) {
+		s->e.h.lost = c->lost;
+		c->lost = 0;
+		s->seg_bytes = 0;
+		used = 0;
+	}
+	if (used > SEG_LAST || n > SEG_MAX)
+		return;
+	/* The first run right after the header, the others after theirs. */
+	__u64 at = runs ? used + sizeof(struct segment) : 0;
+	if (n && bpf_probe_read_user(&s->e.data[at], n, (void *)from)) {
+		/* Unreadable: the runs so far go out, these bytes are
+		 * lost after them. */
+		if (runs == 0) {
+			c->lost = s->e.h.lost + skip + n;
+			return;
+		}
+		w_emit(s);
+		c->lost += skip + n;
+		return;
+	}
+	if (runs) {
+		struct segment *g = (struct segment *)&s->e.data[used];
+		g->skip = skip;
+		g->len = n;
+		g->_pad = 0;
+	} else {
+		s->e.h.skip = skip;
+		s->seg_first = n;
+	}
+	s->seg_used = at + n;
+	s->seg_bytes += skip + n;
+	s->seg_runs++;
+}
+
+/* w_flush ends the walker's pending run: the bytes to copy, after those
+ * skipped, as a segment, or as an event of its own when it is long. When
+ * it cannot be sent, all of its bytes are lost bytes, reported with the
  * next event: that keeps the stream's positions. */
 static __always_inline void w_flush(struct scratch *s)
 {
@@ -568,6 +670,15 @@ static __always_inline void w_flush(struct scratch *s)
 		return;
 	if (n > MAX_PAYLOAD)
 		n = MAX_PAYLOAD;
+	if (n <= SEG_MAX) {
+		__u64 from = c->run_start;
+		c->run_len = 0;
+		c->skip = 0;
+		c->run_start = c->seg;
+		w_segment(s, skip, n, from);
+		return;
+	}
+	w_emit(s);
 	__u64 lost = c->lost;
 	c->lost = 0;
 	__u64 from = c->run_start;
@@ -911,6 +1022,8 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->c.conn_id = st->id;
 	s->c.budget = cfg->max_bytes;
 	s->c.stop = 0;
+	s->seg_used = 0;
+	s->seg_runs = 0;
 	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
 	bpf_loop(WALK_STEPS, walk_step, 0, 0);
@@ -918,6 +1031,7 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	if (!s->c.stop)
 		walk_fields();
 	w_flush(s);
+	w_emit(s);
 	__u64 left = s->c.todo;
 	__u64 lost = s->c.lost;
 	s->c.lost = 0;
