@@ -632,7 +632,15 @@ static __always_inline void w_segment(struct scratch *s, __u64 skip, __u64 n, __
 		return;
 	/* The first run right after the header, the others after theirs. */
 	__u64 at = runs ? used + sizeof(struct segment) : 0;
-	if (n && bpf_probe_read_user(&s->e.data[at], n, (void *)from)) {
+	long err = 0;
+	if (n && from >= s->win_at && from + n <= s->win_at + s->win_len)
+		/* The walker read these bytes already (a batch header and
+		 * the fields after it): a copy from the window does without
+		 * the checks of a read of user memory. */
+		err = bpf_probe_read_kernel(&s->e.data[at], n, &s->win[(from - s->win_at) & (WIN - 1)]);
+	else if (n)
+		err = bpf_probe_read_user(&s->e.data[at], n, (void *)from);
+	if (err) {
 		/* Unreadable: the runs so far go out, these bytes are
 		 * lost after them. */
 		if (runs == 0) {
