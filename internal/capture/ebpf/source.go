@@ -362,6 +362,10 @@ func (s *Source) handle(raw []byte) (capture.Chunk, bool) {
 		first := min(int(h.first), len(p))
 		s.segs = parseSegments(append(s.segs[:0], segment{h.skip, p[:first]}), p[first:])
 	}
+	// A segmented event's later chunks wait in the queue, counted here
+	// already: Boundary never reads the offset of such a direction,
+	// since the kernel walks a direction joined mid-stream only from a
+	// hint it took, which Boundary sees first (walking).
 	if cn.unseen && (h.kind == kindData || h.kind == kindLost) {
 		stream, skipped := h.skip+uint64(h.size), h.skip > 0
 		if segmented {

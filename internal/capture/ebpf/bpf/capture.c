@@ -595,8 +595,11 @@ static __always_inline void w_emit(struct scratch *s)
 		return;
 	s->seg_runs = 0;
 	s->seg_used = 0;
-	if (used > MAX_PAYLOAD)
+	if (used > MAX_PAYLOAD) {
+		/* Cannot be (w_segment bounds it): for the verifier. */
+		s->c.lost += s->e.h.lost + s->seg_bytes;
 		return;
+	}
 	s->e.h.size = used;
 	if (runs > 1) {
 		s->e.h.flags |= FLAG_SEGMENTS;
@@ -622,14 +625,19 @@ static __always_inline void w_segment(struct scratch *s, __u64 skip, __u64 n, __
 		runs = 0;
 		used = 0;
 	}
+	if (runs == 0)
+		used = 0;
+	if (used > SEG_LAST || n > SEG_MAX) {
+		/* Cannot be (w_flush sends longer runs on their own):
+		 * for the verifier. */
+		c->lost += skip + n;
+		return;
+	}
 	if (runs == 0) {
 		s->e.h.lost = c->lost;
 		c->lost = 0;
 		s->seg_bytes = 0;
-		used = 0;
 	}
-	if (used > SEG_LAST || n > SEG_MAX)
-		return;
 	/* The first run right after the header, the others after theirs. */
 	__u64 at = runs ? used + sizeof(struct segment) : 0;
 	long err = 0;
@@ -773,8 +781,11 @@ static __always_inline bool batch_step(struct scratch *s)
 	__u64 off = at - s->win_at;
 	if (at < s->win_at || off + 61 > s->win_len) {
 		__u64 m = avail < WIN ? avail : WIN;
-		if (bpf_probe_read_user(s->win, m, (void *)at))
+		if (bpf_probe_read_user(s->win, m, (void *)at)) {
+			/* A failed read leaves zeros: no window. */
+			s->win_len = 0;
 			return false;
+		}
 		s->win_at = at;
 		s->win_len = m;
 		off = 0;
@@ -792,6 +803,7 @@ static __always_inline bool batch_step(struct scratch *s)
 	c->run_len += 61;
 	c->budget -= 61;
 	w->left -= 61;
+	w->blen = blen;
 	w->recs -= 61 + (blen - 49);
 	w_skip(w, blen - 49, R_BATCH);
 	return true;
@@ -867,6 +879,8 @@ static long field_step(__u32 i, void *unused)
 			if (m > WIN)
 				m = WIN;
 			if (m < n || bpf_probe_read_user(s->win, m, (void *)at)) {
+				/* A failed read leaves zeros: no window. */
+				s->win_len = 0;
 				w->state = W_OFF;
 				c->stop = 1;
 				return 1;
@@ -1035,8 +1049,9 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
 	bpf_loop(WALK_STEPS, walk_step, 0, 0);
-	/* The decisions after the last bytes (a frame's end). */
-	if (!s->c.stop)
+	/* The decisions after the last bytes (a frame's end); when steps
+	 * ran out, the bytes left are lost as they are. */
+	if (!s->c.stop && s->c.todo == 0)
 		walk_fields();
 	w_flush(s);
 	w_emit(s);
