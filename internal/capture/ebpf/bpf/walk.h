@@ -10,10 +10,11 @@
  * does not understand from its first byte on (it then copies the frame to
  * its end and reads the next size prefix).
  *
- * Skipped bytes are reported with their exact count (event_hdr.skip), so
- * the stream keeps its positions: user space reads them as zeros and
- * counts them apart from lost bytes. walk.go in the package is the same
- * state machine in Go (its user-space twin), fuzzed against the decoder. */
+ * Skipped bytes are reported with their exact count (event_hdr.skip, or a
+ * segment's: struct segment in capture.c), so the stream keeps its
+ * positions: user space reads them as zeros and counts them apart from
+ * lost bytes. walk.go in the package is the same state machine in Go (its
+ * user-space twin), fuzzed against the decoder. */
 
 #define MAX_FRAME (100 << 20) /* larger size prefixes stop the walk */
 #define WALK_STEPS (1 << 17)  /* walker runs per syscall; the rest is lost */
