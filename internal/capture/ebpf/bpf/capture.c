@@ -735,33 +735,6 @@ static __always_inline __u64 w_consume(struct walk *w, __u64 avail)
 	return n;
 }
 
-/* be_field is a fixed field of f bytes (w_field) read whole from b, as
- * the byte-by-byte read keeps it: the last 8 bytes, big-endian. */
-static __always_inline __u64 be_field(const __u8 *b, int f)
-{
-	__u64 x8;
-	__u32 x4;
-	__u16 x2;
-	switch (f) {
-	case 2:
-		__builtin_memcpy(&x2, b, 2);
-		return __builtin_bswap16(x2);
-	case 4:
-		__builtin_memcpy(&x4, b, 4);
-		return __builtin_bswap32(x4);
-	case 5:
-		__builtin_memcpy(&x4, b, 4);
-		return (__u64)__builtin_bswap32(x4) << 8 | b[4];
-	case 8:
-		__builtin_memcpy(&x8, b, 8);
-		return __builtin_bswap64(x8);
-	case 12:
-		__builtin_memcpy(&x8, b + 4, 8);
-		return __builtin_bswap64(x8);
-	}
-	return 0;
-}
-
 /* batch_step takes a v2 record batch's 61-byte header and sets up the skip
  * of its records in one step, where fields and decisions would take six:
  * when the header is in the syscall's current segment and the frame, and
@@ -920,11 +893,6 @@ static long field_step(__u32 i, void *unused)
 			if (!last)
 				return 0;
 			w->shift = 0;
-		} else if (n == f) {
-			/* The whole field at once, the usual case. */
-			w->need = 0;
-			w_decide(w, be_field(b, f), c->conn_id);
-			return 0;
 		} else {
 			/* Only the last 8 bytes of a longer field are kept (the
 			 * batch length after its base offset). */
