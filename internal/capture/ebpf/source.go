@@ -437,12 +437,10 @@ func parseSegments(segs []segment, p []byte) []segment {
 	return segs
 }
 
-// segmentChunks turns the segments just parsed into chunks: the first is
-// returned (with first's lost bytes), the others queued, in order.
+// segmentChunks turns the segments just parsed (the first run at least)
+// into chunks: the first is returned (with first's lost bytes), the
+// others queued, in order.
 func (s *Source) segmentChunks(cn *conn, first capture.Chunk) (capture.Chunk, bool) {
-	if len(s.segs) == 0 {
-		return first, first.Lost != 0
-	}
 	for i, g := range s.segs {
 		ch := capture.Chunk{Conn: first.Conn, Dir: first.Dir, Time: first.Time, Skipped: int64(g.skip), Data: g.data}
 		s.skipped.Add(g.skip)
