@@ -228,6 +228,37 @@ func fieldsOf(t reflect.Type) commonFields {
 
 // common reads the top-level error code and throttle time of any response.
 func (b *builder) common(body kmsg.Response) {
+	// The frequent APIs without reflection (a nil body is left alone).
+	switch r := body.(type) {
+	case *kmsg.ProduceResponse:
+		if r != nil {
+			b.throttle(r.ThrottleMillis)
+		}
+		return
+	case *kmsg.MetadataResponse:
+		if r != nil {
+			b.x.Error = ErrorName(r.ErrorCode)
+			b.throttle(r.ThrottleMillis)
+		}
+		return
+	case *kmsg.FetchResponse:
+		if r != nil {
+			b.x.Error = ErrorName(r.ErrorCode)
+			b.throttle(r.ThrottleMillis)
+		}
+		return
+	case *kmsg.HeartbeatResponse:
+		if r != nil {
+			b.x.Error = ErrorName(r.ErrorCode)
+			b.throttle(r.ThrottleMillis)
+		}
+		return
+	}
+	b.commonReflect(body)
+}
+
+// commonReflect is common for any response type, by reflection.
+func (b *builder) commonReflect(body kmsg.Response) {
 	v := reflect.ValueOf(body)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return
@@ -238,9 +269,14 @@ func (b *builder) common(body kmsg.Response) {
 		b.x.Error = ErrorName(int16(v.Field(c.errorCode).Int()))
 	}
 	if c.throttle >= 0 {
-		if ms := int32(v.Field(c.throttle).Int()); ms != 0 {
-			b.detail().ThrottleMS = ms
-		}
+		b.throttle(int32(v.Field(c.throttle).Int()))
+	}
+}
+
+// throttle keeps a response's throttle time.
+func (b *builder) throttle(ms int32) {
+	if ms != 0 {
+		b.detail().ThrottleMS = ms
 	}
 }
 

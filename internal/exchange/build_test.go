@@ -1199,3 +1199,31 @@ func BenchmarkBuild(b *testing.B) {
 		})
 	}
 }
+
+// TestCommonFastPath holds the frequent APIs' typed reads of the top-level
+// error code and throttle time to what reflection reads.
+func TestCommonFastPath(t *testing.T) {
+	fetch := kmsg.NewPtrFetchResponse()
+	fetch.ErrorCode, fetch.ThrottleMillis = 71, 20
+	produce := kmsg.NewPtrProduceResponse()
+	produce.ThrottleMillis = 30
+	meta := kmsg.NewPtrMetadataResponse()
+	meta.ErrorCode, meta.ThrottleMillis = 3, 40
+	hb := kmsg.NewPtrHeartbeatResponse()
+	hb.ErrorCode, hb.ThrottleMillis = 27, 50
+	for _, body := range []kmsg.Response{fetch, produce, meta, hb, kmsg.NewPtrFetchResponse(), (*kmsg.FetchResponse)(nil), (*kmsg.ProduceResponse)(nil)} {
+		var typed, reflected builder
+		typed.x.Error, reflected.x.Error = "before", "before"
+		typed.common(body)
+		reflected.commonReflect(body)
+		if typed.x.Error != reflected.x.Error || (typed.x.Detail == nil) != (reflected.x.Detail == nil) ||
+			typed.x.Detail != nil && typed.x.Detail.ThrottleMS != reflected.x.Detail.ThrottleMS {
+			t.Errorf("%T: typed %q %+v, reflection %q %+v", body, typed.x.Error, typed.x.Detail, reflected.x.Error, reflected.x.Detail)
+		}
+	}
+	var b builder
+	b.common(fetch)
+	if b.x.Error != "INVALID_FETCH_SESSION_EPOCH" || b.x.Detail.ThrottleMS != 20 {
+		t.Errorf("fetch read as %q, %+v", b.x.Error, b.x.Detail)
+	}
+}

@@ -47,12 +47,15 @@ type conn struct {
 	// its request is recorded. Each waits for its request, until a later
 	// response is matched (Kafka answers in order: the request will not
 	// come), maxEarly newer ones, earlyHold, or the end.
-	early     []frame
-	cluster   string
-	mechanism string  // from SaslHandshake
-	clientID  *string // the last request's, shared by the next ones with the same
-	sasl      saslRaw
-	closed    [2]bool
+	early   []frame
+	cluster string
+	// brokersSeen is Decoder.brokersAdded+1 when cluster was last
+	// looked up (0: never).
+	brokersSeen uint64
+	mechanism   string  // from SaslHandshake
+	clientID    *string // the last request's, shared by the next ones with the same
+	sasl        saslRaw
+	closed      [2]bool
 }
 
 // saslRaw follows the SASL tokens that a client sends without Kafka
@@ -557,6 +560,7 @@ func (k *conn) learn(req *Request, resp *Response) {
 			for _, b := range r.Brokers {
 				k.d.brokers[joinHostPort(b.Host, b.Port)] = k.cluster
 			}
+			k.d.brokersAdded++
 		}
 		k.d.ids.Learn(k.clusterID(), r)
 	case *kmsg.SASLHandshakeResponse:
@@ -571,7 +575,10 @@ func (k *conn) learn(req *Request, resp *Response) {
 }
 
 func (k *conn) clusterID() string {
-	if k.cluster == "" {
+	if k.cluster == "" && k.brokersSeen != k.d.brokersAdded+1 {
+		// Looked up again only once another connection's Metadata
+		// named brokers: most connections never see one of their own.
+		k.brokersSeen = k.d.brokersAdded + 1
 		k.cluster = k.d.brokers[k.serverAddr()]
 	}
 	return k.cluster

@@ -82,7 +82,10 @@ type Decoder struct {
 	emit    func(Pair)
 	conns   map[*capture.Conn]*conn
 	brokers map[string]string // broker address -> cluster id
-	stats   Stats
+	// brokersAdded counts additions to brokers: a connection whose
+	// cluster is unknown looks again only after one.
+	brokersAdded uint64
+	stats        Stats
 }
 
 // NewDecoder returns a decoder that calls emit for each pair, in the order
