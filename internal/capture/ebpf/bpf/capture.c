@@ -1000,6 +1000,86 @@ copy:
 	return 0;
 }
 
+/* walk_whole takes a syscall that moves, in one buffer, exactly a frame's
+ * size prefix, or exactly the rest of a small frame from its header on (or
+ * both): what clients and brokers do when they write a frame at once, or
+ * read a size and then the frame it announces. Such bytes are copied
+ * whole; it makes the walker's moves for them (a Fetch request's version
+ * noted, a response's looked up) and sends them as one plain event, as the
+ * walk's loop would, without the loop's calls. False: nothing done, the
+ * loop takes the syscall. */
+static __always_inline bool walk_whole(struct scratch *s, struct config *cfg, __u64 total)
+{
+	struct copy_state *c = &s->c;
+	struct walk *w = &s->w;
+	if (c->iov_left || c->seg_left != total || w->need || w->shift || total > c->budget)
+		return false;
+	__u64 hdr = w->req ? 8 : 4;
+	bool size_only = w->state == W_SIZE && total == 4;
+	if (w->state == W_SIZE) {
+		if (!size_only && (total < 4 + hdr || total > SMALL_FRAME + 4))
+			return false;
+	} else if (w->state != W_HEAD || w->left != total || total < hdr || total > SMALL_FRAME) {
+		return false;
+	}
+	__u64 n = total;
+	if (n > SMALL_FRAME + 4)
+		return false; /* for the verifier */
+	if (bpf_probe_read_user(s->e.data, n, (void *)c->seg))
+		return false;
+	__u32 x4;
+	if (w->state == W_SIZE) {
+		__builtin_memcpy(&x4, s->e.data, 4);
+		__s32 size = (__s32)__builtin_bswap32(x4);
+		if (size_only) {
+			if (size < 4 || size > MAX_FRAME) {
+				w->state = W_OFF;
+			} else {
+				w->left = size;
+				w->state = W_HEAD;
+			}
+			goto send;
+		}
+		if (size != total - 4 || size < hdr)
+			return false;
+	}
+	/* The header follows the size prefix when the buffer holds it. */
+	__u64 off = w->state == W_SIZE ? 4 : 0;
+	__u8 b[8];
+	__builtin_memcpy(b, &s->e.data[off & 4], 8);
+	if (w->req) {
+		__s16 api = (__s16)(b[0] << 8 | b[1]);
+		__s16 ver = (__s16)(b[2] << 8 | b[3]);
+		__builtin_memcpy(&x4, b + 4, 4);
+		if (api == 1 && ver >= 0 && ver <= 127) {
+			struct fetch_key k = {.conn_id = c->conn_id, .corr = (__s32)__builtin_bswap32(x4)};
+			__u8 ver8 = ver;
+			bpf_map_update_elem(&fetch_vers, &k, &ver8, BPF_ANY);
+		}
+	} else {
+		__builtin_memcpy(&x4, b, 4);
+		struct fetch_key k = {.conn_id = c->conn_id, .corr = (__s32)__builtin_bswap32(x4)};
+		if (bpf_map_lookup_elem(&fetch_vers, &k))
+			bpf_map_delete_elem(&fetch_vers, &k);
+	}
+	/* Copied to the frame's end: the next frame's size comes next. */
+	w->state = W_SIZE;
+	w->next = W_SIZE;
+	w->left = 0;
+	w->run = 0;
+send:
+	w_advance(c, n);
+	c->budget -= n;
+	__u64 lost = c->lost;
+	c->lost = 0;
+	s->e.h.lost = lost;
+	s->e.h.skip = 0;
+	s->e.h.size = n;
+	if (output(cfg, &s->e, sizeof(s->e.h) + n, n, c->urgent))
+		c->lost = lost + n;
+	return true;
+}
+
 /* walk_msg is copy_msg for a direction being walked: all total bytes go
  * through the walker; those it cannot reach (more iovecs than MAX_IOV,
  * unreadable memory, WALK_STEPS spent) are lost and stop the walk. */
@@ -1016,13 +1096,15 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 	s->seg_runs = 0;
 	s->win_len = 0; /* the process may have reused its buffer */
 	__builtin_memcpy(&s->w, &st->walk[dir & 1], sizeof(s->w));
-	bpf_loop(WALK_STEPS, walk_step, 0, 0);
-	/* The decisions after the last bytes (a frame's end); when steps
-	 * ran out, the bytes left are lost as they are. */
-	if (!s->c.stop && s->c.todo == 0)
-		walk_fields();
-	w_flush(s);
-	w_emit(s);
+	if (!walk_whole(s, cfg, s->c.todo)) {
+		bpf_loop(WALK_STEPS, walk_step, 0, 0);
+		/* The decisions after the last bytes (a frame's end); when
+		 * steps ran out, the bytes left are lost as they are. */
+		if (!s->c.stop && s->c.todo == 0)
+			walk_fields();
+		w_flush(s);
+		w_emit(s);
+	}
 	__u64 left = s->c.todo;
 	__u64 lost = s->c.lost;
 	s->c.lost = 0;
