@@ -1000,19 +1000,31 @@ copy:
 	return 0;
 }
 
-/* walk_whole takes a syscall that moves, in one buffer, exactly a frame's
- * size prefix, or exactly the rest of a small frame from its header on (or
- * both): what clients and brokers do when they write a frame at once, or
- * read a size and then the frame it announces. Such bytes are copied
- * whole; it makes the walker's moves for them (a Fetch request's version
- * noted, a response's looked up) and sends them as one plain event, as the
- * walk's loop would, without the loop's calls. False: nothing done, the
- * loop takes the syscall. */
+/* walk_whole takes a syscall that moves, in one buffer or its first iovec,
+ * exactly a frame's size prefix, or exactly the rest of a small frame from
+ * its header on (or both): what clients and brokers do when they write a
+ * frame at once, or read a size and then the frame it announces. Such bytes
+ * are copied whole; it makes the walker's moves for them (a Fetch
+ * request's version noted, a response's looked up) and sends them as one
+ * plain event, as the walk's loop would, without the loop's calls. False:
+ * the loop takes the syscall from there (the first iovec taken, as the
+ * loop takes it). */
 static __always_inline bool walk_whole(struct scratch *s, struct config *cfg, __u64 total)
 {
 	struct copy_state *c = &s->c;
 	struct walk *w = &s->w;
-	if (c->iov_left || c->seg_left != total || w->need || w->shift || total > c->budget)
+	if (c->seg_left == 0 && c->iov_left) {
+		/* The first iovec, taken as the loop takes it. */
+		struct user_iovec v;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)c->iov))
+			return false;
+		c->iov += sizeof(v);
+		c->iov_left--;
+		c->seg = v.base;
+		c->seg_left = v.len;
+		c->run_start = v.base;
+	}
+	if (c->seg_left < total || w->need || w->shift || total > c->budget)
 		return false;
 	__u64 hdr = w->req ? 8 : 4;
 	bool size_only = w->state == W_SIZE && total == 4;
