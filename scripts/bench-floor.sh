@@ -7,13 +7,25 @@
 #   pid1       kscope agent --pid 1 (its programs, tracing nothing)
 #   agent      kscope agent tracing everything, pinned to CPU 1
 #   busy       a shell busy loop pinned to CPU 1, no tracing at all
+#   small      the agent with a 16 MiB store (--memory 16MiB)
+#   copy       the agent copying record data too (--copy-records)
 # "busy" measures what any work on the other CPU costs the producer:
 # where the two vCPUs share a physical core, the agent's own CPU use
-# slows the producer down even when it runs elsewhere.
+# slows the producer down even when it runs elsewhere. MODES chooses the
+# others (default "empty pid1 agent busy"); none, the baseline, always
+# runs.
 # Needs root. Prints the median of RUNS runs of each and the loss.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
+modes=none
+for m in ${MODES:-empty pid1 agent busy}; do
+  case $m in
+    none) ;;
+    empty | pid1 | agent | small | copy | busy) modes+=" $m" ;;
+    *) echo "MODES: empty, pid1, agent, small, copy, busy" >&2; exit 2 ;;
+  esac
+done
 port=${PORT:-19392}
 api=127.0.0.1:17179
 dir=$(mktemp -d)
@@ -36,11 +48,17 @@ with() { # with CMD...: one rate while CMD runs
 
 out=""
 for i in $(seq "$runs"); do
-  out+="none $(rate)"$'\n'
-  out+="empty $(with "$dir/tracefloor")"$'\n'
-  out+="pid1 $(with taskset -c 1 "$k" agent --listen "$api" --pid 1)"$'\n'
-  out+="agent $(with taskset -c 1 "$k" agent --listen "$api")"$'\n'
-  out+="busy $(with taskset -c 1 sh -c 'while :; do :; done')"$'\n'
+  for m in $modes; do
+    case $m in
+      none) out+="none $(rate)"$'\n' ;;
+      empty) out+="empty $(with "$dir/tracefloor")"$'\n' ;;
+      pid1) out+="pid1 $(with taskset -c 1 "$k" agent --listen "$api" --pid 1)"$'\n' ;;
+      agent) out+="agent $(with taskset -c 1 "$k" agent --listen "$api")"$'\n' ;;
+      small) out+="small $(with taskset -c 1 "$k" agent --listen "$api" --memory 16MiB)"$'\n' ;;
+      copy) out+="copy $(with taskset -c 1 "$k" agent --listen "$api" --copy-records)"$'\n' ;;
+      busy) out+="busy $(with taskset -c 1 sh -c 'while :; do :; done')"$'\n' ;;
+    esac
+  done
 done
 python3 - <<PY
 import statistics as st, collections
