@@ -229,6 +229,8 @@ func fieldsOf(t reflect.Type) commonFields {
 // common reads the top-level error code and throttle time of any response.
 func (b *builder) common(body kmsg.Response) {
 	// The frequent APIs without reflection (a nil body is left alone).
+	var code int16
+	var ms int32
 	switch r := body.(type) {
 	case *kmsg.ProduceResponse:
 		if r != nil {
@@ -236,25 +238,26 @@ func (b *builder) common(body kmsg.Response) {
 		}
 		return
 	case *kmsg.MetadataResponse:
-		if r != nil {
-			b.x.Error = ErrorName(r.ErrorCode)
-			b.throttle(r.ThrottleMillis)
+		if r == nil {
+			return
 		}
-		return
+		code, ms = r.ErrorCode, r.ThrottleMillis
 	case *kmsg.FetchResponse:
-		if r != nil {
-			b.x.Error = ErrorName(r.ErrorCode)
-			b.throttle(r.ThrottleMillis)
+		if r == nil {
+			return
 		}
-		return
+		code, ms = r.ErrorCode, r.ThrottleMillis
 	case *kmsg.HeartbeatResponse:
-		if r != nil {
-			b.x.Error = ErrorName(r.ErrorCode)
-			b.throttle(r.ThrottleMillis)
+		if r == nil {
+			return
 		}
+		code, ms = r.ErrorCode, r.ThrottleMillis
+	default:
+		b.commonReflect(body)
 		return
 	}
-	b.commonReflect(body)
+	b.x.Error = ErrorName(code)
+	b.throttle(ms)
 }
 
 // commonReflect is common for any response type, by reflection.
