@@ -1024,7 +1024,9 @@ static __always_inline bool walk_whole(struct scratch *s, struct config *cfg, __
 		c->seg_left = v.len;
 		c->run_start = v.base;
 	}
-	if (c->seg_left < total || w->need || w->shift || total > c->budget)
+	/* The loop reads a field only with 16 bytes of budget left, and the
+	 * header after the size prefix: with less, it is left to lose them. */
+	if (c->seg_left < total || w->need || w->shift || total > c->budget || c->budget < 20)
 		return false;
 	__u64 hdr = w->req ? 8 : 4;
 	bool size_only = w->state == W_SIZE && total == 4;
