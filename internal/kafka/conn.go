@@ -49,8 +49,8 @@ type conn struct {
 	// come), maxEarly newer ones, earlyHold, or the end.
 	early   []frame
 	cluster string
-	// brokersSeen is Decoder.brokersAdded+1 when cluster was last
-	// looked up (0: never).
+	// brokersSeen is Decoder.brokersAdded when cluster was last looked
+	// up (before the first addition there is nothing to find).
 	brokersSeen uint64
 	mechanism   string  // from SaslHandshake
 	clientID    *string // the last request's, shared by the next ones with the same
@@ -575,10 +575,10 @@ func (k *conn) learn(req *Request, resp *Response) {
 }
 
 func (k *conn) clusterID() string {
-	if k.cluster == "" && k.brokersSeen != k.d.brokersAdded+1 {
+	if k.cluster == "" && k.brokersSeen != k.d.brokersAdded {
 		// Looked up again only once another connection's Metadata
 		// named brokers: most connections never see one of their own.
-		k.brokersSeen = k.d.brokersAdded + 1
+		k.brokersSeen = k.d.brokersAdded
 		k.cluster = k.d.brokers[k.serverAddr()]
 	}
 	return k.cluster

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -289,6 +290,31 @@ func TestTopicIDsLearned(t *testing.T) {
 	}
 	if f.pairs[0].Cluster != "c1" {
 		t.Errorf("cluster %q, want c1", f.pairs[0].Cluster)
+	}
+}
+
+// TestClusterFromAnotherConnection: a connection without a Metadata of its
+// own is named with the cluster another connection's Metadata gives its
+// broker, also when it exchanged before that Metadata came.
+func TestClusterFromAnotherConnection(t *testing.T) {
+	f := newFeeder(t, Options{})
+	meta := f.c
+	other := &capture.Conn{ID: 2, A: netip.MustParseAddrPort("10.0.0.1:50001"), B: meta.B}
+	f.c = other
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 1, "a"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 1), 0, 0)
+	f.c = meta
+	f.send(capture.AtoB, reqFrame(metadataReq(), 12, 1, "a"), 0, 0)
+	f.send(capture.BtoA, respFrame(metadataResp([16]byte{1}), 12, 1), 0, 0)
+	f.c = other
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 2, "a"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 2), 0, 0)
+	var got []string
+	for _, p := range f.pairs {
+		got = append(got, p.Cluster)
+	}
+	if want := []string{"", "c1", "c1"}; !slices.Equal(got, want) {
+		t.Errorf("clusters %q, want %q", got, want)
 	}
 }
 
