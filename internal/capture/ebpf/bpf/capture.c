@@ -1054,7 +1054,7 @@ static __always_inline bool walk_whole(struct scratch *s, struct config *cfg, __
 			}
 			goto send;
 		}
-		if (size != total - 4 || size < hdr)
+		if (size != total - 4)
 			return false;
 	}
 	/* The header follows the size prefix when the buffer holds it. */
@@ -1072,9 +1072,9 @@ static __always_inline bool walk_whole(struct scratch *s, struct config *cfg, __
 		}
 	} else {
 		__builtin_memcpy(&x4, b, 4);
+		/* A small response does not need its version: the entry goes. */
 		struct fetch_key k = {.conn_id = c->conn_id, .corr = (__s32)__builtin_bswap32(x4)};
-		if (bpf_map_lookup_elem(&fetch_vers, &k))
-			bpf_map_delete_elem(&fetch_vers, &k);
+		bpf_map_delete_elem(&fetch_vers, &k);
 	}
 	/* Copied to the frame's end: the next frame's size comes next. */
 	w->state = W_SIZE;
