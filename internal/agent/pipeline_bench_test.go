@@ -59,6 +59,35 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineKind is BenchmarkPipeline for one kind of exchange at a
+// time (100-byte batches): what each costs on its own. Heartbeat, whose
+// bodies are a few fields, is the cost every exchange pays whatever its
+// API (framing, pairing, the exchange's header, the store's record and
+// aggregates); the others add their topics and partitions.
+func BenchmarkPipelineKind(b *testing.B) {
+	for _, k := range []struct {
+		name string
+		kind loadgen.Kind
+	}{{"produce", loadgen.Produce}, {"fetch", loadgen.Fetch}, {"metadata", loadgen.Metadata}, {"heartbeat", loadgen.Heartbeat}} {
+		b.Run(k.name, func(b *testing.B) {
+			_, a, g := fullPipeline(b, 100, time.Unix(1_700_000_000, 0))
+			g.order = []loadgen.Kind{k.kind}
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				g.feed(a)
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			b.StopTimer()
+			if ds := a.dec.Stats(); ds.Requests == 0 || ds.Requests != ds.Responses || ds.DecodeErrors != 0 {
+				b.Fatalf("decoder: %+v", ds)
+			}
+		})
+	}
+}
+
 // fullPipeline is an agent fed by a pipelineGen of batch-byte batches,
 // from start on, whose store (64 MiB, wired as `kscope agent` wires it) is
 // full: the steady state evicts.
