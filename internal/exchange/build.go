@@ -109,13 +109,37 @@ type builder struct {
 	// ints holds the exchange's partition offsets that Partition points
 	// to (i64): one allocation for several.
 	ints []int64
+	// arena, for Produce and Fetch, holds their first topic, partition,
+	// offsets and latency: one allocation where there were four.
+	arena     *buildArena
+	arenaUsed bool // its partition is taken
+}
+
+// buildArena is what a Produce or Fetch exchange of one topic and one
+// partition points to, allocated at once; more topics or partitions
+// allocate as before. The exchange is its only user.
+type buildArena struct {
+	topic     [1]Topic
+	partition [1]Partition
+	ints      [4]int64
+	latency   latency
+}
+
+// latency is Exchange.Latency and LatencyNS, one allocation for both.
+type latency struct {
+	d  time.Duration
+	ns int64
 }
 
 // i64 returns a pointer to v. The values share allocations: a Fetch
 // partition has four of them, each an allocation of its own with ptr.
 func (b *builder) i64(v int64) *int64 {
 	if len(b.ints) == cap(b.ints) {
-		b.ints = make([]int64, 0, max(4, 2*cap(b.ints)))
+		if b.ints == nil && b.arena != nil {
+			b.ints = b.arena.ints[:0]
+		} else {
+			b.ints = make([]int64, 0, max(4, 2*cap(b.ints)))
+		}
 	}
 	b.ints = append(b.ints, v)
 	return &b.ints[len(b.ints)-1]
@@ -148,6 +172,9 @@ func (b *builder) header() {
 	}
 	x.NoResponse = p.NoResponse
 	if r := p.Req; r != nil {
+		if k := kmsg.Key(r.Header.Key); k == kmsg.Produce || k == kmsg.Fetch {
+			b.arena = new(buildArena)
+		}
 		x.Time = r.Start
 		x.APIKey = r.Header.Key
 		x.API = kmsg.NameForKey(r.Header.Key)
@@ -168,11 +195,12 @@ func (b *builder) header() {
 		// both transfers and, for Fetch, the broker's long-poll wait.
 		if p.Req != nil && !p.Req.Start.IsZero() && !r.End.IsZero() {
 			// One allocation for both.
-			d := r.End.Sub(p.Req.Start)
-			l := &struct {
-				d  time.Duration
-				ns int64
-			}{d, int64(d)}
+			l := &latency{}
+			if b.arena != nil {
+				l = &b.arena.latency
+			}
+			l.d = r.End.Sub(p.Req.Start)
+			l.ns = int64(l.d)
 			x.Latency, x.LatencyNS = &l.d, &l.ns
 		}
 		x.ResponseBytes = r.Size

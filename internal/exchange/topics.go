@@ -40,6 +40,9 @@ func (b *builder) topic(name string, id [16]byte) int {
 			return j
 		}
 	}
+	if ts.list == nil && b.arena != nil {
+		ts.list = b.arena.topic[:0]
+	}
 	ts.list = append(ts.list, b.newTopic(name, id))
 	ts.keys = append(ts.keys, k)
 	ts.phint = append(ts.phint, 0)
@@ -76,6 +79,11 @@ func (b *builder) partition(ti int, p int32) *Partition {
 			ts.phint[ti] = j + 1
 			return &parts[j]
 		}
+	}
+	if parts == nil && b.arena != nil && !b.arenaUsed {
+		// The first partition of the exchange.
+		parts = b.arena.partition[:0]
+		b.arenaUsed = true
 	}
 	ts.list[ti].Partitions = append(parts, Partition{Partition: p})
 	ts.phint[ti] = n + 1
