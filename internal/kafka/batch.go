@@ -196,7 +196,7 @@ func msTime(ms int64) time.Time {
 // frame. Partitions without record data get no RecordSet. Other bodies are
 // left alone and yield nil.
 func ExtractRecords(body any) []RecordSet {
-	sets, _ := extractRecords(body, nil)
+	sets, _ := extractRecords(body, nil, nil, nil)
 	return sets
 }
 
@@ -209,7 +209,9 @@ const RawSpare = 16
 // record field written as null: the bytes body encodes to once its record
 // fields are cleared, without encoding it again. That is nil when a
 // field is not in src where its length prefix says.
-func extractRecords(body any, src []byte) ([]RecordSet, []byte) {
+// The record sets and batches go into sets and batches when they have the
+// room (their length is ignored).
+func extractRecords(body any, src []byte, sets []RecordSet, batches []Batch) ([]RecordSet, []byte) {
 	// The record fields, found first: a list on the stack for most
 	// bodies, where visiting them through closures cost four
 	// allocations per body.
@@ -245,7 +247,7 @@ func extractRecords(body any, src []byte) ([]RecordSet, []byte) {
 			raw = append([]byte(nil), src...)
 		}
 	}
-	return extract(fs), raw
+	return extract(fs, sets, batches), raw
 }
 
 // hasRecords says a field of fs holds record data: then extract clears
@@ -336,8 +338,9 @@ type recordField struct {
 }
 
 // extract reads the record data of fs in two passes, sizing the backing
-// array first, and clears each field.
-func extract(fs []recordField) []RecordSet {
+// array first (sets and batches when they have the room), and clears each
+// field.
+func extract(fs []recordField, sets []RecordSet, batches []Batch) []RecordSet {
 	var x extractor
 	for _, f := range fs {
 		x.count(*f.records)
@@ -345,7 +348,7 @@ func extract(fs []recordField) []RecordSet {
 	if x.sets == 0 {
 		return nil
 	}
-	x.init()
+	x.init(sets, batches)
 	for _, f := range fs {
 		x.parse(f.topic, f.partition, *f.records)
 		*f.records = nil
@@ -380,9 +383,17 @@ func (x *extractor) count(data []byte) {
 	}
 }
 
-func (x *extractor) init() {
-	x.out = make([]RecordSet, 0, x.sets)
-	x.batches = make([]Batch, 0, x.batches0)
+func (x *extractor) init(sets []RecordSet, batches []Batch) {
+	if cap(sets) >= x.sets {
+		x.out = sets[:0]
+	} else {
+		x.out = make([]RecordSet, 0, x.sets)
+	}
+	if cap(batches) >= x.batches0 {
+		x.batches = batches[:0]
+	} else {
+		x.batches = make([]Batch, 0, x.batches0)
+	}
 }
 
 func (x *extractor) parse(topic, partition int, data []byte) {

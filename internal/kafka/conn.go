@@ -54,6 +54,7 @@ type conn struct {
 	brokersSeen uint64
 	mechanism   string  // from SaslHandshake
 	clientID    *string // the last request's, shared by the next ones with the same
+	names       names   // the last topic names of Produce frames, shared likewise
 	sasl        saslRaw
 	closed      [2]bool
 }
@@ -386,25 +387,35 @@ func (k *conn) request(f frame) {
 		h.ClientID = k.clientID
 	}
 	st.Requests++
-	req := &Request{
-		Header: h, Start: f.start, End: f.end, Size: len(f.data) + 4,
-		Truncated: f.hole >= 0,
+	body := f.data[n:]
+	var req *Request
+	var sets []RecordSet
+	var batches []Batch
+	if h.Key == kmsg.Produce.Int16() {
+		// Bodies alias their input; only Produce's record bytes are
+		// large, and those are dropped right after decoding.
+		if p := readProduceRequest(h.Version, body, &k.names); p != nil {
+			req = &p.req
+			req.Body = &p.body
+			sets, batches = p.set[:], p.batch[:]
+		}
+	} else {
+		body = append([]byte(nil), body...)
 	}
+	if req == nil {
+		req = new(Request)
+		req.Body, req.Err = decodeRequest(h, body)
+	}
+	req.Header, req.Start, req.End, req.Size = h, f.start, f.end, len(f.data)+4
+	req.Truncated = f.hole >= 0
 	if req.Truncated {
 		st.Truncated++
 	}
-	body := f.data[n:]
-	if h.Key != kmsg.Produce.Int16() {
-		// Bodies alias their input; only Produce's record bytes are
-		// large, and those are dropped right after decoding.
-		body = append([]byte(nil), body...)
-	}
-	req.Body, req.Err = decodeRequest(h, body)
 	if req.Err != nil {
 		st.DecodeErrors++
 	} else {
 		var cut []byte
-		req.Records, cut = extractRecords(req.Body, body)
+		req.Records, cut = extractRecords(req.Body, body, sets, batches)
 		if !req.Truncated && !secretAPI(h.Key) {
 			req.Raw = body
 			if h.Key == kmsg.Produce.Int16() {
@@ -514,13 +525,6 @@ func (k *conn) answer(f frame, replay bool) {
 	req := k.pending[idx]
 	k.dropPending(idx + 1)
 	st.Responses++
-	resp := &Response{
-		CorrelationID: corr, Start: f.start, End: f.end, Size: len(f.data) + 4,
-		Truncated: f.hole >= 0,
-	}
-	if resp.Truncated {
-		st.Truncated++
-	}
 	data := f.data
 	records := false
 	if k := kmsg.Key(req.Header.Key); k == kmsg.Fetch || k == kmsg.ShareFetch {
@@ -528,8 +532,25 @@ func (k *conn) answer(f frame, replay bool) {
 	} else {
 		data = append([]byte(nil), data...)
 	}
+	var resp *Response
 	var raw []byte
-	resp.Body, raw, resp.Err = decodeResponseBody(req.Header, data)
+	if h := req.Header; h.Key == kmsg.Produce.Int16() {
+		if off, err := responseBodyOffset(data, h.Key, h.Version); err == nil {
+			if p := readProduceResponse(h.Version, data[off:], &k.names); p != nil {
+				resp, raw = &p.resp, data[off:]
+				resp.Body = &p.body
+			}
+		}
+	}
+	if resp == nil {
+		resp = new(Response)
+		resp.Body, raw, resp.Err = decodeResponseBody(req.Header, data)
+	}
+	resp.CorrelationID, resp.Start, resp.End, resp.Size = corr, f.start, f.end, len(f.data)+4
+	resp.Truncated = f.hole >= 0
+	if resp.Truncated {
+		st.Truncated++
+	}
 	if resp.Err != nil {
 		st.DecodeErrors++
 	} else {
@@ -538,7 +559,7 @@ func (k *conn) answer(f frame, replay bool) {
 		if kmsg.Key(req.Header.Key) == kmsg.ShareFetch {
 			src = nil // not kept in wire form: no Raw
 		}
-		resp.Records, cut = extractRecords(resp.Body, src)
+		resp.Records, cut = extractRecords(resp.Body, src, nil, nil)
 		if !resp.Truncated && !secretAPI(req.Header.Key) {
 			resp.Raw = raw
 			if records {

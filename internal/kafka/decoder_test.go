@@ -532,7 +532,7 @@ func TestRawWithoutRecords(t *testing.T) {
 				if err := c.decoded.ReadFrom(src); err != nil {
 					t.Fatal(err)
 				}
-				_, raw := extractRecords(c.decoded, src)
+				_, raw := extractRecords(c.decoded, src, nil, nil)
 				if want := c.decoded.AppendTo(nil); raw != nil && !bytes.Equal(raw, want) {
 					t.Errorf("%T v%d, %d bytes of capacity after: raw\n%x\nwant\n%x", c.msg, v, spare, raw, want)
 				}
@@ -553,7 +553,7 @@ func TestRawWithoutRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	body.Topics[0].Partitions[0].Records = bytes.Clone(body.Topics[0].Partitions[0].Records)
-	if sets, raw := extractRecords(body, b); raw != nil || len(sets) != 1 {
+	if sets, raw := extractRecords(body, b, nil, nil); raw != nil || len(sets) != 1 {
 		t.Errorf("records copied elsewhere: %d sets, raw %x", len(sets), raw)
 	}
 }

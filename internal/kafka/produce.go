@@ -1,0 +1,316 @@
+package kafka
+
+import (
+	"encoding/binary"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Produce requests and their responses are most of what a producing host
+// sends. They are read here without kmsg's reader, into the same kmsg
+// structs: a request of one topic and one partition, with its Request, its
+// record set and its batch, takes one allocation where kmsg's reader and
+// the decoder's took seven, and topic names are the connection's strings
+// from the last frames that named them. A frame this reader does not take
+// exactly as kmsg would (a tagged field, record errors, a varint longer
+// than 4 bytes, anything short) gets nil, and kmsg decodes it:
+// TestProduceDecoders and FuzzProduceDecoders hold the two to the same
+// result.
+
+// reader reads the protocol's primitive types as kmsg's does (kbin), and
+// sets bad for good at the first that does not fit, or that it does not
+// read (see uvarint).
+type reader struct {
+	src []byte
+	bad bool
+}
+
+func (r *reader) fail() {
+	r.bad, r.src = true, nil
+}
+
+// span is the next n bytes, their capacity clipped as kbin's Span does.
+func (r *reader) span(n int) []byte {
+	if n < 0 || len(r.src) < n {
+		r.fail()
+		return nil
+	}
+	b := r.src[:n:n]
+	r.src = r.src[n:]
+	return b
+}
+
+func (r *reader) i16() int16 {
+	if len(r.src) < 2 {
+		r.fail()
+		return 0
+	}
+	v := int16(binary.BigEndian.Uint16(r.src))
+	r.src = r.src[2:]
+	return v
+}
+
+func (r *reader) i32() int32 {
+	if len(r.src) < 4 {
+		r.fail()
+		return 0
+	}
+	v := int32(binary.BigEndian.Uint32(r.src))
+	r.src = r.src[4:]
+	return v
+}
+
+func (r *reader) i64() int64 {
+	if len(r.src) < 8 {
+		r.fail()
+		return 0
+	}
+	v := int64(binary.BigEndian.Uint64(r.src))
+	r.src = r.src[8:]
+	return v
+}
+
+// uvarint reads varints of up to 4 bytes (up to 2^28-1): lengths and
+// counts of real frames. A longer one is left to kmsg, whose 5-byte
+// overflow rules are its own.
+func (r *reader) uvarint() uint32 {
+	var x uint32
+	for i := 0; i < 4 && i < len(r.src); i++ {
+		c := r.src[i]
+		x |= uint32(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			r.src = r.src[i+1:]
+			return x
+		}
+	}
+	r.fail()
+	return 0
+}
+
+// length reads a string's or bytes' length: a compact (flexible) one, or
+// an int16 (strings) or int32 (bytes) one; negative is null.
+func (r *reader) length(flex, bytes bool) int {
+	switch {
+	case flex:
+		return int(r.uvarint()) - 1
+	case bytes:
+		return int(r.i32())
+	default:
+		return int(r.i16())
+	}
+}
+
+// arrayLen is kbin's ArrayLen or CompactArrayLen: a count longer than
+// what is left is bad; zero and negative read as no elements.
+func (r *reader) arrayLen(flex bool) int {
+	var n int32
+	if flex {
+		n = int32(r.uvarint()) - 1
+	} else {
+		n = r.i32()
+	}
+	if r.bad || len(r.src) < int(n) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+// noTags reads a flexible structure's tagged fields, which must be none:
+// kmsg keeps unknown ones, and reads a few known ones, which this reader
+// leaves to it.
+func (r *reader) noTags(flex bool) {
+	if flex && r.uvarint() != 0 {
+		r.fail()
+	}
+}
+
+// names are the topic names a connection's last Produce frames named, so
+// that the next ones share their strings.
+type names struct {
+	s    [4]string
+	next int
+	txn  *string // the last transactional id
+}
+
+func (n *names) name(b []byte) string {
+	for _, s := range n.s {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	n.s[n.next] = s
+	n.next = (n.next + 1) % len(n.s)
+	return s
+}
+
+func (n *names) txnID(b []byte) *string {
+	if n.txn == nil || *n.txn != string(b) {
+		s := string(b)
+		n.txn = &s
+	}
+	return n.txn
+}
+
+// produceRequest is a Request with the room a Produce request of one
+// topic and one partition takes, in one allocation.
+type produceRequest struct {
+	req   Request
+	body  kmsg.ProduceRequest
+	topic [1]kmsg.ProduceRequestTopic
+	part  [1]kmsg.ProduceRequestTopicPartition
+	set   [1]RecordSet
+	batch [1]Batch
+}
+
+// readProduceRequest reads a Produce request's body as
+// kmsg.ProduceRequest.ReadFrom does, or returns nil.
+func readProduceRequest(version int16, body []byte, n *names) *produceRequest {
+	if !KnownVersion(kmsg.Produce.Int16(), version) {
+		return nil
+	}
+	flex := version >= 9
+	r := reader{src: body}
+	p := new(produceRequest)
+	b := &p.body
+	b.Default()
+	b.Version = version
+	if version >= 3 {
+		if l := r.length(flex, false); l >= 0 {
+			if s := r.span(l); !r.bad {
+				b.TransactionID = n.txnID(s)
+			}
+		}
+	}
+	b.Acks = r.i16()
+	b.TimeoutMillis = r.i32()
+	nt := r.arrayLen(flex)
+	if nt > 0 {
+		b.Topics = p.topic[:]
+		if nt > 1 {
+			b.Topics = make([]kmsg.ProduceRequestTopic, nt)
+		}
+	}
+	for i := range b.Topics {
+		if r.bad {
+			return nil
+		}
+		t := &b.Topics[i]
+		if version <= 12 {
+			t.Topic = n.name(r.span(r.length(flex, false)))
+		} else {
+			copy(t.TopicID[:], r.span(16))
+		}
+		np := r.arrayLen(flex)
+		if np > 0 {
+			t.Partitions = p.part[:]
+			if np > 1 || i > 0 {
+				t.Partitions = make([]kmsg.ProduceRequestTopicPartition, np)
+			}
+		}
+		for j := range t.Partitions {
+			pp := &t.Partitions[j]
+			pp.Partition = r.i32()
+			if l := r.length(flex, true); l >= 0 {
+				pp.Records = r.span(l)
+			}
+			r.noTags(flex)
+			if r.bad {
+				return nil
+			}
+		}
+		r.noTags(flex)
+	}
+	r.noTags(flex)
+	if r.bad {
+		return nil
+	}
+	return p
+}
+
+// produceResponse is a Response with the room a Produce response of one
+// topic and one partition takes, in one allocation.
+type produceResponse struct {
+	resp  Response
+	body  kmsg.ProduceResponse
+	topic [1]kmsg.ProduceResponseTopic
+	part  [1]kmsg.ProduceResponseTopicPartition
+}
+
+// readProduceResponse reads a Produce response's body (after its header)
+// as kmsg.ProduceResponse.ReadFrom does, or returns nil.
+func readProduceResponse(version int16, body []byte, n *names) *produceResponse {
+	if !KnownVersion(kmsg.Produce.Int16(), version) {
+		return nil
+	}
+	flex := version >= 9
+	r := reader{src: body}
+	p := new(produceResponse)
+	b := &p.body
+	b.Default()
+	b.Version = version
+	nt := r.arrayLen(flex)
+	if nt > 0 {
+		b.Topics = p.topic[:]
+		if nt > 1 {
+			b.Topics = make([]kmsg.ProduceResponseTopic, nt)
+		}
+	}
+	for i := range b.Topics {
+		if r.bad {
+			return nil
+		}
+		t := &b.Topics[i]
+		if version <= 12 {
+			t.Topic = n.name(r.span(r.length(flex, false)))
+		} else {
+			copy(t.TopicID[:], r.span(16))
+		}
+		np := r.arrayLen(flex)
+		if np > 0 {
+			t.Partitions = p.part[:]
+			if np > 1 || i > 0 {
+				t.Partitions = make([]kmsg.ProduceResponseTopicPartition, np)
+			}
+		}
+		for j := range t.Partitions {
+			pp := &t.Partitions[j]
+			pp.Default()
+			pp.Partition = r.i32()
+			pp.ErrorCode = r.i16()
+			pp.BaseOffset = r.i64()
+			if version >= 2 {
+				pp.LogAppendTime = r.i64()
+			}
+			if version >= 5 {
+				pp.LogStartOffset = r.i64()
+			}
+			if version >= 8 {
+				if r.arrayLen(flex) > 0 {
+					// Record errors (KIP-467): kmsg's.
+					r.fail()
+				}
+				if l := r.length(flex, false); l >= 0 {
+					if s := r.span(l); !r.bad {
+						m := string(s)
+						pp.ErrorMessage = &m
+					}
+				}
+			}
+			r.noTags(flex)
+			if r.bad {
+				return nil
+			}
+		}
+		r.noTags(flex)
+	}
+	if version >= 1 {
+		b.ThrottleMillis = r.i32()
+	}
+	r.noTags(flex)
+	if r.bad {
+		return nil
+	}
+	return p
+}

@@ -1,0 +1,206 @@
+package kafka
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// checkProduceRequest decodes body both ways: when readProduceRequest
+// reads it, kmsg must read it too, to the same struct, and the records
+// taken out of both must be the same. It says whether the fast reader
+// took it.
+func checkProduceRequest(t testing.TB, version int16, body []byte) bool {
+	t.Helper()
+	var n names
+	p := readProduceRequest(version, body, &n)
+	if p == nil {
+		return false
+	}
+	want := &kmsg.ProduceRequest{Version: version}
+	if err := want.ReadFrom(body); err != nil {
+		t.Fatalf("v%d request % x: kmsg fails (%v), the fast reader reads %+v", version, body, err, p.body)
+	}
+	if !reflect.DeepEqual(&p.body, want) {
+		t.Fatalf("v%d request % x:\nfast %+v\nkmsg %+v", version, body, p.body, *want)
+	}
+	wsets, wraw := extractRecords(want, body, nil, nil)
+	gsets, graw := extractRecords(&p.body, body, p.set[:], p.batch[:])
+	if !reflect.DeepEqual(gsets, wsets) || !reflect.DeepEqual(graw, wraw) {
+		t.Fatalf("v%d request % x: records\nfast %+v % x\nkmsg %+v % x", version, body, gsets, graw, wsets, wraw)
+	}
+	if !reflect.DeepEqual(&p.body, want) {
+		t.Fatalf("v%d request % x: after extraction\nfast %+v\nkmsg %+v", version, body, p.body, *want)
+	}
+	return true
+}
+
+// checkProduceResponse is checkProduceRequest for a response's body.
+func checkProduceResponse(t testing.TB, version int16, body []byte) bool {
+	t.Helper()
+	var n names
+	p := readProduceResponse(version, body, &n)
+	if p == nil {
+		return false
+	}
+	want := &kmsg.ProduceResponse{Version: version}
+	if err := want.ReadFrom(body); err != nil {
+		t.Fatalf("v%d response % x: kmsg fails (%v), the fast reader reads %+v", version, body, err, p.body)
+	}
+	if !reflect.DeepEqual(&p.body, want) {
+		t.Fatalf("v%d response % x:\nfast %+v\nkmsg %+v", version, body, p.body, *want)
+	}
+	return true
+}
+
+// randomProduce is a Produce request and its response of version v with
+// random topics, partitions, record batches and answers; plain says
+// that it holds nothing the fast readers leave to kmsg (tagged fields,
+// record errors).
+func randomProduce(rng *rand.Rand, v int16) (req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, plain bool) {
+	plain = true
+	req = kmsg.NewPtrProduceRequest()
+	req.Version = v
+	if rng.IntN(3) == 0 {
+		req.TransactionID = kmsg.StringPtr([]string{"", "txn-1", "a-longer-transactional-id"}[rng.IntN(3)])
+	}
+	req.Acks = []int16{-1, 0, 1}[rng.IntN(3)]
+	req.TimeoutMillis = rng.Int32N(60000)
+	resp = kmsg.NewPtrProduceResponse()
+	resp.Version = v
+	resp.ThrottleMillis = rng.Int32N(3) * 100
+	for range rng.IntN(4) {
+		name := []string{"orders", "payments", "t", ""}[rng.IntN(4)]
+		var id [16]byte
+		if v >= 13 {
+			id[rng.IntN(16)] = byte(1 + rng.IntN(255))
+		}
+		rt := kmsg.ProduceRequestTopic{Topic: name, TopicID: id}
+		st := kmsg.ProduceResponseTopic{Topic: name, TopicID: id}
+		for range rng.IntN(4) {
+			p := kmsg.ProduceRequestTopicPartition{Partition: rng.Int32N(12)}
+			switch rng.IntN(4) {
+			case 0: // null
+			case 1:
+				p.Records = []byte{}
+			case 2:
+				// Not record data: the extraction reads it
+				// as a cut batch either way.
+				p.Records = make([]byte, rng.IntN(40))
+			default:
+				for range 1 + rng.IntN(3) {
+					rb := randomBatch(rng)
+					p.Records = rb.AppendTo(p.Records)
+				}
+			}
+			rt.Partitions = append(rt.Partitions, p)
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = p.Partition
+			sp.BaseOffset = rng.Int64N(1 << 40)
+			if rng.IntN(4) == 0 {
+				sp.ErrorCode = 6
+				if v >= 8 && rng.IntN(2) == 0 {
+					sp.ErrorMessage = kmsg.StringPtr("not the leader")
+				}
+			}
+			if rng.IntN(3) == 0 {
+				sp.LogAppendTime = 1_700_000_000_000
+			}
+			if rng.IntN(2) == 0 {
+				sp.LogStartOffset = rng.Int64N(1000)
+			}
+			if v >= 8 && rng.IntN(10) == 0 {
+				sp.ErrorRecords = []kmsg.ProduceResponseTopicPartitionErrorRecord{{RelativeOffset: 1}}
+				plain = false
+			}
+			if v >= 10 && rng.IntN(10) == 0 {
+				sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = 2, 7
+				plain = false
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp.Topics = append(resp.Topics, st)
+	}
+	if v >= 9 && rng.IntN(10) == 0 {
+		req.UnknownTags.Set(7, []byte{1})
+		plain = false
+	}
+	return req, resp, plain
+}
+
+func randomBatch(rng *rand.Rand) kmsg.RecordBatch {
+	n := 1 + rng.Int32N(5)
+	return kmsg.RecordBatch{
+		FirstOffset:          rng.Int64N(1 << 30),
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		Attributes:           int16(rng.IntN(2) * 0x10),
+		LastOffsetDelta:      n - 1,
+		FirstTimestamp:       1_700_000_000_000,
+		MaxTimestamp:         1_700_000_000_000 + int64(n),
+		ProducerID:           -1,
+		ProducerEpoch:        -1,
+		FirstSequence:        -1,
+		NumRecords:           n,
+		Records:              make([]byte, rng.IntN(64)),
+	}
+}
+
+// TestProduceDecoders holds the fast Produce readers to kmsg's on random
+// requests and responses of every version, whole, cut short and with
+// bytes changed, and checks that they take every frame without tagged
+// fields or record errors.
+func TestProduceDecoders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for i := range 3000 {
+		v := int16(i % 14)
+		req, resp, plain := randomProduce(rng, v)
+		for side, b := range [][]byte{req.AppendTo(nil), resp.AppendTo(nil)} {
+			check := checkProduceRequest
+			if side == 1 {
+				check = checkProduceResponse
+			}
+			if !check(t, v, b) {
+				if plain {
+					t.Fatalf("v%d %d: the fast reader did not take % x", v, side, b)
+				}
+				continue
+			}
+			taken++
+			// Cut short, and a byte changed: whatever the
+			// fast reader takes, kmsg reads the same.
+			check(t, v, b[:rng.IntN(len(b)+1)])
+			if len(b) > 0 {
+				c := append([]byte(nil), b...)
+				c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
+				check(t, v, c)
+			}
+		}
+	}
+	if taken < 4000 {
+		t.Fatalf("the fast readers took %d frames of 6000", taken)
+	}
+}
+
+// FuzzProduceDecoders: whatever the fast readers take, kmsg reads to the
+// same structs and records.
+func FuzzProduceDecoders(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 60 {
+		v := int16(i % 14)
+		req, resp, _ := randomProduce(rng, v)
+		f.Add(uint8(v), false, req.AppendTo(nil))
+		f.Add(uint8(v), true, resp.AppendTo(nil))
+	}
+	f.Fuzz(func(t *testing.T, v uint8, response bool, b []byte) {
+		if response {
+			checkProduceResponse(t, int16(v%16), b)
+		} else {
+			checkProduceRequest(t, int16(v%16), b)
+		}
+	})
+}
