@@ -391,7 +391,8 @@ func (k *conn) request(f frame) {
 	var req *Request
 	var sets []RecordSet
 	var batches []Batch
-	if h.Key == kmsg.Produce.Int16() {
+	switch h.Key {
+	case kmsg.Produce.Int16():
 		// Bodies alias their input; only Produce's record bytes are
 		// large, and those are dropped right after decoding.
 		if p := readProduceRequest(h.Version, body, &k.names); p != nil {
@@ -399,7 +400,13 @@ func (k *conn) request(f frame) {
 			req.Body = &p.body
 			sets, batches = p.set[:], p.batch[:]
 		}
-	} else {
+	case kmsg.Fetch.Int16():
+		body = append([]byte(nil), body...)
+		if p := readFetchRequest(h.Version, body, &k.names); p != nil {
+			req = &p.req
+			req.Body = &p.body
+		}
+	default:
 		body = append([]byte(nil), body...)
 	}
 	if req == nil {
@@ -534,11 +541,20 @@ func (k *conn) answer(f frame, replay bool) {
 	}
 	var resp *Response
 	var raw []byte
-	if h := req.Header; h.Key == kmsg.Produce.Int16() {
+	var sets []RecordSet
+	var batches []Batch
+	if h := req.Header; h.Key == kmsg.Produce.Int16() || h.Key == kmsg.Fetch.Int16() {
 		if off, err := responseBodyOffset(data, h.Key, h.Version); err == nil {
-			if p := readProduceResponse(h.Version, data[off:], &k.names); p != nil {
-				resp, raw = &p.resp, data[off:]
+			raw = data[off:]
+			if h.Key == kmsg.Produce.Int16() {
+				if p := readProduceResponse(h.Version, raw, &k.names); p != nil {
+					resp = &p.resp
+					resp.Body = &p.body
+				}
+			} else if p := readFetchResponse(h.Version, raw, &k.names); p != nil {
+				resp = &p.resp
 				resp.Body = &p.body
+				sets, batches = p.set[:], p.batch[:]
 			}
 		}
 	}
@@ -559,7 +575,7 @@ func (k *conn) answer(f frame, replay bool) {
 		if kmsg.Key(req.Header.Key) == kmsg.ShareFetch {
 			src = nil // not kept in wire form: no Raw
 		}
-		resp.Records, cut = extractRecords(resp.Body, src, nil, nil)
+		resp.Records, cut = extractRecords(resp.Body, src, sets, batches)
 		if !resp.Truncated && !secretAPI(req.Header.Key) {
 			resp.Raw = raw
 			if records {

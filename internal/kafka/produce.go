@@ -6,16 +6,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Produce requests and their responses are most of what a producing host
-// sends. They are read here without kmsg's reader, into the same kmsg
-// structs: a request of one topic and one partition, with its Request, its
-// record set and its batch, takes one allocation where kmsg's reader and
-// the decoder's took seven, and topic names are the connection's strings
-// from the last frames that named them. A frame this reader does not take
-// exactly as kmsg would (a tagged field, record errors, a varint longer
-// than 4 bytes, anything short) gets nil, and kmsg decodes it:
-// TestProduceDecoders and FuzzProduceDecoders hold the two to the same
-// result.
+// Produce and Fetch requests and their responses are most of what a
+// Kafka host sends. They are read here without kmsg's reader, into the
+// same kmsg structs: a request of one topic and one partition, with its
+// Request, its record set and its batch, takes one allocation where kmsg's
+// reader and the decoder's took seven, and topic names are the
+// connection's strings from the last frames that named them. A frame this
+// reader does not take exactly as kmsg would (a tagged field, record
+// errors, a varint longer than 4 bytes, anything short) gets nil, and kmsg
+// decodes it: TestProduceDecoders, TestFetchDecoders and their fuzzers
+// hold the two to the same result.
 
 // reader reads the protocol's primitive types as kmsg's does (kbin), and
 // sets bad for good at the first that does not fit, or that it does not
@@ -197,11 +197,7 @@ func readProduceRequest(version int16, body []byte, n *names) *produceRequest {
 			return nil
 		}
 		t := &b.Topics[i]
-		if version <= 12 {
-			t.Topic = n.name(r.span(r.length(flex, false)))
-		} else {
-			copy(t.TopicID[:], r.span(16))
-		}
+		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
 		np := r.arrayLen(flex)
 		if np > 0 {
 			t.Partitions = p.part[:]
@@ -262,11 +258,7 @@ func readProduceResponse(version int16, body []byte, n *names) *produceResponse 
 			return nil
 		}
 		t := &b.Topics[i]
-		if version <= 12 {
-			t.Topic = n.name(r.span(r.length(flex, false)))
-		} else {
-			copy(t.TopicID[:], r.span(16))
-		}
+		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
 		np := r.arrayLen(flex)
 		if np > 0 {
 			t.Partitions = p.part[:]
@@ -313,4 +305,13 @@ func readProduceResponse(version int16, body []byte, n *names) *produceResponse 
 		return nil
 	}
 	return p
+}
+
+// topicName reads a topic's name (up to lastNamed) or its id (after).
+func (r *reader) topicName(version, lastNamed int16, flex bool, n *names, name *string, id *[16]byte) {
+	if version <= lastNamed {
+		*name = n.name(r.span(r.length(flex, false)))
+	} else {
+		copy(id[:], r.span(16))
+	}
 }
