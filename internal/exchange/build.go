@@ -195,9 +195,11 @@ func (b *builder) header() {
 		// both transfers and, for Fetch, the broker's long-poll wait.
 		if p.Req != nil && !p.Req.Start.IsZero() && !r.End.IsZero() {
 			// One allocation for both.
-			l := &latency{}
+			var l *latency
 			if b.arena != nil {
 				l = &b.arena.latency
+			} else {
+				l = new(latency)
 			}
 			l.d = r.End.Sub(p.Req.Start)
 			l.ns = int64(l.d)
