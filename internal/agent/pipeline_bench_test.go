@@ -30,17 +30,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, batch := range []int{100, 16 << 10} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			st, a, g := fullPipeline(b, batch, time.Unix(1_700_000_000, 0))
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				g.feed(a)
-			}
-			// The collector's workers run on other threads: what the
-			// process spent on all of them.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-			b.StopTimer()
+			runPipeline(b, a, g)
 			if path := os.Getenv("KSCOPE_HEAP_PROFILE"); path != "" {
 				// What the full store holds live: a heap profile
 				// taken before it is let go.
@@ -72,20 +62,27 @@ func BenchmarkPipelineKind(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) {
 			_, a, g := fullPipeline(b, 100, time.Unix(1_700_000_000, 0))
 			g.order = []loadgen.Kind{k.kind}
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				g.feed(a)
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-			b.StopTimer()
+			runPipeline(b, a, g)
 			if ds := a.dec.Stats(); ds.Requests == 0 || ds.Requests != ds.Responses || ds.DecodeErrors != 0 {
 				b.Fatalf("decoder: %+v", ds)
 			}
 		})
 	}
+}
+
+// runPipeline feeds a the benchmark's exchanges and reports the process's
+// CPU time per exchange (cpu-ns/op): the collector's workers run on other
+// threads. The timer is stopped when it returns.
+func runPipeline(b *testing.B, a *Agent, g *pipelineGen) {
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		g.feed(a)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.StopTimer()
 }
 
 // fullPipeline is an agent fed by a pipelineGen of batch-byte batches,

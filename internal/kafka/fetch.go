@@ -45,26 +45,14 @@ func readFetchRequest(version int16, body []byte, n *names) *fetchRequest {
 		b.SessionID = r.i32()
 		b.SessionEpoch = r.i32()
 	}
-	nt := r.arrayLen(flex)
-	if nt > 0 {
-		b.Topics = p.topic[:]
-		if nt > 1 {
-			b.Topics = make([]kmsg.FetchRequestTopic, nt)
-		}
-	}
+	b.Topics = room(r.arrayLen(flex), &p.topic, true)
 	for i := range b.Topics {
 		if r.bad {
 			return nil
 		}
 		t := &b.Topics[i]
 		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
-		np := r.arrayLen(flex)
-		if np > 0 {
-			t.Partitions = p.part[:]
-			if np > 1 || i > 0 {
-				t.Partitions = make([]kmsg.FetchRequestTopicPartition, np)
-			}
-		}
+		t.Partitions = room(r.arrayLen(flex), &p.part, i == 0)
 		for j := range t.Partitions {
 			pp := &t.Partitions[j]
 			pp.Default()
@@ -147,26 +135,14 @@ func readFetchResponse(version int16, body []byte, n *names) *fetchResponse {
 		b.ErrorCode = r.i16()
 		b.SessionID = r.i32()
 	}
-	nt := r.arrayLen(flex)
-	if nt > 0 {
-		b.Topics = p.topic[:]
-		if nt > 1 {
-			b.Topics = make([]kmsg.FetchResponseTopic, nt)
-		}
-	}
+	b.Topics = room(r.arrayLen(flex), &p.topic, true)
 	for i := range b.Topics {
 		if r.bad {
 			return nil
 		}
 		t := &b.Topics[i]
 		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
-		np := r.arrayLen(flex)
-		if np > 0 {
-			t.Partitions = p.part[:]
-			if np > 1 || i > 0 {
-				t.Partitions = make([]kmsg.FetchResponseTopicPartition, np)
-			}
-		}
+		t.Partitions = room(r.arrayLen(flex), &p.part, i == 0)
 		for j := range t.Partitions {
 			pp := &t.Partitions[j]
 			pp.Default()

@@ -49,11 +49,7 @@ func randomFetch(rng *rand.Rand, v int16) (req *kmsg.FetchRequest, resp *kmsg.Fe
 		resp.ErrorCode = 70
 	}
 	for range rng.IntN(4) {
-		name := []string{"orders", "payments", "t", ""}[rng.IntN(4)]
-		var id [16]byte
-		if v >= 13 {
-			id[rng.IntN(16)] = byte(1 + rng.IntN(255))
-		}
+		name, id := randomTopic(rng, v)
 		rt := kmsg.FetchRequestTopic{Topic: name, TopicID: id}
 		st := kmsg.FetchResponseTopic{Topic: name, TopicID: id}
 		for range rng.IntN(4) {
@@ -89,21 +85,7 @@ func randomFetch(rng *rand.Rand, v int16) (req *kmsg.FetchRequest, resp *kmsg.Fe
 			if v >= 11 {
 				sp.PreferredReadReplica = rng.Int32N(3) - 1
 			}
-			switch rng.IntN(4) {
-			case 0: // null
-			case 1:
-				sp.RecordBatches = []byte{}
-			case 2:
-				sp.RecordBatches = make([]byte, rng.IntN(40))
-			default:
-				for range 1 + rng.IntN(3) {
-					rb := randomBatch(rng)
-					sp.RecordBatches = rb.AppendTo(sp.RecordBatches)
-				}
-				// A fetch cut at its max bytes ends inside a
-				// batch.
-				sp.RecordBatches = sp.RecordBatches[:len(sp.RecordBatches)-rng.IntN(20)]
-			}
+			sp.RecordBatches = randomRecords(rng, true)
 			if v >= 12 && rng.IntN(10) == 0 {
 				sp.DivergingEpoch.Epoch = 3
 				plain = false

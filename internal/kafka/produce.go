@@ -41,33 +41,24 @@ func (r *reader) span(n int) []byte {
 }
 
 func (r *reader) i16() int16 {
-	if len(r.src) < 2 {
-		r.fail()
-		return 0
+	if b := r.span(2); b != nil {
+		return int16(binary.BigEndian.Uint16(b))
 	}
-	v := int16(binary.BigEndian.Uint16(r.src))
-	r.src = r.src[2:]
-	return v
+	return 0
 }
 
 func (r *reader) i32() int32 {
-	if len(r.src) < 4 {
-		r.fail()
-		return 0
+	if b := r.span(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
 	}
-	v := int32(binary.BigEndian.Uint32(r.src))
-	r.src = r.src[4:]
-	return v
+	return 0
 }
 
 func (r *reader) i64() int64 {
-	if len(r.src) < 8 {
-		r.fail()
-		return 0
+	if b := r.span(8); b != nil {
+		return int64(binary.BigEndian.Uint64(b))
 	}
-	v := int64(binary.BigEndian.Uint64(r.src))
-	r.src = r.src[8:]
-	return v
+	return 0
 }
 
 // uvarint reads varints of up to 4 bytes (up to 2^28-1): lengths and
@@ -123,6 +114,19 @@ func (r *reader) noTags(flex bool) {
 	if flex && r.uvarint() != 0 {
 		r.fail()
 	}
+}
+
+// room is n elements: first, the frame's own room for one, when n is 1
+// and it is free; nil when n is not positive (kmsg's arrays of no
+// element are nil).
+func room[T any](n int, first *[1]T, free bool) []T {
+	switch {
+	case n <= 0:
+		return nil
+	case n == 1 && free:
+		return first[:]
+	}
+	return make([]T, n)
 }
 
 // names are the topic names a connection's last Produce frames named, so
@@ -185,26 +189,14 @@ func readProduceRequest(version int16, body []byte, n *names) *produceRequest {
 	}
 	b.Acks = r.i16()
 	b.TimeoutMillis = r.i32()
-	nt := r.arrayLen(flex)
-	if nt > 0 {
-		b.Topics = p.topic[:]
-		if nt > 1 {
-			b.Topics = make([]kmsg.ProduceRequestTopic, nt)
-		}
-	}
+	b.Topics = room(r.arrayLen(flex), &p.topic, true)
 	for i := range b.Topics {
 		if r.bad {
 			return nil
 		}
 		t := &b.Topics[i]
 		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
-		np := r.arrayLen(flex)
-		if np > 0 {
-			t.Partitions = p.part[:]
-			if np > 1 || i > 0 {
-				t.Partitions = make([]kmsg.ProduceRequestTopicPartition, np)
-			}
-		}
+		t.Partitions = room(r.arrayLen(flex), &p.part, i == 0)
 		for j := range t.Partitions {
 			pp := &t.Partitions[j]
 			pp.Partition = r.i32()
@@ -246,26 +238,14 @@ func readProduceResponse(version int16, body []byte, n *names) *produceResponse 
 	b := &p.body
 	b.Default()
 	b.Version = version
-	nt := r.arrayLen(flex)
-	if nt > 0 {
-		b.Topics = p.topic[:]
-		if nt > 1 {
-			b.Topics = make([]kmsg.ProduceResponseTopic, nt)
-		}
-	}
+	b.Topics = room(r.arrayLen(flex), &p.topic, true)
 	for i := range b.Topics {
 		if r.bad {
 			return nil
 		}
 		t := &b.Topics[i]
 		r.topicName(version, 12, flex, n, &t.Topic, &t.TopicID)
-		np := r.arrayLen(flex)
-		if np > 0 {
-			t.Partitions = p.part[:]
-			if np > 1 || i > 0 {
-				t.Partitions = make([]kmsg.ProduceResponseTopicPartition, np)
-			}
-		}
+		t.Partitions = room(r.arrayLen(flex), &p.part, i == 0)
 		for j := range t.Partitions {
 			pp := &t.Partitions[j]
 			pp.Default()

@@ -77,29 +77,11 @@ func randomProduce(rng *rand.Rand, v int16) (req *kmsg.ProduceRequest, resp *kms
 	resp.Version = v
 	resp.ThrottleMillis = rng.Int32N(3) * 100
 	for range rng.IntN(4) {
-		name := []string{"orders", "payments", "t", ""}[rng.IntN(4)]
-		var id [16]byte
-		if v >= 13 {
-			id[rng.IntN(16)] = byte(1 + rng.IntN(255))
-		}
+		name, id := randomTopic(rng, v)
 		rt := kmsg.ProduceRequestTopic{Topic: name, TopicID: id}
 		st := kmsg.ProduceResponseTopic{Topic: name, TopicID: id}
 		for range rng.IntN(4) {
-			p := kmsg.ProduceRequestTopicPartition{Partition: rng.Int32N(12)}
-			switch rng.IntN(4) {
-			case 0: // null
-			case 1:
-				p.Records = []byte{}
-			case 2:
-				// Not record data: the extraction reads it
-				// as a cut batch either way.
-				p.Records = make([]byte, rng.IntN(40))
-			default:
-				for range 1 + rng.IntN(3) {
-					rb := randomBatch(rng)
-					p.Records = rb.AppendTo(p.Records)
-				}
-			}
+			p := kmsg.ProduceRequestTopicPartition{Partition: rng.Int32N(12), Records: randomRecords(rng, false)}
 			rt.Partitions = append(rt.Partitions, p)
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = p.Partition
@@ -134,6 +116,39 @@ func randomProduce(rng *rand.Rand, v int16) (req *kmsg.ProduceRequest, resp *kms
 		plain = false
 	}
 	return req, resp, plain
+}
+
+// randomTopic is a topic name, and an id from version 13 on.
+func randomTopic(rng *rand.Rand, v int16) (name string, id [16]byte) {
+	name = []string{"orders", "payments", "t", ""}[rng.IntN(4)]
+	if v >= 13 {
+		id[rng.IntN(16)] = byte(1 + rng.IntN(255))
+	}
+	return name, id
+}
+
+// randomRecords is a partition's record data: null, empty, bytes that
+// are not record data (the extraction reads them as a cut batch), or
+// record batches, the last cut short when cut says so (a fetch cut at its
+// max bytes ends inside a batch).
+func randomRecords(rng *rand.Rand, cut bool) []byte {
+	switch rng.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return []byte{}
+	case 2:
+		return make([]byte, rng.IntN(40))
+	}
+	var b []byte
+	for range 1 + rng.IntN(3) {
+		rb := randomBatch(rng)
+		b = rb.AppendTo(b)
+	}
+	if cut {
+		b = b[:len(b)-rng.IntN(20)]
+	}
+	return b
 }
 
 func randomBatch(rng *rand.Rand) kmsg.RecordBatch {
