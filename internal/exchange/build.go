@@ -111,8 +111,9 @@ type builder struct {
 	ints []int64
 	// arena, for Produce and Fetch, holds their first topic, partition,
 	// offsets and latency: one allocation where there were four.
-	arena     *buildArena
-	arenaUsed bool // its partition is taken
+	arena *buildArena
+	// Taken in the arena: its partition, its batch.
+	arenaPartition, arenaBatch bool
 }
 
 // buildArena is what a Produce or Fetch exchange of one topic and one
@@ -123,6 +124,11 @@ type buildArena struct {
 	partition [1]Partition
 	ints      [4]int64
 	latency   latency
+	// batch is the exchange's copy of a record set's only batch, which
+	// the decoder may have read into the frame's own allocation: kept,
+	// it would keep all of that alive with the exchange (the store
+	// holds some exchanges' summaries for a while, Store.Add).
+	batch [1]Batch
 }
 
 // latency is Exchange.Latency and LatencyNS, one allocation for both.

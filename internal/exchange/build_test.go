@@ -1227,3 +1227,36 @@ func TestCommonFastPath(t *testing.T) {
 		t.Errorf("fetch read as %q, %+v", b.x.Error, b.x.Detail)
 	}
 }
+
+// TestBuildOwnsItsBatch: the only batch of a Produce or Fetch exchange is
+// the exchange's copy, not the decoder's, which may share an allocation
+// with the whole frame (kafka's Produce and Fetch readers): the store
+// holds some summaries for seconds, and would keep all of it alive.
+func TestBuildOwnsItsBatch(t *testing.T) {
+	batch := recordBatch(100, 0, ts0, ts0+50, 3)
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Version = 9
+	preq.Topics = []kmsg.ProduceRequestTopic{{Topic: "orders", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: bytes.Clone(batch)}}}}
+	freq := kmsg.NewPtrFetchRequest()
+	freq.Version = 12
+	freq.Topics = []kmsg.FetchRequestTopic{{Topic: "orders", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0}}}}
+	fresp := kmsg.NewPtrFetchResponse()
+	fresp.Topics = []kmsg.FetchResponseTopic{{Topic: "orders", Partitions: []kmsg.FetchResponseTopicPartition{{Partition: 0, RecordBatches: bytes.Clone(batch)}}}}
+	for _, p := range []kafka.Pair{pair(preq, kmsg.NewPtrProduceResponse()), pair(freq, fresp)} {
+		sets := p.Req.Records
+		if p.Resp != nil && len(p.Resp.Records) > 0 {
+			sets = p.Resp.Records
+		}
+		x := Build(p, nil, Options{})
+		got := part(t, x, "orders", 0)
+		if len(sets) != 1 || len(sets[0].Batches) != 1 || len(got.Batches) != 1 || got.Records != 3 {
+			t.Fatalf("%s: sets %+v, partition %+v", x.API, sets, got)
+		}
+		if &got.Batches[0] == &sets[0].Batches[0] || got.FirstTimestamp == &sets[0].Batches[0].FirstTimestamp {
+			t.Errorf("%s: the exchange points into the decoder's batch", x.API)
+		}
+		if got.Batches[0] != sets[0].Batches[0] || *got.FirstTimestamp != sets[0].Batches[0].FirstTimestamp {
+			t.Errorf("%s: batch %+v, decoded %+v", x.API, got.Batches[0], sets[0].Batches[0])
+		}
+	}
+}

@@ -65,7 +65,7 @@ func (b *builder) fetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 		}
 		t := &resp.Topics[rs.Topic]
 		pp := b.partition(b.topic(t.Topic, t.TopicID), t.Partitions[rs.Partition].Partition)
-		addRecords(pp, rs)
+		b.records(pp, rs)
 		if len(pp.Batches) > 0 && pp.BaseOffset == nil {
 			pp.BaseOffset = b.i64(pp.Batches[0].BaseOffset)
 		}

@@ -23,7 +23,7 @@ func (b *builder) produce(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) 
 			continue
 		}
 		t := &req.Topics[rs.Topic]
-		addRecords(b.partition(b.topic(t.Topic, t.TopicID), t.Partitions[rs.Partition].Partition), rs)
+		b.records(b.partition(b.topic(t.Topic, t.TopicID), t.Partitions[rs.Partition].Partition), rs)
 	}
 	if resp == nil {
 		return

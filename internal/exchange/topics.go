@@ -80,14 +80,25 @@ func (b *builder) partition(ti int, p int32) *Partition {
 			return &parts[j]
 		}
 	}
-	if parts == nil && b.arena != nil && !b.arenaUsed {
+	if parts == nil && b.arena != nil && !b.arenaPartition {
 		// The first partition of the exchange.
 		parts = b.arena.partition[:0]
-		b.arenaUsed = true
+		b.arenaPartition = true
 	}
 	ts.list[ti].Partitions = append(parts, Partition{Partition: p})
 	ts.phint[ti] = n + 1
 	return &ts.list[ti].Partitions[n]
+}
+
+// records adds the batch headers of one partition's record data, a single
+// batch copied into the exchange's arena.
+func (b *builder) records(pp *Partition, rs kafka.RecordSet) {
+	if len(rs.Batches) == 1 && b.arena != nil && !b.arenaBatch {
+		b.arena.batch[0] = rs.Batches[0]
+		rs.Batches = b.arena.batch[:]
+		b.arenaBatch = true
+	}
+	addRecords(pp, rs)
 }
 
 // addRecords adds the batch headers of one partition's record data.
