@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +41,10 @@ type ring struct {
 	file   *os.File // the map's descriptor, in the poller
 	conn   syscall.RawConn
 	closed atomic.Bool
+	// pending is what conn.Read waits for: a record, committed or
+	// not, or the ring closed (made once: a closure passed each time
+	// was an allocation per wait).
+	pending func(uintptr) bool
 }
 
 // errRingClosed: the ring was closed.
@@ -52,6 +57,7 @@ func newRing(m *ebpf.Map) (*ring, error) {
 		return nil, fmt.Errorf("ring of %d bytes: not a power of two pages", size)
 	}
 	rg := &ring{}
+	rg.pending = func(uintptr) bool { return rg.closed.Load() || rg.r.pending() }
 	fail := func(err error) (*ring, error) {
 		rg.release()
 		return nil, err
@@ -68,8 +74,10 @@ func newRing(m *ebpf.Map) (*ring, error) {
 		prod: (*uint64)(unsafe.Pointer(&rg.prod[0])),
 		data: rg.prod[page:],
 	}
-	// A copy of the descriptor, non-blocking, which os.NewFile puts in
-	// the poller: the map keeps its own.
+	// A copy of the descriptor, which os.NewFile puts in the poller
+	// once non-blocking (the flag is the open file's: the map's own
+	// descriptor shares it, which bpf(2) and mmap ignore), and which
+	// closes apart from the map's.
 	fd, err := unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fail(fmt.Errorf("ring descriptor: %w", err))
@@ -102,6 +110,14 @@ func (rg *ring) read(buf *[]byte, timeout time.Duration) (waited bool, err error
 		if rg.r.next(buf) {
 			return waited, nil
 		}
+		if rg.r.pending() {
+			// A record reserved and not yet committed: a BPF
+			// program's copy in progress, which the kernel may
+			// commit without a wake-up, and the records behind
+			// it wait for it. The CPU is given up until it is done.
+			runtime.Gosched()
+			continue
+		}
 		if !waited {
 			waited = true
 			if err := rg.file.SetReadDeadline(time.Now().Add(timeout)); err != nil {
@@ -110,12 +126,10 @@ func (rg *ring) read(buf *[]byte, timeout time.Duration) (waited bool, err error
 		}
 		// The poller wakes the goroutine when the kernel wakes the
 		// ring's readers (edge-triggered: a wake-up between the look
-		// and the wait is not lost), or at the deadline. A record
-		// reserved and not yet committed reads as none (next); the
-		// kernel wakes the readers when it is committed.
-		err := rg.conn.Read(func(uintptr) bool { return rg.closed.Load() || rg.r.ready() })
+		// and the wait is not lost), or at the deadline.
+		err := rg.conn.Read(rg.pending)
 		switch {
-		case rg.closed.Load() || errors.Is(err, os.ErrClosed):
+		case rg.closed.Load():
 			return waited, errRingClosed
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return waited, os.ErrDeadlineExceeded
@@ -170,18 +184,9 @@ type ringData struct {
 	data       []byte
 }
 
-// ready says whether next has a record to look at: one committed or
-// discarded, not one still reserved.
-func (r *ringData) ready() bool {
-	if r.data == nil {
-		return false
-	}
-	prod, cons := atomic.LoadUint64(r.prod), atomic.LoadUint64(r.cons)
-	if prod-cons < ringHdrSize {
-		return false
-	}
-	h := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.data[cons&uint64(len(r.data)-1)])))
-	return h&ringBusyBit == 0
+// pending says whether the ring holds a record, committed or not.
+func (r *ringData) pending() bool {
+	return r.data != nil && atomic.LoadUint64(r.prod)-atomic.LoadUint64(r.cons) >= ringHdrSize
 }
 
 // next copies the next committed record into *buf, and reports whether
