@@ -178,7 +178,7 @@ func (b *builder) header() {
 	}
 	x.NoResponse = p.NoResponse
 	if r := p.Req; r != nil {
-		if k := kmsg.Key(r.Header.Key); k == kmsg.Produce || k == kmsg.Fetch {
+		if k := kmsg.Key(r.Header.Key); (k == kmsg.Produce || k == kmsg.Fetch) && r.Err == nil {
 			b.arena = new(buildArena)
 		}
 		x.Time = r.Start

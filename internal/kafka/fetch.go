@@ -96,7 +96,7 @@ func readFetchRequest(version int16, body []byte, n *names) *fetchRequest {
 		}
 	}
 	if version >= 11 {
-		b.Rack = n.name(r.span(r.length(flex, false)))
+		b.Rack = n.rackID(r.span(r.length(flex, false)))
 	}
 	r.noTags(flex)
 	if r.bad {

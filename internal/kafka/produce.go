@@ -135,6 +135,7 @@ type names struct {
 	s    [4]string
 	next int
 	txn  *string // the last transactional id
+	rack string  // the last Fetch request's rack
 }
 
 func (n *names) name(b []byte) string {
@@ -147,6 +148,13 @@ func (n *names) name(b []byte) string {
 	n.s[n.next] = s
 	n.next = (n.next + 1) % len(n.s)
 	return s
+}
+
+func (n *names) rackID(b []byte) string {
+	if n.rack != string(b) {
+		n.rack = string(b)
+	}
+	return n.rack
 }
 
 func (n *names) txnID(b []byte) *string {
