@@ -129,8 +129,9 @@ func room[T any](n int, first *[1]T, free bool) []T {
 	return make([]T, n)
 }
 
-// names are the topic names a connection's last Produce frames named, so
-// that the next ones share their strings.
+// names are the strings a connection's last Produce and Fetch frames
+// named (topics, transactional id, rack), so that the next ones share
+// them.
 type names struct {
 	s    [4]string
 	next int
