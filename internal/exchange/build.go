@@ -110,7 +110,7 @@ type builder struct {
 	// to (i64): one allocation for several.
 	ints []int64
 	// arena, for Produce and Fetch, holds their first topic, partition,
-	// offsets and latency: one allocation where there were four.
+	// offsets, latency and batch: one allocation where there were four.
 	arena *buildArena
 	// Taken in the arena: its partition, its batch.
 	arenaPartition, arenaBatch bool

@@ -54,7 +54,7 @@ type conn struct {
 	brokersSeen uint64
 	mechanism   string  // from SaslHandshake
 	clientID    *string // the last request's, shared by the next ones with the same
-	names       names   // the last topic names of Produce frames, shared likewise
+	names       names   // the last strings of Produce and Fetch frames, shared likewise
 	sasl        saslRaw
 	closed      [2]bool
 }
@@ -391,23 +391,23 @@ func (k *conn) request(f frame) {
 	var req *Request
 	var sets []RecordSet
 	var batches []Batch
-	switch h.Key {
-	case kmsg.Produce.Int16():
+	if h.Key != kmsg.Produce.Int16() {
 		// Bodies alias their input; only Produce's record bytes are
 		// large, and those are dropped right after decoding.
+		body = append([]byte(nil), body...)
+	}
+	switch h.Key {
+	case kmsg.Produce.Int16():
 		if p := readProduceRequest(h.Version, body, &k.names); p != nil {
 			req = &p.req
 			req.Body = &p.body
 			sets, batches = p.set[:], p.batch[:]
 		}
 	case kmsg.Fetch.Int16():
-		body = append([]byte(nil), body...)
 		if p := readFetchRequest(h.Version, body, &k.names); p != nil {
 			req = &p.req
 			req.Body = &p.body
 		}
-	default:
-		body = append([]byte(nil), body...)
 	}
 	if req == nil {
 		req = new(Request)
