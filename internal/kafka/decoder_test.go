@@ -429,6 +429,28 @@ func TestResponseBeforeItsRequest(t *testing.T) {
 	}
 }
 
+// TestResponsesBeforeTheirWritev: a client that writes many requests at
+// once (librdkafka pipelines them) can have every response read before
+// the one write is recorded: all of them wait, and all pair.
+func TestResponsesBeforeTheirWritev(t *testing.T) {
+	const n = 32
+	f := newFeeder(t, Options{})
+	f.send(capture.AtoB, reqFrame(produceReq(-1), 9, 0, "app"), 0, 0)
+	f.send(capture.BtoA, respFrame(produceResp(), 9, 0), 0, 0)
+	var writev []byte
+	w := []want{{0, 0, true, ""}}
+	for corr := int32(1); corr <= n; corr++ {
+		f.send(capture.BtoA, respFrame(produceResp(), 9, corr), 0, 0)
+		writev = append(writev, reqFrame(produceReq(-1), 9, corr, "app")...)
+		w = append(w, want{0, corr, true, ""})
+	}
+	f.send(capture.AtoB, writev, 0, 0)
+	check(t, f.pairs, w)
+	if st := f.d.Stats(); st.UnmatchedResponses != 0 {
+		t.Errorf("unmatched %d, want 0", st.UnmatchedResponses)
+	}
+}
+
 // Raw bytes are offered for bodies without records or secrets: never for
 // SASL, whose token holds the password.
 func TestRawBodies(t *testing.T) {
