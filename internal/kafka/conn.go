@@ -80,11 +80,12 @@ func newConn(d *Decoder, c *capture.Conn) *conn {
 	return k
 }
 
-func (k *conn) serverAddr() string {
+func (k *conn) serverAddr() hostPort {
+	a := k.c.A
 	if k.client == capture.AtoB {
-		return k.c.B.String()
+		a = k.c.B
 	}
-	return k.c.A.String()
+	return hostPort{a.Addr().String(), int32(a.Port())}
 }
 
 func (k *conn) feed(ch capture.Chunk) {
@@ -598,10 +599,17 @@ func (k *conn) learn(req *Request, resp *Response) {
 	case *kmsg.MetadataResponse:
 		if r.ClusterID != nil {
 			k.cluster = *r.ClusterID
+			added := false
 			for _, b := range r.Brokers {
-				k.d.brokers[joinHostPort(b.Host, b.Port)] = k.cluster
+				a := hostPort{b.Host, b.Port}
+				if c, ok := k.d.brokers[a]; !ok || c != k.cluster {
+					k.d.brokers[a] = k.cluster
+					added = true
+				}
 			}
-			k.d.brokersAdded++
+			if added {
+				k.d.brokersAdded++
+			}
 		}
 		k.d.ids.Learn(k.clusterID(), r)
 	case *kmsg.SASLHandshakeResponse:

@@ -3,8 +3,6 @@ package kafka
 import (
 	"context"
 	"io"
-	"net"
-	"strconv"
 	"time"
 
 	"kscope/internal/capture"
@@ -81,8 +79,8 @@ type Decoder struct {
 	ids     *TopicIDs
 	emit    func(Pair)
 	conns   map[*capture.Conn]*conn
-	brokers map[string]string // broker address -> cluster id
-	// brokersAdded counts additions to brokers: a connection whose
+	brokers map[hostPort]string // broker address -> cluster id
+	// brokersAdded counts changes to brokers: a connection whose
 	// cluster is unknown looks again only after one.
 	brokersAdded uint64
 	stats        Stats
@@ -106,7 +104,7 @@ func NewDecoder(opts Options, ids *TopicIDs, emit func(Pair)) *Decoder {
 	return &Decoder{
 		opts: opts, ids: ids, emit: emit,
 		conns:   make(map[*capture.Conn]*conn),
-		brokers: make(map[string]string),
+		brokers: make(map[hostPort]string),
 	}
 }
 
@@ -149,8 +147,12 @@ func (d *Decoder) Flush() {
 // Stats returns the counters so far.
 func (d *Decoder) Stats() Stats { return d.stats }
 
-func joinHostPort(host string, port int32) string {
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+// hostPort is a broker's address as a Metadata response names it: a
+// key made without formatting, for a response that names the same
+// brokers as the last.
+type hostPort struct {
+	host string
+	port int32
 }
 
 // Run feeds every chunk of src to the decoder until src ends (io.EOF, which
