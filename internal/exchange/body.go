@@ -145,7 +145,7 @@ func wireKept(key int16) bool {
 // raw, the bytes it was decoded from with any record data cut out, when
 // the decoder kept them (kafka.Request.Raw), else msg encoded again;
 // frame is the size of its frame on the wire.
-func newWireBody(msg interface{ AppendTo([]byte) []byte }, raw []byte, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
+func newWireBody(msg any, raw []byte, key, version int16, response bool, frame int, records []kafka.RecordSet) Body {
 	var data []byte
 	if raw != nil {
 		// With records, raw is the body with them cut out, and has
@@ -156,7 +156,7 @@ func newWireBody(msg interface{ AppendTo([]byte) []byte }, raw []byte, key, vers
 		for _, rs := range records {
 			n -= rs.Bytes
 		}
-		data = msg.AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
+		data = msg.(interface{ AppendTo([]byte) []byte }).AppendTo(make([]byte, 0, max(n, 64)+len(records)*recordCountBytes))
 		if cap(data) > 2*len(data)+64 {
 			// The frame had a hole (a truncated capture): its size
 			// overstated the body, and the store keeps what is

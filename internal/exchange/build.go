@@ -54,11 +54,11 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	if p.Req != nil {
 		b.summary()
 		if opt.Bodies && p.Req.Body != nil {
-			b.x.Request = b.body(p.Req.Body, p.Req.Raw, false, p.Req.Size, p.Req.Records)
+			b.x.Request = b.body(p.Req.Body, nil, p.Req.Raw, p.Req.Size, p.Req.Records)
 		}
 	}
 	if opt.Bodies && p.Resp != nil && p.Resp.Body != nil {
-		b.x.Response = b.body(p.Resp.Body, p.Resp.Raw, true, p.Resp.Size, p.Resp.Records)
+		b.x.Response = b.body(nil, p.Resp.Body, p.Resp.Raw, p.Resp.Size, p.Resp.Records)
 	}
 	if len(b.ts.list) > 0 {
 		b.x.Topics = b.ts.list
@@ -67,16 +67,21 @@ func Build(p kafka.Pair, ids *kafka.TopicIDs, opt Options) Exchange {
 	return b.x
 }
 
-// body renders msg, a body of the exchange's request, or keeps it in
-// wire form (Options.WireBodies).
-func (b *builder) body(msg interface {
-	AppendTo([]byte) []byte
-	GetVersion() int16
-}, raw []byte, response bool, frame int, records []kafka.RecordSet) Body {
+// body renders the exchange's request (req) or response (resp), whichever
+// is not nil, or keeps it in wire form (Options.WireBodies) at its own
+// version: a v0 ApiVersions answer to a later request is read as v0.
+// Neither is made into an interface of the methods both have: that
+// would cost a lookup of the type's method table for every body.
+func (b *builder) body(req kmsg.Request, resp kmsg.Response, raw []byte, frame int, records []kafka.RecordSet) Body {
+	var msg any = req
+	if req == nil {
+		msg = resp
+	}
 	if h := b.p.Req.Header; b.opt.WireBodies && wireKept(h.Key) {
-		// The message's version: a v0 ApiVersions answer to a
-		// later request is read as v0.
-		return newWireBody(msg, raw, h.Key, msg.GetVersion(), response, frame, records)
+		if req != nil {
+			return newWireBody(msg, raw, h.Key, req.GetVersion(), false, frame, records)
+		}
+		return newWireBody(msg, raw, h.Key, resp.GetVersion(), true, frame, records)
 	}
 	return JSONBody(bodyJSON(msg, records))
 }
