@@ -62,6 +62,8 @@ type Agent struct {
 func New(cfg Config) *Agent {
 	a := &Agent{cfg: cfg}
 	opts := cfg.Decoder
+	// The callback below keeps nothing of a pair but its exchange.
+	opts.ReuseMessages = true
 	opts.OnVerdict = func(c *capture.Conn, isKafka bool) {
 		// A failed verdict only costs copies: the decoder ignores
 		// the connection either way.

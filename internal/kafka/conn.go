@@ -399,15 +399,21 @@ func (k *conn) request(f frame) {
 	}
 	switch h.Key {
 	case kmsg.Produce.Int16():
-		if p := readProduceRequest(h.Version, body, &k.names); p != nil {
+		p := k.d.rooms.produceReq.get()
+		if readProduceRequest(h.Version, body, &k.names, p) != nil {
 			req = &p.req
-			req.Body = &p.body
+			req.Body, req.room = &p.body, p
 			sets, batches = p.set[:], p.batch[:]
+		} else {
+			k.d.rooms.produceReq.put(p)
 		}
 	case kmsg.Fetch.Int16():
-		if p := readFetchRequest(h.Version, body, &k.names); p != nil {
+		p := k.d.rooms.fetchReq.get()
+		if readFetchRequest(h.Version, body, &k.names, p) != nil {
 			req = &p.req
-			req.Body = &p.body
+			req.Body, req.room = &p.body, p
+		} else {
+			k.d.rooms.fetchReq.put(p)
 		}
 	}
 	if req == nil {
@@ -552,14 +558,22 @@ func (k *conn) answer(f frame, replay bool) {
 		if off, err := responseBodyOffset(data, h.Key, h.Version); err == nil {
 			raw = data[off:]
 			if h.Key == kmsg.Produce.Int16() {
-				if p := readProduceResponse(h.Version, raw, &k.names); p != nil {
+				p := k.d.rooms.produceResp.get()
+				if readProduceResponse(h.Version, raw, &k.names, p) != nil {
 					resp = &p.resp
-					resp.Body = &p.body
+					resp.Body, resp.room = &p.body, p
+				} else {
+					k.d.rooms.produceResp.put(p)
 				}
-			} else if p := readFetchResponse(h.Version, raw, &k.names); p != nil {
-				resp = &p.resp
-				resp.Body = &p.body
-				sets, batches = p.set[:], p.batch[:]
+			} else {
+				p := k.d.rooms.fetchResp.get()
+				if readFetchResponse(h.Version, raw, &k.names, p) != nil {
+					resp = &p.resp
+					resp.Body, resp.room = &p.body, p
+					sets, batches = p.set[:], p.batch[:]
+				} else {
+					k.d.rooms.fetchResp.put(p)
+				}
 			}
 		}
 	}
@@ -639,6 +653,7 @@ func (k *conn) emit(req *Request, resp *Response, none string) {
 	}
 	k.d.stats.Exchanges++
 	k.d.emit(Pair{Conn: k.c, ClientDir: k.client, Req: req, Resp: resp, NoResponse: none, Cluster: k.clusterID(), SASLMechanism: k.mechanism})
+	k.d.release(req, resp)
 }
 
 // deadline is when a request is given up as unanswered: the response

@@ -33,6 +33,11 @@ type Options struct {
 	// the direction carries requests. A live source that joined the
 	// connection in mid-stream uses it to start following its frames.
 	OnBoundary func(c *capture.Conn, dir capture.Dir, ahead int64, requests bool)
+	// ReuseMessages lets the decoder reuse the memory of a Pair's
+	// Request and Response, their bodies and record sets included, once
+	// the callback returns: set it when the callback keeps nothing of
+	// them (exchange.Build keeps nothing).
+	ReuseMessages bool
 }
 
 // DefaultMaxFrame is the default frame size cap.
@@ -84,6 +89,7 @@ type Decoder struct {
 	// cluster is unknown looks again only after one.
 	brokersAdded uint64
 	stats        Stats
+	rooms        rooms
 }
 
 // NewDecoder returns a decoder that calls emit for each pair, in the order

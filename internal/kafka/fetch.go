@@ -18,13 +18,12 @@ type fetchRequest struct {
 
 // readFetchRequest reads a Fetch request's body as
 // kmsg.FetchRequest.ReadFrom does, or returns nil.
-func readFetchRequest(version int16, body []byte, n *names) *fetchRequest {
+func readFetchRequest(version int16, body []byte, n *names, p *fetchRequest) *fetchRequest {
 	if !KnownVersion(kmsg.Fetch.Int16(), version) {
 		return nil
 	}
 	flex := version >= 12
 	r := reader{src: body}
-	p := new(fetchRequest)
 	b := &p.body
 	b.Default()
 	b.Version = version
@@ -118,13 +117,12 @@ type fetchResponse struct {
 
 // readFetchResponse reads a Fetch response's body (after its header) as
 // kmsg.FetchResponse.ReadFrom does, or returns nil.
-func readFetchResponse(version int16, body []byte, n *names) *fetchResponse {
+func readFetchResponse(version int16, body []byte, n *names, p *fetchResponse) *fetchResponse {
 	if !KnownVersion(kmsg.Fetch.Int16(), version) {
 		return nil
 	}
 	flex := version >= 12
 	r := reader{src: body}
-	p := new(fetchResponse)
 	b := &p.body
 	b.Default()
 	b.Version = version

@@ -9,7 +9,7 @@ import (
 
 func checkFetchRequest(t testing.TB, version int16, body []byte) bool {
 	return checkRead(t, version, body, new(kmsg.FetchRequest), func(n *names) (any, []RecordSet, []Batch) {
-		if p := readFetchRequest(version, body, n); p != nil {
+		if p := readFetchRequest(version, body, n, new(fetchRequest)); p != nil {
 			return &p.body, nil, nil
 		}
 		return nil, nil, nil
@@ -18,7 +18,7 @@ func checkFetchRequest(t testing.TB, version int16, body []byte) bool {
 
 func checkFetchResponse(t testing.TB, version int16, body []byte) bool {
 	return checkRead(t, version, body, new(kmsg.FetchResponse), func(n *names) (any, []RecordSet, []Batch) {
-		if p := readFetchResponse(version, body, n); p != nil {
+		if p := readFetchResponse(version, body, n, new(fetchResponse)); p != nil {
 			return &p.body, p.set[:], p.batch[:]
 		}
 		return nil, nil, nil

@@ -56,6 +56,9 @@ type Request struct {
 	// RecordSet after its end; nil when the record fields were not where
 	// their lengths said. Never changed.
 	Raw []byte
+	// room is the fast reader's room the request lives in, for reuse
+	// (Options.ReuseMessages); nil when kmsg read it.
+	room any
 }
 
 // Response is one decoded response frame.
@@ -71,6 +74,8 @@ type Response struct {
 	Err       error
 	// Raw: as Request.Raw; Fetch as Produce; none for ShareFetch.
 	Raw []byte
+	// room: as Request.room.
+	room any
 }
 
 // RecordSet is the record data of one partition of a request or response:

@@ -178,14 +178,14 @@ type produceRequest struct {
 }
 
 // readProduceRequest reads a Produce request's body as
-// kmsg.ProduceRequest.ReadFrom does, or returns nil.
-func readProduceRequest(version int16, body []byte, n *names) *produceRequest {
+// kmsg.ProduceRequest.ReadFrom does into p, zeroed, and returns it, or
+// returns nil. So do the other readers, each into its own kind of room.
+func readProduceRequest(version int16, body []byte, n *names, p *produceRequest) *produceRequest {
 	if !KnownVersion(kmsg.Produce.Int16(), version) {
 		return nil
 	}
 	flex := version >= 9
 	r := reader{src: body}
-	p := new(produceRequest)
 	b := &p.body
 	b.Default()
 	b.Version = version
@@ -237,13 +237,12 @@ type produceResponse struct {
 
 // readProduceResponse reads a Produce response's body (after its header)
 // as kmsg.ProduceResponse.ReadFrom does, or returns nil.
-func readProduceResponse(version int16, body []byte, n *names) *produceResponse {
+func readProduceResponse(version int16, body []byte, n *names, p *produceResponse) *produceResponse {
 	if !KnownVersion(kmsg.Produce.Int16(), version) {
 		return nil
 	}
 	flex := version >= 9
 	r := reader{src: body}
-	p := new(produceResponse)
 	b := &p.body
 	b.Default()
 	b.Version = version

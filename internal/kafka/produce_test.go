@@ -44,7 +44,7 @@ func checkRead(t testing.TB, version int16, body []byte, want kmessage, read fun
 
 func checkProduceRequest(t testing.TB, version int16, body []byte) bool {
 	return checkRead(t, version, body, new(kmsg.ProduceRequest), func(n *names) (any, []RecordSet, []Batch) {
-		if p := readProduceRequest(version, body, n); p != nil {
+		if p := readProduceRequest(version, body, n, new(produceRequest)); p != nil {
 			return &p.body, p.set[:], p.batch[:]
 		}
 		return nil, nil, nil
@@ -53,7 +53,7 @@ func checkProduceRequest(t testing.TB, version int16, body []byte) bool {
 
 func checkProduceResponse(t testing.TB, version int16, body []byte) bool {
 	return checkRead(t, version, body, new(kmsg.ProduceResponse), func(n *names) (any, []RecordSet, []Batch) {
-		if p := readProduceResponse(version, body, n); p != nil {
+		if p := readProduceResponse(version, body, n, new(produceResponse)); p != nil {
 			return &p.body, nil, nil
 		}
 		return nil, nil, nil

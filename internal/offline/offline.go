@@ -27,6 +27,9 @@ type Options struct {
 	// Filter keeps only the exchanges it matches.
 	Filter exchange.Filter
 	Build  exchange.Options
+	// fresh: every message in memory of its own (the decoder reuses
+	// none), for the test that compares.
+	fresh bool
 }
 
 // Analysis is what the files held.
@@ -56,7 +59,10 @@ func (a *Analysis) Err() error {
 func Analyze(ctx context.Context, files []string, opts Options) (*Analysis, error) {
 	a := &Analysis{Files: files}
 	ids := &kafka.TopicIDs{}
-	dec := kafka.NewDecoder(opts.Decoder, ids, func(p kafka.Pair) {
+	dopts := opts.Decoder
+	// The callback keeps nothing of a pair but its exchange.
+	dopts.ReuseMessages = !opts.fresh
+	dec := kafka.NewDecoder(dopts, ids, func(p kafka.Pair) {
 		e := exchange.Build(p, ids, opts.Build)
 		if opts.Filter.Match(&e) {
 			a.Exchanges = append(a.Exchanges, e)

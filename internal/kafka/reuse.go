@@ -1,0 +1,62 @@
+package kafka
+
+// The rooms the fast readers fill (produce.go, fetch.go) are reused when
+// Options.ReuseMessages says the callback keeps nothing of a Pair: a
+// Produce or Fetch exchange's request and response each take a room of
+// 400 to 700 bytes, most of the bytes the decoder allocates per exchange.
+
+// maxSpare is how many rooms of each kind wait to be reused.
+const maxSpare = 16
+
+// spare holds rooms of one kind, zeroed, for reuse.
+type spare[T any] struct{ free []*T }
+
+// get returns a zeroed room.
+func (s *spare[T]) get() *T {
+	if n := len(s.free); n > 0 {
+		p := s.free[n-1]
+		s.free = s.free[:n-1]
+		return p
+	}
+	return new(T)
+}
+
+// put zeroes p and keeps it, unless enough are kept.
+func (s *spare[T]) put(p *T) {
+	if len(s.free) < maxSpare {
+		var zero T
+		*p = zero
+		s.free = append(s.free, p)
+	}
+}
+
+// rooms are the decoder's spare rooms, one list per kind.
+type rooms struct {
+	produceReq  spare[produceRequest]
+	produceResp spare[produceResponse]
+	fetchReq    spare[fetchRequest]
+	fetchResp   spare[fetchResponse]
+}
+
+// release takes back the rooms of an exchange the callback is done with,
+// when the decoder may reuse them.
+func (d *Decoder) release(req *Request, resp *Response) {
+	if !d.opts.ReuseMessages {
+		return
+	}
+	switch r := req.room.(type) {
+	case *produceRequest:
+		d.rooms.produceReq.put(r)
+	case *fetchRequest:
+		d.rooms.fetchReq.put(r)
+	}
+	if resp == nil {
+		return
+	}
+	switch r := resp.room.(type) {
+	case *produceResponse:
+		d.rooms.produceResp.put(r)
+	case *fetchResponse:
+		d.rooms.fetchResp.put(r)
+	}
+}
