@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -55,7 +56,12 @@ func FuzzDecoder(f *testing.F) {
 		joinBytes(respFrame(produceResp(), 9, 1), respFrame(fetch, 13, 2)), []byte{0x7e, 0x7f})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:1"), B: netip.MustParseAddrPort("10.0.0.2:2")}
+		// A second decoder reuses the messages' memory: its callback
+		// must see every pair as the first one's does.
+		var seen [2][]string
+		reusing := NewDecoder(Options{MaxFrame: 1 << 16, ReuseMessages: true}, nil, func(p Pair) { seen[1] = append(seen[1], pairPrint(p)) })
 		d := NewDecoder(Options{MaxFrame: 1 << 16}, nil, func(p Pair) {
+			seen[0] = append(seen[0], pairPrint(p))
 			if p.Req == nil {
 				t.Fatal("pair without request")
 			}
@@ -85,12 +91,40 @@ func FuzzDecoder(f *testing.F) {
 				lost = int64(binary.BigEndian.Uint16([]byte{cut, byte(i)}) & 0x3ff)
 			}
 			now = now.Add(time.Millisecond)
-			d.Feed(capture.Chunk{Conn: c, Dir: dir, Time: now, Data: streams[dir][:n], Lost: lost})
+			for _, d := range []*Decoder{d, reusing} {
+				d.Feed(capture.Chunk{Conn: c, Dir: dir, Time: now, Data: streams[dir][:n], Lost: lost})
+			}
 			streams[dir] = streams[dir][n:]
 		}
-		d.Expire(now.Add(time.Hour))
-		d.Flush()
+		for _, d := range []*Decoder{d, reusing} {
+			d.Expire(now.Add(time.Hour))
+			d.Flush()
+		}
+		if !slices.Equal(seen[0], seen[1]) {
+			t.Fatalf("pairs:\n%s\nreusing their memory:\n%s", strings.Join(seen[0], "\n"), strings.Join(seen[1], "\n"))
+		}
 	})
+}
+
+// pairPrint is what a callback can read of p: its messages encoded again,
+// their record sets and raw bodies.
+func pairPrint(p Pair) string {
+	h := p.Req.Header
+	id := "null"
+	if h.ClientID != nil {
+		id = *h.ClientID
+	}
+	s := fmt.Sprintf("%d v%d %d %q %v %d %q %v", h.Key, h.Version, h.CorrelationID, id, p.Req.Err, p.Req.Size, p.Req.Raw, p.Req.Records)
+	if body := p.Req.Body; body != nil && !reflect.ValueOf(body).IsNil() {
+		s += fmt.Sprintf(" %x", body.AppendTo(nil))
+	}
+	if r := p.Resp; r != nil {
+		s += fmt.Sprintf(" | %d %v %d %q %v", r.CorrelationID, r.Err, r.Size, r.Raw, r.Records)
+		if body := r.Body; body != nil && !reflect.ValueOf(body).IsNil() {
+			s += fmt.Sprintf(" %x", body.AppendTo(nil))
+		}
+	}
+	return s + " " + p.NoResponse
 }
 
 // FuzzResync joins a real conversation mid-stream: each direction's capture
