@@ -174,7 +174,11 @@ func (b *builder) header() {
 			}
 			traced.PID, traced.Process = c.PID, c.Comm
 			if b.opt.Process != nil {
-				if pr, ok := b.opt.Process(c.PID); ok {
+				var at time.Time
+				if p.Req != nil {
+					at = p.Req.Start
+				}
+				if pr, ok := b.opt.Cache.process(c.PID, at, b.opt.Process); ok {
 					traced.Process, traced.Cmdline = pr.Comm, pr.Cmdline
 					traced.Container, traced.Pod = pr.ContainerID, pr.PodUID
 				}

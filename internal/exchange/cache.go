@@ -4,7 +4,10 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"time"
 	"unsafe"
+
+	"kscope/internal/conn"
 )
 
 // Cache lets Build share, between the exchanges it builds, what repeats
@@ -29,9 +32,47 @@ type Cache struct {
 	// (topicList).
 	keys  []topicKey
 	phint []int
+	// procs are the processes Options.Process found, by pid, each
+	// asked again only once a second of traffic has passed.
+	procs map[uint32]procSeen
+}
+
+// procSeen is a process as Options.Process gave it, at the time of the
+// exchange that asked.
+type procSeen struct {
+	at time.Time
+	p  conn.Process
 }
 
 const cacheMax = 4096
+
+// procAsk is how long, in traffic time, Build uses the process it last
+// looked up for the same pid (as long as conn.Resolver trusts its own).
+const procAsk = time.Second
+
+// process is look(pid), or what it gave for pid less than procAsk
+// before at (the time of the exchange asking; zero: no time, ask).
+func (c *Cache) process(pid uint32, at time.Time, look func(uint32) (conn.Process, bool)) (conn.Process, bool) {
+	if c == nil {
+		return look(pid)
+	}
+	if s, ok := c.procs[pid]; ok && !at.IsZero() && !at.Before(s.at) && at.Sub(s.at) < procAsk {
+		return s.p, true
+	}
+	p, ok := look(pid)
+	switch {
+	case !ok:
+		delete(c.procs, pid)
+	case c.procs == nil:
+		c.procs = map[uint32]procSeen{pid: {at, p}}
+	default:
+		if len(c.procs) >= cacheMax {
+			clear(c.procs)
+		}
+		c.procs[pid] = procSeen{at, p}
+	}
+	return p, ok
+}
 
 // allZero reads a Detail by machine words.
 var _ = [1]struct{}{}[unsafe.Sizeof(Detail{})%unsafe.Sizeof(uintptr(0))]

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -36,6 +37,45 @@ func TestTracedSide(t *testing.T) {
 	x := Build(kafka.Pair{Conn: &capture.Conn{A: c.A, B: c.B}, Req: req}, nil, Options{Process: lookup})
 	if x.Side != "" || x.Client.PID != 0 {
 		t.Errorf("capture file exchange claims a process: %+v", x)
+	}
+}
+
+// TestProcessAskedOncePerSecond: with a Cache, Build asks for a pid's
+// process once per second of traffic, and at once for another pid; what
+// it is told in between is what it was last told.
+func TestProcessAskedOncePerSecond(t *testing.T) {
+	asked := map[uint32]int{}
+	comm := "kcat"
+	lookup := func(pid uint32) (conn.Process, bool) {
+		asked[pid]++
+		return conn.Process{PID: pid, Comm: comm}, true
+	}
+	cache := NewCache()
+	build := func(pid uint32, at time.Duration) Exchange {
+		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:5000"), B: netip.MustParseAddrPort("10.0.0.2:9092"), PID: pid}
+		req := &kafka.Request{Header: kafka.RequestHeader{Key: 3, Version: 12}, Start: time.Unix(100, 0).Add(at), Body: kmsg.NewPtrMetadataRequest()}
+		return Build(kafka.Pair{Conn: c, Req: req}, nil, Options{Process: lookup, Cache: cache})
+	}
+	for i, step := range []struct {
+		pid   uint32
+		at    time.Duration
+		comm  string
+		asked map[uint32]int
+		want  string
+	}{
+		{42, 0, "kcat", map[uint32]int{42: 1}, "kcat"},
+		{42, 900 * time.Millisecond, "renamed", map[uint32]int{42: 1}, "kcat"},
+		{7, time.Second, "other", map[uint32]int{42: 1, 7: 1}, "other"},
+		{42, time.Second, "renamed", map[uint32]int{42: 2, 7: 1}, "renamed"},
+		{7, 1900 * time.Millisecond, "again", map[uint32]int{42: 2, 7: 1}, "other"},
+		{42, 1500 * time.Millisecond, "again", map[uint32]int{42: 2, 7: 1}, "renamed"},
+		{42, 2 * time.Second, "again", map[uint32]int{42: 3, 7: 1}, "again"},
+	} {
+		comm = step.comm
+		x := build(step.pid, step.at)
+		if x.Client.Process != step.want || !maps.Equal(asked, step.asked) {
+			t.Errorf("step %d: process %q, want %q; asked %v, want %v", i, x.Client.Process, step.want, asked, step.asked)
+		}
 	}
 }
 
