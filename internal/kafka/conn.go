@@ -399,21 +399,14 @@ func (k *conn) request(f frame) {
 	}
 	switch h.Key {
 	case kmsg.Produce.Int16():
-		p := k.d.rooms.produceReq.get()
-		if readProduceRequest(h.Version, body, &k.names, p) != nil {
-			req = &p.req
-			req.Body, req.room = &p.body, p
-			sets, batches = p.set[:], p.batch[:]
-		} else {
-			k.d.rooms.produceReq.put(p)
+		rs := &k.d.rooms.produceReq
+		if p := rs.get(); rs.keep(p, readProduceRequest(h.Version, body, &k.names, p) != nil) {
+			req, sets, batches = p.request(), p.set[:], p.batch[:]
 		}
 	case kmsg.Fetch.Int16():
-		p := k.d.rooms.fetchReq.get()
-		if readFetchRequest(h.Version, body, &k.names, p) != nil {
-			req = &p.req
-			req.Body, req.room = &p.body, p
-		} else {
-			k.d.rooms.fetchReq.put(p)
+		rs := &k.d.rooms.fetchReq
+		if p := rs.get(); rs.keep(p, readFetchRequest(h.Version, body, &k.names, p) != nil) {
+			req = p.request()
 		}
 	}
 	if req == nil {
@@ -558,21 +551,14 @@ func (k *conn) answer(f frame, replay bool) {
 		if off, err := responseBodyOffset(data, h.Key, h.Version); err == nil {
 			raw = data[off:]
 			if h.Key == kmsg.Produce.Int16() {
-				p := k.d.rooms.produceResp.get()
-				if readProduceResponse(h.Version, raw, &k.names, p) != nil {
-					resp = &p.resp
-					resp.Body, resp.room = &p.body, p
-				} else {
-					k.d.rooms.produceResp.put(p)
+				rs := &k.d.rooms.produceResp
+				if p := rs.get(); rs.keep(p, readProduceResponse(h.Version, raw, &k.names, p) != nil) {
+					resp = p.response()
 				}
 			} else {
-				p := k.d.rooms.fetchResp.get()
-				if readFetchResponse(h.Version, raw, &k.names, p) != nil {
-					resp = &p.resp
-					resp.Body, resp.room = &p.body, p
-					sets, batches = p.set[:], p.batch[:]
-				} else {
-					k.d.rooms.fetchResp.put(p)
+				rs := &k.d.rooms.fetchResp
+				if p := rs.get(); rs.keep(p, readFetchResponse(h.Version, raw, &k.names, p) != nil) {
+					resp, sets, batches = p.response(), p.set[:], p.batch[:]
 				}
 			}
 		}

@@ -30,6 +30,14 @@ func (s *spare[T]) put(p *T) {
 	}
 }
 
+// keep says whether p was filled; p goes back when it was not.
+func (s *spare[T]) keep(p *T, filled bool) bool {
+	if !filled {
+		s.put(p)
+	}
+	return filled
+}
+
 // rooms are the decoder's spare rooms, one list per kind.
 type rooms struct {
 	produceReq  spare[produceRequest]
@@ -44,19 +52,42 @@ func (d *Decoder) release(req *Request, resp *Response) {
 	if !d.opts.ReuseMessages {
 		return
 	}
-	switch r := req.room.(type) {
-	case *produceRequest:
-		d.rooms.produceReq.put(r)
-	case *fetchRequest:
-		d.rooms.fetchReq.put(r)
+	rooms := [2]any{req.room}
+	if resp != nil {
+		rooms[1] = resp.room
 	}
-	if resp == nil {
-		return
+	for _, room := range rooms {
+		switch r := room.(type) {
+		case *produceRequest:
+			d.rooms.produceReq.put(r)
+		case *fetchRequest:
+			d.rooms.fetchReq.put(r)
+		case *produceResponse:
+			d.rooms.produceResp.put(r)
+		case *fetchResponse:
+			d.rooms.fetchResp.put(r)
+		}
 	}
-	switch r := resp.room.(type) {
-	case *produceResponse:
-		d.rooms.produceResp.put(r)
-	case *fetchResponse:
-		d.rooms.fetchResp.put(r)
-	}
+}
+
+// request, response: the message a room holds, with its body, which knows
+// its room.
+func (p *produceRequest) request() *Request {
+	p.req.Body, p.req.room = &p.body, p
+	return &p.req
+}
+
+func (p *fetchRequest) request() *Request {
+	p.req.Body, p.req.room = &p.body, p
+	return &p.req
+}
+
+func (p *produceResponse) response() *Response {
+	p.resp.Body, p.resp.room = &p.body, p
+	return &p.resp
+}
+
+func (p *fetchResponse) response() *Response {
+	p.resp.Body, p.resp.room = &p.body, p
+	return &p.resp
 }
