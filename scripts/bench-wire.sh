@@ -18,9 +18,9 @@
 # skipped per exchange.
 # PER_WRITE (default 1) is the most requests the client, and responses the
 # server, put in one writev: 1 writes each alone, as franz-go and brokers
-# do; more cuts the generator's system calls (librdkafka writes several
-# requests at once), so that it can reach 50,000 and 100,000 exchanges/s on
-# a small machine.
+# do; more cuts the generator's system calls, so that it can reach 50,000
+# and 100,000 exchanges/s on a small machine (the decoder reads several
+# frames of one write as it reads one).
 # Needs root. Other knobs: CONNS, INFLIGHT, MIX, BATCH (bytes, rates part),
 # PARTITIONS, AGENT_FLAGS, KSCOPE (a kscope binary to use instead of
 # building one).

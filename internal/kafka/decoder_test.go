@@ -429,9 +429,9 @@ func TestResponseBeforeItsRequest(t *testing.T) {
 	}
 }
 
-// TestResponsesBeforeTheirWritev: a client that writes many requests at
-// once (librdkafka pipelines them) can have every response read before
-// the one write is recorded: all of them wait, and all pair.
+// TestResponsesBeforeTheirWritev: a client that writes many pipelined
+// requests at once can have every response read before the one write is
+// recorded: all of them wait, and all pair.
 func TestResponsesBeforeTheirWritev(t *testing.T) {
 	const n = 32
 	f := newFeeder(t, Options{})
