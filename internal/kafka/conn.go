@@ -457,8 +457,9 @@ func (k *conn) request(f frame) {
 
 // Bounds of the responses held for their request (conn.early). A client
 // that writes several pipelined requests in one system call can have all
-// their responses read before the write is recorded: with 8 kept, kscope bench wire at 100,000/s with up
-// to 10 requests per writev paired all but 2 and 5 of 1,000,000.
+// their responses read before the write is recorded: with 8 kept, kscope
+// bench wire at 100,000/s with up to 10 requests per writev paired all
+// but 2 and 5 of 1,000,000.
 const (
 	maxEarly      = 64
 	maxEarlyBytes = 1 << 20
