@@ -401,12 +401,12 @@ func (k *conn) request(f frame) {
 	case kmsg.Produce.Int16():
 		rs := &k.d.rooms.produceReq
 		if p := rs.get(); rs.keep(p, readProduceRequest(h.Version, body, &k.names, p) != nil) {
-			req, sets, batches = p.request(), p.set[:], p.batch[:]
+			req, sets, batches = inRoom(&p.req, &p.body, p), p.set[:], p.batch[:]
 		}
 	case kmsg.Fetch.Int16():
 		rs := &k.d.rooms.fetchReq
 		if p := rs.get(); rs.keep(p, readFetchRequest(h.Version, body, &k.names, p) != nil) {
-			req = p.request()
+			req = inRoom(&p.req, &p.body, p)
 		}
 	}
 	if req == nil {
@@ -553,12 +553,12 @@ func (k *conn) answer(f frame, replay bool) {
 			if h.Key == kmsg.Produce.Int16() {
 				rs := &k.d.rooms.produceResp
 				if p := rs.get(); rs.keep(p, readProduceResponse(h.Version, raw, &k.names, p) != nil) {
-					resp = p.response()
+					resp = inRoomResp(&p.resp, &p.body, p)
 				}
 			} else {
 				rs := &k.d.rooms.fetchResp
 				if p := rs.get(); rs.keep(p, readFetchResponse(h.Version, raw, &k.names, p) != nil) {
-					resp, sets, batches = p.response(), p.set[:], p.batch[:]
+					resp, sets, batches = inRoomResp(&p.resp, &p.body, p), p.set[:], p.batch[:]
 				}
 			}
 		}

@@ -1,5 +1,7 @@
 package kafka
 
+import "github.com/twmb/franz-go/pkg/kmsg"
+
 // The rooms the fast readers fill (produce.go, fetch.go) are reused when
 // Options.ReuseMessages says the callback keeps nothing of a Pair: a
 // Produce or Fetch exchange's request and response each take a room of
@@ -70,24 +72,14 @@ func (d *Decoder) release(req *Request, resp *Response) {
 	}
 }
 
-// request, response: the message a room holds, with its body, which knows
-// its room.
-func (p *produceRequest) request() *Request {
-	p.req.Body, p.req.room = &p.body, p
-	return &p.req
+// inRoom is r, the request a room holds, with its body, knowing its room.
+func inRoom(r *Request, body kmsg.Request, room any) *Request {
+	r.Body, r.room = body, room
+	return r
 }
 
-func (p *fetchRequest) request() *Request {
-	p.req.Body, p.req.room = &p.body, p
-	return &p.req
-}
-
-func (p *produceResponse) response() *Response {
-	p.resp.Body, p.resp.room = &p.body, p
-	return &p.resp
-}
-
-func (p *fetchResponse) response() *Response {
-	p.resp.Body, p.resp.room = &p.body, p
-	return &p.resp
+// inRoomResp is inRoom for a response.
+func inRoomResp(r *Response, body kmsg.Response, room any) *Response {
+	r.Body, r.room = body, room
+	return r
 }
