@@ -51,11 +51,8 @@ case $trace in
   *) echo "TRACE: both, client" >&2; exit 2 ;;
 esac
 
-k=${KSCOPE:-}
-if [ -z "$k" ]; then
-  go build -o "$dir/kscope" ./cmd/kscope
-  k="$dir/kscope"
-fi
+. scripts/lib.sh
+k=$(kscope_binary "$dir")
 # A fresh broker for every run: kfake keeps every record in memory, and a
 # broker holding the earlier runs' gigabytes makes the later ones slower
 # and their spread wider.

@@ -22,11 +22,8 @@ command -v bpftool >/dev/null || { echo "needs bpftool (apt install bpftool)" >&
 dir=$(mktemp -d)
 old=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'kill $(jobs -p) 2>/dev/null || true; sysctl -qw kernel.bpf_stats_enabled="$old"; rm -rf "$dir"' EXIT
-k=${KSCOPE:-}
-if [ -z "$k" ]; then
-  go build -o "$dir/kscope" ./cmd/kscope
-  k="$dir/kscope"
-fi
+. scripts/lib.sh
+k=$(kscope_binary "$dir")
 sysctl -qw kernel.bpf_stats_enabled=1
 
 # run ARGS...: one producer run under a fresh broker and agent; prints the

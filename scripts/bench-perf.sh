@@ -32,11 +32,8 @@ api=127.0.0.1:${API_PORT:-17179}
 command -v perf >/dev/null || { echo "needs perf (Debian: linux-perf)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
-k=${KSCOPE:-}
-if [ -z "$k" ]; then
-  go build -o "$dir/kscope" ./cmd/kscope
-  k="$dir/kscope"
-fi
+. scripts/lib.sh
+k=$(kscope_binary "$dir")
 
 # run MODE OUT: one producer run against a fresh broker, with the agent
 # when MODE is on; OUT gets the samples per symbol.

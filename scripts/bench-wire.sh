@@ -45,11 +45,8 @@ case $trace in client | server | both) ;; *) echo "TRACE is client, server or bo
 
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && cp "$dir/agent.log" "$KEEP"; rm -rf "$dir"' EXIT
-k=${KSCOPE:-}
-if [ -z "$k" ]; then
-  go build -o "$dir/kscope" ./cmd/kscope
-  k="$dir/kscope"
-fi
+. scripts/lib.sh
+k=$(kscope_binary "$dir")
 
 stats() { curl -sf "http://$api/api/v1/stats"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
