@@ -9,6 +9,8 @@
 #   busy       a shell busy loop pinned to CPU 1, no tracing at all
 #   small      the agent with a 16 MiB store (--memory 16MiB)
 #   copy       the agent copying record data too (--copy-records)
+#   tracepoints  the agent with its programs on each syscall's tracepoint
+#              (--syscall-hook tracepoints), not on the raw sys_exit
 # "busy" measures what any work on the other CPU costs the producer:
 # where the two vCPUs share a physical core, the agent's own CPU use
 # slows the producer down even when it runs elsewhere. MODES chooses the
@@ -22,8 +24,8 @@ modes=none
 for m in ${MODES:-empty pid1 agent busy}; do
   case $m in
     none) ;;
-    empty | pid1 | agent | small | copy | busy) modes+=" $m" ;;
-    *) echo "MODES: empty, pid1, agent, small, copy, busy" >&2; exit 2 ;;
+    empty | pid1 | agent | small | copy | busy | tracepoints) modes+=" $m" ;;
+    *) echo "MODES: empty, pid1, agent, small, copy, busy, tracepoints" >&2; exit 2 ;;
   esac
 done
 port=${PORT:-19392}
@@ -56,6 +58,7 @@ for i in $(seq "$runs"); do
       agent) out+="agent $(with taskset -c 1 "$k" agent --listen "$api")"$'\n' ;;
       small) out+="small $(with taskset -c 1 "$k" agent --listen "$api" --memory 16MiB)"$'\n' ;;
       copy) out+="copy $(with taskset -c 1 "$k" agent --listen "$api" --copy-records)"$'\n' ;;
+      tracepoints) out+="tracepoints $(with taskset -c 1 "$k" agent --listen "$api" --syscall-hook tracepoints)"$'\n' ;;
       busy) out+="busy $(with taskset -c 1 sh -c 'while :; do :; done')"$'\n' ;;
     esac
   done
@@ -69,5 +72,5 @@ for line in """$out""".splitlines():
 base = st.median(d["none"])
 for k, v in d.items():
     m = st.median(v)
-    print(f"{k:6} {m:8.0f} records/s  {100*(base-m)/base:+5.1f}% lost   runs: {' '.join(f'{x:.0f}' for x in v)}")
+    print(f"{k:11} {m:8.0f} records/s  {100*(base-m)/base:+5.1f}% lost   runs: {' '.join(f'{x:.0f}' for x in v)}")
 PY

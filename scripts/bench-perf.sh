@@ -7,9 +7,11 @@
 # (no hardware counters needed). The same records take more CPU samples
 # with the agent; the script sums the extra samples of all pairs by kind:
 #   - the BPF programs (bpf_prog_*);
-#   - the tracepoint machinery that runs them (trace_call_bpf,
-#     perf_syscall_exit, syscall_exit_work, perf_swevent_*,
-#     perf_trace_buf_alloc), which kernel.bpf_stats_enabled does not count;
+#   - the tracepoint machinery that runs them (syscall_exit_work; on the
+#     raw sys_exit, __bpf_trace_run; on the syscall tracepoints
+#     (AGENT_FLAGS="--syscall-hook tracepoints"), trace_call_bpf,
+#     perf_syscall_exit, perf_swevent_*, perf_trace_buf_alloc), which
+#     kernel.bpf_stats_enabled does not count;
 #   - the programs' helpers, maps and ring (bpf_*, htab*, ringbuf, the
 #     nofault copies);
 #   - the rest of the kernel, and user code (the same work, slower).
@@ -17,7 +19,7 @@
 # on (_raw_spin_unlock_irqrestore): the locks of maps and of the ring show
 # there, among the rest of the kernel. Needs root and perf.
 # Knobs: PAIRS (4), APP_CPU (0), AGENT_CPU (1), RECORDS (20000), TOP (12:
-# the largest increases listed), KSCOPE (a kscope binary to use instead of
+# the largest increases listed), AGENT_FLAGS, KSCOPE (a kscope binary to use instead of
 # building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,7 @@ app_cpu=${APP_CPU:-0}
 agent_cpu=${AGENT_CPU:-1}
 records=${RECORDS:-20000}
 top=${TOP:-12}
+AGENT_FLAGS=${AGENT_FLAGS:-}
 port=${PORT:-19392}
 api=127.0.0.1:${API_PORT:-17179}
 [ "$(id -u)" = 0 ] || { echo "needs root (the agent traces with eBPF, perf samples the kernel): run with sudo" >&2; exit 1; }
@@ -43,7 +46,8 @@ run() {
   broker=$!
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   if [ "$mode" = on ]; then
-    taskset -c "$agent_cpu" "$k" agent --listen "$api" >"$dir/agent.log" 2>&1 &
+    # shellcheck disable=SC2086 # AGENT_FLAGS is a list of flags
+    taskset -c "$agent_cpu" "$k" agent --listen "$api" $AGENT_FLAGS >"$dir/agent.log" 2>&1 &
     agent=$!
     for _ in $(seq 100); do curl -sf "http://$api/healthz" >/dev/null && break; sleep 0.1; done
     curl -sf "http://$api/healthz" >/dev/null || { echo "agent did not start:"; cat "$dir/agent.log"; exit 1; }
@@ -72,7 +76,8 @@ def load(path):
         if m:
             out[m.group(2).strip()] = out.get(m.group(2).strip(), 0) + int(m.group(1))
     return out
-machinery = ('trace_call_bpf', 'perf_syscall_exit', 'syscall_exit_work', 'perf_swevent_', 'perf_trace_buf_alloc')
+machinery = ('trace_call_bpf', 'perf_syscall_exit', 'syscall_exit_work', 'perf_swevent_', 'perf_trace_buf_alloc',
+             '__bpf_trace_run', 'bpf_trace_run')
 helpers = ('bpf', 'htab', 'lookup_nulls', 'ringbuf', 'copy_from_user_nofault', 'copy_from_kernel_nofault', '__pi_memcpy', 'pcpu_freelist')
 def kind(sym):
     name = sym.split(' ', 1)[-1]

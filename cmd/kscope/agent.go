@@ -31,6 +31,7 @@ import (
 func agentCmd() *cobra.Command {
 	var (
 		listen, token, memory, cgroup string
+		syscallHook                   string
 		pids                          []uint
 		ports                         []uint
 		perSyscall, ringBytes         int
@@ -78,7 +79,11 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				return fmt.Errorf("--memory: %w", err)
 			}
 			limitMemory(budget)
-			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes, CopyRecords: copyRecords}
+			hook, err := ebpf.ParseHook(syscallHook)
+			if err != nil {
+				return fmt.Errorf("--syscall-hook: %w", err)
+			}
+			opts := ebpf.Options{Cgroup: cgroup, MaxBytesPerSyscall: perSyscall, RingBytes: ringBytes, CopyRecords: copyRecords, Hook: hook}
 			for _, p := range ports {
 				if p == 0 || p > 65535 {
 					return fmt.Errorf("--port %d is not a port", p)
@@ -151,7 +156,11 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 					nice = 0
 				}
 			}
-			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice)
+			capture := ag.Stats().Capture
+			if capture.HookFallback != "" {
+				log.Warn("the kernel refused the raw sys_exit tracepoint: the programs run on each syscall's tracepoint, which costs the traced syscalls more", "err", capture.HookFallback)
+			}
+			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice, "syscall_hook", capture.Hook)
 			run := []func(context.Context) error{ag.Run, srv.Run}
 			if in != nil {
 				if err := srv.Register(in.Collector()); err != nil {
@@ -175,6 +184,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.StringVar(&memory, "memory", "256MiB", "memory budget of the exchange store (e.g. 512MiB, 2GiB)")
 	f.IntVar(&perSyscall, "max-bytes-per-syscall", 0, "bytes copied from one read or write; the rest is counted as lost (default "+strconv.Itoa(ebpf.DefaultMaxBytesPerSyscall)+")")
 	f.BoolVar(&copyRecords, "copy-records", false, "copy record data too (by default the kernel copies Kafka headers and skips the records of Produce and Fetch after each batch header; the views are the same)")
+	f.StringVar(&syscallHook, "syscall-hook", "", "where the programs run: "+string(ebpf.HookRaw)+" (one program on the raw sys_exit tracepoint, which every syscall passes: the cheapest for the traced processes) or "+string(ebpf.HookTracepoints)+" (one program on each traced syscall's tracepoint); default "+string(ebpf.HookRaw)+", or "+string(ebpf.HookTracepoints)+" when the kernel refuses it")
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")

@@ -175,9 +175,15 @@ func Live(opts ebpf.Options, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	cfg.Source = src
+	hook, fallback := src.Hook()
+	why := ""
+	if fallback != nil {
+		why = fallback.Error()
+	}
 	cfg.SourceStats = func() CaptureStats {
 		s := src.Stats()
 		return CaptureStats{
+			Hook: string(hook), HookFallback: why,
 			Events: s.Events, Bytes: s.Bytes, LostBytes: s.LostBytes, LostEvents: s.LostEvents, SkippedBytes: s.Skipped, RingBytes: s.RingBytes,
 			RingDrops: s.RingDrops, RingDropBytes: s.RingDropBytes, RingDropsPerCPU: s.RingDropsPerCPU, Wakeups: s.Wakeups, Connections: s.Connections,
 		}
@@ -215,10 +221,14 @@ func (a *Agent) Stats() Stats {
 
 // CaptureStats are the live source's counters.
 type CaptureStats struct {
-	Events     uint64 `json:"events"`
-	Bytes      uint64 `json:"bytes"`
-	LostBytes  uint64 `json:"lost_bytes"`
-	LostEvents uint64 `json:"lost_events"`
+	// Hook is where the BPF programs run (ebpf.Hook); HookFallback why
+	// not on the raw sys_exit tracepoint, when the kernel refused it.
+	Hook         string `json:"syscall_hook,omitempty"`
+	HookFallback string `json:"syscall_hook_fallback,omitempty"`
+	Events       uint64 `json:"events"`
+	Bytes        uint64 `json:"bytes"`
+	LostBytes    uint64 `json:"lost_bytes"`
+	LostEvents   uint64 `json:"lost_events"`
 	// SkippedBytes are record bytes the kernel did not copy on purpose
 	// (headers-only copying); RingBytes what the ring carried.
 	SkippedBytes uint64 `json:"skipped_record_bytes"`

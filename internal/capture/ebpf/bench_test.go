@@ -194,3 +194,44 @@ func programsRunTime(src *Source) time.Duration {
 	}
 	return total
 }
+
+// BenchmarkSyscallCost measures what the programs cost syscalls of a
+// process that moves no Kafka traffic, the whole machine traced: a
+// getppid, which no program traces (on the raw sys_exit the program runs
+// and returns at its first compares; on the syscall tracepoints none
+// runs), and a write to /dev/null, which both hooks follow as far as
+// finding the file is no socket. hook=none attaches nothing.
+func BenchmarkSyscallCost(b *testing.B) {
+	testenv.Root(b)
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	one := []byte{0}
+	calls := map[string]func(){
+		"getppid":       func() { unix.Getppid() },
+		"write-devnull": func() { unix.Write(int(devnull.Fd()), one) },
+	}
+	for _, call := range []string{"getppid", "write-devnull"} {
+		for _, hook := range []Hook{"none", HookTracepoints, HookRaw} {
+			b.Run(fmt.Sprintf("%s/hook=%s", call, hook), func(b *testing.B) {
+				if hook != "none" {
+					src, err := Open(Options{Hook: hook})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer func() {
+						b.StopTimer() // detaching waits for RCU
+						src.Close()
+					}()
+				}
+				f := calls[call]
+				b.ResetTimer()
+				for range b.N {
+					f()
+				}
+			})
+		}
+	}
+}

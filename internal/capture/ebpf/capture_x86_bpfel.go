@@ -285,6 +285,7 @@ const (
 	captureProgExitSendto     = "exit_sendto"
 	captureProgExitWrite      = "exit_write"
 	captureProgExitWritev     = "exit_writev"
+	captureProgSysExit        = "sys_exit"
 	captureVarNextConnId      = "next_conn_id"
 	captureVarUnusedConfig    = "unused_config"
 	captureVarUnusedCpuStats  = "unused_cpu_stats"
@@ -356,6 +357,7 @@ type captureProgramSpecs struct {
 	ExitSendto     *ebpf.ProgramSpec `ebpf:"exit_sendto"`
 	ExitWrite      *ebpf.ProgramSpec `ebpf:"exit_write"`
 	ExitWritev     *ebpf.ProgramSpec `ebpf:"exit_writev"`
+	SysExit        *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
 // captureMapSpecs contains maps before they are loaded into the kernel.
@@ -476,6 +478,7 @@ type capturePrograms struct {
 	ExitSendto     *ebpf.Program `ebpf:"exit_sendto"`
 	ExitWrite      *ebpf.Program `ebpf:"exit_write"`
 	ExitWritev     *ebpf.Program `ebpf:"exit_writev"`
+	SysExit        *ebpf.Program `ebpf:"sys_exit"`
 }
 
 func (p *capturePrograms) Close() error {
@@ -495,6 +498,7 @@ func (p *capturePrograms) Close() error {
 		p.ExitSendto,
 		p.ExitWrite,
 		p.ExitWritev,
+		p.SysExit,
 	)
 }
 

@@ -1,6 +1,7 @@
 // Package ebpf captures what processes write to and read from TCP sockets,
-// live, with syscall tracepoints (this machine has no kprobes and refuses
-// fentry). The BPF programs in bpf/ decide in the kernel which sockets are
+// live, as syscalls return: one program on the raw sys_exit tracepoint, or
+// one per syscall on the syscall tracepoints (Options.Hook; this machine
+// has no kprobes and refuses fentry). The BPF programs in bpf/ decide in the kernel which sockets are
 // TCP, copy the bytes into a ring buffer and report every byte they could
 // not copy; this package turns the ring into capture.Chunks.
 //

@@ -97,9 +97,9 @@ func FuzzSegments(f *testing.F) {
 	})
 }
 
-// TestEveryProgramAttached: exits() names every program of the object,
-// each with the tracepoint of its section, so a program added to
-// capture.c cannot be loaded and never attached.
+// TestEveryProgramAttached: exits() names every program of the object
+// but the raw sys_exit's, each with the tracepoint of its section, so a
+// program added to capture.c cannot be loaded and never attached.
 func TestEveryProgramAttached(t *testing.T) {
 	spec, err := loadCapture()
 	if err != nil {
@@ -131,6 +131,10 @@ func TestEveryProgramAttached(t *testing.T) {
 		}
 		attached = append(attached, name)
 	}
+	if ps := spec.Programs[captureProgSysExit]; ps == nil || ps.SectionName != "tp_btf/sys_exit" {
+		t.Errorf("no program %s in section tp_btf/sys_exit (HookRaw attaches it)", captureProgSysExit)
+	}
+	attached = append(attached, captureProgSysExit)
 	for name := range spec.Programs {
 		if !slices.Contains(attached, name) {
 			t.Errorf("program %s is never attached: add it to exits()", name)
@@ -139,12 +143,12 @@ func TestEveryProgramAttached(t *testing.T) {
 }
 
 // TestObjectsPerArchitecture reads the committed objects: each reads the
-// syscall arguments from its own architecture's registers (the pt_regs its
-// CO-RE relocations name), and both carry the same programs.
+// syscall arguments and number from its own architecture's registers (the
+// pt_regs its CO-RE relocations name), and both carry the same programs.
 func TestObjectsPerArchitecture(t *testing.T) {
 	regs := map[string][]string{
-		"capture_x86_bpfel.o":   {"di", "dx", "si"},
-		"capture_arm64_bpfel.o": {"orig_x0", "regs"},
+		"capture_x86_bpfel.o":   {"di", "dx", "orig_ax", "si"},
+		"capture_arm64_bpfel.o": {"orig_x0", "pstate", "regs", "syscallno"},
 	}
 	var programs [][]string
 	for file, want := range regs {

@@ -1,6 +1,9 @@
 package ebpf
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Defaults and limits of Options.
 const (
@@ -58,6 +61,34 @@ type Options struct {
 	// after each batch header (see bpf/walk.h): the ring then carries
 	// about the same bytes per exchange at any batch size.
 	CopyRecords bool
+	// Hook is where the programs run: HookRaw or HookTracepoints.
+	// Empty: HookRaw, or HookTracepoints when the kernel refuses it
+	// (Source.Hook says which, and why).
+	Hook Hook
+}
+
+// Hook names where the BPF programs are attached.
+type Hook string
+
+const (
+	// HookRaw runs one program on the raw sys_exit tracepoint (tp_btf),
+	// which every syscall of every process passes: the default. A
+	// syscall kscope does not trace costs a few compares there.
+	HookRaw Hook = "raw"
+	// HookTracepoints runs one program per syscall on the syscall
+	// tracepoints (sys_exit_read, ...): only the traced syscalls run a
+	// program, each through the tracepoint path's perf record and
+	// guards. For kernels that refuse tp_btf programs.
+	HookTracepoints Hook = "tracepoints"
+)
+
+// ParseHook reads a Hook's name; empty (the default) stays empty.
+func ParseHook(s string) (Hook, error) {
+	switch h := Hook(s); h {
+	case "", HookRaw, HookTracepoints:
+		return h, nil
+	}
+	return "", fmt.Errorf("syscall hook %q: want %s or %s", s, HookRaw, HookTracepoints)
 }
 
 // Stats counts what the source saw and what it lost.

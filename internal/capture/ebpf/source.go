@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,12 +26,16 @@ import (
 // Source reads TCP traffic of traced processes. Next is called from one
 // goroutine; Close, SetVerdict and Stats from any.
 type Source struct {
-	objs   captureObjects
-	objsMu sync.RWMutex // read-held by every use of objs' maps (withMaps); Close closes them under it
-	links  []link.Link
-	ring   *ring
-	closed atomic.Bool
-	walk   bool // the kernel copies headers only (not CopyRecords)
+	objs captureObjects
+	// hook is where the programs run; fallback why not HookRaw, when
+	// Open fell back.
+	hook     Hook
+	fallback error
+	objsMu   sync.RWMutex // read-held by every use of objs' maps (withMaps); Close closes them under it
+	links    []link.Link
+	ring     *ring
+	closed   atomic.Bool
+	walk     bool // the kernel copies headers only (not CopyRecords)
 	// bootWall converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to wall time.
 	bootWall time.Time
 
@@ -70,6 +75,28 @@ type conn struct {
 
 // Open loads the BPF programs and starts tracing.
 func Open(opts Options) (*Source, error) {
+	if opts.Hook != "" {
+		return open(opts)
+	}
+	opts.Hook = HookRaw
+	s, err := open(opts)
+	if err == nil {
+		return s, nil
+	}
+	opts.Hook = HookTracepoints
+	s, err2 := open(opts)
+	if err2 != nil {
+		return nil, err
+	}
+	s.fallback = err
+	return s, nil
+}
+
+// Hook returns where the programs run and, when that is not where Open
+// tried first, why not.
+func (s *Source) Hook() (Hook, error) { return s.hook, s.fallback }
+
+func open(opts Options) (*Source, error) {
 	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
@@ -101,8 +128,12 @@ func Open(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("ebpf: load spec: %w", err)
 	}
 	specs.Events.MaxEntries = uint32(ring)
-	s := &Source{conns: make(map[uint64]*conn), bootWall: bootWall()}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+	hook, err := ParseHook(string(opts.Hook))
+	if err != nil {
+		return nil, fmt.Errorf("ebpf: %w", err)
+	}
+	s := &Source{conns: make(map[uint64]*conn), bootWall: bootWall(), hook: hook}
+	if err := s.load(spec, hook); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("ebpf: load programs: %+v", ve)
@@ -151,12 +182,21 @@ func Open(opts Options) (*Source, error) {
 	if err != nil {
 		return fail(fmt.Errorf("ebpf: ring reader: %w", err))
 	}
-	for _, x := range s.objs.exits() {
-		l, err := link.Tracepoint("syscalls", "sys_exit_"+x.syscall, x.prog, nil)
+	if hook == HookRaw {
+		l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.SysExit})
 		if err != nil {
-			return fail(fmt.Errorf("ebpf: attach sys_exit_%s: %w", x.syscall, err))
+			return fail(fmt.Errorf("ebpf: attach to the raw sys_exit tracepoint: %w", err))
 		}
 		s.links = append(s.links, l)
+	}
+	if hook == HookTracepoints {
+		for _, x := range s.objs.exits() {
+			l, err := link.Tracepoint("syscalls", "sys_exit_"+x.syscall, x.prog, nil)
+			if err != nil {
+				return fail(fmt.Errorf("ebpf: attach sys_exit_%s: %w", x.syscall, err))
+			}
+			s.links = append(s.links, l)
+		}
 	}
 	s.lastSweep = time.Now()
 	return s, nil
@@ -235,6 +275,39 @@ func (s *Source) Next() (capture.Chunk, error) {
 			return ch, nil
 		}
 	}
+}
+
+// load loads the maps and the programs hook attaches, not the others:
+// the verifier's time and the programs' memory go to those only, and a
+// kernel that refuses tp_btf programs can still load the tracepoints'.
+func (s *Source) load(spec *ebpf.CollectionSpec, hook Hook) error {
+	for name := range spec.Programs {
+		if (name == captureProgSysExit) != (hook == HookRaw) {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return err
+	}
+	defer coll.Close()
+	if err := coll.Assign(&s.objs.captureMaps); err != nil {
+		return err
+	}
+	if err := coll.Assign(&s.objs.captureVariables); err != nil {
+		return err
+	}
+	// Each program to its field of capturePrograms, by the field's tag;
+	// Assign would want every field.
+	pv := reflect.ValueOf(&s.objs.capturePrograms).Elem()
+	for i := range pv.NumField() {
+		name := pv.Type().Field(i).Tag.Get("ebpf")
+		if p := coll.Programs[name]; p != nil {
+			pv.Field(i).Set(reflect.ValueOf(p))
+			delete(coll.Programs, name)
+		}
+	}
+	return nil
 }
 
 // exit is a program and the syscall whose exit it traces.

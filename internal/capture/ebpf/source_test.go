@@ -212,8 +212,10 @@ func readN(t *testing.T, c net.Conn, n int) []byte {
 	return b
 }
 
-func TestSmallWrites(t *testing.T) {
-	col := collect(t, Options{})
+func TestSmallWrites(t *testing.T) { eachHook(t, testSmallWrites) }
+
+func testSmallWrites(t *testing.T, opts Options) {
+	col := collect(t, opts)
 	client, server := pair(t, nil)
 	go func() {
 		client.Write([]byte("hello "))
@@ -334,8 +336,10 @@ func rawIO(t *testing.T, c *net.TCPConn, write bool, f func(fd int) (int, error)
 	return n
 }
 
-func TestVectored(t *testing.T) {
-	col := collect(t, Options{})
+func TestVectored(t *testing.T) { eachHook(t, testVectored) }
+
+func testVectored(t *testing.T, opts Options) {
+	col := collect(t, opts)
 	client, server := pair(t, nil)
 	parts := [][]byte{[]byte("one,"), []byte("two,"), bytes.Repeat([]byte("x"), 40000), []byte("end.")}
 	want := bytes.Join(parts, nil)
@@ -379,8 +383,10 @@ func TestVectored(t *testing.T) {
 	})
 }
 
-func TestNotTCP(t *testing.T) {
-	col := collect(t, Options{})
+func TestNotTCP(t *testing.T) { eachHook(t, testNotTCP) }
+
+func testNotTCP(t *testing.T, opts Options) {
+	col := collect(t, opts)
 
 	// UDP.
 	u1, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -431,13 +437,15 @@ func TestNotTCP(t *testing.T) {
 	}
 }
 
-func TestExistingConnection(t *testing.T) {
+func TestExistingConnection(t *testing.T) { eachHook(t, testExistingConnection) }
+
+func testExistingConnection(t *testing.T, opts Options) {
 	testenv.Root(t)
 	client, server := pair(t, nil)
 	client.Write([]byte("before"))
 	readN(t, server, 6)
 
-	col := collect(t, Options{})
+	col := collect(t, opts)
 	client.Write([]byte("after"))
 	readN(t, server, 5)
 	client.Write([]byte("again"))
@@ -461,8 +469,10 @@ func TestExistingConnection(t *testing.T) {
 	}
 }
 
-func TestClose(t *testing.T) {
-	col := collect(t, Options{})
+func TestClose(t *testing.T) { eachHook(t, testClose) }
+
+func testClose(t *testing.T, opts Options) {
+	col := collect(t, opts)
 	client, server := pair(t, nil)
 	client.Write([]byte("bye"))
 	readN(t, server, 3)

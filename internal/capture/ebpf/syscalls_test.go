@@ -20,8 +20,10 @@ import (
 // TestSendfile: Go's io.Copy from a file to a TCP connection uses
 // sendfile, whose bytes the process never sees: the writer's direction
 // reports them as lost, exactly; the reader still sees them all.
-func TestSendfile(t *testing.T) {
-	col := collect(t, Options{})
+func TestSendfile(t *testing.T) { eachHook(t, testSendfile) }
+
+func testSendfile(t *testing.T, opts Options) {
+	col := collect(t, opts)
 	client, server := pair(t, nil)
 	payload := bytes.Repeat([]byte("0123456789"), 10000)
 	path := filepath.Join(t.TempDir(), "f")
@@ -56,8 +58,10 @@ type mmsghdr struct {
 
 // TestMmsg sends two messages with one sendmmsg and receives them with
 // one recvmmsg.
-func TestMmsg(t *testing.T) {
-	col := collect(t, Options{})
+func TestMmsg(t *testing.T) { eachHook(t, testMmsg) }
+
+func testMmsg(t *testing.T, opts Options) {
+	col := collect(t, opts)
 	client, server := pair(t, nil)
 	parts := [][]byte{[]byte("first message;"), []byte("second"), []byte(" message.")}
 	want := bytes.Join(parts, nil)

@@ -28,12 +28,6 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
-struct task_struct {
-	struct files_struct *files;
-	struct task_struct *group_leader;
-	char comm[16];
-};
-
 struct in6_addr {
 	__u8 s6_addr[16];
 };
@@ -70,10 +64,38 @@ struct pt_regs {
 	unsigned long dx;
 	unsigned long si;
 	unsigned long di;
+	unsigned long orig_ax;
 };
 #define SYSCALL_ARG0(regs) ((regs)->di)
 #define SYSCALL_ARG1(regs) ((regs)->si)
 #define SYSCALL_ARG2(regs) ((regs)->dx)
+/* The syscall's number, as the raw sys_exit tracepoint sees it. A 32-bit
+ * syscall (int 0x80, sysenter, or a 32-bit process) numbers them
+ * differently: the kernel marks it in thread_info.status (TS_COMPAT), as
+ * its own syscall tracepoints check before they run a program. x32's
+ * numbers carry bit 30 and match none of those below. */
+struct thread_info {
+	__u32 status;
+};
+#define TS_COMPAT 0x0002
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_COMPAT(task, regs) ((task)->thread_info.status & TS_COMPAT)
+/* arch/x86/entry/syscalls/syscall_64.tbl */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
 #elif defined(__TARGET_ARCH_arm64)
 /* arm64: arguments in x0-x5, but x0 is overwritten by the return value
  * before sys_exit: the kernel keeps the first argument in orig_x0. regs[]
@@ -81,14 +103,49 @@ struct pt_regs {
  * name. */
 struct pt_regs {
 	__u64 regs[31];
+	__u64 pstate;
 	__u64 orig_x0;
+	__s32 syscallno;
 };
 #define SYSCALL_ARG0(regs) ((regs)->orig_x0)
 #define SYSCALL_ARG1(regs) ((regs)->regs[1])
 #define SYSCALL_ARG2(regs) ((regs)->regs[2])
+/* A 32-bit (AArch32) task has its own numbers: PSR_MODE32_BIT in the
+ * saved pstate says so (the kernel's compat_user_mode). */
+struct thread_info {
+	__u64 flags;
+};
+#define PSR_MODE32_BIT 0x10
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_COMPAT(task, regs) ((regs)->pstate & PSR_MODE32_BIT)
+/* include/uapi/asm-generic/unistd.h */
+#define NR_read 63
+#define NR_write 64
+#define NR_close 57
+#define NR_readv 65
+#define NR_writev 66
+#define NR_sendfile 71
+#define NR_connect 203
+#define NR_accept 202
+#define NR_sendto 206
+#define NR_recvfrom 207
+#define NR_sendmsg 211
+#define NR_recvmsg 212
+#define NR_accept4 242
+#define NR_recvmmsg 243
+#define NR_sendmmsg 269
 #else
 #error "kscope's capture reads syscall arguments on x86-64 and arm64 only: build with bpf2go -target amd64 or arm64"
 #endif
+
+/* thread_info is the task's first member (THREAD_INFO_IN_TASK, on both
+ * architectures). */
+struct task_struct {
+	struct thread_info thread_info;
+	struct files_struct *files;
+	struct task_struct *group_leader;
+	char comm[16];
+};
 
 #pragma clang attribute pop
 
