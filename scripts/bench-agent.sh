@@ -21,7 +21,10 @@
 # client's host does when the broker is on another; the broker's syscalls
 # then only pass the programs' first check. TRACE=both (the default)
 # traces the whole machine: both ends, on the one CPU.
-# Knobs: PAIRS (15), WORKLOADS ("sync batched"), TRACE (both), AGENT_FLAGS,
+# OTHER=busy runs a shell busy loop on CPU $AGENT_CPU instead of the agent,
+# nothing traced: what any work on the other CPU costs the producer on
+# this machine, with the same pairs and interval.
+# Knobs: PAIRS (15), WORKLOADS ("sync batched"), TRACE (both), OTHER, AGENT_FLAGS,
 # APP_CPU (0), AGENT_CPU (1), KSCOPE (a kscope binary to use instead of
 # building one).
 set -euo pipefail
@@ -29,6 +32,8 @@ cd "$(dirname "$0")/.."
 pairs=${PAIRS:-15}
 workloads=${WORKLOADS:-sync batched}
 trace=${TRACE:-both}
+other=${OTHER:-agent}
+case $other in agent | busy) ;; *) echo "OTHER: agent, busy" >&2; exit 2 ;; esac
 AGENT_FLAGS=${AGENT_FLAGS:-}
 app_cpu=${APP_CPU:-0}
 agent_cpu=${AGENT_CPU:-1}
@@ -89,6 +94,14 @@ rate() {
 
 # on ARGS...: one run with a fresh agent; prints "records/s agent-json"
 on() {
+  if [ "$other" = busy ]; then
+    taskset -c "$agent_cpu" sh -c 'while :; do :; done' &
+    local busy=$! r
+    r=$(rate "$@")
+    kill "$busy"; wait "$busy" 2>/dev/null || true
+    echo "{\"rate\": $r, \"exchanges\": 0, \"cpu_s\": 0, \"ring_bytes\": 0, \"skipped\": 0, \"ring_drops\": 0, \"lost_bytes\": 0, \"resyncs\": 0}"
+    return
+  fi
   agent_start
   local s0 t0 s1 t1 r
   s0=$(stats); t0=$(cpu_ticks "$agent_pid")
@@ -130,10 +143,12 @@ for mode in $workloads; do
   done
 done
 
+[ "$other" = busy ] && trace=busy
 python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" "$trace" <<'PY'
 import json, random, statistics as st, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-traced = {"both": "the whole machine traced (both ends)", "client": "the producer traced alone (--cgroup)"}[sys.argv[5]]
+traced = {"both": "the whole machine traced (both ends)", "client": "the producer traced alone (--cgroup)",
+          "busy": "no agent: a busy loop on the agent's CPU, nothing traced"}[sys.argv[5]]
 print(f"\n{sys.argv[2]} alternating pairs per workload; producer and broker on CPU {sys.argv[3]}, agent on CPU {sys.argv[4]}; {traced}")
 names = {"sync": "(a) one record per request", "batched": "(b) batched, 16 KiB batches"}
 random.seed(1)
@@ -150,6 +165,8 @@ for mode in ("sync", "batched"):
     print(f"   with/without, median of pairs: {m:.3f} ({100*(m-1):+.1f}%), 95% CI {lo:.3f}..{hi:.3f} ({100*(lo-1):+.1f}%..{100*(hi-1):+.1f}%)")
     print(f"   runs without: {' '.join(f'{x:.0f}' for x in off)}")
     print(f"   runs with:    {' '.join(f'{x:.0f}' for x in on)}")
+    if not any(r["on"]["exchanges"] for r in rs):
+        continue
     us = [1e6 * r["on"]["cpu_s"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
     ring = [r["on"]["ring_bytes"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
     skip = [r["on"]["skipped"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
