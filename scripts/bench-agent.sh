@@ -14,8 +14,11 @@
 #
 # For each workload: the median records/s without and with the agent,
 # the median of the per-pair ratios (with/without) with a bootstrap 95%
-# confidence interval, and the agent's CPU per exchange and ring bytes
-# per exchange (each exchange is seen from both ends). Needs root.
+# confidence interval; the same for the CPU time the producer and the
+# broker took for the same records (what tracing costs the application's
+# CPU, which the VM's scheduling noise moves less than throughput); and
+# the agent's CPU per exchange and ring bytes per exchange (each exchange
+# is seen from both ends). Needs root.
 # TRACE=client traces the producer alone (agent --cgroup, the producer in
 # a cgroup of its own, with and without the agent), as an agent on a
 # client's host does when the broker is on another; the broker's syscalls
@@ -79,17 +82,25 @@ agent_stop() { kill -INT "$agent_pid"; wait "$agent_pid" || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 stats() { curl -sf "http://$api/api/v1/stats"; }
 
-# rate ARGS...: records/s of one producer run, against a fresh broker
+# rate ARGS...: one producer run against a fresh broker; prints its
+# records/s and the CPU seconds the producer and the broker took, as JSON
+# ({"rate": .., "app_cpu_s": ..}). The producer's CPU is its shell's
+# waited-for children's (/proc/$$/stat cutime + cstime); the broker's is
+# read before it stops (a fresh broker each run: its start is in both).
 rate() {
   broker_start
-  if [ "$trace" = client ]; then
-    # The producer in the traced cgroup, before it opens a socket.
-    taskset -c "$app_cpu" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@"
-  else
-    taskset -c "$app_cpu" "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@"
-  fi |
-    awk '/produced/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s,") print $i}'
+  local out b
+  # The producer in the traced cgroup (TRACE=client: $cg), before it
+  # opens a socket.
+  out=$(taskset -c "$app_cpu" sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs" || exit 1
+    "$@"; awk "{print \"app_cpu_ticks\", \$16 + \$17}" /proc/$$/stat' "$cg" \
+    "$k" bench traffic --bootstrap "127.0.0.1:$port" --topic bench "$@")
+  b=$(cpu_ticks "$broker_pid")
   broker_stop
+  awk -v b="$b" -v hz="$(getconf CLK_TCK)" '
+    /produced/ {for (i = 1; i <= NF; i++) if ($(i + 1) == "records/s,") r = $i}
+    /^app_cpu_ticks/ {p = $2}
+    END {printf "{\"rate\": %s, \"app_cpu_s\": %.2f}\n", r, (p + b) / hz}' <<<"$out"
 }
 
 # on ARGS...: one run with a fresh agent; prints "records/s agent-json"
@@ -99,7 +110,7 @@ on() {
     local busy=$! r
     r=$(rate "$@")
     kill "$busy"; wait "$busy" 2>/dev/null || true
-    echo "{\"rate\": $r, \"exchanges\": 0, \"cpu_s\": 0, \"ring_bytes\": 0, \"skipped\": 0, \"ring_drops\": 0, \"lost_bytes\": 0, \"resyncs\": 0}"
+    python3 -c 'import json, sys; r = json.loads(sys.argv[1]); r.update(exchanges=0, cpu_s=0, ring_bytes=0, skipped=0, ring_drops=0, lost_bytes=0, resyncs=0); print(json.dumps(r))' "$r"
     return
   fi
   agent_start
@@ -120,7 +131,7 @@ import json, sys
 r, s0, s1, t0, t1, hz = sys.argv[1:]
 a0, a1 = json.loads(s0)["agent"], json.loads(s1)["agent"]
 d = lambda g, k: a1[g][k] - a0[g][k]
-print(json.dumps(dict(rate=float(r), exchanges=d("decoder", "exchanges"), cpu_s=(int(t1) - int(t0)) / int(hz),
+print(json.dumps(dict(**json.loads(r), exchanges=d("decoder", "exchanges"), cpu_s=(int(t1) - int(t0)) / int(hz),
     ring_bytes=d("capture", "ring_bytes"), skipped=d("capture", "skipped_record_bytes"),
     ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"), resyncs=d("decoder", "resyncs"))))
 PY
@@ -139,7 +150,10 @@ for mode in $workloads; do
       o=$(on "${args[@]}"); off=$(rate "${args[@]}")
     fi
     echo "{\"mode\": \"$mode\", \"pair\": $i, \"off\": $off, \"on\": $o}" >>"$dir/rows"
-    echo "  $mode pair $i: without $off records/s, with $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$o")" >&2
+    python3 -c 'import json, sys
+a, b = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print("  %s: without %.0f records/s (%.2f s of CPU), with %.0f (%.2f s)" % (sys.argv[1], a["rate"], a["app_cpu_s"], b["rate"], b["app_cpu_s"]))' \
+      "$mode pair $i" "$off" "$o" >&2
   done
 done
 
@@ -156,15 +170,20 @@ for mode in ("sync", "batched"):
     rs = [r for r in rows if r["mode"] == mode]
     if not rs:
         continue
-    off = [r["off"] for r in rs]; on = [r["on"]["rate"] for r in rs]
-    ratios = [b / a for a, b in zip(off, on)]
-    boot = sorted(st.median(random.choices(ratios, k=len(ratios))) for _ in range(10000))
-    lo, hi = boot[249], boot[9749]
-    m = st.median(ratios)
+    off = [r["off"]["rate"] for r in rs]; on = [r["on"]["rate"] for r in rs]
+    def interval(ratios):
+        boot = sorted(st.median(random.choices(ratios, k=len(ratios))) for _ in range(10000))
+        return st.median(ratios), boot[249], boot[9749]
+    m, lo, hi = interval([b / a for a, b in zip(off, on)])
     print(f"{names[mode]}: without {st.median(off):.0f} records/s, with {st.median(on):.0f} records/s")
     print(f"   with/without, median of pairs: {m:.3f} ({100*(m-1):+.1f}%), 95% CI {lo:.3f}..{hi:.3f} ({100*(lo-1):+.1f}%..{100*(hi-1):+.1f}%)")
     print(f"   runs without: {' '.join(f'{x:.0f}' for x in off)}")
     print(f"   runs with:    {' '.join(f'{x:.0f}' for x in on)}")
+    # The same records, so the CPU ratio is the CPU per record's.
+    coff = [r["off"]["app_cpu_s"] for r in rs]; con = [r["on"]["app_cpu_s"] for r in rs]
+    m, lo, hi = interval([b / a for a, b in zip(coff, con)])
+    print(f"   CPU of the producer and the broker for the same records, with/without: {m:.3f} ({100*(m-1):+.1f}%), "
+          f"95% CI {lo:.3f}..{hi:.3f} ({100*(lo-1):+.1f}%..{100*(hi-1):+.1f}%); medians {st.median(coff):.2f} and {st.median(con):.2f} s")
     if not any(r["on"]["exchanges"] for r in rs):
         continue
     us = [1e6 * r["on"]["cpu_s"] / r["on"]["exchanges"] for r in rs if r["on"]["exchanges"]]
