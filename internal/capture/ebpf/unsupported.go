@@ -25,3 +25,4 @@ func (*Source) Close() error                                     { return nil }
 func (*Source) SetVerdict(*capture.Conn, bool) error             { return nil }
 func (*Source) Boundary(*capture.Conn, capture.Dir, int64, bool) {}
 func (*Source) Stats() Stats                                     { return Stats{} }
+func (*Source) Hook() (Hook, error)                              { return "", nil }
