@@ -259,14 +259,23 @@ func TestLargeWrite(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(rand.Uint32())
 	}
+	// Random bytes can start like a frame: 1 run in 40 or so read a
+	// plausible size and the kernel follows that frame. A size of 48 MiB
+	// first makes sure of it: the bytes past the limit are then skipped
+	// inside the frame's run, and must be told at once, not with the
+	// direction's next event (there is none).
+	frame := append([]byte{3, 0, 0, 0}, payload[4:]...)
 	for _, tc := range []struct {
-		name  string
-		limit int
+		name    string
+		limit   int
+		payload []byte
 	}{
-		{"below limit", MaxBytesPerSyscallLimit},
-		{"above limit", 20000}, // not a multiple of the 16 KiB event size
+		{"below limit", MaxBytesPerSyscallLimit, payload},
+		{"above limit", 20000, payload}, // not a multiple of the 16 KiB event size
+		{"above limit, in a frame", 20000, frame},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			payload := tc.payload
 			col := collect(t, Options{MaxBytesPerSyscall: tc.limit, RingBytes: 64 << 20})
 			client, server := pair(t, nil)
 			go client.Write(payload)

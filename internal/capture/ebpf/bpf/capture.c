@@ -1134,7 +1134,12 @@ static __always_inline void walk_msg(struct scratch *s, struct conn_state *st, s
 		if (emit_simple(cfg, key, st, KIND_LOST, dir, lost, 0))
 			add_lost(key, dir, lost);
 	} else if (lost) {
-		add_lost(key, dir, lost);
+		/* Bytes of a run past max_bytes, or whose copy failed: told
+		 * now, not with the direction's next event, which may not
+		 * come for long (the last write of a burst) or at all. */
+		lost += take_lost(st, dir);
+		if (emit_simple(cfg, key, st, KIND_LOST, dir, lost, 0))
+			add_lost(key, dir, lost);
 	}
 	__builtin_memcpy(&st->walk[dir & 1], &s->w, sizeof(s->w));
 }
