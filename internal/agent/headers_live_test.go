@@ -26,12 +26,14 @@ import (
 // kafka-python) produce and consume. Every exchange of one agent must be in
 // the other with the same topics, partitions, records, bytes and batch
 // headers, and the headers-only ring must have carried less than a quarter
-// of the bytes (kafka-python's small batches leave little to skip).
+// of the bytes (kafka-python's small batches leave little to skip). The
+// full copy runs on the syscall tracepoints, the headers-only agent on the
+// raw sys_exit (the default): the two hooks must see the same syscalls.
 func TestHeadersOnlyExact(t *testing.T) {
 	kcat := testenv.Command(t, "kcat", "kcat")
 	py := testenv.Python(t, "kafka")
 	c := startCluster(t, "exact-plain", "exact-zstd", "exact-kcat", "exact-py")
-	full := startAgent(t, c, ebpf.Options{CopyRecords: true, RingBytes: 64 << 20, MaxBytesPerSyscall: ebpf.MaxBytesPerSyscallLimit})
+	full := startAgent(t, c, ebpf.Options{CopyRecords: true, RingBytes: 64 << 20, MaxBytesPerSyscall: ebpf.MaxBytesPerSyscallLimit, Hook: ebpf.HookTracepoints})
 	walk := startAgent(t, c, ebpf.Options{RingBytes: 64 << 20})
 
 	value := bytes.Repeat([]byte("0123456789abcdef"), 64) // 1 KiB
