@@ -1400,8 +1400,8 @@ static __always_inline int on_close(struct config *cfg, int fd)
 
 /* on_exit handles a syscall as it returns: only then is it known what was
  * read or written, and its arguments are still in the registers it was
- * entered with. One program per syscall, not two: tracing costs every
- * process on the machine each time it makes one of these syscalls. */
+ * entered with. It runs at exit only, not at entry too: tracing costs
+ * every process on the machine each time it makes one of these syscalls. */
 static __always_inline int on_exit(struct pt_regs *regs, long ret, __u32 op)
 {
 	/* A read that found nothing (EAGAIN: Go and librdkafka poll before
@@ -1483,14 +1483,14 @@ EXIT(close, OP_CLOSE)
 
 /* sys_exit is the same work on the raw tracepoint every syscall of every
  * process passes on its way out, and the default (Options.Hook): one
- * program, which returns at once for the syscalls above not listed. The
+ * program, which returns at once for the syscalls not listed above. The
  * syscall tracepoints (sys_exit_<name>) are themselves a probe on this
  * one; each run of a program there first fills a perf record and takes
  * the tracepoint path's recursion and RCU guards (perf_syscall_exit,
- * trace_call_bpf), 1.8% of a traced producer's CPU in scripts/bench-perf.sh
- * against the programs' own 2.0%. Here the program runs directly, with
- * the registers typed (tp_btf): a syscall not traced costs a load and a
- * few compares. */
+ * trace_call_bpf): in scripts/bench-perf.sh, the machinery that runs the
+ * programs took 2.0% of a traced producer's CPU there, 1.0% here. Here
+ * the program runs directly, with the registers typed (tp_btf): a
+ * syscall not traced costs a load and a few compares. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {

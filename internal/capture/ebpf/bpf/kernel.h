@@ -112,9 +112,6 @@ struct pt_regs {
 #define SYSCALL_ARG2(regs) ((regs)->regs[2])
 /* A 32-bit (AArch32) task has its own numbers: PSR_MODE32_BIT in the
  * saved pstate says so (the kernel's compat_user_mode). */
-struct thread_info {
-	__u64 flags;
-};
 #define PSR_MODE32_BIT 0x10
 #define SYSCALL_NR(regs) ((regs)->syscallno)
 #define SYSCALL_COMPAT(task, regs) ((regs)->pstate & PSR_MODE32_BIT)
@@ -138,10 +135,10 @@ struct thread_info {
 #error "kscope's capture reads syscall arguments on x86-64 and arm64 only: build with bpf2go -target amd64 or arm64"
 #endif
 
-/* thread_info is the task's first member (THREAD_INFO_IN_TASK, on both
- * architectures). */
 struct task_struct {
-	struct thread_info thread_info;
+#if defined(__TARGET_ARCH_x86)
+	struct thread_info thread_info; /* the first member (THREAD_INFO_IN_TASK) */
+#endif
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	char comm[16];
