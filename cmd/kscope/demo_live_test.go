@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"kscope/internal/capture/ebpf"
 	"kscope/internal/demo"
 	"kscope/internal/testenv"
 	"kscope/internal/view"
@@ -270,7 +271,12 @@ func TestDemoScenario(t *testing.T) {
 	if !st.Traced || st.Topic != (demo.TopicInfo{Name: "order", Partitions: 5, ReplicationFactor: 3}) || !st.InvoicingDelay.On {
 		t.Fatalf("status: %+v", st)
 	}
-	for _, want := range []string{"kscope demo is running", "kscope overview", "kscope demo scale shipping 3", "kscope demo invoicing-delay off", "--server " + d.api,
+	// This kernel takes the raw sys_exit tracepoint: the agent does not
+	// fall back to the syscall tracepoints.
+	if st.SyscallHook != string(ebpf.HookRaw) {
+		t.Errorf("status: syscall hook %q, want %q", st.SyscallHook, ebpf.HookRaw)
+	}
+	for _, want := range []string{"kscope demo is running", "(syscall hook raw)", "kscope overview", "kscope demo scale shipping 3", "kscope demo invoicing-delay off", "--server " + d.api,
 		"group shipping (KIP-848 consumer protocol)", "group invoicing (classic protocol"} {
 		if !strings.Contains(d.stdout.String(), want) {
 			t.Errorf("the demo's banner lacks %q:\n%s", want, d.stdout.String())

@@ -32,7 +32,9 @@ type Status struct {
 	Brokers []BrokerInfo `json:"brokers"`
 	// Traced says whether the agent traces the services (false with
 	// --no-trace).
-	Traced         bool          `json:"traced"`
+	Traced bool `json:"traced"`
+	// SyscallHook is where the agent's BPF programs run (ebpf.Hook).
+	SyscallHook    string        `json:"syscall_hook,omitempty"`
 	Topic          TopicInfo     `json:"topic"`
 	InvoicingDelay Delay         `json:"invoicing_delay"`
 	Processes      []ProcessInfo `json:"processes"`

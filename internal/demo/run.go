@@ -194,6 +194,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	ctl := NewControl(sup, cluster, Status{
 		PID: os.Getpid(), Started: time.Now(), API: "http://" + ln.Addr().String(), Bootstrap: cluster.Addrs(), Traced: !cfg.NoTrace,
 		Topic: TopicInfo{Name: Topic, Partitions: TopicPartitions, ReplicationFactor: TopicReplicas}, Alerting: alerts,
+		SyscallHook: syscallHook(ag),
 	})
 	ctl.Register(srv.Handle)
 
@@ -283,6 +284,15 @@ func ControlError(err error, server string) error {
 	return err
 }
 
+// syscallHook is where ag's programs run: "raw" on the raw sys_exit
+// tracepoint, "tracepoints" on each syscall's; empty without an agent.
+func syscallHook(ag *agent.Agent) string {
+	if ag == nil {
+		return ""
+	}
+	return ag.Stats().Capture.Hook
+}
+
 // printBanner says what runs where and what to try.
 func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -317,7 +327,7 @@ func printBanner(w io.Writer, st Status, cfg RunConfig, ports []uint16) {
 		fmt.Fprintf(tw, "  alerts\t%s (apt-get install prometheus prometheus-alertmanager, then --alerting on)\n", a.Off)
 	}
 	if st.Traced {
-		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s, copying Kafka headers and skipping record data in the kernel; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.API, st.API)
+		fmt.Fprintf(tw, "  agent\ttraces both ends of every connection to ports %s as syscalls return (syscall hook %s), copying Kafka headers and skipping record data in the kernel; API %s, Prometheus metrics %s/metrics\n", joinPorts(ports), st.SyscallHook, st.API, st.API)
 	} else {
 		fmt.Fprintf(tw, "  agent\tnot running (--no-trace): nothing is traced, the views have nothing to show\n")
 	}
