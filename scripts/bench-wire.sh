@@ -129,16 +129,20 @@ echo "untraced, as fast as answered (--rate 0, $conns connections, $inflight in 
 "$k" bench wire run --rate 0 --duration "$duration" --connections "$conns" --in-flight "$inflight" --mix "$mix" \
   --batch-bytes "$batch" --partitions-per-request "$partitions" --per-write "$per_write" 2>/dev/null | grep -E 'exchanges/s|latency' | sed 's/^/  /'
 
+ref0=$(host_ref)
 for rate in $rates; do measure rate "$rate" "$batch"; done
 if [ "$sweep" = 1 ]; then
   for b in $batches; do measure sweep "$sweep_rate" "$b"; done
 fi
 
-python3 - "$dir/rows" "$trace" "$duration" "$conns" "$inflight" <<'PY'
+ref1=$(host_ref)
+python3 - "$dir/rows" "$trace" "$duration" "$conns" "$inflight" "$ref0" "$ref1" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 trace = sys.argv[2]
 print(f"\ntraced: {trace} (agent --pid); {sys.argv[3]} per run, {sys.argv[4]} connections, {sys.argv[5]} in flight each")
+print(f"host: a fixed Python loop took {sys.argv[6]} ms of CPU before the runs, {sys.argv[7]} after (host_ref in scripts/lib.sh;")
+print("lower is a faster host: on a shared machine it varies with the neighbours' load, and so does every figure below)")
 if trace == "both":
     print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
 print("agent saw: exchanges the decoder emitted; complete: those with their response. lost: sent - complete.")

@@ -10,3 +10,21 @@ kscope_binary() {
   go build -o "$1/kscope" ./cmd/kscope
   echo "$1/kscope"
 }
+
+# host_ref prints the CPU milliseconds a fixed Python loop takes, the
+# median of three: how fast the host runs now. On a shared machine this
+# varies twofold from hour to hour with the neighbours' load, and every
+# µs figure with it; lower is faster.
+host_ref() {
+  python3 - <<'PY'
+import time
+runs = []
+for _ in range(3):
+    t = time.process_time()
+    s = 0
+    for i in range(2_000_000):
+        s += i * i
+    runs.append(time.process_time() - t)
+print(f"{sorted(runs)[1] * 1e3:.0f}")
+PY
+}
