@@ -103,6 +103,7 @@ import json, sys
 name, trace, run, s0, s1, t0, t1, hz, busy, serve, window = sys.argv[1:]
 r = json.load(open(run)); a0 = json.loads(s0)["agent"]; a1 = json.loads(s1)["agent"]
 st = json.loads(s1).get("store", {})
+st0 = json.loads(s0).get("store", {})
 def d(*keys):
     def get(o):
         for k in keys:
@@ -118,6 +119,7 @@ print(json.dumps(dict(
     no_response=d("decoder", "no_response"), unmatched=d("decoder", "unmatched_responses"), resyncs=d("decoder", "resyncs"),
     bytes_lost=d("decoder", "bytes_lost"), ring_drops=d("capture", "ring_drops"), lost_bytes=d("capture", "lost_bytes"),
     capture_bytes=d("capture", "bytes"), ring_bytes=d("capture", "ring_bytes"), skipped_bytes=d("capture", "skipped_record_bytes"), cpu_s=cpu_s, twins_dropped=st.get("twins_dropped", 0),
+    store_bytes=st.get("bytes", 0), store_budget=st.get("budget_bytes", 0), evicted=st.get("evicted", 0) - st0.get("evicted", 0),
     p99_us=r["latency_us"]["p99"], per_second=r["per_second"],
     # What the load generator used, and the machine's busy time, all
     # cores, over the same window (others' work shows as the rest).
@@ -142,7 +144,8 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 trace = sys.argv[2]
 print(f"\ntraced: {trace} (agent --pid); {sys.argv[3]} per run, {sys.argv[4]} connections, {sys.argv[5]} in flight each")
 print(f"host: a fixed Python loop took {sys.argv[6]} ms of CPU before the runs, {sys.argv[7]} after (host_ref in scripts/lib.sh;")
-print("lower is a faster host: on a shared machine it varies with the neighbours' load, and so does every figure below)")
+print("lower is a faster host for that loop: on a shared machine it varies with the neighbours' load, and so does every figure below;")
+print("it does not rank machines whose memory behaves otherwise: see the README's speed section)")
 if trace == "both":
     print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
 print("agent saw: exchanges the decoder emitted; complete: those with their response. lost: sent - complete.")
@@ -178,5 +181,10 @@ for part, title in (("rate", "rates"), ("sweep", "batch-size sweep")):
         if others > 25: extra.append(f"SKEWED: other work used {others:.0f}% of a core meanwhile")
         ps = r["per_second"]
         if ps: extra.append(f"client per second {min(ps)}..{max(ps)}")
+        # A store that evicted nothing was filling the whole run: memory
+        # touched for the first time, which costs more than a full
+        # store's reuse (README, "What the store's size costs").
+        extra.append(f"store {r['store_bytes'] / 2**20:.0f} of {r['store_budget'] / 2**20:.0f} MiB, " +
+                     (f"{r['evicted']} exchanges evicted" if r["evicted"] else "filling: none evicted"))
         print(" " * 10 + "  " + ", ".join(extra))
 PY
