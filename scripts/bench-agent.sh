@@ -160,13 +160,13 @@ done
 
 ref1=$(host_ref)
 [ "$other" = busy ] && trace=busy
-python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" "$trace" "$ref0" "$ref1" <<'PY'
+host_line "$ref0" "$ref1" "the pairs"
+python3 - "$dir/rows" "$pairs" "$app_cpu" "$agent_cpu" "$trace" <<'PY'
 import json, random, statistics as st, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 traced = {"both": "the whole machine traced (both ends)", "client": "the producer traced alone (--cgroup)",
           "busy": "no agent: a busy loop on the agent's CPU, nothing traced"}[sys.argv[5]]
 print(f"\n{sys.argv[2]} alternating pairs per workload; producer and broker on CPU {sys.argv[3]}, agent on CPU {sys.argv[4]}; {traced}")
-print(f"host: a fixed Python loop took {sys.argv[6]} ms of CPU before the pairs, {sys.argv[7]} after (host_ref in scripts/lib.sh; lower is a faster host)")
 names = {"sync": "(a) one record per request", "batched": "(b) batched, 16 KiB batches"}
 random.seed(1)
 for mode in ("sync", "batched"):

@@ -11,7 +11,8 @@
 # `tshark -Y kafka -T fields`, alternately, so that both see the same load
 # (the machine is shared); it prints the medians in MB/s of capture, their
 # range, and the ratio; and, from a capture of no packets decoded the same
-# way, what starting each program takes and the MB/s without it. Needs root (tcpdump), tshark, tcpdump and editcap.
+# way, what starting each program takes and the MB/s without it. Needs
+# root (tcpdump), tshark, tcpdump and editcap.
 # KEEP=DIR keeps the two captures there; CAPTURES=DIR decodes those kept
 # instead of capturing anew (to compare builds on the same captures: each
 # new capture cuts the streams elsewhere, and the ratio moves with the

@@ -138,14 +138,12 @@ if [ "$sweep" = 1 ]; then
 fi
 
 ref1=$(host_ref)
-python3 - "$dir/rows" "$trace" "$duration" "$conns" "$inflight" "$ref0" "$ref1" <<'PY'
+host_line "$ref0" "$ref1" "the runs"
+python3 - "$dir/rows" "$trace" "$duration" "$conns" "$inflight" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 trace = sys.argv[2]
 print(f"\ntraced: {trace} (agent --pid); {sys.argv[3]} per run, {sys.argv[4]} connections, {sys.argv[5]} in flight each")
-print(f"host: a fixed Python loop took {sys.argv[6]} ms of CPU before the runs, {sys.argv[7]} after (host_ref in scripts/lib.sh;")
-print("lower is a faster host for that loop: on a shared machine it varies with the neighbours' load, and so does every figure below;")
-print("it does not rank machines whose memory behaves otherwise: see the README's speed section)")
 if trace == "both":
     print("both ends traced: the decoder sees each exchange twice; 'agent saw' is decoded/2")
 print("agent saw: exchanges the decoder emitted; complete: those with their response. lost: sent - complete.")
