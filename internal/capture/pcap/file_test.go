@@ -297,6 +297,25 @@ func TestCorruptFiles(t *testing.T) {
 	}
 }
 
+// TestRecordLargerThanBuffer: a pcapng record beyond the read buffer (a
+// capture without a snapshot length, or a lying block) is read by the
+// slow path and the packets around it are not disturbed.
+func TestRecordLargerThanBuffer(t *testing.T) {
+	c := sampleConv(false)
+	fs := c.frames(t, ethernet)
+	big := frame{at: fs[0].at, data: bytes.Repeat([]byte{0xee}, 3*bufSize/2)}
+	big.origLen = len(big.data)
+	fs = append(fs[:2:2], append([]frame{big}, fs[2:]...)...)
+	chunks, st, err := readAll(t, writePcapng(t, ethernet.link, fs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, transcript(chunks, c.names()), sampleWant)
+	if st.Packets != uint64(len(fs)) || st.Skipped != 1 {
+		t.Errorf("stats %+v: want %d packets, the large one skipped as not TCP", st, len(fs))
+	}
+}
+
 // TestEmptyCapture: a valid file without TCP is not an error; finding no
 // Kafka in it is for the caller to say.
 func TestEmptyCapture(t *testing.T) {
