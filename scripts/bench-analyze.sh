@@ -27,7 +27,7 @@ port=${PORT:-19192}
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-go build -o "$dir/kscope" ./cmd/kscope
+CGO_ENABLED=0 go build -o "$dir/kscope" ./cmd/kscope
 k=${KSCOPE:-$dir/kscope}
 if [ -n "${CAPTURES:-}" ]; then
   cp "$CAPTURES/clean.pcap" "$CAPTURES/mid.pcap" "$dir/"

@@ -33,7 +33,7 @@ api=127.0.0.1:17179
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-go build -o "$dir/kscope" ./cmd/kscope
+CGO_ENABLED=0 go build -o "$dir/kscope" ./cmd/kscope
 go build -o "$dir/tracefloor" ./scripts/tracefloor
 k="$dir/kscope"
 taskset -c 0 "$k" broker --brokers 1 --port "$port" --topic bench >"$dir/broker.log" 2>&1 &

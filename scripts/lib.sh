@@ -7,7 +7,7 @@ kscope_binary() {
     echo "$KSCOPE"
     return
   fi
-  go build -o "$1/kscope" ./cmd/kscope
+  CGO_ENABLED=0 go build -o "$1/kscope" ./cmd/kscope
   echo "$1/kscope"
 }
 
