@@ -17,6 +17,26 @@ type keyInfo struct {
 	flexFrom int16 // -1: never flexible
 }
 
+var keys = func() [kmsg.MaxKey + 1]keyInfo {
+	var t [kmsg.MaxKey + 1]keyInfo
+	for k := int16(0); k <= kmsg.MaxKey; k++ {
+		r := kmsg.RequestForKey(k)
+		if r == nil {
+			continue
+		}
+		info := keyInfo{known: true, max: r.MaxVersion(), flexFrom: -1}
+		for v := int16(0); v <= info.max; v++ {
+			r.SetVersion(v)
+			if r.IsFlexible() {
+				info.flexFrom = v
+				break
+			}
+		}
+		t[k] = info
+	}
+	return t
+}()
+
 // nextRequestStart relies on api keys and versions below 256.
 var _ [256 - len(keys)]struct{}
 
