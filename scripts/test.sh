@@ -41,6 +41,15 @@ go vet ./...
 for target in darwin/arm64 linux/386; do
   GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
 done
+# The README says to install kscope built without cgo: that build must
+# link and decode as the tested one does.
+static=$(mktemp -d)
+CGO_ENABLED=0 go build -o "$static/kscope" ./cmd/kscope
+go run ./cmd/kscope analyze -o jsonl testdata/captures/franz-go.pcap >"$static/cgo.jsonl"
+"$static/kscope" analyze -o jsonl testdata/captures/franz-go.pcap >"$static/static.jsonl"
+cmp "$static/cgo.jsonl" "$static/static.jsonl"
+[ -s "$static/static.jsonl" ]
+rm -rf "$static"
 go test -race -timeout 30m ./...
 # The browser tests are a module of their own, so that kscope's go.mod
 # stays free of the browser driver.
