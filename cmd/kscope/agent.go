@@ -39,7 +39,7 @@ func agentCmd() *cobra.Command {
 		maxFrame                      int
 		timeout                       time.Duration
 		noBodies                      bool
-		nice                          int
+		nice, cpus                    int
 		cpuProfile, memProfile        string
 		metricsClientIDs              bool
 		cluster                       clusterFlags
@@ -79,6 +79,10 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 				return fmt.Errorf("--memory: %w", err)
 			}
 			limitMemory(budget)
+			if cpus < 0 {
+				return fmt.Errorf("--cpus %d: want 1 or more, or 0 for Go's default", cpus)
+			}
+			limitCPUs(cpus)
 			hook, err := ebpf.ParseHook(syscallHook)
 			if err != nil {
 				return fmt.Errorf("--syscall-hook: %w", err)
@@ -160,7 +164,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 			if capture.HookFallback != "" {
 				log.Warn("the kernel refused the raw sys_exit tracepoint: the programs run on each syscall's tracepoint, which costs the traced syscalls more", "err", capture.HookFallback)
 			}
-			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice, "syscall_hook", capture.Hook)
+			log.Info("tracing Kafka", "api", "http://"+listen, "memory_budget_bytes", budget, "nice", nice, "cpus", runtime.GOMAXPROCS(0), "syscall_hook", capture.Hook)
 			run := []func(context.Context) error{ag.Run, srv.Run}
 			if in != nil {
 				if err := srv.Register(in.Collector()); err != nil {
@@ -188,6 +192,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
+	f.IntVar(&cpus, "cpus", DefaultAgentCPUs, "the most CPUs the agent's Go code runs on at once (GOMAXPROCS, which wins when set; 0: Go's default, every CPU the process may use): its capture loop is one goroutine, and each CPU more costs thread wake-ups on every poll of the ring")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
 	cluster.register(cmd, "cluster", "also poll this cluster for consumer lag (kscope lag), from the cluster itself")
@@ -272,6 +277,30 @@ func limitMemory(budget int64) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(agentGCPercent)
 	}
+}
+
+// DefaultAgentCPUs is the agent's --cpus.
+const DefaultAgentCPUs = 1
+
+// limitCPUs lets the agent's Go code run on at most n CPUs at once
+// (GOMAXPROCS); 0, or GOMAXPROCS set, leaves Go's default.
+//
+// The agent's work is one goroutine (ring, decoder, store) most of the
+// time. With a second P the runtime woke a spinning thread on the idle P
+// each time that goroutine woke from its poll of the ring, and the
+// collector's worker ran there: 735 thread switches/s against 481 with
+// one P, at 20,000 exchanges/s with a full 16 MiB store
+// (`scripts/bench-wire.sh`), and 5.8-6.8 µs of CPU per exchange against
+// 4.8-5.4 µs (4 alternating pairs, lower in each). What one P costs: a
+// view computed from the exchanges themselves (an overview filtered by
+// topic) is not split over CPUs, 1.7x slower on two (BenchmarkOverview,
+// internal/view); the views the agent keeps partials for and the lag
+// views took the same time (BenchmarkScrapeViews).
+func limitCPUs(n int) {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set || n <= 0 {
+		return
+	}
+	runtime.GOMAXPROCS(min(n, runtime.GOMAXPROCS(0)))
 }
 
 // startPeakHeapProfile writes the heap profile to path each time the heap

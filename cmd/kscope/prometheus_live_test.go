@@ -98,6 +98,13 @@ scrape_configs:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The agent runs its Go code on DefaultAgentCPUs CPUs (--cpus), as
+	// its own Go collector reports it.
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		if r := p.query(`go_sched_gomaxprocs_threads{job="kscope"}`, time.Now()); len(r) != 1 || r[0].value != DefaultAgentCPUs {
+			t.Errorf("the agent's GOMAXPROCS: %+v, want %d (--cpus)", r, DefaultAgentCPUs)
+		}
+	}
 
 	// Warm-up traffic, so that the window starts with the series there;
 	// every client closed before the window and in it, so that nothing
