@@ -192,7 +192,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
-	f.IntVar(&cpus, "cpus", DefaultAgentCPUs, "the most CPUs the agent's Go code runs on at once (GOMAXPROCS, which wins when set; 0: Go's default, every CPU the process may use): its capture loop is one goroutine, and each CPU more costs thread wake-ups on every poll of the ring")
+	f.IntVar(&cpus, "cpus", DefaultAgentCPUs, "the most CPUs the agent's Go code runs on at once (GOMAXPROCS, which wins when set; 0: Go's default, every CPU the process may use): one costs the least per exchange (its capture loop is one goroutine); more keep up past what one core decodes")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
 	cluster.register(cmd, "cluster", "also poll this cluster for consumer lag (kscope lag), from the cluster itself")
@@ -291,11 +291,14 @@ const DefaultAgentCPUs = 1
 // collector's worker ran there: 735 thread switches/s against 481 with
 // one P, at 20,000 exchanges/s with a full 16 MiB store
 // (`scripts/bench-wire.sh`), and 5.8-6.8 µs of CPU per exchange against
-// 4.8-5.4 µs (4 alternating pairs, lower in each). What one P costs: a
-// view computed from the exchanges themselves (an overview filtered by
-// topic) is not split over CPUs, 1.7x slower on two (BenchmarkOverview,
-// internal/view); the views the agent keeps partials for and the lag
-// views took the same time (BenchmarkScrapeViews).
+// 4.8-5.4 µs (4 alternating pairs, lower in each). What one P costs:
+// past what one core decodes (both ends traced at 100,000 exchanges/s),
+// the ring drops more, the collector and the decoder sharing one core:
+// 10-28% of the exchanges lost against 6-12% with two (2 pairs).
+// And a view computed from the exchanges themselves (an overview
+// filtered by topic) is not split over CPUs, 1.7x slower than on two
+// (BenchmarkOverview, internal/view); the views the agent keeps partials
+// for and the lag views took the same time (BenchmarkScrapeViews).
 func limitCPUs(n int) {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set || n <= 0 {
 		return
