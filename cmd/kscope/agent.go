@@ -286,10 +286,11 @@ const DefaultAgentCPUs = 1
 // (GOMAXPROCS); 0, or GOMAXPROCS set, leaves Go's default.
 //
 // The agent's work is one goroutine (ring, decoder, store) most of the
-// time. With a second P the runtime woke a spinning thread on the idle P
-// each time that goroutine woke from its poll of the ring, and the
-// collector's worker ran there: 735 thread switches/s against 481 with
-// one P, at 20,000 exchanges/s with a full 16 MiB store
+// time. With a second P the runtime woke a thread for the idle P each
+// time that goroutine woke from its poll of the ring (wakep, startm and
+// stopm: 5% of the agent's samples in a perf profile, none with one P):
+// 735 thread switches/s against 481 with one P, at 20,000 exchanges/s
+// with a full 16 MiB store
 // (`scripts/bench-wire.sh`), and 5.8-6.8 µs of CPU per exchange against
 // 4.8-5.4 µs (4 alternating pairs, lower in each). What one P costs:
 // past what one core decodes (both ends traced at 100,000 exchanges/s),
