@@ -192,7 +192,7 @@ CAP_DAC_READ_SEARCH (see the README to run it as another user).`,
 	f.IntVar(&ringBytes, "ring-bytes", 0, "size of the kernel ring buffer (default "+strconv.Itoa(ebpf.DefaultRingBytes)+")")
 	f.IntVar(&maxFrame, "max-frame", kafka.DefaultMaxFrame, "frames larger than this many bytes are skipped and counted")
 	f.IntVar(&nice, "nice", DefaultAgentNice, "scheduling priority of the agent (-20 to 19; 0 keeps the one it started with): ahead of the traced processes it keeps up with its ring buffer when the CPUs are busy")
-	f.IntVar(&cpus, "cpus", DefaultAgentCPUs, "the most CPUs the agent's Go code runs on at once (GOMAXPROCS, which wins when set; 0: Go's default, every CPU the process may use): one costs the least per exchange (its capture loop is one goroutine); more keep up past what one core decodes")
+	f.IntVar(&cpus, "cpus", DefaultAgentCPUs, "the most CPUs the agent's Go code runs on at once (GOMAXPROCS, which wins when set; 0: Go's default, every CPU the process may use): one costs less per exchange below a core (its capture loop is one goroutine); more keep up past what one core decodes")
 	f.BoolVar(&noBodies, "no-bodies", false, "keep only the summary of each exchange, not the whole request and response (less CPU and memory)")
 	f.BoolVar(&metricsClientIDs, strings.TrimPrefix(metrics.ClientIDsFlag, "--"), false, "also export the traffic counters per client id (kscope_client_*): off by default, since clients may make up a new client id at each start")
 	cluster.register(cmd, "cluster", "also poll this cluster for consumer lag (kscope lag), from the cluster itself")
