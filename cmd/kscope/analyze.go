@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,8 +68,11 @@ capture's time span (time ranges count back from its end).`,
 			opts.Build.Cache = exchange.NewCache()
 			// Bodies are kept as the agent's store keeps them: in
 			// wire form, record data removed, rendered when printed
-			// or asked for. The exchanges are all held until sorted;
-			// their JSON was most of what analyze held of a large
+			// or asked for. The table and JSON hold all the
+			// exchanges until sorted (JSON lines of one file, only
+			// those that may still be preceded: offline.Stream);
+			// their JSON was most
+			// of what analyze held of a large
 			// capture, and every page of it was faulted in: on a
 			// 612 MB capture, 8,537 exchanges, 15,300 faults and
 			// 514 ms became 12,500 and 475 ms (3 alternating
@@ -83,6 +87,11 @@ capture's time span (time ranges count back from its end).`,
 			}
 			opts.Build.Bodies = !noBodies && output != "table"
 			lessGC(args)
+			if output == "jsonl" && len(args) == 1 {
+				// Several files are held and sorted together:
+				// captures taken on several hosts at once overlap.
+				return streamLines(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, opts)
+			}
 			a, err := offline.Analyze(ctx, args, opts)
 			if err != nil {
 				return err
@@ -213,19 +222,46 @@ type captureStats struct {
 	Errors  []string    `json:"errors,omitempty"`
 }
 
-// printAnalysis prints the exchanges in format, and the summary (on errw
-// beside JSON lines, which another program reads from out).
-func printAnalysis(out, errw io.Writer, format string, a *offline.Analysis) error {
+// streamLines writes the exchanges of files as JSON lines while they are
+// decoded, holding only those that may still be preceded by one to come
+// (offline.Stream), and the summary on errw.
+func streamLines(ctx context.Context, out, errw io.Writer, files []string, opts offline.Options) error {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	lw := exchange.NewLineWriter(bw)
+	a, err := offline.Stream(ctx, files, opts, lw.Write)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	noKafka(errw, a)
+	table.Summary(errw, a)
+	return a.Err()
+}
+
+// noKafka says so when the files held no Kafka connection.
+func noKafka(errw io.Writer, a *offline.Analysis) {
 	if a.Decoder.KafkaConnections == 0 {
 		fmt.Fprintf(errw, "no Kafka traffic found in %d TCP connections (%d packets)\n", a.Decoder.Connections, a.Capture.Packets)
 	}
+}
+
+// printAnalysis prints the exchanges in format, and the summary (on errw
+// beside JSON lines, which another program reads from out).
+func printAnalysis(out, errw io.Writer, format string, a *offline.Analysis) error {
+	noKafka(errw, a)
 	switch format {
 	case "jsonl":
-		lw := exchange.NewLineWriter(out)
+		bw := bufio.NewWriterSize(out, 64<<10)
+		lw := exchange.NewLineWriter(bw)
 		for i := range a.Exchanges {
 			if err := lw.Write(&a.Exchanges[i]); err != nil {
 				return err
 			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
 		}
 		table.Summary(errw, a)
 	case "json":

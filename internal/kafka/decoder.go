@@ -150,6 +150,36 @@ func (d *Decoder) Flush() {
 	}
 }
 
+// Oldest is the earliest request time a pair still to come can have, as
+// far as the bytes fed so far tell: the start of the oldest request
+// waiting for its response, of a frame partly read (or bytes held while a
+// direction is searched), or of a response held for its request. It is
+// zero when nothing is open. A consumer that orders pairs by request time
+// can let go of those before it (offline.Stream), unless later chunks
+// carry earlier times than those fed before them.
+func (d *Decoder) Oldest() time.Time {
+	var t time.Time
+	see := func(x time.Time) {
+		if !x.IsZero() && (t.IsZero() || x.Before(t)) {
+			t = x
+		}
+	}
+	for _, k := range d.conns {
+		for _, r := range k.pending {
+			see(r.Start)
+		}
+		for _, s := range k.st {
+			if len(s.buf) > 0 && len(s.marks) > 0 {
+				see(s.marks[0].t)
+			}
+		}
+		for _, e := range k.early {
+			see(e.start)
+		}
+	}
+	return t
+}
+
 // Stats returns the counters so far.
 func (d *Decoder) Stats() Stats { return d.stats }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"kscope/internal/capture"
 	"kscope/internal/capture/pcap"
 	"kscope/internal/exchange"
 	"kscope/internal/kafka"
@@ -58,6 +59,19 @@ func (a *Analysis) Err() error {
 // ends; a file that cannot be read is in Analysis.Errors.
 func Analyze(ctx context.Context, files []string, opts Options) (*Analysis, error) {
 	a := &Analysis{Files: files}
+	err := a.run(ctx, opts, func(e *exchange.Exchange) { a.Exchanges = append(a.Exchanges, *e) }, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(a.Exchanges, func(i, j int) bool { return a.Exchanges[i].Time.Before(a.Exchanges[j].Time) })
+	a.Matched = len(a.Exchanges)
+	return a, nil
+}
+
+// run decodes a.Files into a's counters, giving keep each exchange Filter
+// matches as it is built. wrap, when not nil, stands between each file's
+// reader and the decoder; fileDone is called after each file's flush.
+func (a *Analysis) run(ctx context.Context, opts Options, keep func(*exchange.Exchange), wrap func(*kafka.Decoder, capture.Source) capture.Source, fileDone func()) error {
 	ids := &kafka.TopicIDs{}
 	dopts := opts.Decoder
 	// The callback keeps nothing of a pair but its exchange.
@@ -65,10 +79,10 @@ func Analyze(ctx context.Context, files []string, opts Options) (*Analysis, erro
 	dec := kafka.NewDecoder(dopts, ids, func(p kafka.Pair) {
 		e := exchange.Build(p, ids, opts.Build)
 		if opts.Filter.Match(&e) {
-			a.Exchanges = append(a.Exchanges, e)
+			keep(&e)
 		}
 	})
-	for _, name := range files {
+	for _, name := range a.Files {
 		// A bad file is reported and the others still decoded; what
 		// came before a corrupt record is kept.
 		r, err := pcap.Open(name, pcap.Options{})
@@ -76,20 +90,25 @@ func Analyze(ctx context.Context, files []string, opts Options) (*Analysis, erro
 			a.Errors = append(a.Errors, err.Error())
 			continue
 		}
-		err = dec.Run(ctx, r)
+		var src capture.Source = r
+		if wrap != nil {
+			src = wrap(dec, r)
+		}
+		err = dec.Run(ctx, src)
 		st := r.Stats()
 		r.Close()
 		dec.Flush()
 		a.Capture.Add(st)
+		if fileDone != nil {
+			fileDone()
+		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		if err != nil {
 			a.Errors = append(a.Errors, err.Error())
 		}
 	}
 	a.Decoder = dec.Stats()
-	sort.SliceStable(a.Exchanges, func(i, j int) bool { return a.Exchanges[i].Time.Before(a.Exchanges[j].Time) })
-	a.Matched = len(a.Exchanges)
-	return a, nil
+	return nil
 }

@@ -1,0 +1,161 @@
+package offline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kscope/internal/exchange"
+)
+
+// streamAll is Stream's exchanges, counters and peak.
+func streamAll(t *testing.T, opts Options, files ...string) (*Analysis, int) {
+	t.Helper()
+	var xs []exchange.Exchange
+	a, peak, err := stream(context.Background(), files, opts, func(e *exchange.Exchange) error {
+		xs = append(xs, *e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Matched != len(xs) {
+		t.Fatalf("Matched %d, %d exchanges given", a.Matched, len(xs))
+	}
+	a.Exchanges = xs
+	return a, peak
+}
+
+// sameAnalysis fails unless Stream gave what Analyze holds: the same
+// exchanges in the same order, the same counters.
+func sameAnalysis(t *testing.T, name string, got, want *Analysis) {
+	t.Helper()
+	if g, w := jsonLines(t, got), jsonLines(t, want); g != w {
+		t.Errorf("%s: Stream's exchanges differ from Analyze's (%d and %d)", name, len(got.Exchanges), len(want.Exchanges))
+	}
+	if got.Matched != want.Matched || got.Decoder != want.Decoder || got.Capture != want.Capture || !reflect.DeepEqual(got.Errors, want.Errors) {
+		t.Errorf("%s: Stream counted %d %+v %+v %v, Analyze %d %+v %+v %v", name, got.Matched, got.Decoder, got.Capture, got.Errors, want.Matched, want.Decoder, want.Capture, want.Errors)
+	}
+}
+
+// TestStreamMatchesAnalyze: on every capture of testdata, with bodies,
+// JSON lines streamed are the lines of the exchanges held and sorted.
+func TestStreamMatchesAnalyze(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap*")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d captures (%v)", len(files), err)
+	}
+	opts := Options{Build: exchange.Options{Bodies: true}}
+	for _, f := range files {
+		got, _ := streamAll(t, opts, f)
+		want, err := Analyze(context.Background(), []string{f}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Exchanges) == 0 {
+			t.Fatalf("%s: no exchanges", f)
+		}
+		sameAnalysis(t, filepath.Base(f), got, want)
+	}
+}
+
+// longCapture writes a capture of n produce exchanges 10 ms apart on one
+// connection (n/100 seconds), while, on a second, a request sent after
+// the first second waits wait for its response.
+func longCapture(t *testing.T, n int, wait time.Duration) string {
+	t.Helper()
+	var buf bytes.Buffer
+	pw := pcapgo.NewWriterNanos(&buf)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	g := &rcGen{w: pw, now: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
+	p := g.dial(rcClient, rcBroker1, 40001, "steady-producer")
+	slow := g.dial(rcClient, rcBroker2, 40002, "slow-client")
+	var slowCorr int32
+	slowAt := time.Time{}
+	for i := range n {
+		if i == 100 {
+			req := kmsg.NewPtrJoinGroupRequest()
+			req.Version, req.Group, req.ProtocolType = 5, "g", "consumer"
+			slowCorr, slowAt = slow.request(req), g.now
+		}
+		if slowCorr != 0 && !slowAt.IsZero() && g.now.Sub(slowAt) >= wait {
+			resp := kmsg.NewPtrJoinGroupResponse()
+			slow.respond(slowCorr, resp)
+			slowAt = time.Time{}
+		}
+		corr := rcProduce(p, map[string]map[int32][]byte{"orders": {0: rcBatch(int64(i), g.now, "v")}}, "orders")
+		g.tick(200 * time.Microsecond)
+		rcProduced(p, corr, map[string]map[int32]int64{"orders": {0: int64(i)}}, "orders")
+		g.tick(10 * time.Millisecond)
+	}
+	p.close()
+	slow.close()
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	f := filepath.Join(t.TempDir(), "long.pcap")
+	if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestStreamHoldsWhatMayBePreceded: Stream holds about a second of
+// exchanges (reorderSlack), not the capture's, and, while a request waits
+// for its response, what came after it; the order is Analyze's either way.
+func TestStreamHoldsWhatMayBePreceded(t *testing.T) {
+	const n = 2000 // 20 s
+	for _, c := range []struct {
+		wait      time.Duration
+		most      int
+		leastPeak int
+	}{
+		// 1 s at 100 exchanges/s, and the 64 chunks between looks.
+		{wait: 50 * time.Millisecond, most: 100 + 64},
+		// The join waits 5 s: about 500 exchanges come after it.
+		{wait: 5 * time.Second, most: 500 + 100 + 64, leastPeak: 500},
+	} {
+		f := longCapture(t, n, c.wait)
+		got, peak := streamAll(t, Options{}, f)
+		want, err := Analyze(context.Background(), []string{f}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Exchanges) != n+1 {
+			t.Fatalf("%d exchanges, want %d", len(want.Exchanges), n+1)
+		}
+		sameAnalysis(t, c.wait.String(), got, want)
+		t.Logf("join answered after %v: held up to %d of %d exchanges", c.wait, peak, n+1)
+		if peak > c.most || peak < c.leastPeak {
+			t.Errorf("join answered after %v: Stream held up to %d of %d exchanges, want %d to %d", c.wait, peak, n+1, c.leastPeak, c.most)
+		}
+	}
+}
+
+// TestStreamStopsOnOutputError: an error of the output ends the analysis
+// at once and is returned.
+func TestStreamStopsOnOutputError(t *testing.T) {
+	broken := errors.New("broken pipe")
+	calls := 0
+	_, err := Stream(context.Background(), []string{longCapture(t, 500, 0)}, Options{}, func(*exchange.Exchange) error {
+		calls++
+		if calls == 3 {
+			return broken
+		}
+		return nil
+	})
+	if !errors.Is(err, broken) || calls != 3 {
+		t.Errorf("err %v after %d calls, want %v after 3", err, calls, broken)
+	}
+}
