@@ -59,11 +59,18 @@ func FuzzDecoder(f *testing.F) {
 		// A second decoder reuses the messages' memory: its callback
 		// must see every pair as the first one's does.
 		var seen [2][]string
+		// floor is what offline.Stream takes for the earliest request
+		// time still to come before each chunk: Oldest, or the last
+		// chunk's time (later chunks come later here).
+		var floor time.Time
 		reusing := NewDecoder(Options{MaxFrame: 1 << 16, ReuseMessages: true}, nil, func(p Pair) { seen[1] = append(seen[1], pairPrint(p)) })
 		d := NewDecoder(Options{MaxFrame: 1 << 16}, nil, func(p Pair) {
 			seen[0] = append(seen[0], pairPrint(p))
 			if p.Req == nil {
 				t.Fatal("pair without request")
+			}
+			if p.Req.Start.Before(floor) {
+				t.Fatalf("a request of %v came after Oldest said nothing before %v was open", p.Req.Start, floor)
 			}
 			// A body kept with its records cut out decodes to the
 			// body as decoded, records removed.
@@ -90,11 +97,19 @@ func FuzzDecoder(f *testing.F) {
 			if cut&0x80 != 0 && i > 0 {
 				lost = int64(binary.BigEndian.Uint16([]byte{cut, byte(i)}) & 0x3ff)
 			}
+			floor = now
+			if old := d.Oldest(); !old.IsZero() && old.Before(floor) {
+				floor = old
+			}
 			now = now.Add(time.Millisecond)
 			for _, d := range []*Decoder{d, reusing} {
 				d.Feed(capture.Chunk{Conn: c, Dir: dir, Time: now, Data: streams[dir][:n], Lost: lost})
 			}
 			streams[dir] = streams[dir][n:]
+		}
+		floor = now
+		if old := d.Oldest(); !old.IsZero() && old.Before(floor) {
+			floor = old
 		}
 		for _, d := range []*Decoder{d, reusing} {
 			d.Expire(now.Add(time.Hour))
@@ -177,7 +192,11 @@ func FuzzResync(f *testing.F) {
 		jc, js := int(joinC)%len(client), int(joinS)%len(server)
 		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:1"), B: netip.MustParseAddrPort("10.0.0.2:9092")}
 		got := map[int32]bool{}
+		var floor time.Time // as in FuzzDecoder
 		d := NewDecoder(Options{}, nil, func(p Pair) {
+			if p.Req.Start.Before(floor) {
+				t.Fatalf("a request of %v came after Oldest said nothing before %v was open", p.Req.Start, floor)
+			}
 			h := p.Req.Header
 			if k, ok := key[h.CorrelationID]; !ok || k != h.Key {
 				t.Fatalf("decoded a request never sent: key %d correlation id %d", h.Key, h.CorrelationID)
@@ -230,9 +249,19 @@ func FuzzResync(f *testing.F) {
 			if !started[dir] {
 				ch.Lost, started[dir] = -1, true
 			}
+			if i > 0 {
+				floor = now.Add(-time.Millisecond) // the last chunk's time
+				if old := d.Oldest(); !old.IsZero() && old.Before(floor) {
+					floor = old
+				}
+			}
 			now = now.Add(time.Millisecond)
 			d.Feed(ch)
 			pos[dir] += n
+		}
+		floor = now.Add(-time.Millisecond)
+		if old := d.Oldest(); !old.IsZero() && old.Before(floor) {
+			floor = old
 		}
 		d.Flush()
 		// The first exchange whose request and response both follow the joins.

@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -157,5 +160,36 @@ func TestStreamStopsOnOutputError(t *testing.T) {
 	})
 	if !errors.Is(err, broken) || calls != 3 {
 		t.Errorf("err %v after %d calls, want %v after 3", err, calls, broken)
+	}
+}
+
+// TestStreamPacketsOutOfTimeOrder: packets whose times go back by less
+// than reorderSlack leave Stream's order Analyze's; by more, every
+// exchange is still written, once.
+func TestStreamPacketsOutOfTimeOrder(t *testing.T) {
+	for _, back := range []time.Duration{300 * time.Millisecond, 3 * time.Second} {
+		for _, name := range []string{"franz-go.pcap", "kcat.pcap", "kafkajs.pcap"} {
+			f := rewrite(t, captures+name, 262144, func(i int, ci gopacket.CaptureInfo, data []byte) (gopacket.CaptureInfo, []byte, bool) {
+				if i%7 == 3 {
+					ci.Timestamp = ci.Timestamp.Add(-back)
+				}
+				return ci, data, true
+			})
+			got, _ := streamAll(t, Options{}, f)
+			want, err := Analyze(context.Background(), []string{f}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back < reorderSlack {
+				sameAnalysis(t, name, got, want)
+				continue
+			}
+			g, w := strings.Split(jsonLines(t, got), "\n"), strings.Split(jsonLines(t, want), "\n")
+			slices.Sort(g)
+			slices.Sort(w)
+			if !slices.Equal(g, w) {
+				t.Errorf("%s, packets %v back: Stream wrote %d exchanges, Analyze %d, not the same", name, back, len(g)-1, len(w)-1)
+			}
+		}
 	}
 }
