@@ -154,9 +154,10 @@ func (d *Decoder) Flush() {
 // far as the bytes fed so far tell: the start of the oldest request
 // waiting for its response, of a frame partly read (or bytes held while a
 // direction is searched), or of a response held for its request. It is
-// zero when nothing is open. A consumer that orders pairs by request time
-// can let go of those before it (offline.Stream), unless later chunks
-// carry earlier times than those fed before them.
+// zero when nothing is open. It walks every connection (Open). A
+// consumer that orders pairs by request time can let go of those before
+// it (offline.Stream), unless later chunks carry earlier times than those
+// fed before them.
 func (d *Decoder) Oldest() time.Time {
 	var t time.Time
 	see := func(x time.Time) {
@@ -179,6 +180,10 @@ func (d *Decoder) Oldest() time.Time {
 	}
 	return t
 }
+
+// Open is the number of connections the decoder follows: what Oldest
+// walks.
+func (d *Decoder) Open() int { return len(d.conns) }
 
 // Stats returns the counters so far.
 func (d *Decoder) Stats() Stats { return d.stats }

@@ -73,10 +73,13 @@ type ordered struct {
 	held heldHeap
 	seq  uint64
 	// last is the time of the newest chunk read from src; n counts
-	// chunks, to look at the decoder every so many.
-	last time.Time
-	n    int
-	peak int
+	// chunks, and the decoder is looked at when it reaches next: every
+	// 64 chunks, or as many as it has connections, which Oldest walks
+	// (a capture of thousands of idle connections would otherwise
+	// cost a walk of them all every 64 packets).
+	last    time.Time
+	n, next int
+	peak    int
 }
 
 func (o *ordered) Next() (capture.Chunk, error) {
@@ -84,7 +87,8 @@ func (o *ordered) Next() (capture.Chunk, error) {
 		return capture.Chunk{}, errStopped
 	}
 	o.n++
-	if o.n%64 == 0 && len(o.held) > 0 && !o.last.IsZero() {
+	if o.n >= o.next && len(o.held) > 0 && !o.last.IsZero() {
+		o.next = o.n + max(64, o.dec.Open())
 		w := o.last.Add(-reorderSlack)
 		if old := o.dec.Oldest(); !old.IsZero() && old.Before(w) {
 			w = old
