@@ -234,8 +234,9 @@ func streamLines(ctx context.Context, out, errw io.Writer, files []string, opts 
 	bw := bufio.NewWriterSize(out, 64<<10)
 	lw := exchange.NewLineWriter(bw)
 	a, err := offline.Stream(ctx, files, opts, lw.Write)
-	if err == nil {
-		err = bw.Flush()
+	// Interrupted, the lines written so far still go out.
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		return err
