@@ -50,8 +50,9 @@ Record keys and values are never shown, nor SASL passwords.
 
 Exchanges are printed in request time order. With -o jsonl and one file,
 each is written as soon as none still to come can be earlier, and only
-those that can are held; the table, -o json and several files hold them
-all (a few KB each) to sort them.
+those that can are held (an exchange whose first packet the file holds
+over a second out of time order comes when complete); the table, -o json
+and several files hold them all (a few KB each) to sort them.
 
 With --ui, kscope serves the agent's API and web console over the captures
 instead, read-only, until interrupted: the console's pages show the
