@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +38,15 @@ type dirStream struct {
 // direction of each connection by process, fd and endpoints (the same
 // in two sources).
 func record(src *Source, stop <-chan struct{}) (map[string]*dirStream, *sync.WaitGroup) {
+	out, wg, _ := recordCounting(src)
+	return out, wg
+}
+
+// recordCounting is record, which also counts the bytes recorded (lost
+// and skipped ones included), for a test to wait on while it reads.
+func recordCounting(src *Source) (map[string]*dirStream, *sync.WaitGroup, *atomic.Int64) {
 	out := map[string]*dirStream{}
+	var total atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -65,9 +74,10 @@ func record(src *Source, stop <-chan struct{}) (map[string]*dirStream, *sync.Wai
 				s.data = append(s.data, make([]byte, ch.Skipped)...)
 			}
 			s.data = append(s.data, ch.Data...)
+			total.Add(max(ch.Lost, 0) + ch.Skipped + int64(len(ch.Data)))
 		}
 	}()
-	return out, &wg
+	return out, &wg, &total
 }
 
 // TestWalkerTwin: the kernel's walker and its twin skip the same bytes of
@@ -94,8 +104,8 @@ func TestWalkerTwin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, wwg := record(walked, nil)
-	fs, fwg := record(full, nil)
+	ws, wwg, wn := recordCounting(walked)
+	fs, fwg, fn := recordCounting(full)
 
 	value := make([]byte, 1024)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(20*time.Millisecond))
@@ -118,7 +128,20 @@ func TestWalkerTwin(t *testing.T) {
 		got += cons.PollFetches(context.Background()).NumRecords()
 	}
 	cons.Close()
-	time.Sleep(500 * time.Millisecond)
+	// Both sources have passed on the same bytes, and no more come: a
+	// fixed wait of 500 ms was once too short for the full copy's
+	// reader on a loaded machine (a fresh-clone CI), which then missed
+	// the end of every stream.
+	last, quiet := int64(-1), time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		w, f := wn.Load(), fn.Load()
+		if w+f != last {
+			last, quiet = w+f, time.Now()
+		}
+		if w == f && w > 0 && time.Since(quiet) >= 300*time.Millisecond {
+			break
+		}
+	}
 	walked.Close()
 	full.Close()
 	wwg.Wait()
