@@ -77,8 +77,7 @@ capture's time span (time ranges count back from its end).`,
 			// or asked for. The table and JSON hold all the
 			// exchanges until sorted (JSON lines of one file, only
 			// those that may still be preceded: offline.Stream);
-			// their JSON was most
-			// of what analyze held of a large
+			// their JSON was most of what analyze held of a large
 			// capture, and every page of it was faulted in: on a
 			// 612 MB capture, 8,537 exchanges, 15,300 faults and
 			// 514 ms became 12,500 and 475 ms (3 alternating
@@ -93,9 +92,7 @@ capture's time span (time ranges count back from its end).`,
 			}
 			opts.Build.Bodies = !noBodies && output != "table"
 			lessGC(args)
-			if output == "jsonl" && len(args) == 1 {
-				// Several files are held and sorted together:
-				// captures taken on several hosts at once overlap.
+			if output == "jsonl" {
 				return streamLines(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, opts)
 			}
 			a, err := offline.Analyze(ctx, args, opts)
@@ -254,23 +251,11 @@ func noKafka(errw io.Writer, a *offline.Analysis) {
 	}
 }
 
-// printAnalysis prints the exchanges in format, and the summary (on errw
-// beside JSON lines, which another program reads from out).
+// printAnalysis prints the exchanges as a table or one JSON document, and
+// the summary (JSON lines: streamLines).
 func printAnalysis(out, errw io.Writer, format string, a *offline.Analysis) error {
 	noKafka(errw, a)
 	switch format {
-	case "jsonl":
-		bw := bufio.NewWriterSize(out, 64<<10)
-		lw := exchange.NewLineWriter(bw)
-		for i := range a.Exchanges {
-			if err := lw.Write(&a.Exchanges[i]); err != nil {
-				return err
-			}
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		table.Summary(errw, a)
 	case "json":
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

@@ -25,10 +25,11 @@ const reorderSlack = time.Second
 // second of capture time, more while a request waits for its response (a
 // fetch's long poll), where Analyze holds a whole capture's: a few KB an
 // exchange, several times a capture of small requests. The order is
-// Analyze's, except that files are taken in the order given (each file
-// ends every exchange it began), and an exchange whose first packet the
-// file holds over reorderSlack out of time order comes when it is
-// complete. each's error stops the analysis and is returned.
+// Analyze's, except that an exchange whose first packet the file holds
+// over reorderSlack out of time order comes when it is complete. Several
+// files are held and sorted together, as Analyze does: captures taken on
+// several hosts at once overlap in time. each's error stops the analysis
+// and is returned.
 func Stream(ctx context.Context, files []string, opts Options, each func(*exchange.Exchange) error) (*Analysis, error) {
 	a, _, err := stream(ctx, files, opts, each)
 	return a, err
@@ -36,6 +37,20 @@ func Stream(ctx context.Context, files []string, opts Options, each func(*exchan
 
 // stream is Stream, which also returns the most exchanges it held at once.
 func stream(ctx context.Context, files []string, opts Options, each func(*exchange.Exchange) error) (*Analysis, int, error) {
+	if len(files) > 1 {
+		a, err := Analyze(ctx, files, opts)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i := range a.Exchanges {
+			if err := each(&a.Exchanges[i]); err != nil {
+				return nil, len(a.Exchanges), err
+			}
+		}
+		held := len(a.Exchanges)
+		a.Exchanges = nil
+		return a, held, nil
+	}
 	a := &Analysis{Files: files}
 	o := &ordered{each: each}
 	keep := func(e *exchange.Exchange) {

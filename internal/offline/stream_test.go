@@ -69,6 +69,16 @@ func TestStreamMatchesAnalyze(t *testing.T) {
 		}
 		sameAnalysis(t, filepath.Base(f), got, want)
 	}
+	// Several files: held and sorted together, as Analyze does.
+	got, held := streamAll(t, opts, files...)
+	want, err := Analyze(context.Background(), files, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAnalysis(t, "all the captures", got, want)
+	if held != len(want.Exchanges) {
+		t.Errorf("several files: held %d, want all %d", held, len(want.Exchanges))
+	}
 }
 
 // longCapture writes a capture of n produce exchanges 10 ms apart on one
