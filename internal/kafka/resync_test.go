@@ -299,6 +299,69 @@ func TestSearchBufferGrowth(t *testing.T) {
 	}
 }
 
+// TestSearchReservesCandidate: a direction searched holds a candidate
+// frame that must be whole to be judged (a Fetch response joined in the
+// middle of its predecessor); its buffer grows once to where the
+// candidate ends, not by steps that each copy every byte held.
+func TestSearchReservesCandidate(t *testing.T) {
+	var st Stats
+	s := newStream(DefaultMaxFrame, &st)
+	const end = 1900 << 10
+	judgeFirst := func(buf []byte, i int) (verdict, int) {
+		if i == 0 && len(buf) < end {
+			return vLater, end
+		}
+		return vNone, len(buf)
+	}
+	chunk := bytes.Repeat([]byte{0xff}, 64<<10)
+	now := time.Unix(1700000000, 0)
+	var arrays []*byte
+	for held := 0; held+len(chunk) < end; held += len(chunk) {
+		s.feed(chunk, now, 0, 0, judgeFirst, nil)
+		if p := unsafe.SliceData(s.buf); len(arrays) == 0 || arrays[len(arrays)-1] != p {
+			arrays = append(arrays, p)
+		}
+	}
+	if len(arrays) != 2 || cap(s.buf) != end {
+		t.Errorf("the buffer moved %d times, to a capacity of %d: want 2 buffers, the second of %d bytes", len(arrays), cap(s.buf), end)
+	}
+}
+
+// TestHoleReadsZeros: bytes lost inside a frame read as zeros whether the
+// buffer held other bytes there before (a frame read earlier) or was never
+// written there, which is not cleared again.
+func TestHoleReadsZeros(t *testing.T) {
+	var st Stats
+	s := newStream(DefaultMaxFrame, &st)
+	s.synced = true
+	now := time.Unix(1700000000, 0)
+	frameOf := func(n int, b byte) []byte {
+		f := binary.BigEndian.AppendUint32(nil, uint32(n))
+		return append(f, bytes.Repeat([]byte{b}, n)...)
+	}
+	var got [][]byte
+	emit := func(f frame) { got = append(got, bytes.Clone(f.data)) }
+	hole := func(f []byte, from, n int) {
+		s.feed(f[:from], now, 0, 0, nil, emit)
+		s.feed(f[from+n:], now, int64(n), 0, nil, emit)
+		want := slices.Concat(f[4:from], make([]byte, n), f[from+n:])
+		if last := got[len(got)-1]; !bytes.Equal(last, want) {
+			i := 0
+			for i < len(want) && last[i] == want[i] {
+				i++
+			}
+			t.Errorf("frame %d differs from its bytes with zeros for the hole at byte %d", len(got), i)
+		}
+	}
+	// A frame with a hole, in a buffer made for it.
+	hole(frameOf(400<<10, 0xaa), 1000, 100<<10)
+	// Where it was, a smaller frame with a larger hole.
+	hole(frameOf(300<<10, 0xbb), 500, 250<<10)
+	if len(got) != 2 {
+		t.Fatalf("%d frames, want 2", len(got))
+	}
+}
+
 // TestFalseResponseInsideData: after a hole of unknown length in the
 // responses, the search meets record data in which a size, a pending
 // request's correlation id and a body that decodes happen to line up (a

@@ -38,6 +38,11 @@ type stream struct {
 	probe probe
 	// skip counts bytes still to discard of an oversized frame.
 	skip int64
+	// zero: buf[zero:cap(buf)] was never written since buf was made, so
+	// it holds zeros. Zeros for bytes not captured are then not written
+	// there: a first write to a page costs the kernel a fault, and a
+	// frame with a hole is mostly read before and after it.
+	zero int
 
 	maxFrame int
 	stats    *Stats
@@ -110,6 +115,7 @@ func (s *stream) append(data []byte, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
 	s.grow(len(data), data)
 	s.buf = append(s.buf, data...)
+	s.zero = max(s.zero, len(s.buf))
 }
 
 // grow makes room for n more bytes in buf, data being the first of them
@@ -124,6 +130,13 @@ func (s *stream) grow(n int, data []byte) {
 		c := max(need, 2*cap(s.buf))
 		if end := s.frameEnd(data); end > need {
 			c = min(end, max(c, need+maxReserve))
+		} else if end := s.candidateEnd(); end > need {
+			// A frame may start in the bytes searched: grow once to
+			// where it would end, as for a frame followed (a
+			// consumer's Fetch response joined in the middle was
+			// copied into buffers of 64 KiB, 256 KiB and 1 MiB
+			// before its successor, 1.9 MB, had it copied once more).
+			c = min(end, max(4*cap(s.buf), need+maxReserve))
 		} else if !s.synced {
 			// Searched bytes that grow are a direction joined in the
 			// middle of large frames, held up to maxUndecided:
@@ -137,8 +150,17 @@ func (s *stream) grow(n int, data []byte) {
 		}
 		buf := make([]byte, len(s.buf), c)
 		copy(buf, s.buf)
-		s.buf = buf
+		s.buf, s.zero = buf, len(buf)
 	}
+}
+
+// candidateEnd is how long buf must grow for the searches to judge the
+// frames that may start in it, while unsynced (0: none waits for more).
+func (s *stream) candidateEnd() int {
+	if s.synced {
+		return 0
+	}
+	return max(s.scan.waitEnd(), s.probe.req.waitEnd(), s.probe.resp.waitEnd())
 }
 
 // elide places n bytes the source did not copy on purpose: record data
@@ -208,8 +230,8 @@ func (s *stream) pad(n int, t time.Time, zero bool) {
 	s.grow(n, nil)
 	end := len(s.buf)
 	s.buf = s.buf[:end+n]
-	if zero {
-		clear(s.buf[end:])
+	if zero && end < s.zero {
+		clear(s.buf[end:min(end+n, s.zero)])
 	}
 }
 
@@ -335,6 +357,7 @@ func (s *stream) consume(n int) {
 			s.marks[i].off = 0
 		}
 	}
+	s.zero = max(s.zero, len(s.buf))
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 	holes := s.holes[:0]
 	for _, h := range s.holes {
@@ -448,8 +471,7 @@ func (s *stream) rescan(find judge, emit func(frame)) {
 
 func (s *stream) zeroFill(n int64, t time.Time) {
 	s.holes = append(s.holes, hole{from: len(s.buf), to: len(s.buf) + int(n)})
-	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
-	s.buf = append(s.buf, make([]byte, n)...)
+	s.pad(int(n), t, true)
 }
 
 // hole is a zero-filled range of buf.
