@@ -230,9 +230,12 @@ type captureStats struct {
 // (offline.Stream), and the summary on errw.
 func streamLines(ctx context.Context, out, errw io.Writer, files []string, opts offline.Options) error {
 	bw := bufio.NewWriterSize(out, 64<<10)
-	lw := exchange.NewLineWriter(bw)
+	lw := exchange.NewAsyncLines(bw)
 	a, err := offline.Stream(ctx, files, opts, lw.Write)
 	// Interrupted, the lines written so far still go out.
+	if cerr := lw.Close(); err == nil {
+		err = cerr
+	}
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}

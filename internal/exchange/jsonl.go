@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"runtime"
+	"sync/atomic"
 )
 
 // LineWriter writes exchanges as JSON lines, as a json.Encoder would
@@ -77,4 +79,133 @@ func (lw *LineWriter) Write(e *Exchange) error {
 	lw.out = out
 	_, err := lw.w.Write(out)
 	return err
+}
+
+// asyncBatch is how many exchanges AsyncLines renders together: few
+// enough that the rendering follows the decoding closely, enough that
+// handing them over costs little per exchange.
+const asyncBatch = 16
+
+// AsyncLines writes exchanges as JSON lines, LineWriter's, in the order
+// given, rendering them in goroutines of their own, one per CPU Go runs
+// on: the caller, a decoder, goes on while the exchanges it gave are
+// rendered, and exchanges given at once (those a capture's end releases)
+// are rendered on every CPU. It holds a few batches at most: Write waits
+// while the rendering is behind.
+type AsyncLines struct {
+	w     io.Writer
+	batch []*Exchange
+	jobs  chan asyncJob
+	// queue holds each batch's result in the order given: the writer
+	// waits for them in turn.
+	queue chan chan asyncResult
+	free  chan *bytes.Buffer
+	done  chan struct{}
+	err   atomic.Pointer[error]
+}
+
+type asyncJob struct {
+	exs []*Exchange
+	out chan asyncResult
+}
+
+type asyncResult struct {
+	lines *bytes.Buffer
+	err   error
+}
+
+// NewAsyncLines writes to w from goroutines that run until Close.
+func NewAsyncLines(w io.Writer) *AsyncLines {
+	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
+	a := &AsyncLines{
+		w:     w,
+		jobs:  make(chan asyncJob, n),
+		queue: make(chan chan asyncResult, 2*n+2),
+		free:  make(chan *bytes.Buffer, 2*n+4),
+		done:  make(chan struct{}),
+	}
+	for range n {
+		go a.render()
+	}
+	go a.write()
+	return a
+}
+
+func (a *AsyncLines) render() {
+	var lw *LineWriter
+	for j := range a.jobs {
+		var buf *bytes.Buffer
+		select {
+		case buf = <-a.free:
+			buf.Reset()
+		default:
+			buf = new(bytes.Buffer)
+		}
+		if lw == nil {
+			lw = NewLineWriter(nil)
+		}
+		lw.w = buf
+		var err error
+		for _, e := range j.exs {
+			if err = lw.Write(e); err != nil {
+				break
+			}
+		}
+		j.out <- asyncResult{lines: buf, err: err}
+	}
+}
+
+func (a *AsyncLines) write() {
+	defer close(a.done)
+	for out := range a.queue {
+		r := <-out
+		if a.err.Load() == nil {
+			err := r.err
+			if err == nil {
+				_, err = a.w.Write(r.lines.Bytes())
+			}
+			if err != nil {
+				a.err.Store(&err)
+			}
+		}
+		select {
+		case a.free <- r.lines:
+		default:
+		}
+	}
+}
+
+// Write hands e over to be written: nothing may change it afterwards. It
+// returns the error of an earlier write, once one failed.
+func (a *AsyncLines) Write(e *Exchange) error {
+	if err := a.err.Load(); err != nil {
+		return *err
+	}
+	a.batch = append(a.batch, e)
+	if len(a.batch) == asyncBatch {
+		a.send()
+	}
+	return nil
+}
+
+func (a *AsyncLines) send() {
+	out := make(chan asyncResult, 1)
+	a.queue <- out
+	a.jobs <- asyncJob{exs: a.batch, out: out}
+	a.batch = make([]*Exchange, 0, asyncBatch)
+}
+
+// Close writes what was handed over, stops the goroutines and returns the
+// first error of a write.
+func (a *AsyncLines) Close() error {
+	if len(a.batch) > 0 {
+		a.send()
+	}
+	close(a.jobs)
+	close(a.queue)
+	<-a.done
+	if err := a.err.Load(); err != nil {
+		return *err
+	}
+	return nil
 }

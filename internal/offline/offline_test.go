@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -459,6 +460,74 @@ func TestPackedOnCaptures(t *testing.T) {
 		}
 	}
 	t.Logf("%d exchanges of %d captures", total, len(files))
+}
+
+// TestAsyncLines: rendered in goroutines of their own, the lines are
+// LineWriter's, in the order given; once the output fails, Write and
+// Close return its error and nothing more is written.
+func TestAsyncLines(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no captures", err)
+	}
+	res, err := Analyze(context.Background(), files, Options{Build: exchange.Options{Bodies: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := res.Exchanges
+	if len(exs) < 100 {
+		t.Fatalf("%d exchanges: too few to fill several batches", len(exs))
+	}
+	var want, got bytes.Buffer
+	lw := exchange.NewLineWriter(&want)
+	al := exchange.NewAsyncLines(&got)
+	for i := range exs {
+		if err := lw.Write(&exs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := al.Write(&exs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := al.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("async lines differ from LineWriter's (%d bytes against %d)", got.Len(), want.Len())
+	}
+
+	// An output that fails at its third write.
+	fw := &failingWriter{left: 2}
+	al = exchange.NewAsyncLines(fw)
+	var werr error
+	n := 0
+	for i := range exs {
+		if werr = al.Write(&exs[i]); werr != nil {
+			break
+		}
+		n++
+	}
+	cerr := al.Close()
+	if !errors.Is(cerr, errFailingWriter) || (werr != nil && !errors.Is(werr, errFailingWriter)) {
+		t.Fatalf("Write returned %v after %d, Close %v: want %v", werr, n, cerr, errFailingWriter)
+	}
+	if fw.writes != 3 {
+		t.Errorf("%d writes reached the output, want 3: none after the one that failed", fw.writes)
+	}
+}
+
+var errFailingWriter = errors.New("output closed")
+
+// failingWriter fails every write after its first left.
+type failingWriter struct{ left, writes int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	if w.left == 0 {
+		return 0, errFailingWriter
+	}
+	w.left--
+	return len(p), nil
 }
 
 // TestLineWriter: kscope analyze -o jsonl's writer gives, for every
