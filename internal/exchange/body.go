@@ -102,6 +102,32 @@ func (b Body) records() []recordCount {
 // render decodes the wire form and renders it as bodyJSON does a decoded
 // body; a body that no longer decodes (it did when built) shows the error.
 func (b Body) render() json.RawMessage {
+	if js := b.appendRendered(make([]byte, 0, 512)); len(js) > 0 {
+		return js
+	}
+	return nil
+}
+
+// appendJSON appends the body's JSON to dst ("null" for none): a
+// LineWriter renders a wire body into its line, not into a buffer of its
+// own that it then copies.
+func (b Body) appendJSON(dst []byte) []byte {
+	if !b.wire {
+		if b.data == nil {
+			return append(dst, "null"...)
+		}
+		return append(dst, b.data...)
+	}
+	n := len(dst)
+	if dst = b.appendRendered(dst); len(dst) == n {
+		return append(dst, "null"...)
+	}
+	return dst
+}
+
+// appendRendered is render appending to dst, which it returns unchanged
+// when the body is of an API kmsg does not know.
+func (b Body) appendRendered(dst []byte) []byte {
 	var msg interface {
 		SetVersion(int16)
 		ReadFrom([]byte) error
@@ -109,22 +135,23 @@ func (b Body) render() json.RawMessage {
 	if b.response {
 		r := kmsg.ResponseForKey(b.key)
 		if r == nil {
-			return nil
+			return dst
 		}
 		msg = r
 	} else {
 		r := kmsg.RequestForKey(b.key)
 		if r == nil {
-			return nil
+			return dst
 		}
 		msg = r
 	}
 	msg.SetVersion(b.version)
 	if err := msg.ReadFrom(b.raw()); err != nil {
 		js, _ := json.Marshal(map[string]string{"error": "the kept body no longer decodes: " + err.Error()})
-		return js
+		return append(dst, js...)
 	}
-	return encodeBody(msg, b.records())
+	out, _ := appendBodyJSON(dst, msg, b.records())
+	return out
 }
 
 // wireKept says which bodies Options.WireBodies keeps in wire form: those

@@ -45,16 +45,26 @@ func bodyJSON(v any, records []kafka.RecordSet) json.RawMessage {
 // encodeBody renders v, a decoded body, with records standing for its
 // record data.
 func encodeBody(v any, records []recordCount) json.RawMessage {
-	if v == nil {
+	js, ok := appendBodyJSON(make([]byte, 0, 512), v, records)
+	if !ok {
 		return nil
+	}
+	return js
+}
+
+// appendBodyJSON is encodeBody appending to dst; ok is false, dst unchanged,
+// when v is nil.
+func appendBodyJSON(dst []byte, v any, records []recordCount) (out []byte, ok bool) {
+	if v == nil {
+		return dst, false
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer && rv.IsNil() {
-		return nil
+		return dst, false
 	}
-	e := encState{buf: make([]byte, 0, 512), records: records}
+	e := encState{buf: dst, records: records}
 	encoderFor(rv.Type())(&e, rv)
-	return e.buf
+	return e.buf, true
 }
 
 type encState struct {

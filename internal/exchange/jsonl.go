@@ -69,11 +69,7 @@ func (lw *LineWriter) Write(e *Exchange) error {
 		if b.body.IsZero() {
 			continue
 		}
-		js, err := b.body.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		out = append(append(out, b.name...), js...)
+		out = b.body.appendJSON(append(out, b.name...))
 	}
 	out = append(out, tail...)
 	lw.out = out
