@@ -77,6 +77,7 @@ func newConn(d *Decoder, c *capture.Conn) *conn {
 	k := &conn{d: d, c: c}
 	k.st[0] = newStream(d.opts.MaxFrame, &d.stats)
 	k.st[1] = newStream(d.opts.MaxFrame, &d.stats)
+	k.st[0].growAhead, k.st[1].growAhead = d.opts.GrowAhead, d.opts.GrowAhead
 	return k
 }
 

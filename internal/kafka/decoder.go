@@ -38,6 +38,15 @@ type Options struct {
 	// the callback returns: set it when the callback keeps nothing of
 	// them (exchange.Build keeps nothing).
 	ReuseMessages bool
+	// GrowAhead lets a direction searched for its frames (joined in
+	// mid-stream, or after a hole), once it holds 64 KiB, reserve 4 MiB
+	// ahead at once rather than grow by 4 as bytes come: the bytes held
+	// are not copied into new memory at each step. The reserve is
+	// address space, not memory (pages never written are not resident),
+	// but the Go collector counts it: set it when decoding files, not in
+	// a process held to a memory limit, where it made the collector run
+	// without end.
+	GrowAhead bool
 }
 
 // DefaultMaxFrame is the default frame size cap.

@@ -102,16 +102,6 @@ func (sc *scan) find(buf []byte, j judge) (int, verdict) {
 	return len(buf), vNone
 }
 
-// waitEnd is the longest a buffer must grow for the positions waiting
-// to be judged, 0 when none waits.
-func (sc *scan) waitEnd() int {
-	end := 0
-	for _, w := range sc.waits {
-		end = max(end, w.need)
-	}
-	return end
-}
-
 // shift follows the buffer when its first n bytes are dropped.
 func (sc *scan) shift(n int) {
 	sc.next = max(sc.next-n, 0)

@@ -45,7 +45,9 @@ type stream struct {
 	zero int
 
 	maxFrame int
-	stats    *Stats
+	// growAhead: Options.GrowAhead.
+	growAhead bool
+	stats     *Stats
 	// started: a chunk was fed; clean: the first one began the
 	// direction (Lost 0), so its first byte starts a frame.
 	started, clean bool
@@ -111,6 +113,10 @@ func (s *stream) feed(data []byte, t time.Time, lost, elided int64, find judge, 
 // grows for the frame it reads.
 const maxReserve = 4 << 20
 
+// growAheadFrom is how many bytes a direction searched holds before
+// Options.GrowAhead reserves ahead: below, growing by 4 copies little.
+const growAheadFrom = 64 << 10
+
 func (s *stream) append(data []byte, t time.Time) {
 	s.marks = append(s.marks, mark{off: len(s.buf), t: t})
 	s.grow(len(data), data)
@@ -130,13 +136,6 @@ func (s *stream) grow(n int, data []byte) {
 		c := max(need, 2*cap(s.buf))
 		if end := s.frameEnd(data); end > need {
 			c = min(end, max(c, need+maxReserve))
-		} else if end := s.candidateEnd(); end > need {
-			// A frame may start in the bytes searched: grow once to
-			// where it would end, as for a frame followed (a
-			// consumer's Fetch response joined in the middle was
-			// copied into buffers of 64 KiB, 256 KiB and 1 MiB
-			// before its successor, 1.9 MB, had it copied once more).
-			c = min(end, max(4*cap(s.buf), need+maxReserve))
 		} else if !s.synced {
 			// Searched bytes that grow are a direction joined in the
 			// middle of large frames, held up to maxUndecided:
@@ -147,20 +146,19 @@ func (s *stream) grow(n int, data []byte) {
 			// 3/4 of the buffer unused, which costs no page until
 			// written.
 			c = max(need, 4*cap(s.buf))
+			if s.growAhead && need > growAheadFrom {
+				// Held past its first chunks: reserve ahead at
+				// once (Options.GrowAhead). A consumer's Fetch
+				// response joined in the middle was copied into
+				// buffers of 64 KiB, 256 KiB and 1 MiB before its
+				// successor, 1.9 MB, had it copied once more.
+				c = max(c, need+maxReserve)
+			}
 		}
 		buf := make([]byte, len(s.buf), c)
 		copy(buf, s.buf)
 		s.buf, s.zero = buf, len(buf)
 	}
-}
-
-// candidateEnd is how long buf must grow for the searches to judge the
-// frames that may start in it, while unsynced (0: none waits for more).
-func (s *stream) candidateEnd() int {
-	if s.synced {
-		return 0
-	}
-	return max(s.scan.waitEnd(), s.probe.req.waitEnd(), s.probe.resp.waitEnd())
 }
 
 // elide places n bytes the source did not copy on purpose: record data

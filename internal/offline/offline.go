@@ -76,6 +76,8 @@ func (a *Analysis) run(ctx context.Context, opts Options, keep func(*exchange.Ex
 	dopts := opts.Decoder
 	// The callback keeps nothing of a pair but its exchange.
 	dopts.ReuseMessages = !opts.fresh
+	// A file holds what it holds: no memory limit to keep to.
+	dopts.GrowAhead = true
 	dec := kafka.NewDecoder(dopts, ids, func(p kafka.Pair) {
 		e := exchange.Build(p, ids, opts.Build)
 		if opts.Filter.Match(&e) {
