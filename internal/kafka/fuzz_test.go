@@ -56,14 +56,15 @@ func FuzzDecoder(f *testing.F) {
 		joinBytes(respFrame(produceResp(), 9, 1), respFrame(fetch, 13, 2)), []byte{0x7e, 0x7f})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		c := &capture.Conn{ID: 1, A: netip.MustParseAddrPort("10.0.0.1:1"), B: netip.MustParseAddrPort("10.0.0.2:2")}
-		// A second decoder reuses the messages' memory: its callback
-		// must see every pair as the first one's does.
+		// A second decoder reuses the messages' memory and reserves
+		// ahead as files do (GrowAhead): its callback must see every
+		// pair as the first one's does.
 		var seen [2][]string
 		// floor is what offline.Stream takes for the earliest request
 		// time still to come before each chunk: Oldest, or the last
 		// chunk's time (later chunks come later here).
 		var floor time.Time
-		reusing := NewDecoder(Options{MaxFrame: 1 << 16, ReuseMessages: true}, nil, func(p Pair) { seen[1] = append(seen[1], pairPrint(p)) })
+		reusing := NewDecoder(Options{MaxFrame: 1 << 16, ReuseMessages: true, GrowAhead: true}, nil, func(p Pair) { seen[1] = append(seen[1], pairPrint(p)) })
 		d := NewDecoder(Options{MaxFrame: 1 << 16}, nil, func(p Pair) {
 			seen[0] = append(seen[0], pairPrint(p))
 			if p.Req == nil {
