@@ -203,3 +203,42 @@ func TestStreamPacketsOutOfTimeOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamAsyncLines: kscope analyze -o jsonl's path, Stream handing
+// each exchange to AsyncLines while the decoding goes on, writes the bytes
+// LineWriter writes of Analyze's exchanges, bodies in wire form as the
+// command keeps them. Under -race (the tests' script) it also checks that
+// the rendering goroutines share nothing with the decoder: the long
+// capture releases exchanges all along its 20 s.
+func TestStreamAsyncLines(t *testing.T) {
+	files, err := filepath.Glob(captures + "*.pcap*")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d captures (%v)", len(files), err)
+	}
+	files = append(files, longCapture(t, 2001, 0))
+	opts := Options{Build: exchange.Options{Bodies: true, WireBodies: true}}
+	for _, f := range files {
+		var got, want bytes.Buffer
+		al := exchange.NewAsyncLines(&got)
+		_, err := Stream(context.Background(), []string{f}, opts, al.Write)
+		if cerr := al.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Analyze(context.Background(), []string{f}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lw := exchange.NewLineWriter(&want)
+		for i := range a.Exchanges {
+			if err := lw.Write(&a.Exchanges[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want.Len() == 0 || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s: %d bytes of lines, want %d, the same", filepath.Base(f), got.Len(), want.Len())
+		}
+	}
+}
