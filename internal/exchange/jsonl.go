@@ -128,7 +128,7 @@ func NewAsyncLines(w io.Writer) *AsyncLines {
 }
 
 func (a *AsyncLines) render() {
-	var lw *LineWriter
+	lw := NewLineWriter(nil)
 	for j := range a.jobs {
 		var buf *bytes.Buffer
 		select {
@@ -136,9 +136,6 @@ func (a *AsyncLines) render() {
 			buf.Reset()
 		default:
 			buf = new(bytes.Buffer)
-		}
-		if lw == nil {
-			lw = NewLineWriter(nil)
 		}
 		lw.w = buf
 		var err error
